@@ -1,0 +1,157 @@
+"""Renders a Comparison as a terminal table, Markdown (for a PR comment) or JSON."""
+from __future__ import annotations
+
+import json
+import math
+
+from .compare import ALL, SUITE, TOTAL, Comparison, Row
+
+MARK = {"regressed": "REGRESSED", "improved": "improved", "within noise": "within noise",
+        "unchanged": "", "missing": "MISSING", "added": "added"}
+
+
+def fmt_time(s: float) -> str:
+    if s is None or (isinstance(s, float) and math.isnan(s)):
+        return "-"
+    a = abs(s)
+    if a >= 1:
+        return f"{s:.3f} s"
+    if a >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.1f} us"
+
+
+def fmt_delta(s: float) -> str:
+    if s is None or math.isnan(s):
+        return "-"
+    return ("+" if s >= 0 else "-") + fmt_time(abs(s))
+
+
+def fmt_ratio(r: float) -> str:
+    if r is None or math.isnan(r):
+        return "-"
+    if math.isinf(r):
+        return "new"
+    return f"{r:.3f}x ({(r - 1) * 100:+.1f}%)"
+
+
+def fmt_p(p: float) -> str:
+    if p is None or math.isnan(p):
+        return "-"
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}"
+
+
+def _name(r: Row) -> tuple[str, str, str]:
+    cat = r.category if r.axis == "category" else f"{r.axis}:{r.category}"
+    comp = "total" if r.component == ALL else r.component
+    wl = "SUITE" if r.workload == SUITE else r.workload
+    return wl, comp, cat
+
+
+def selected_rows(cmp: Comparison, show_all: bool) -> list[Row]:
+    """All rows, or the interesting ones: totals plus anything not unchanged or with a share shift."""
+    if show_all:
+        return cmp.rows
+    return [r for r in cmp.rows if r.category == TOTAL or r.verdict != "unchanged" or r.share_flag]
+
+
+def _share(r: Row) -> str:
+    if r.share_delta is None:
+        return ""
+    txt = f"{r.base_share:.1f}->{r.new_share:.1f} ({r.share_delta:+.1f} pt)"
+    return txt + (" SHIFT" if r.share_flag else "")
+
+
+def headline(cmp: Comparison) -> str:
+    s = cmp.summary()
+    parts = [f"{s['regressed']} regressed", f"{s['improved']} improved", f"{s['within noise']} within noise"]
+    if s["missing"]:
+        parts.append(f"{s['missing']} missing")
+    if s["added"]:
+        parts.append(f"{s['added']} added")
+    parts.append(f"{s['share_shifts']} share shifts")
+    status = "FAIL" if cmp.exit_code else "PASS"
+    return f"{status}: " + ", ".join(parts)
+
+
+def _env_lines(cmp: Comparison) -> list[str]:
+    lines = []
+    for k, (a, b) in cmp.env_diffs.items():
+        lines.append(f"environment differs (allowed): {k}: {a!r} -> {b!r}")
+    for k, (a, b) in cmp.env_warnings.items():
+        lines.append(f"note: environment differs: {k}: {a!r} -> {b!r}")
+    for d in cmp.config_diffs:
+        lines.append(f"config differs: {d}")
+    return lines
+
+
+def _thresholds(cmp: Comparison) -> str:
+    s = cmp.settings
+    return (f"regression = change > {s.rel_threshold * 100:g}% and > {fmt_time(s.abs_floor_s)} per sample and "
+            f"{'Mann-Whitney U' if s.test == 'mannwhitney' else 'bootstrap'} p < {s.alpha:g}; "
+            f"share shift = {s.share_points:g} points")
+
+
+def render_terminal(cmp: Comparison, show_all: bool = False) -> str:
+    head = ["workload", "component", "category", "base", "new", "ratio", "change", "noise(±)", "p", "share",
+            "verdict"]
+    body = []
+    for r in selected_rows(cmp, show_all):
+        wl, comp, cat = _name(r)
+        body.append([wl, comp, cat, fmt_time(r.base_s), fmt_time(r.new_s), fmt_ratio(r.ratio), fmt_delta(r.delta_s),
+                     fmt_time(r.noise_s), fmt_p(r.p_value), _share(r), MARK.get(r.verdict, r.verdict)
+                     + (f" ({r.note})" if r.note and r.verdict in ("missing", "added") else "")])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)] if body else [len(h) for h in head]
+    lines = [f"base {cmp.base} ({_short(cmp.base_commit)})  ->  new {cmp.new} ({_short(cmp.new_commit)})"]
+    lines += _env_lines(cmp)
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    for row in body:
+        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    for n in cmp.notes:
+        lines.append(f"note: {n}")
+    lines.append(_thresholds(cmp))
+    lines.append(headline(cmp))
+    return "\n".join(lines) + "\n"
+
+
+def _md_table(rows: list[Row]) -> list[str]:
+    out = ["| workload | component | category | base | new | ratio | change | noise (±) | p | share | verdict |",
+           "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        wl, comp, cat = _name(r)
+        verdict = MARK.get(r.verdict, r.verdict)
+        if r.verdict in ("regressed", "missing"):
+            verdict = f"**{verdict}**"
+        share = _share(r).replace(" SHIFT", " **shift**")
+        out.append(f"| {wl} | {comp} | {cat} | {fmt_time(r.base_s)} | {fmt_time(r.new_s)} | {fmt_ratio(r.ratio)} | "
+                   f"{fmt_delta(r.delta_s)} | {fmt_time(r.noise_s)} | {fmt_p(r.p_value)} | {share} | {verdict} |")
+    return out
+
+
+def render_markdown(cmp: Comparison) -> str:
+    status = ":x:" if cmp.exit_code else ":white_check_mark:"
+    lines = [f"### nscharacterize compare {status} {headline(cmp)}", "",
+             f"Base `{_short(cmp.base_commit)}` ({cmp.base}) → new `{_short(cmp.new_commit)}` ({cmp.new}).", "",
+             f"_{_thresholds(cmp)}._", ""]
+    env = _env_lines(cmp)
+    if env:
+        lines += [f"- {e}" for e in env] + [""]
+    flagged = [r for r in cmp.rows if r.verdict in ("regressed", "improved", "missing", "added") or r.share_flag]
+    if flagged:
+        lines += ["**Flagged**", ""] + _md_table(flagged) + [""]
+    totals = [r for r in cmp.rows if r.category == TOTAL and r.component == ALL]
+    if totals:
+        lines += ["**Totals per workload**", ""] + _md_table(totals) + [""]
+    lines += ["<details><summary>All rows</summary>", ""] + _md_table(cmp.rows) + ["", "</details>", ""]
+    for n in cmp.notes:
+        lines.append(f"> note: {n}")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(cmp: Comparison) -> str:
+    return json.dumps(cmp.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def _short(commit: str | None) -> str:
+    return commit[:10] if commit else "no commit"
