@@ -101,9 +101,12 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
     """Merges run directories of the same side into one (samples renumbered round by round)."""
     import pandas as pd
 
+    from .aggregate import breakdown
     from .compare import load_run
+    from .store import RunDir
 
     out.mkdir(parents=True, exist_ok=True)
+    dest = RunDir(out)
     runs = [load_run(d) for d in run_dirs]
     samples, timings = [], []
     offset = 0
@@ -121,31 +124,15 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
             pass
         offset += width
     merged = pd.concat(samples, ignore_index=True)
-    merged.to_csv(out / "samples.csv", index=False)
+    dest.write_csv("samples.csv", merged)
     if timings:
-        pd.concat(timings, ignore_index=True).to_csv(out / "timings.csv", index=False)
-    aggregate_breakdown(merged).to_csv(out / "breakdown.csv", index=False)
-    shutil.copyfile(Path(run_dirs[0]) / "config.yaml", out / "config.yaml")
+        dest.write_csv("timings.csv", pd.concat(timings, ignore_index=True))
+    dest.write_csv("breakdown.csv", breakdown(merged))
+    dest.write_text("config.yaml", (Path(run_dirs[0]) / "config.yaml").read_text())
     manifest = dict(runs[0].manifest)
     manifest["ab"] = {"label": label, "rounds": [str(d) for d in run_dirs],
                       "created": [r.manifest.get("created") for r in runs]}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return out
-
-
-def aggregate_breakdown(samples):
-    """breakdown.csv rows from long-form samples (mean per sample, share of component total, spread)."""
-    import pandas as pd
-
-    keys = ["workload", "component", "kind", "device", "axis", "category"]
-    keys = [k for k in keys if k in samples.columns]
-    g = samples.groupby(keys, sort=False)["time_s"]
-    out = pd.DataFrame({"time_s": g.mean(), "std_s": g.std(ddof=1).fillna(0.0), "p25_s": g.quantile(0.25),
-                        "p75_s": g.quantile(0.75), "min_s": g.min(), "max_s": g.max(), "n_samples": g.count()})
-    out = out.reset_index()
-    cat = out[out["axis"] == "category"].groupby(["workload", "component"])["time_s"].sum()
-    tot = out.set_index(["workload", "component"]).index.map(lambda k: cat.get(k, float("nan")))
-    out.insert(len(keys) + 1, "share", (out["time_s"] / pd.Series(tot, index=out.index)).fillna(0.0))
+    dest.write_json("manifest.json", manifest)
     return out
 
 

@@ -309,22 +309,14 @@ def config_diffs(base_cfg: Any, new_cfg: Any, prefix: str = "") -> list[str]:
 
 def load_run(path: str | Path):
     """Opens a saved run directory with the run-directory store (RunDirError -> CompareError)."""
-    try:
-        from .store import RunDir, RunDirError
-    except ImportError:  # TEMPORARY until reports/store.py lands
-        from ._store_stub import RunDir, RunDirError
+    from .store import RunDir, RunDirError
 
     p = Path(path)
     if not p.exists():
         raise CompareError(p, "run", "no such run directory", "pass a directory written by `nscharacterize run`")
     if not p.is_dir():
         raise CompareError(p, "run", "not a directory", "pass a run directory (runs/<config>-<timestamp>/)")
-    try:
-        return RunDir(p)
-    except RunDirError:
-        raise
-    except (OSError, ValueError) as exc:  # anything the store did not word itself
-        raise CompareError(p, "run", f"cannot be read ({exc})", "rerun `nscharacterize run`") from exc
+    return RunDir(p)
 
 
 def _ok_workloads(manifest: dict, samples) -> tuple[set[str], set[str]]:

@@ -1,0 +1,233 @@
+"""The `nscharacterize` command line."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # silence Kineto's start/stop chatter on stderr
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from nscharacterize.errors import USER_ERRORS
+
+    try:
+        return args.handler(args)
+    except USER_ERRORS as exc:
+        print(f"nscharacterize: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nscharacterize: interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nscharacterize",
+                                     description="Workload characterization for neuro-symbolic AI.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="profile the workloads of a config and write a run directory")
+    p.add_argument("config", help="YAML config (see configs/)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the config's device")
+    p.add_argument("--out", help="parent folder of the run directory (default: the config's output, runs/)")
+    p.add_argument("--samples", type=_positive, help="profiled samples per workload (overrides the config)")
+    p.add_argument("--trace", action="store_true", help="also write Chrome traces under traces/")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("report", help="re-render tables and plots of a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("--reclassify", action="store_true",
+                   help="re-classify the saved events with the current rules before rendering")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("explain", help="show the category of an op, kernel or Python function, and why")
+    p.add_argument("name", help="e.g. aten::addmm, a CUDA kernel name, or json.decoder:raw_decode")
+    p.add_argument("--within", default="", help="enclosing ops, outermost first, comma-separated")
+    p.add_argument("--calls", default="", help="ops it calls directly, comma-separated")
+    p.add_argument("--as", dest="source", choices=["op", "kernel", "python"], help="name space (default: guessed)")
+    p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser("taxonomy", help="inspect the rule set")
+    p.add_argument("--coverage", action="store_true", help="rule coverage of every ATen op in this torch")
+    p.add_argument("--missing", action="store_true", help="with --coverage: list every op without a rule")
+    p.add_argument("--rules", action="store_true", help="print the rules in order")
+    p.set_defaults(handler=cmd_taxonomy)
+
+    p = sub.add_parser("list", help="built-in workloads and their parameters")
+    p.set_defaults(handler=cmd_list)
+
+    try:
+        from nscharacterize import gate_cli
+    except ImportError:
+        gate_cli = None
+    if gate_cli is not None:
+        gate_cli.register(sub)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_run(args) -> int:
+    from nscharacterize.config import load_config
+    from nscharacterize.pipeline import check_device, run
+
+    config = load_config(args.config)
+    if args.device:
+        check_device(args.device, "--device")
+    console = _console()
+    progress = None if args.quiet else _Progress(console)
+    try:
+        outcome = run(config, args.config, device=args.device, out=args.out, samples=args.samples,
+                      trace=args.trace, progress=progress)
+    finally:
+        if progress:
+            progress.stop()
+    if not args.quiet and not outcome.breakdown.empty:
+        from nscharacterize.reports.tables import rich_table
+
+        console.print(rich_table(outcome.breakdown))
+    for name in outcome.failed:
+        console.print(f"[red]workload {name} failed[/red]: see {outcome.run.path / 'run.log'}")
+    print(outcome.run.path)
+    return EXIT_FAILED if outcome.failed else EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from nscharacterize.reports.render import reclassify, render
+    from nscharacterize.reports.store import RunDir
+    from nscharacterize.reports.tables import rich_table
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    run_dir = RunDir(args.run_dir)
+    manifest = run_dir.manifest  # validates the directory before anything is rewritten
+    if args.reclassify:
+        rules = (run_dir.config.get("taxonomy") or {}).get("rules") or {}
+        reclassify(run_dir, Taxonomy(rules))
+    written = render(run_dir)
+    console = _console()
+    console.print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    source = args.source or _guess_source(args.name)
+    within = tuple(x for x in args.within.split(",") if x)
+    calls = tuple(x for x in args.calls.split(",") if x)
+    verdict = Taxonomy().classify(source, args.name, within, calls)
+    print(f"name:      {args.name}")
+    print(f"as:        {source}" + (f" (within {' > '.join(within)})" if within else ""))
+    if source == "python":
+        print(f"category:  {verdict.subcategory} (Python, Fig. 7); operator axis: other")
+    else:
+        print(f"category:  {verdict.category}")
+    if verdict.rule is None:
+        print("rule:      none (no explicit rule matches; counted as Other, unmatched)")
+        return EXIT_OK
+    print(f"rule:      {verdict.rule.id}  ({verdict.rule.file.split('/')[-1]}: {verdict.rule.match.pattern[:80]}"
+          f"{'...' if len(verdict.rule.match.pattern) > 80 else ''})")
+    if verdict.via:
+        print(f"via:       {verdict.via}")
+    print(f"reason:    {verdict.rule.reason}")
+    return EXIT_OK
+
+
+def _guess_source(name: str) -> str:
+    if "::" in name:
+        return "op"
+    if name.startswith("builtin:") or (":" in name and " " not in name):
+        return "python"
+    return "kernel"
+
+
+def cmd_taxonomy(args) -> int:
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    taxonomy = Taxonomy()
+    if args.rules or not args.coverage:
+        for ns, rules in taxonomy.rules.items():
+            print(f"# {ns}: {len(rules)} rules")
+            for r in rules:
+                extra = (f" within {r.within.pattern}" if r.within else "") + (f" calls {r.calls.pattern}" if r.calls else "")
+                print(f"  {r.id:<28} {r.category:<16} {r.reason}{extra}")
+        if not args.coverage:
+            return EXIT_OK
+    from nscharacterize.taxonomy.coverage import coverage
+
+    cov = coverage(taxonomy)
+    print(f"ATen ops registered in torch: {cov.total}; with an explicit rule: {cov.covered} "
+          f"({100 * cov.fraction:.1f}%)")
+    for cat, n in cov.by_category.items():
+        print(f"  {cat:<16} {n:>5}")
+    print(f"without a rule: {len(cov.missing)}")
+    shown = cov.missing if args.missing else cov.missing[:40]
+    if shown:
+        print("  " + " ".join(shown) + (" ..." if len(shown) < len(cov.missing) else ""))
+    return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    from nscharacterize.workloads import registry
+
+    for name in registry.builtin_names():
+        spec = registry.get_spec(name)
+        print(f"{name}: {spec.summary}")
+        for field_name, field in spec.params.model_fields.items():
+            ann = getattr(field.annotation, "__name__", str(field.annotation)).replace("typing.", "")
+            print(f"    {field_name:<22} {ann:<10} default {field.default!r:<14} {field.description or ''}")
+    return EXIT_OK
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False, width=max(120, int(os.environ.get("COLUMNS", "0") or 0)))
+
+
+class _Progress:
+    """A progress bar per workload on stderr (samples done / samples)."""
+
+    def __init__(self, console):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True))
+        self.progress.start()
+
+    def start(self, label: str, total: int):
+        return self.progress.add_task(f"{label}", total=total)
+
+    def advance(self, task) -> None:
+        self.progress.advance(task)
+
+    def finish(self, task, ok: bool) -> None:
+        if not ok:
+            self.progress.update(task, description=f"[red]{self.progress.tasks[task].description} (failed)")
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

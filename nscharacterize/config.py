@@ -1,0 +1,152 @@
+"""The YAML config schema, and loading that turns every mistake into one line naming file and key."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nscharacterize.workloads import registry
+from nscharacterize.workloads.base import WorkloadError
+
+
+class ConfigError(ValueError):
+    """A config the tool cannot use; the message is one line: file, key, what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfilerConfig(_Strict):
+    record_shapes: bool = Field(True, description="record input shapes and dtypes of every op")
+    with_flops: bool = Field(True, description="let torch.profiler estimate FLOPs (matmul and conv only)")
+    memory: bool = Field(True, description="record allocations to report peak memory per component")
+    chrome_trace: bool = Field(False, description="write a Chrome trace per component and sample under traces/")
+
+
+class TaxonomyConfig(_Strict):
+    rules: dict[Literal["ops", "kernels", "python"], list[str]] = Field(
+        default_factory=dict, description="extra rule files per name space, checked before the built-in rules")
+
+
+class WorkloadEntry(_Strict):
+    workload: str = Field(description="built-in name (see `nscharacterize list`) or 'package.module:factory'")
+    name: str | None = Field(None, description="label in tables (default: the workload)")
+    params: dict = Field(default_factory=dict, description="parameters of the workload")
+    samples: int | None = Field(None, ge=1, description="override of the run's samples for this workload")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.workload
+
+
+class Config(_Strict):
+    name: str | None = Field(None, description="run name (default: the config file's stem)")
+    seed: int = Field(0, description="seed of synthetic data and random weights")
+    device: Literal["cpu", "cuda", "auto"] = Field("auto", description="where to run; auto = cuda if available")
+    samples: int = Field(3, ge=1, description="profiled samples per workload")
+    warmup: int = Field(1, ge=0, description="unprofiled warm-up passes before measuring")
+    repeats: int = Field(3, ge=1, description="unprofiled timed passes per sample; their median is the runtime")
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's choice)")
+    output: str = Field("runs", description="folder under which run directories are created")
+    profiler: ProfilerConfig = Field(default_factory=ProfilerConfig)
+    taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
+    compare: dict = Field(default_factory=dict, description="thresholds of `nscharacterize compare` (see README)")
+    workloads: list[WorkloadEntry] = Field(min_length=1, description="the workloads to profile, in order")
+
+    def resolved(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.resolved(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file; give a YAML file such as configs/quickstart.yaml") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{path}: invalid YAML at {where}: {problem}; fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping with at least a 'workloads' list")
+    try:
+        config = Config(**raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe(exc, Config)}") from None
+    if config.name is None:
+        config.name = path.stem
+    for i, entry in enumerate(config.workloads):
+        _check_entry(path, i, entry)
+    _check_compare(path, config)
+    return config
+
+
+def _check_entry(path: Path, i: int, entry: WorkloadEntry) -> None:
+    if registry.is_user_ref(entry.workload):
+        return  # imported and checked when built; errors name the factory
+    try:
+        spec = registry.get_spec(entry.workload)
+    except WorkloadError as exc:
+        raise ConfigError(f"{path}: workloads[{i}].workload: {exc}") from None
+    try:
+        spec.params(**entry.params)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: workloads[{i}].params.{describe(exc, spec.params)}") from None
+
+
+def _check_compare(path: Path, config: Config) -> None:
+    try:
+        from nscharacterize.reports.compare import CompareSettings
+    except ImportError:
+        return
+    try:
+        CompareSettings(**config.compare)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: compare.{describe(exc, CompareSettings)}") from None
+
+
+def describe(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line for the first error: ``key.path: problem; allowed ...``."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc) if loc else "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, err["loc"][:-1])
+        return f"{key}: unknown key; allowed keys here: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    got = err.get("input")
+    got_txt = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+    return f"{key}: {err['msg']}{got_txt}"
+
+
+def _fields_at(model: type[BaseModel], loc) -> list[str]:
+    current = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part)
+        if field is None:
+            break
+        ann = field.annotation
+        inner = getattr(ann, "__args__", None)
+        candidates = [ann] + list(inner or [])
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            break
+        current = nxt
+    return list(current.model_fields)

@@ -1,0 +1,166 @@
+"""The run: config -> workloads -> profiler -> events -> taxonomy -> breakdown -> reports.
+
+Orchestration only. Results are written after every workload, so a workload that fails (or a
+Ctrl-C) never loses what the others measured; the failure is logged with its traceback and
+recorded in the manifest, and the run's exit status says so.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
+from nscharacterize.profiler.events import empty_events
+from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
+from nscharacterize.profiler.torch_backend import TorchSettings
+from nscharacterize.reports import store
+from nscharacterize.reports.render import render, write_results
+from nscharacterize.reports.store import RunDir
+from nscharacterize.taxonomy.classifier import Taxonomy
+from nscharacterize.workloads import registry
+
+from .config import Config, ConfigError
+
+log = logging.getLogger("nscharacterize")
+
+
+@dataclass
+class RunOutcome:
+    run: RunDir
+    breakdown: pd.DataFrame
+    failed: list[str]
+
+
+def check_device(device: str, where: str) -> str:
+    resolved = resolve_device(device)
+    if resolved == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{where}: 'cuda' was asked for but no CUDA GPU is visible to torch; "
+                          "use cpu or auto")
+    return resolved
+
+
+def run(config: Config, config_path: str, *, device: str | None = None, out: str | None = None,
+        samples: int | None = None, trace: bool = False, progress=None) -> RunOutcome:
+    device = check_device(device or config.device,
+                          "--device" if device else f"{config_path}: device")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    taxonomy = Taxonomy(dict(config.taxonomy.rules))
+    run_dir = RunDir.create(out or config.output, config.name or Path(config_path).stem)
+    handler = _attach_log(run_dir)
+    try:
+        return _run(config, config_path, run_dir, taxonomy, device, samples, trace, progress)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace, progress) -> RunOutcome:
+    resolved = config.resolved()
+    run_dir.write_yaml(store.CONFIG, resolved)
+    manifest = {
+        "schema": store.SCHEMA, "name": config.name, "config_file": str(config_path),
+        "created": _now(), "finished": None, "status": "running",
+        "command": sys.argv, "git_commit": git_commit(str(Path(config_path).resolve().parent)),
+        "seed": config.seed, "samples": samples_override or config.samples, "warmup": config.warmup,
+        "repeats": config.repeats, "config_hash": config.hash(),
+        "fingerprint": fingerprint(device, config.hash()), "workloads": [], "checks": {},
+    }
+    run_dir.write_json(store.MANIFEST, manifest)
+    events, timings = [empty_events()], [pd.DataFrame(columns=TIMING_COLUMNS)]
+    result = pd.DataFrame()
+    failed: list[str] = []
+    try:
+        for entry in config.workloads:
+            n = samples_override or entry.samples or config.samples
+            settings = SessionSettings(
+                samples=n, warmup=config.warmup, repeats=config.repeats, device=device,
+                torch=TorchSettings(config.profiler.record_shapes, config.profiler.with_flops,
+                                    config.profiler.memory),
+                trace_dir=run_dir.path / store.TRACES if (trace or config.profiler.chrome_trace) else None)
+            record = {"name": entry.label, "workload": entry.workload, "params": entry.params,
+                      "samples": n, "status": "running", "error": None}
+            manifest["workloads"].append(record)
+            started = time.perf_counter()
+            task = progress.start(entry.label, n) if progress else None
+            try:
+                workload = registry.build(entry.workload, entry.params, config.seed)
+                record["components"] = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
+                                        for c in workload.components]
+                record["info"] = workload.info
+                prof = profile_workload(workload, entry.label, settings,
+                                        on_sample=(lambda i: progress.advance(task)) if progress else None)
+            except KeyboardInterrupt:
+                record.update(status="interrupted", error="interrupted by the user")
+                raise
+            except Exception as exc:  # a failing workload must not take the others down
+                record.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+                log.error("workload %s failed:\n%s", entry.label, traceback.format_exc())
+                failed.append(entry.label)
+            else:
+                record["status"] = "ok"
+                events.append(prof.events)
+                timings.append(prof.timings)
+                log.info("workload %s: %d samples, %d event rows", entry.label, n, len(prof.events))
+            finally:
+                record["seconds"] = round(time.perf_counter() - started, 3)
+                if progress:
+                    progress.finish(task, ok=record["status"] == "ok")
+            result = _write(run_dir, events, timings, taxonomy, manifest)
+    finally:
+        manifest["finished"] = _now()
+        if manifest["status"] == "running":
+            manifest["status"] = "ok" if not failed else "partial"
+        if any(w["status"] == "interrupted" for w in manifest["workloads"]):
+            manifest["status"] = "interrupted"
+        run_dir.write_json(store.MANIFEST, manifest)
+        render(run_dir)
+    return RunOutcome(run_dir, result, failed)
+
+
+def _write(run_dir: RunDir, events, timings, taxonomy: Taxonomy, manifest: dict) -> pd.DataFrame:
+    all_events = pd.concat(events, ignore_index=True)
+    all_timings = pd.concat([t for t in timings if len(t)], ignore_index=True) if any(len(t) for t in timings) \
+        else timings[0]
+    result = write_results(run_dir, all_events, all_timings, taxonomy)
+    manifest["checks"] = summarize_checks(run_dir.checks(), all_timings, all_events)
+    run_dir.write_json(store.MANIFEST, manifest)
+    return result
+
+
+def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, events: pd.DataFrame) -> dict:
+    """The add-up invariant and the overhead factor, per component, for the manifest."""
+    if checks.empty:
+        return {"addup_ok": True, "components": []}
+    rel = checks["addup_error_s"] / checks["wall_s"].where(checks["wall_s"] > 0)
+    comps = []
+    for (w, c), grp in timings.groupby(["workload", "component"], sort=False):
+        sel = (checks["workload"] == w) & (checks["component"] == c)
+        comps.append({"workload": w, "component": c, "wall_s": float(grp["wall_s"].mean()),
+                      "overhead": float(grp["overhead"].mean()),
+                      "max_addup_error_s": float(checks.loc[sel, "addup_error_s"].max()),
+                      "clamped_samples": int(checks.loc[sel, "clamped"].sum()),
+                      "peak_mem_bytes": float(grp["peak_mem_bytes"].max())})
+    max_rel = float(rel.max()) if rel.notna().any() else 0.0
+    return {"addup_ok": bool(max_rel < 1e-6), "max_addup_rel_error": max_rel,
+            "event_rows": int(len(events)), "components": comps}
+
+
+def _attach_log(run_dir: RunDir) -> logging.Handler:
+    handler = logging.FileHandler(run_dir.path / store.LOG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

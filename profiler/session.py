@@ -1,0 +1,96 @@
+"""Drives one workload: warm-up, then per sample the unprofiled timed repeats and one profiled pass.
+
+Unprofiled and profiled passes alternate sample by sample, so slow drift of the machine (thermal,
+other load) hits both alike. Every component of a pass gets the previous component's output
+from the same pass, as in the real system.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import torch
+
+from . import cprofile_backend, torch_backend
+from .events import events_frame
+from .timing import median, timed_call
+from .torch_backend import TorchSettings
+
+TIMING_COLUMNS = ["workload", "component", "kind", "profiler", "device", "sample", "wall_s", "wall_min_s",
+                  "wall_max_s", "repeats", "profiled_wall_s", "overhead", "peak_mem_bytes"]
+
+
+@dataclass
+class SessionSettings:
+    samples: int = 3
+    warmup: int = 1
+    repeats: int = 3
+    device: str = "cpu"
+    torch: TorchSettings = field(default_factory=TorchSettings)
+    trace_dir: Path | None = None     # write a Chrome trace per (component, sample) here
+
+
+@dataclass
+class WorkloadProfile:
+    label: str
+    events: pd.DataFrame
+    timings: pd.DataFrame
+
+
+def profile_workload(workload, label: str, settings: SessionSettings,
+                     on_sample: Callable[[int], None] | None = None) -> WorkloadProfile:
+    device = settings.device
+    workload.to_device(device)
+    samples = list(workload.make_samples(settings.samples))
+    if not samples:
+        raise ValueError(f"workload {label!r} produced no samples")
+    for i in range(settings.warmup):
+        _unprofiled_pass(workload, samples[i % len(samples)], device)
+    rows: list[dict] = []
+    timings: list[dict] = []
+    for index, sample in enumerate(samples):
+        reps = [_unprofiled_pass(workload, sample, device) for _ in range(max(1, settings.repeats))]
+        x = sample
+        for component in workload.components:
+            cap = _profiled_call(component, x, device, settings, label, index)
+            x = cap.output
+            walls = [rep[component.name] for rep in reps]
+            wall = median(walls)
+            for r in cap.rows:
+                r.update(workload=label, component=component.name, kind=component.kind, sample=index)
+            rows.extend(cap.rows)
+            timings.append({"workload": label, "component": component.name, "kind": component.kind,
+                            "profiler": component.profiler, "device": device, "sample": index,
+                            "wall_s": wall, "wall_min_s": min(walls), "wall_max_s": max(walls),
+                            "repeats": len(walls), "profiled_wall_s": cap.wall_s,
+                            "overhead": cap.wall_s / wall if wall > 0 else float("nan"),
+                            "peak_mem_bytes": cap.peak_mem_bytes})
+        if on_sample:
+            on_sample(index)
+    return WorkloadProfile(label, events_frame(rows), pd.DataFrame(timings, columns=TIMING_COLUMNS))
+
+
+def _unprofiled_pass(workload, sample: Any, device: str) -> dict[str, float]:
+    times = {}
+    x = sample
+    for component in workload.components:
+        x, times[component.name] = timed_call(component.fn, x, device)
+    return times
+
+
+def _profiled_call(component, x: Any, device: str, settings: SessionSettings, label: str, index: int):
+    if component.profiler == "cprofile":
+        return cprofile_backend.capture(component.fn, x, device)
+    opts = settings.torch
+    if settings.trace_dir is not None:
+        settings.trace_dir.mkdir(parents=True, exist_ok=True)
+        opts = TorchSettings(opts.record_shapes, opts.with_flops, opts.memory,
+                             str(settings.trace_dir / f"{label}.{component.name}.{index}.json"))
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    cap = torch_backend.capture(component.fn, x, device, opts)
+    if device == "cuda":
+        cap.peak_mem_bytes = float(torch.cuda.max_memory_allocated())
+    return cap

@@ -1,0 +1,113 @@
+"""torch.profiler backend: runs one component call and returns its op events and wall time."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from .timing import synchronize
+
+_DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
+                "long int": 8, "int": 4, "short int": 2, "signed char": 1, "unsigned char": 1, "bool": 1,
+                "c10::complex<float>": 8, "c10::complex<double>": 16}
+
+
+@dataclass
+class TorchSettings:
+    record_shapes: bool = True
+    with_flops: bool = True
+    memory: bool = True
+    chrome_trace: str | None = None   # a path: export the Chrome trace of this call there
+
+
+@dataclass
+class Capture:
+    output: Any
+    rows: list[dict]
+    wall_s: float          # wall time of the call inside the profiler (synchronised)
+    peak_mem_bytes: float  # peak of memory allocated during the call (0 when not recorded)
+
+
+def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettings) -> Capture:
+    activities = [ProfilerActivity.CPU]
+    if device == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities, record_shapes=settings.record_shapes,
+                 with_flops=settings.with_flops, profile_memory=settings.memory) as prof:
+        synchronize(device)
+        start = time.perf_counter()
+        out = fn(x)
+        synchronize(device)
+        wall = time.perf_counter() - start
+    if settings.chrome_trace:
+        prof.export_chrome_trace(settings.chrome_trace)
+    events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU
+              and not e.name.startswith("[memory]") and not e.name.startswith("ProfilerStep")]
+    return Capture(out, _rows(events, device), wall, _peak_memory(events, device))
+
+
+def _rows(events, device: str) -> list[dict]:
+    rows = []
+    for evt in events:
+        ancestors = _ancestors(evt)
+        children = sorted({c.name for c in evt.cpu_children if _is_op(c.name)})
+        shapes = str(evt.input_shapes) if evt.input_shapes else ""
+        dtypes = ",".join(str(d) for d in (evt.input_dtypes or []) if d)
+        rows.append({
+            "source": "annotation" if evt.is_user_annotation or not _is_op(evt.name) else "op",
+            "device": device, "name": evt.name, "ancestors": ">".join(ancestors),
+            "children": "|".join(children), "calls": 1,
+            "self_cpu_us": float(evt.self_cpu_time_total),
+            "self_device_us": float(evt.self_device_time_total) if device == "cuda" else 0.0,
+            "input_shapes": shapes, "input_dtypes": dtypes, "flops": float(evt.flops or 0),
+            "bytes": _input_bytes(evt.input_shapes, evt.input_dtypes),
+        })
+        for kernel in getattr(evt, "kernels", None) or []:
+            rows.append({"source": "kernel", "device": device, "name": kernel.name,
+                         "ancestors": ">".join(ancestors + [evt.name]), "children": "", "calls": 1,
+                         "self_cpu_us": 0.0, "self_device_us": float(kernel.duration),
+                         "input_shapes": "", "input_dtypes": "", "flops": 0.0, "bytes": 0.0})
+    return rows
+
+
+_RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|hip)[A-Z]\w*")
+
+
+def _is_op(name: str) -> bool:
+    """Dispatcher ops have a name space; CUDA runtime calls are host-side ops too."""
+    return "::" in name or bool(_RUNTIME_API.fullmatch(name))
+
+
+def _ancestors(evt) -> list[str]:
+    chain = []
+    parent = evt.cpu_parent
+    while parent is not None:
+        if _is_op(parent.name):
+            chain.append(parent.name)
+        parent = parent.cpu_parent
+    return chain[::-1]
+
+
+def _input_bytes(shapes, dtypes) -> float:
+    total = 0.0
+    for shape, dtype in zip(shapes or [], dtypes or []):
+        if isinstance(shape, list) and shape and all(isinstance(d, int) for d in shape):
+            n = 1
+            for d in shape:
+                n *= d
+            total += n * _DTYPE_BYTES.get(str(dtype).lower(), 4)
+    return total
+
+
+def _peak_memory(events, device: str) -> float:
+    """Peak of net allocations over the call, replayed in op start order (op granularity)."""
+    field = "self_device_memory_usage" if device == "cuda" else "self_cpu_memory_usage"
+    live = peak = 0.0
+    for evt in sorted(events, key=lambda e: e.time_range.start):
+        live += float(getattr(evt, field, 0) or 0)
+        peak = max(peak, live)
+    return peak

@@ -1,0 +1,107 @@
+"""From classified events and timings to per-sample category times and the breakdown.
+
+Exclusive attribution, per component and sample (DESIGN.md, "Profiling and timing semantics"):
+the unprofiled wall time W is split into the categories in proportion to the profiled self
+times, scaled by W / profiled wall, and the rest of W (time outside any op) goes to Other. The
+categories therefore add up to W; ``addup`` measures how exactly they do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nscharacterize.profiler.events import op_time_us
+from nscharacterize.taxonomy.categories import CATEGORIES, OTHER_SPLIT, PY_CATEGORIES
+
+SAMPLE_COLUMNS = ["workload", "component", "kind", "device", "axis", "category", "sample", "time_s"]
+BREAKDOWN_COLUMNS = ["workload", "component", "kind", "device", "axis", "category", "time_s", "share",
+                     "std_s", "p25_s", "p75_s", "min_s", "max_s", "n_samples"]
+AXES = {"category": CATEGORIES, "other_split": OTHER_SPLIT, "python": PY_CATEGORIES, "total": ("total",)}
+_COMP = ["workload", "component", "sample"]
+
+
+@dataclass
+class Attribution:
+    samples: pd.DataFrame     # long form, SAMPLE_COLUMNS
+    checks: pd.DataFrame      # per (workload, component, sample): wall, scale, addup error, clamped
+
+
+def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
+    """Splits every (workload, component, sample) wall time into categories."""
+    ev = events.assign(t_us=op_time_us(events)) if len(events) else events.assign(t_us=[])
+    ev = ev.assign(other_kind=np.where(ev["category"] != "other", "",
+                                       np.where(ev["rule"].astype(str) != "", "ops_deliberate", "ops_unmatched")))
+    by_cat = ev.groupby(_COMP + ["category"], observed=True)["t_us"].sum().unstack("category")
+    by_cat = by_cat.reindex(columns=list(CATEGORIES), fill_value=0.0)
+    by_other = ev[ev["other_kind"] != ""].groupby(_COMP + ["other_kind"])["t_us"].sum().unstack("other_kind")
+    by_py = ev[ev["source"] == "python"].groupby(_COMP + ["subcategory"])["t_us"].sum().unstack("subcategory")
+
+    t = timings.set_index(_COMP)
+    idx = t.index
+    cats = by_cat.reindex(idx).fillna(0.0) / 1e6
+    measured = cats.sum(axis=1)
+    wall, prof = t["wall_s"], t["profiled_wall_s"]
+    on_gpu_torch = (t["device"] == "cuda") & (t["profiler"] == "torch")
+    # Host profiles inflate every op alike, so scale by W/P; GPU kernel times are not inflated by
+    # the profiler, so keep them unless they exceed W. Never let op time exceed W.
+    scale = np.where(on_gpu_torch, 1.0, wall / prof.where(prof > 0, np.nan))
+    scale = pd.Series(np.nan_to_num(scale, nan=1.0), index=idx)
+    clamped = measured * scale > wall
+    scale = scale.where(~clamped, wall / measured.where(measured > 0, np.nan)).fillna(1.0)
+    outside = (wall - measured * scale).clip(lower=0.0)
+
+    cats = cats.mul(scale, axis=0)
+    split = by_other.reindex(idx).reindex(columns=list(OTHER_SPLIT)).fillna(0.0) / 1e6
+    split = split.mul(scale, axis=0)
+    split["outside_ops"] = outside
+    cats["other"] = split.sum(axis=1)
+    py = by_py.reindex(idx).reindex(columns=list(PY_CATEGORIES)).fillna(0.0) / 1e6
+    py = py.mul(scale, axis=0)
+    py["other"] += outside
+    has_py = t["profiler"] == "cprofile"
+
+    frames = [_long(cats, "category", t), _long(split, "other_split", t),
+              _long(py[has_py], "python", t[has_py]), _long(wall.to_frame("total"), "total", t)]
+    samples = pd.concat(frames, ignore_index=True)[SAMPLE_COLUMNS]
+    checks = pd.DataFrame({"wall_s": wall, "profiled_wall_s": prof, "scale": scale,
+                           "addup_error_s": (cats.sum(axis=1) - wall).abs(), "clamped": clamped}).reset_index()
+    return Attribution(samples, checks)
+
+
+def _long(frame: pd.DataFrame, axis: str, t: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+    wide = frame.copy()
+    wide["kind"] = t["kind"]
+    wide["device"] = t["device"]
+    long = wide.reset_index().melt(id_vars=_COMP + ["kind", "device"], var_name="category", value_name="time_s")
+    long["axis"] = axis
+    return long
+
+
+def breakdown(samples: pd.DataFrame) -> pd.DataFrame:
+    """Mean per sample, share of the component's wall time and the per-sample spread."""
+    keys = ["workload", "component", "kind", "device", "axis", "category"]
+    if samples.empty:
+        return pd.DataFrame(columns=BREAKDOWN_COLUMNS)
+    g = samples.groupby(keys, sort=False)["time_s"]
+    out = g.agg(time_s="mean", std_s="std", min_s="min", max_s="max", n_samples="count")
+    out["p25_s"] = g.quantile(0.25)
+    out["p75_s"] = g.quantile(0.75)
+    out = out.reset_index()
+    out["std_s"] = out["std_s"].fillna(0.0)
+    totals = out[out["axis"] == "total"].set_index(["workload", "component"])["time_s"]
+    denom = out.set_index(["workload", "component"]).index.map(totals)
+    out["share"] = (out["time_s"] / np.asarray(denom, dtype=float)).fillna(0.0)
+    first_seen = {key: i for i, key in enumerate(dict.fromkeys(zip(samples["workload"], samples["component"])))}
+    out["_row"] = [first_seen[key] for key in zip(out["workload"], out["component"])]
+    out["_order"] = [_order(a, c) for a, c in zip(out["axis"], out["category"])]
+    out = out.sort_values(["_row", "_order"], kind="stable").drop(columns=["_row", "_order"])
+    return out[BREAKDOWN_COLUMNS].reset_index(drop=True)
+
+
+def _order(axis: str, category: str) -> int:
+    axes = list(AXES)
+    return axes.index(axis) * 100 + list(AXES[axis]).index(category)

@@ -1,0 +1,90 @@
+"""Figures in the forms of the study: heatmap of shares (Fig. 5), stacked runtime bars (Fig. 6) and
+the breakdown of Python functions of symbolic components (Fig. 7)."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from nscharacterize.taxonomy.categories import CATEGORIES, LABELS, PY_CATEGORIES, PY_LABELS  # noqa: E402
+
+from .tables import wide  # noqa: E402
+
+PALETTE = {"gemm": "#1f77b4", "sparse_mm": "#17becf", "conv": "#2ca02c", "elementwise": "#ff7f0e",
+           "regional": "#9467bd", "embedding": "#8c564b", "data_movement": "#d62728",
+           "data_transform": "#e377c2", "other": "#7f7f7f"}
+PY_PALETTE = {"feature_query": "#1f77b4", "arithmetic": "#ff7f0e", "program_control": "#2ca02c",
+              "parsing_io": "#d62728", "other": "#7f7f7f"}
+
+
+def _row_labels(index) -> list[str]:
+    return [f"{w} / {c}" for w, c, _k in index]
+
+
+def heatmap(breakdown: pd.DataFrame):
+    import seaborn as sns
+
+    shares = wide(breakdown, "category", "share", CATEGORIES) * 100
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(shares) + 1.8))
+    sns.heatmap(shares.to_numpy(), annot=True, fmt=".1f", cmap="Blues", vmin=0, vmax=100, ax=ax,
+                xticklabels=[LABELS[c] for c in CATEGORIES], yticklabels=_row_labels(shares.index),
+                cbar_kws={"label": "share of component runtime (%)"}, linewidths=0.5)
+    ax.set_title("Runtime share by operator category")
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def stacked_bars(breakdown: pd.DataFrame):
+    times = wide(breakdown, "category", "time_s", CATEGORIES)
+    unit, factor = _unit(float(times.sum(axis=1).max()) if len(times) else 0.0)
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(times) + 1.8))
+    left = pd.Series(0.0, index=times.index)
+    labels = _row_labels(times.index)
+    for cat in CATEGORIES:
+        ax.barh(labels, times[cat] * factor, left=left * factor, color=PALETTE[cat], label=LABELS[cat])
+        left += times[cat]
+    ax.invert_yaxis()
+    ax.set_xlabel(f"runtime per sample ({unit})")
+    ax.set_title("Runtime by component and category")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.02 * max(0, 6 - len(times))), ncol=5,
+              fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def python_breakdown(breakdown: pd.DataFrame):
+    """None when no component ran under cProfile."""
+    py = wide(breakdown, "python", "share", PY_CATEGORIES) * 100
+    if py.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(py) + 1.8))
+    left = pd.Series(0.0, index=py.index)
+    labels = _row_labels(py.index)
+    for cat in PY_CATEGORIES:
+        ax.barh(labels, py[cat], left=left, color=PY_PALETTE[cat], label=PY_LABELS[cat])
+        for y, (x0, w) in enumerate(zip(left, py[cat])):
+            if w >= 6:
+                ax.text(x0 + w / 2, y, f"{w:.0f}%", ha="center", va="center", color="white", fontsize="small")
+        left += py[cat]
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of component runtime (%)")
+    ax.set_title("Python functions of symbolic components (cProfile)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=5, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _unit(max_seconds: float) -> tuple[str, float]:
+    if max_seconds < 1e-3:
+        return "us", 1e6
+    if max_seconds < 1:
+        return "ms", 1e3
+    return "s", 1.0
+
+
+def close(fig) -> None:
+    plt.close(fig)

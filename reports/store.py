@@ -1,0 +1,144 @@
+"""The run directory: the one on-disk format that the pipeline writes and every report reads.
+
+Every file is written atomically (temporary file + rename), so a crash or a failing workload
+never leaves a half-written table behind, and a reader sees either the old file or the new one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import yaml
+
+SCHEMA = 1
+CONFIG = "config.yaml"
+MANIFEST = "manifest.json"
+EVENTS = "events.parquet"
+TIMINGS = "timings.csv"
+SAMPLES = "samples.csv"
+BREAKDOWN = "breakdown.csv"
+CHECKS = "checks.csv"
+TABLE = "table.md"
+HEATMAP = "heatmap.png"
+BARS = "breakdown.png"
+PYTHON_PLOT = "python_breakdown.png"
+LOG = "run.log"
+TRACES = "traces"
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be read (one line: the file and the fix)."""
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # ---- writing -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, name: str) -> "RunDir":
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / f"{name}-{stamp}"
+        n = 1
+        while path.exists():
+            n += 1
+            path = root / f"{name}-{stamp}-{n}"
+        path.mkdir()
+        return cls(path)
+
+    def write_text(self, name: str, text: str) -> Path:
+        return self._atomic(name, lambda tmp: Path(tmp).write_text(text))
+
+    def write_json(self, name: str, data: Any) -> Path:
+        return self.write_text(name, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+    def write_yaml(self, name: str, data: Any) -> Path:
+        return self.write_text(name, yaml.safe_dump(data, sort_keys=False))
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
+        return self._atomic(name, lambda tmp: frame.to_csv(tmp, index=False))
+
+    def write_parquet(self, name: str, frame: pd.DataFrame) -> Path:
+        return self._atomic(name, lambda tmp: frame.to_parquet(tmp, index=False))
+
+    def write_figure(self, name: str, fig) -> Path:
+        return self._atomic(name, lambda tmp: fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight"))
+
+    def _atomic(self, name: str, write: Callable[[str], Any]) -> Path:
+        target = self.path / name
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return target
+
+    # ---- reading -------------------------------------------------------------------------------
+    @property
+    def manifest(self) -> dict:
+        path = self._need(MANIFEST)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise RunDirError(f"{path}: corrupt JSON (line {exc.lineno}); re-run or re-copy the run") from None
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise RunDirError(f"{path}: not an nscharacterize manifest of schema {SCHEMA}; "
+                              "was it written by another version?")
+        return data
+
+    @property
+    def config(self) -> dict:
+        path = self._need(CONFIG)
+        try:
+            return yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            raise RunDirError(f"{path}: corrupt YAML; re-run or re-copy the run") from None
+
+    def events(self) -> pd.DataFrame:
+        path = self._need(EVENTS)
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise RunDirError(f"{path}: unreadable parquet ({type(exc).__name__}); re-run the profile") from None
+
+    def timings(self) -> pd.DataFrame:
+        return self._csv(TIMINGS, ["workload", "component", "sample", "wall_s", "profiled_wall_s"])
+
+    def samples(self) -> pd.DataFrame:
+        return self._csv(SAMPLES, ["workload", "component", "axis", "category", "sample", "time_s"])
+
+    def breakdown(self) -> pd.DataFrame:
+        return self._csv(BREAKDOWN, ["workload", "component", "axis", "category", "time_s", "share"])
+
+    def checks(self) -> pd.DataFrame:
+        return self._csv(CHECKS, ["workload", "component", "sample", "addup_error_s"])
+
+    def _csv(self, name: str, required: list[str]) -> pd.DataFrame:
+        path = self._need(name)
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise RunDirError(f"{path}: corrupt CSV ({type(exc).__name__}); re-run or re-copy the run") from None
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise RunDirError(f"{path}: missing column(s) {missing}; it was not written by nscharacterize "
+                              "or was edited by hand")
+        return frame
+
+    def _need(self, name: str) -> Path:
+        if not self.path.is_dir():
+            raise RunDirError(f"{self.path}: no such run directory; give a folder written by 'nscharacterize run'")
+        path = self.path / name
+        if not path.is_file():
+            raise RunDirError(f"{path}: missing; the run directory is incomplete (did the run finish?)")
+        return path

@@ -1,0 +1,124 @@
+"""Tables: the Table III form (runtime per component and category) in Markdown and in the terminal."""
+from __future__ import annotations
+
+import pandas as pd
+
+from nscharacterize.taxonomy.categories import CATEGORIES, LABELS, OTHER_SPLIT, PY_CATEGORIES, PY_LABELS
+
+_SPLIT_LABELS = {"ops_deliberate": "Ops with an Other rule", "ops_unmatched": "Ops with no rule",
+                 "outside_ops": "Outside any op"}
+
+
+def fmt_time(seconds: float) -> str:
+    """Scales to us / ms / s so that a table of mixed magnitudes stays readable."""
+    if seconds != seconds:  # NaN
+        return "-"
+    a = abs(seconds)
+    if a == 0:
+        return "0"
+    if a < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if a < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def wide(breakdown: pd.DataFrame, axis: str, value: str, columns) -> pd.DataFrame:
+    """One row per (workload, component, kind), one column per category of ``axis``."""
+    part = breakdown[breakdown["axis"] == axis]
+    if part.empty:
+        return pd.DataFrame()
+    keys = ["workload", "component", "kind"]
+    order = list(dict.fromkeys(zip(*(part[k] for k in keys))))
+    table = part.pivot_table(index=keys, columns="category", values=value, aggfunc="first", sort=False)
+    return table.reindex(index=pd.MultiIndex.from_tuples(order, names=keys), columns=list(columns)).fillna(0.0)
+
+
+def _md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def runtime_rows(breakdown: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    times = wide(breakdown, "category", "time_s", CATEGORIES)
+    totals = wide(breakdown, "total", "time_s", ("total",))
+    header = ["Workload", "Component", "Kind"] + [LABELS[c] for c in CATEGORIES] + ["Total"]
+    rows = [[*key, *(fmt_time(v) for v in times.loc[key]), fmt_time(totals.loc[key, "total"])]
+            for key in times.index]
+    return header, rows
+
+
+def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) -> str:
+    fp = manifest.get("fingerprint", {})
+    out = [f"# nscharacterize: {manifest.get('name', '')}", "",
+           f"Device: {fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model', '?')}), "
+           f"{fp.get('threads', '?')} threads; torch {fp.get('torch', '?')}; "
+           f"samples per workload: {manifest.get('samples', '?')}, unprofiled repeats: {manifest.get('repeats', '?')}.",
+           "", "## Runtime by category (mean per sample, Table III form)", ""]
+    header, rows = runtime_rows(breakdown)
+    out += [_md(header, rows), ""]
+
+    shares = wide(breakdown, "category", "share", CATEGORIES)
+    out += ["## Share of component runtime (%)", "",
+            _md(["Workload", "Component"] + [LABELS[c] for c in CATEGORIES],
+                [[k[0], k[1], *(f"{100 * v:.1f}" for v in shares.loc[k])] for k in shares.index]), ""]
+
+    split = wide(breakdown, "other_split", "time_s", OTHER_SPLIT)
+    if not split.empty:
+        out += ["## What Other holds", "",
+                "Ops a rule sends to Other on purpose (allocation, metadata, Python functions of cProfile "
+                "components), ops no rule matched, and time outside any op (Python, framework, idle).", "",
+                _md(["Workload", "Component"] + [_SPLIT_LABELS[c] for c in OTHER_SPLIT],
+                    [[k[0], k[1], *(fmt_time(v) for v in split.loc[k])] for k in split.index]), ""]
+
+    py = wide(breakdown, "python", "time_s", PY_CATEGORIES)
+    if not py.empty:
+        out += ["## Python functions of cProfile components (Fig. 7 form)", "",
+                _md(["Workload", "Component"] + [PY_LABELS[c] for c in PY_CATEGORIES],
+                    [[k[0], k[1], *(fmt_time(v) for v in py.loc[k])] for k in py.index]), ""]
+
+    if not timings.empty:
+        g = timings.groupby(["workload", "component"], sort=False)
+        meas = g.agg(wall=("wall_s", "mean"), std=("wall_s", "std"), prof=("profiled_wall_s", "mean"),
+                     overhead=("overhead", "mean"), peak=("peak_mem_bytes", "max"), n=("sample", "count"))
+        err = checks.groupby(["workload", "component"], sort=False)["addup_error_s"].max() if len(checks) else None
+        rows = []
+        for key, r in meas.iterrows():
+            e = float(err.loc[key]) if err is not None and key in err.index else float("nan")
+            rows.append([key[0], key[1], str(int(r["n"])), fmt_time(r["wall"]), fmt_time(r["std"] if r["n"] > 1 else 0.0),
+                         fmt_time(r["prof"]), f"{r['overhead']:.2f}x", f"{e:.1e} s", fmt_bytes(r["peak"])])
+        out += ["## Measurement", "",
+                "Wall = median of the unprofiled repeats, averaged over samples; overhead = profiled / "
+                "unprofiled wall; add-up error = largest |sum of categories - wall| over samples.", "",
+                _md(["Workload", "Component", "Samples", "Wall", "Spread (std)", "Profiled wall", "Overhead",
+                     "Add-up error", "Peak memory"], rows), ""]
+
+    failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
+    if failed:
+        out += ["## Failed workloads", ""] + [f"- **{w['name']}**: {w.get('error')}" for w in failed] + [""]
+    return "\n".join(out)
+
+
+def rich_table(breakdown: pd.DataFrame, title: str = "Runtime by category (mean per sample)"):
+    from rich.table import Table
+
+    _header, rows = runtime_rows(breakdown)
+    table = Table(title=title, show_lines=False)
+    table.add_column("Workload / component", no_wrap=True)
+    for h in _SHORT:
+        table.add_column(h, justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(f"{r[0]} / {r[1]} ({r[2][0]})", *r[3:])
+    return table
+
+
+_SHORT = ("GEMM", "SpMM", "Conv", "Elem", "Region", "Embed", "DataMov", "DataTr", "Other", "Total")

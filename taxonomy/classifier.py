@@ -1,0 +1,87 @@
+"""Sorts events into categories with the rule files, once per unique name in a table.
+
+A profile holds few distinct op names and many calls, so the classifier matches rules against
+the unique (source, name, ancestors, children) keys and broadcasts the answer back: the cost is
+in the number of distinct keys, not in the number of events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .rules import Rule, load_rules
+
+SEP_ANCESTORS = ">"   # ancestors are stored outermost first: "aten::mm>aten::_sparse_addmm"
+SEP_CHILDREN = "|"    # direct children, sorted and unique
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: str
+    rule: Rule | None          # None: no explicit rule matched (counted as Other, unmatched)
+    subcategory: str = ""      # Python category for cProfile functions
+    via: str = ""              # how a kernel got its category: "kernel rule" or "launching op"
+
+
+class Taxonomy:
+    """The loaded rule sets of the three name spaces."""
+
+    def __init__(self, extra_rule_files: dict[str, list[str | Path]] | None = None):
+        extra = extra_rule_files or {}
+        self.rules = {ns: load_rules(ns, tuple(extra.get(ns, ()))) for ns in ("ops", "kernels", "python")}
+
+    def first_match(self, namespace: str, name: str, ancestors: tuple[str, ...] = (),
+                    children: tuple[str, ...] = (), source: str | None = None) -> Rule | None:
+        for rule in self.rules[namespace]:
+            if rule.matches(name, ancestors, children, source):
+                return rule
+        return None
+
+    def classify(self, source: str, name: str, ancestors: tuple[str, ...] = (),
+                 children: tuple[str, ...] = ()) -> Verdict:
+        """Classifies one event; ``source`` is op, annotation, kernel or python."""
+        if source == "python":
+            rule = self.first_match("python", name)
+            return Verdict("other", rule, subcategory=rule.category if rule else "other")
+        if source == "kernel":
+            rule = self.first_match("kernels", name)
+            if rule is not None and rule.overrides_launcher:
+                return Verdict(rule.category, rule, via="kernel rule")
+            if ancestors:  # the launching op is the innermost ancestor
+                launcher = self.first_match("ops", ancestors[-1], ancestors[:-1], (), "op")
+                if launcher is not None:
+                    return Verdict(launcher.category, launcher, via="launching op")
+            return Verdict(rule.category, rule, via="kernel rule") if rule else Verdict("other", None)
+        rule = self.first_match("ops", name, ancestors, children, source)
+        return Verdict(rule.category if rule else "other", rule)
+
+    def classify_events(self, events: pd.DataFrame) -> pd.DataFrame:
+        """Returns ``events`` with ``category``, ``subcategory`` and ``rule`` columns filled in."""
+        out = events.copy()
+        if out.empty:
+            for col in ("category", "subcategory", "rule"):
+                out[col] = pd.Series(dtype="string")
+            return out
+        keys = ["source", "name", "ancestors", "children"]
+        codes = out.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+        first = np.unique(codes, return_index=True)[1]
+        uniques = out.iloc[first][keys]
+        verdicts = [self.classify(src, name, _split(anc, SEP_ANCESTORS), _split(ch, SEP_CHILDREN))
+                    for src, name, anc, ch in uniques.itertuples(index=False)]
+        # np.unique sorts codes, so ``first`` lists the unique keys in code order 0..k-1.
+        cat = np.array([v.category for v in verdicts], dtype=object)
+        sub = np.array([v.subcategory for v in verdicts], dtype=object)
+        rid = np.array([v.rule.id if v.rule else "" for v in verdicts], dtype=object)
+        out["category"] = cat[codes]
+        out["subcategory"] = sub[codes]
+        out["rule"] = rid[codes]
+        return out
+
+
+def _split(value, sep: str) -> tuple[str, ...]:
+    if not isinstance(value, str) or not value:
+        return ()
+    return tuple(value.split(sep))

@@ -1,0 +1,115 @@
+"""Rule files: ordered YAML lists of (pattern -> category, reason), one file per name space.
+
+Name spaces: ``ops`` (dispatcher ops seen by torch.profiler: ``aten::``, ``torchvision::``, runtime
+API calls, user ranges), ``kernels`` (CUDA kernel names) and ``python`` (functions seen by
+cProfile). First match wins, so specific rules (an ``addmm`` inside a sparse product) come
+before general ones (every ``addmm``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .categories import CATEGORIES, PY_CATEGORIES
+
+RULES_DIR = Path(__file__).parent / "rules"
+NAMESPACES = ("ops", "kernels", "python")
+_ALLOWED_KEYS = {"id", "match", "within", "calls", "source", "category", "reason", "overrides_launcher"}
+
+
+class RuleFileError(ValueError):
+    """A rule file that cannot be used (one line: file, rule, fix)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One classification rule.
+
+    ``match`` must match the whole name. ``within`` (optional) must match the name of some
+    enclosing op; ``calls`` (optional) must match the name of some op this op called directly.
+    ``source`` (optional) limits the rule to events of that source (e.g. ``annotation``).
+    ``overrides_launcher`` (kernels only): the kernel's own category wins over its launching op's.
+    """
+
+    id: str
+    namespace: str
+    match: re.Pattern
+    category: str
+    reason: str
+    within: re.Pattern | None = None
+    calls: re.Pattern | None = None
+    source: str | None = None
+    overrides_launcher: bool = False
+    file: str = ""
+
+    def matches(self, name: str, ancestors: tuple[str, ...] = (), children: tuple[str, ...] = (),
+                source: str | None = None) -> bool:
+        if self.source is not None and source != self.source:
+            return False
+        if not self.match.fullmatch(name):
+            return False
+        if self.within is not None and not any(self.within.fullmatch(a) for a in ancestors):
+            return False
+        if self.calls is not None and not any(self.calls.fullmatch(c) for c in children):
+            return False
+        return True
+
+
+def load_rules(namespace: str, extra_files: tuple[str | Path, ...] = ()) -> list[Rule]:
+    """Loads a name space's rules: user files first (so they can override), then the built-ins."""
+    files = [Path(f) for f in extra_files] + [RULES_DIR / f"{namespace}.yaml"]
+    rules: list[Rule] = []
+    for path in files:
+        rules.extend(_load_file(path, namespace))
+    return rules
+
+
+def _load_file(path: Path, namespace: str) -> list[Rule]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise RuleFileError(f"{path}: cannot read rule file ({exc.strerror}); check the path") from None
+    except yaml.YAMLError as exc:
+        raise RuleFileError(f"{path}: not valid YAML ({_yaml_where(exc)}); fix the syntax") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+        raise RuleFileError(f"{path}: must be a mapping with a 'rules' list; see taxonomy/rules/ops.yaml")
+    file_ns = doc.get("namespace", namespace)
+    if file_ns != namespace:
+        return []
+    allowed = PY_CATEGORIES if namespace == "python" else CATEGORIES
+    out = []
+    for i, raw in enumerate(doc["rules"]):
+        where = f"{path}: rules[{i}]"
+        if not isinstance(raw, dict):
+            raise RuleFileError(f"{where}: must be a mapping with match, category and reason")
+        unknown = set(raw) - _ALLOWED_KEYS
+        if unknown:
+            raise RuleFileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_ALLOWED_KEYS)}")
+        for key in ("match", "category", "reason"):
+            if not raw.get(key):
+                raise RuleFileError(f"{where}: missing '{key}'; every rule needs match, category and reason")
+        if raw["category"] not in allowed:
+            raise RuleFileError(f"{where}: category {raw['category']!r} is not one of {', '.join(allowed)}")
+        out.append(Rule(id=str(raw.get("id") or f"{namespace}:{raw['match']}"), namespace=namespace,
+                        match=_compile(raw["match"], where, "match"), category=raw["category"],
+                        reason=str(raw["reason"]).strip(),
+                        within=_compile(raw["within"], where, "within") if raw.get("within") else None,
+                        calls=_compile(raw["calls"], where, "calls") if raw.get("calls") else None,
+                        source=raw.get("source"), overrides_launcher=bool(raw.get("overrides_launcher", False)),
+                        file=str(path)))
+    return out
+
+
+def _compile(pattern: str, where: str, key: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise RuleFileError(f"{where}: {key}: bad regular expression {pattern!r} ({exc})") from None
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else str(exc).splitlines()[0]

@@ -1,0 +1,124 @@
+"""NSCL (Neuro-Symbolic Concept Learner) on synthetic or real CLEVR.
+
+One sample is one image with its questions, run end to end as the deployed system would:
+
+    image_parser       (neural)    Mask R-CNN R50-FPN -> one detection per scene object
+    feature_extractor  (neural)    ResNet-34 to layer3 + SceneGraph -> object [N,256], relation [N,N,256]
+    question_parser    (neural)    Transformer seq2seq, greedy, one step per program token
+    program_executor   (symbolic)  concept embeddings + quasi-symbolic executor -> answers
+
+The released NSCL model runs pre-parsed programs; the question parser's decoded tokens come from
+random weights, so the executor runs each question's ground-truth program (translated to NSCL's op
+set) while the parser does the real amount of decoding work. All weights are random with a fixed
+seed. Paper-scale settings: configs/paper/nscl.yaml.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+import torch
+from pydantic import Field
+
+from ..base import Component, Workload, WorkloadError
+from ..registry import Params, WorkloadSpec
+from . import clevr_data
+
+
+class NSCLParams(Params):
+    data_dir: Optional[str] = Field(None, description="CLEVR-layout folder (real CLEVR v1.0 works too); default "
+                                    "data/clevr-synth-<seed> under the working directory, generated if missing")
+    split: str = Field("val", description="CLEVR split whose files are read/written (CLEVR_<split>_*.json)")
+    questions_per_image: int = Field(10, ge=1, description="questions run per image (CLEVR val has ~10)")
+    min_objects: int = Field(3, ge=1, le=10, description="fewest objects in a synthetic scene")
+    max_objects: int = Field(10, ge=1, le=10, description="most objects in a synthetic scene")
+    image_parser_backend: Literal["torchvision", "detectron2"] = Field(
+        "torchvision", description="Mask R-CNN implementation (detectron2 only when importable)")
+    image_min_size: int = Field(800, ge=32, description="parser test resize: shorter side (detectron2: 800)")
+    image_max_size: int = Field(1333, ge=32, description="parser test resize: longest side cap (detectron2: 1333)")
+    parser_classes: int = Field(80, ge=1, description="object classes of the Mask R-CNN heads (COCO: 80)")
+    question_parser_backend: Literal["auto", "opennmt", "torch"] = Field(
+        "auto", description="Transformer implementation: OpenNMT-py when importable (auto), or torch.nn")
+    question_parser_layers: int = Field(6, ge=1, description="encoder and decoder layers (Transformer-base: 6)")
+    question_parser_dim: int = Field(512, ge=8, description="d_model (Transformer-base: 512; ff is 4x)")
+    question_parser_heads: int = Field(8, ge=1, description="attention heads (Transformer-base: 8)")
+    feature_image_size: int = Field(256, ge=32, description="shorter side fed to ResNet-34 (NSCL: 256)")
+    boxes: Literal["detections", "scene"] = Field(
+        "detections", description="boxes for RoI features: the parser's detections, or the scene annotations")
+
+
+def build_nscl(p: NSCLParams, seed: int) -> Workload:
+    from ..parsers import MaskRCNNParser, QuestionParser
+    from .model import Executor, FeatureExtractor
+
+    if p.min_objects > p.max_objects:
+        raise WorkloadError(f"nscl: min_objects ({p.min_objects}) exceeds max_objects ({p.max_objects})")
+    if p.question_parser_dim % p.question_parser_heads:
+        raise WorkloadError("nscl: question_parser_dim must be a multiple of question_parser_heads")
+    image_parser = MaskRCNNParser(backend=p.image_parser_backend, min_size=p.image_min_size,
+                                  max_size=p.image_max_size, num_classes=p.parser_classes, seed=seed)
+    backend = None if p.question_parser_backend == "auto" else p.question_parser_backend
+    question_parser = QuestionParser(backend=backend, src_vocab=len(clevr_data.QUESTION_VOCAB),
+                                     tgt_vocab=len(clevr_data.PROGRAM_VOCAB), d_model=p.question_parser_dim,
+                                     heads=p.question_parser_heads, layers=p.question_parser_layers,
+                                     ff=4 * p.question_parser_dim, seed=seed + 1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + 2)
+        features = FeatureExtractor(p.feature_image_size).eval()
+        executor = Executor().eval()
+    state = {"device": "cpu"}
+    data_dir = Path(p.data_dir) if p.data_dir else Path("data") / f"clevr-synth-{seed}"
+
+    def to_device(device: str) -> None:
+        state["device"] = device
+        image_parser.to(device)
+        question_parser.to(device)
+        features.to(device)
+        executor.to(device)
+
+    def make_samples(n: int) -> list:
+        paths = clevr_data.ensure(data_dir, seed, n, p.questions_per_image, p.split, p.min_objects, p.max_objects)
+        return clevr_data.load(paths, n, p.questions_per_image)
+
+    def parse_image(sample: dict) -> dict:
+        image = torch.from_numpy(sample["image"]).to(state["device"])
+        detections = image_parser(image, sample["n_objects"])
+        return {"sample": sample, "image": image, "boxes": detections["boxes"]}
+
+    def extract_features(x: dict) -> dict:
+        boxes = x["boxes"] if p.boxes == "detections" else \
+            torch.from_numpy(x["sample"]["scene_boxes"]).to(state["device"])
+        with torch.no_grad():
+            obj_f, rel_f = features(x["image"], boxes)
+        return {"sample": x["sample"], "objects": obj_f, "relations": rel_f}
+
+    def parse_questions(x: dict) -> dict:
+        decoded = [question_parser(q["tokens"], len(q["program_tokens"])) for q in x["sample"]["questions"]]
+        return {**x, "decoded": decoded, "programs": [q["nscl"] for q in x["sample"]["questions"]]}
+
+    def execute(x: dict) -> list[str]:
+        with torch.no_grad():
+            return executor(x["objects"], x["relations"], x["programs"])
+
+    info = {"image_parser": {"backend": image_parser.backend, "min_size": p.image_min_size,
+                             "max_size": p.image_max_size, "parameters": image_parser.parameters},
+            "question_parser": {"backend": question_parser.backend, "layers": p.question_parser_layers,
+                                "d_model": p.question_parser_dim, "parameters": question_parser.parameters},
+            "feature_extractor": {"image_size": p.feature_image_size,
+                                  "parameters": sum(t.numel() for t in features.parameters())},
+            "executor": {"parameters": sum(t.numel() for t in executor.parameters())},
+            "data_dir": str(data_dir), "questions_per_image": p.questions_per_image}
+    return Workload(
+        name="nscl",
+        components=[Component("image_parser", parse_image, kind="neural", profiler="torch"),
+                    Component("feature_extractor", extract_features, kind="neural", profiler="torch"),
+                    Component("question_parser", parse_questions, kind="neural", profiler="torch"),
+                    Component("program_executor", execute, kind="symbolic", profiler="torch")],
+        make_samples=make_samples, to_device=to_device, info=info)
+
+
+NSCL = WorkloadSpec(
+    "nscl", "NSCL on CLEVR: Mask R-CNN + ResNet-34 scene graph + Transformer parser + quasi-symbolic executor",
+    NSCLParams, build_nscl,
+    smoke={"image_min_size": 128, "image_max_size": 192, "questions_per_image": 1, "question_parser_layers": 1,
+           "question_parser_dim": 64, "feature_image_size": 128, "max_objects": 4})

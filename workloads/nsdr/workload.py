@@ -1,0 +1,107 @@
+"""NS-DR on synthetic CLEVRER: frames -> Mask R-CNN -> trajectories -> PropNet -> JSON -> executor.
+
+One sample is one video. Components, in the order NS-DR runs them:
+``frame_parser`` (Mask R-CNN R50-FPN per frame, neural), ``trajectories`` (identity filtering and
+24x24 crops, NS-DR's dynamics preprocessing), ``dynamics_predictor`` (convolutional PropNet:
+factual plus one counterfactual rollout per object, each observed step with 3 frames of history
+plus 12 extrapolated steps; writes ``propnet_preds/sim_%05d.json``) and ``executor`` (pure-Python
+simulation and postfix stack machine; loads the predictions and program JSON for its video and
+answers every question; profiled with cProfile).
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from ..base import Component, Workload, WorkloadError
+from ..registry import Params
+
+
+class NSDRParams(Params):
+    frames: int = Field(25, ge=4, le=200, description="observed frames per video parsed by Mask R-CNN and rolled "
+                        "out by PropNet (25; NS-DR's 128-frame videos sampled every 5th give 26)")
+    frame_stride: int = Field(5, ge=1, le=20, description="video frames between parsed frames (NS-DR frame_offset 5)")
+    min_objects: int = Field(3, ge=2, le=8, description="fewest objects per video")
+    max_objects: int = Field(5, ge=2, le=8, description="most objects per video (colours are unique, so at most 8)")
+    parser_backend: str = Field("torchvision", description="Mask R-CNN implementation: torchvision | detectron2")
+    parser_min_size: int = Field(800, ge=64, description="frame parser's shorter-side resize (detectron2 test: 800)")
+    parser_max_size: int = Field(1333, ge=64, description="frame parser's longer-side cap (detectron2 test: 1333)")
+    pstep: int = Field(2, ge=1, le=8, description="PropNet propagation steps (NS-DR: 2)")
+    nf_particle: int = Field(128, ge=8, description="particle encoder width (conv stack nf, 2nf, 3nf)")
+    nf_relation: int = Field(128, ge=8, description="relation encoder width (conv stack nf, 2nf, 3nf)")
+    nf_effect: int = Field(512, ge=8, description="effect width (NS-DR: 512)")
+    extra_steps: int = Field(12, ge=0, le=12, description="steps extrapolated past the observed frames (NS-DR: 12)")
+    data_dir: str | None = Field(None, description="where the synthetic CLEVRER lives (default: "
+                                 "data/clevrer-synth-<seed> under the working directory); generated if missing")
+
+
+def build_nsdr(p: NSDRParams, seed: int) -> Workload:
+    import torch
+
+    from ..parsers import make_image_parser
+    from .clevrer_data import GenConfig, default_data_dir, ensure_dataset, load_video
+    from .dynamics import ConvPropNet, Rollout, build_tracks, write_predictions
+    from .executor import answer_video
+
+    if p.min_objects > p.max_objects:
+        raise WorkloadError(f"nsdr: min_objects ({p.min_objects}) is larger than max_objects ({p.max_objects})")
+    if p.parser_backend not in ("torchvision", "detectron2"):
+        raise WorkloadError(f"nsdr: parser_backend must be torchvision or detectron2, got {p.parser_backend!r}")
+    cfg = GenConfig(frames=p.frames, frame_stride=p.frame_stride, min_objects=p.min_objects,
+                    max_objects=p.max_objects)
+    data_dir = p.data_dir or default_data_dir(seed)
+    parser = make_image_parser(backend=p.parser_backend, min_size=p.parser_min_size, max_size=p.parser_max_size,
+                               seed=seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ConvPropNet(p.nf_particle, p.nf_relation, p.nf_effect).eval()
+    rollout = Rollout(model, pstep=p.pstep, extra_steps=p.extra_steps)
+    n_vis = p.frames * p.frame_stride
+    end_frame = (p.frames - 1) * p.frame_stride
+
+    def make_samples(n: int) -> list:
+        ids = ensure_dataset(data_dir, n, seed, cfg)
+        return [load_video(data_dir, vid, cfg) for vid in ids]
+
+    def frame_parser(sample):
+        props = sample.annotation["object_property"]
+        frames = []
+        for k, f in enumerate(sample.frame_indices):
+            labels = sample.masks[k]
+            present = [int(i) for i in np.unique(labels) if i > 0]
+            det = parser(sample.frames[k], n_objects=len(present))
+            scores = det["scores"].tolist()
+            objs = []
+            for j, i in enumerate(present):
+                o = props[i - 1]
+                objs.append({"color": o["color"], "material": o["material"], "shape": o["shape"],
+                             "mask": labels == i, "score": scores[j] if j < len(scores) else 0.0})
+            frames.append({"frame_index": f, "objects": objs})
+        return {"sample": sample, "frames": frames}
+
+    def trajectories(proposals):
+        return build_tracks(proposals)
+
+    def dynamics_predictor(tracks):
+        pred = rollout.run(tracks)
+        sample = tracks["sample"]
+        return {"predictions": write_predictions(pred, sample.predictions_path), "programs": sample.programs_path}
+
+    def executor(paths):
+        return answer_video(paths["predictions"], paths["programs"], n_vis_frames=n_vis, end_frame=end_frame)
+
+    def to_device(device: str) -> None:
+        parser.to(device)
+        model.to(device)
+        rollout.device = device
+
+    return Workload(
+        name="nsdr",
+        components=[Component("frame_parser", frame_parser, kind="neural", profiler="torch"),
+                    Component("trajectories", trajectories, kind="neural", profiler="torch"),
+                    Component("dynamics_predictor", dynamics_predictor, kind="neural", profiler="torch"),
+                    Component("executor", executor, kind="symbolic", profiler="cprofile")],
+        make_samples=make_samples, to_device=to_device,
+        info={"data_dir": data_dir, "frames": p.frames, "frame_stride": p.frame_stride,
+              "parser_backend": p.parser_backend, "parser_parameters": parser.parameters,
+              "propnet_parameters": sum(t.numel() for t in model.parameters())})
