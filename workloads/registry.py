@@ -39,6 +39,7 @@ class WorkloadSpec:
 # name -> "module:attribute" of its WorkloadSpec. One line per built-in workload.
 BUILTIN: dict[str, str] = {
     "mlp-demo": "nscharacterize.workloads.demo:MLP_DEMO",
+    "nscl": "nscharacterize.workloads.nscl:NSCL",
     "nlm-sort": "nscharacterize.workloads.nlm:SORT",
     "nlm-path": "nscharacterize.workloads.nlm:PATH",
     "nlm-blocksworld": "nscharacterize.workloads.nlm:BLOCKSWORLD",
