@@ -43,6 +43,8 @@ BUILTIN: dict[str, str] = {
     "nlm-sort": "nscharacterize.workloads.nlm:SORT",
     "nlm-path": "nscharacterize.workloads.nlm:PATH",
     "nlm-blocksworld": "nscharacterize.workloads.nlm:BLOCKSWORLD",
+    "nsdr": "nscharacterize.workloads.nsdr:NSDR",
+    "propnet": "nscharacterize.workloads.propnet:PROPNET",
 }
 
 
@@ -66,7 +68,7 @@ def build(ref: str, params: dict | None, seed: int) -> Workload:
     seed_everything(seed)
     if not is_user_ref(ref):
         return get_spec(ref).build(params, seed)
-    factory = _import_attr(ref, what="workload factory")
+    factory = resolve_factory(ref)
     kwargs = dict(params or {})
     if "seed" in inspect.signature(factory).parameters:
         kwargs.setdefault("seed", seed)
@@ -88,6 +90,13 @@ def as_workload(made: Any, name: str) -> Workload:
             return module_workload(name, made[0], made[1])
     raise WorkloadError(f"workload factory {name!r} must return a Workload or (nn.Module, input_factory); "
                         f"got {type(made).__name__}")
+
+
+def resolve_factory(ref: str) -> Callable[..., Any]:
+    factory = _import_attr(ref, what="workload factory")
+    if not callable(factory):
+        raise WorkloadError(f"{ref!r} is not callable; point at a function returning a Workload")
+    return factory
 
 
 def seed_everything(seed: int) -> None:
