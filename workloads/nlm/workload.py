@@ -52,25 +52,36 @@ Task = Literal["sort", "path", "blocksworld"]
 # parameters
 
 
-class _NLMParams(Params):
-    attributes: int = Field(8, ge=1, description="output predicates per arity group per layer (nlm_attributes)")
-    hidden: list[int] = Field(default_factory=list,
-                              description="hidden widths of each group's MLP ([] = one Linear + Sigmoid, "
-                                          "as in every shipped NLM model)")
-    max_episode_steps: Optional[int] = Field(None, ge=1, description="cut episodes shorter than the task's own "
-                                                                     "limit (for quick runs; None keeps the task's)")
+def _attributes():
+    return Field(8, ge=1, description="output predicates per arity group per layer (nlm_attributes)")
 
 
-class SortParams(_NLMParams):
+def _hidden():
+    return Field([], description="hidden widths of each group's MLP ([] = one Linear + Sigmoid, as in every "
+                                 "shipped NLM model)")
+
+
+def _max_episode_steps():
+    return Field(None, ge=1, description="cut episodes shorter than the task's own step limit (quick runs; "
+                                         "None keeps the task's)")
+
+
+class SortParams(Params):
     n: int = Field(10, ge=2, description="numbers to sort (paper test sizes: 10, 20, 30, 40, 50)")
     depth: int = Field(3, ge=1, description="NLM layers")
     breadth: int = Field(2, ge=2, description="highest predicate arity")
+    attributes: int = _attributes()
+    hidden: list[int] = _hidden()
+    max_episode_steps: Optional[int] = _max_episode_steps()
 
 
-class PathParams(_NLMParams):
+class PathParams(Params):
     n: int = Field(10, ge=3, description="graph nodes (paper test sizes: 10, 20, 30, 40, 50)")
     depth: int = Field(5, ge=1, description="NLM layers")
     breadth: int = Field(3, ge=2, description="highest predicate arity (3: ternary tensors grow as n^3)")
+    attributes: int = _attributes()
+    hidden: list[int] = _hidden()
+    max_episode_steps: Optional[int] = _max_episode_steps()
     dist: int = Field(4, ge=1, description="hops between start and goal, also the step limit (test setting: 4)")
     p: float = Field(0.3, gt=0, le=1, description="graph density: DNC out-degree up to int(n p), or the "
                                                   "edge probability for gen_method 'edge'")
@@ -79,10 +90,13 @@ class PathParams(_NLMParams):
     directed: bool = Field(False, description="directed graphs")
 
 
-class BlocksWorldParams(_NLMParams):
+class BlocksWorldParams(Params):
     n: int = Field(10, ge=2, description="blocks per world (paper test sizes: 10, 20, 30, 40, 50)")
     depth: int = Field(7, ge=1, description="NLM layers")
     breadth: int = Field(2, ge=2, description="highest predicate arity")
+    attributes: int = _attributes()
+    hidden: list[int] = _hidden()
+    max_episode_steps: Optional[int] = _max_episode_steps()
 
 
 # ---------------------------------------------------------------------------------------------
