@@ -13,7 +13,6 @@ finder, so every import comes from the ref's own tree).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -25,8 +24,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .compare import CompareError
-
-RUN_FILES = ("manifest.json", "config.yaml", "breakdown.csv", "samples.csv", "timings.csv")
 
 # Runs the CLI of whatever tree is first on the import path, with this checkout's editable-install
 # finder (which would map nscharacterize.* back to the current tree) removed.
@@ -58,7 +55,7 @@ def run_once(side: Side, out: Path, samples: int | None, log: Callable[[str], No
     """Runs one round of a side; returns the run directory it wrote."""
     out.mkdir(parents=True, exist_ok=True)
     head = [sys.executable, "-c", _BOOTSTRAP] if side.bootstrap else [sys.executable, "-m", "nscharacterize.cli"]
-    cmd = head + ["run", str(side.config), "--out", str(out)]
+    cmd = head + ["run", str(side.config), "--out", str(out), "--quiet"]
     if samples:
         cmd += ["--samples", str(samples)]
     env = {**os.environ, **side.env}

@@ -3,7 +3,7 @@
 The gate works from saved run directories only (``samples.csv`` per-sample values, ``manifest.json``
 fingerprints). A row is a **regression** only when all three hold, as in asv's ``continuous``:
 
-1. the relative change exceeds ``rel_threshold`` (ratio of per-sample means),
+1. the relative change exceeds ``rel_threshold`` (ratio of the per-sample medians, or means),
 2. the absolute change exceeds ``abs_floor_s`` (seconds per sample; sub-floor categories are noise),
 3. the change is statistically significant over the per-sample values: a one-sided Mann-Whitney U
    test (or a bootstrap of the difference of means) at ``alpha``.
@@ -44,6 +44,8 @@ class CompareSettings(BaseModel):
     rel_threshold: float = Field(0.25, ge=0, description="relative change a regression must exceed (0.25 = +25 %)")
     abs_floor_s: float = Field(1e-4, ge=0, description="absolute change per sample a regression must exceed (s)")
     alpha: float = Field(0.01, gt=0, lt=1, description="significance level of the per-sample test (one-sided)")
+    statistic: Literal["median", "mean"] = Field(
+        "median", description="per-sample statistic compared (median resists load spikes; mean adds up to totals)")
     test: Literal["mannwhitney", "bootstrap"] = Field("mannwhitney", description="significance test")
     bootstrap_resamples: int = Field(2000, ge=100, description="resamples of the bootstrap test")
     share_points: float = Field(5.0, ge=0, description="category-share shift to flag, in points of the component total")
@@ -153,13 +155,14 @@ def mann_whitney_p(base: np.ndarray, new: np.ndarray, greater: bool) -> float:
     return 1.0 if math.isnan(p) else p
 
 
-def bootstrap_p(base: np.ndarray, new: np.ndarray, greater: bool, resamples: int, seed: int = 0) -> float:
-    """One-sided bootstrap p-value of the difference of means (new - base) having the other sign."""
+def bootstrap_p(base: np.ndarray, new: np.ndarray, greater: bool, resamples: int, seed: int = 0,
+                statistic=np.mean) -> float:
+    """One-sided bootstrap p-value of the difference of the statistic (new - base) having the other sign."""
     if len(base) == 0 or len(new) == 0:
         return 1.0
     rng = np.random.default_rng(seed)
-    bm = base[rng.integers(0, len(base), (resamples, len(base)))].mean(1)
-    nm = new[rng.integers(0, len(new), (resamples, len(new)))].mean(1)
+    bm = statistic(base[rng.integers(0, len(base), (resamples, len(base)))], axis=1)
+    nm = statistic(new[rng.integers(0, len(new), (resamples, len(new)))], axis=1)
     diff = nm - bm
     against = np.count_nonzero(diff <= 0) if greater else np.count_nonzero(diff >= 0)
     return float((against + 1) / (resamples + 1))
@@ -182,11 +185,20 @@ def _spread(x: np.ndarray) -> float:
     return float((q75 - q25) / med)
 
 
-def _noise(base: np.ndarray, new: np.ndarray) -> float:
+def _noise(base: np.ndarray, new: np.ndarray, statistic: str = "mean") -> float:
+    """~95 % half-width of the change from the per-sample spread (standard error of the difference).
+
+    For the median the spread is the IQR-based sigma (robust to load spikes) and the standard error
+    of a median is 1.2533 sigma / sqrt(n).
+    """
     var = 0.0
     for x in (base, new):
         if len(x) > 1:
-            var += float(np.var(x, ddof=1)) / len(x)
+            if statistic == "median":
+                q75, q25 = np.percentile(x, [75, 25])
+                var += (1.2533 * (q75 - q25) / 1.349) ** 2 / len(x)
+            else:
+                var += float(np.var(x, ddof=1)) / len(x)
     return 2.0 * math.sqrt(var)
 
 
@@ -405,8 +417,9 @@ def _missing_row(wl: str, values: dict, verdict: str, note: str) -> Row:
 
 def _row(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: CompareSettings) -> Row:
     wl, comp, axis, cat = key
-    bm = float(b.mean()) if len(b) else 0.0
-    nm = float(n.mean()) if len(n) else 0.0
+    stat = np.median if s.statistic == "median" else np.mean
+    bm = float(stat(b)) if len(b) else 0.0
+    nm = float(stat(n)) if len(n) else 0.0
     delta = nm - bm
     if bm > 0:
         ratio = nm / bm
@@ -414,11 +427,11 @@ def _row(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compare
         ratio = float("inf") if nm > 0 else 1.0
     greater = delta >= 0
     if s.test == "bootstrap":
-        p = bootstrap_p(b, n, greater, s.bootstrap_resamples)
+        p = bootstrap_p(b, n, greater, s.bootstrap_resamples, statistic=stat)
     else:
         p = mann_whitney_p(b, n, greater)
-    row = Row(wl, comp, axis, cat, kind, bm, nm, ratio, delta, _noise(b, n), _spread(b), _spread(n), p,
-              len(b), len(n))
+    row = Row(wl, comp, axis, cat, kind, bm, nm, ratio, delta, _noise(b, n, s.statistic), _spread(b), _spread(n),
+              p, len(b), len(n))
     big = abs(ratio - 1.0) >= s.rel_threshold and abs(delta) >= s.abs_floor_s
     if big and p < s.alpha:
         row.verdict = "regressed" if delta > 0 else "improved"

@@ -87,7 +87,7 @@ def _env_lines(cmp: Comparison) -> list[str]:
 
 def _thresholds(cmp: Comparison) -> str:
     s = cmp.settings
-    return (f"regression = change > {s.rel_threshold * 100:g}% and > {fmt_time(s.abs_floor_s)} per sample and "
+    return (f"times are per-sample {s.statistic}s; regression = change > {s.rel_threshold * 100:g}% and > {fmt_time(s.abs_floor_s)} per sample and "
             f"{'Mann-Whitney U' if s.test == 'mannwhitney' else 'bootstrap'} p < {s.alpha:g}; "
             f"share shift = {s.share_points:g} points")
 
