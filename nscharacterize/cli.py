@@ -153,7 +153,9 @@ def cmd_explain(args) -> int:
 
 
 def _guess_source(name: str) -> str:
-    if "::" in name:
+    import re
+
+    if re.fullmatch(r"[A-Za-z_]\w*::\w+", name):  # dispatcher op (kernels have spaces and templates)
         return "op"
     if name.startswith("builtin:") or (":" in name and " " not in name):
         return "python"
@@ -201,7 +203,7 @@ def cmd_list(args) -> int:
 def _console():
     from rich.console import Console
 
-    return Console(stderr=False, width=max(120, int(os.environ.get("COLUMNS", "0") or 0)))
+    return Console(stderr=False, width=max(150, int(os.environ.get("COLUMNS", "0") or 0)))
 
 
 class _Progress:

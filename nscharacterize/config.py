@@ -95,9 +95,10 @@ def load_config(path: str | Path) -> Config:
 
 
 def _check_entry(path: Path, i: int, entry: WorkloadEntry) -> None:
-    if registry.is_user_ref(entry.workload):
-        return  # imported and checked when built; errors name the factory
     try:
+        if registry.is_user_ref(entry.workload):
+            registry.resolve_factory(entry.workload)  # params are checked by the factory when built
+            return
         spec = registry.get_spec(entry.workload)
     except WorkloadError as exc:
         raise ConfigError(f"{path}: workloads[{i}].workload: {exc}") from None

@@ -45,9 +45,9 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettin
         wall = time.perf_counter() - start
     if settings.chrome_trace:
         prof.export_chrome_trace(settings.chrome_trace)
-    events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU
-              and not e.name.startswith("[memory]") and not e.name.startswith("ProfilerStep")]
-    return Capture(out, _rows(events, device), wall, _peak_memory(events, device))
+    host = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
+    events = [e for e in host if not e.name.startswith(("[memory]", "ProfilerStep"))]
+    return Capture(out, _rows(events, device), wall, _peak_memory(host, device) if settings.memory else 0.0)
 
 
 def _rows(events, device: str) -> list[dict]:
@@ -104,10 +104,17 @@ def _input_bytes(shapes, dtypes) -> float:
 
 
 def _peak_memory(events, device: str) -> float:
-    """Peak of net allocations over the call, replayed in op start order (op granularity)."""
-    field = "self_device_memory_usage" if device == "cuda" else "self_cpu_memory_usage"
+    """Peak of live allocations over the call, at op granularity.
+
+    Replays, in start order, each op's own net allocation and the free-standing ``[memory]``
+    records (mostly frees of tensors Python dropped between ops), so memory released during the
+    call is subtracted and the result is a peak, not a total.
+    """
+    own = "self_device_memory_usage" if device == "cuda" else "self_cpu_memory_usage"
+    loose = "device_memory_usage" if device == "cuda" else "cpu_memory_usage"
     live = peak = 0.0
     for evt in sorted(events, key=lambda e: e.time_range.start):
+        field = loose if evt.name.startswith("[memory]") else own
         live += float(getattr(evt, field, 0) or 0)
         peak = max(peak, live)
     return peak

@@ -25,9 +25,12 @@ from typing import Callable, Iterator
 
 from .compare import CompareError
 
-# Runs the CLI of whatever tree is first on the import path, with this checkout's editable-install
-# finder (which would map nscharacterize.* back to the current tree) removed.
-_BOOTSTRAP = ("import sys, runpy; "
+# Runs the CLI of whatever tree is first on the import path (the shim), with this checkout's
+# editable-install finder (which would map nscharacterize.* back to the current tree) removed, and
+# without the working directory on the path (the worktree's own nscharacterize/ folder lacks the
+# stage subpackages, which only the shim lays out).
+_BOOTSTRAP = ("import os, sys, runpy; "
+              "sys.path[:] = [p for p in sys.path if p not in ('', '.', os.getcwd())]; "
               "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '') "
               "and '__editable__' not in type(f).__module__]; "
               "sys.path_hooks[:] = [h for h in sys.path_hooks if '__editable__' not in getattr(h, '__module__', '')]; "
@@ -49,6 +52,7 @@ class Side:
     cwd: Path
     env: dict = field(default_factory=dict)
     bootstrap: bool = False     # run through _BOOTSTRAP (git-ref sides), not `-m nscharacterize.cli`
+    commit: str | None = None   # the commit this side must run (checked against the run's manifest)
 
 
 def run_once(side: Side, out: Path, samples: int | None, log: Callable[[str], None]) -> Path:
@@ -65,7 +69,15 @@ def run_once(side: Side, out: Path, samples: int | None, log: Callable[[str], No
         tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise CompareError(side.config, f"side {side.label}", f"`nscharacterize run` failed (exit {proc.returncode}: "
                            f"{tail[0]})", "run the config by hand to see the full error")
-    return find_run_dir(out)
+    run_dir = find_run_dir(out)
+    if side.commit:
+        import json
+
+        recorded = json.loads((run_dir / "manifest.json").read_text()).get("git_commit") or ""
+        if not recorded.startswith(side.commit):
+            raise CompareError(run_dir / "manifest.json", "git_commit", f"is {recorded or 'empty'!r}, not the "
+                               f"requested {side.commit[:10]}", "the side ran other code; check the worktree")
+    return run_dir
 
 
 def find_run_dir(out: Path) -> Path:
@@ -165,8 +177,12 @@ def ref_side(repo: Path, ref: str, label: str, config: Path, tmp: Path) -> Itera
     _git(repo, "worktree", "add", "--detach", "--force", str(wt), sha)
     try:
         shim = build_shim(wt, tmp / f"shim-{label}")
-        yield Side(label=f"{label}:{ref}@{sha[:10]}", config=config, cwd=wt, bootstrap=True,
-                   env={"PYTHONPATH": os.pathsep.join([str(shim), str(wt)])})
+        # The config goes inside the worktree (untracked, so the tree stays clean): runs record the
+        # commit of the config's folder, which is then the ref's commit.
+        local = wt / f".nscharacterize-ab-{config.name}"
+        shutil.copyfile(config, local)
+        yield Side(label=f"{label}:{ref}@{sha[:10]}", config=local, cwd=wt, bootstrap=True,
+                   env={"PYTHONPATH": os.pathsep.join([str(shim), str(wt)])}, commit=sha)
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(wt)], capture_output=True)
         subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)

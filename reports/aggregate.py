@@ -30,6 +30,10 @@ class Attribution:
 
 def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
     """Splits every (workload, component, sample) wall time into categories."""
+    if timings.empty:
+        return Attribution(pd.DataFrame(columns=SAMPLE_COLUMNS),
+                           pd.DataFrame(columns=_COMP + ["wall_s", "profiled_wall_s", "scale", "addup_error_s",
+                                                         "clamped"]))
     ev = events.assign(t_us=op_time_us(events)) if len(events) else events.assign(t_us=[])
     ev = ev.assign(other_kind=np.where(ev["category"] != "other", "",
                                        np.where(ev["rule"].astype(str) != "", "ops_deliberate", "ops_unmatched")))
@@ -64,7 +68,8 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
 
     frames = [_long(cats, "category", t), _long(split, "other_split", t),
               _long(py[has_py], "python", t[has_py]), _long(wall.to_frame("total"), "total", t)]
-    samples = pd.concat(frames, ignore_index=True)[SAMPLE_COLUMNS]
+    samples = pd.concat([f for f in frames if len(f)], ignore_index=True)[SAMPLE_COLUMNS]
+    samples = samples.astype({"time_s": "float64", "sample": "int64"})
     checks = pd.DataFrame({"wall_s": wall, "profiled_wall_s": prof, "scale": scale,
                            "addup_error_s": (cats.sum(axis=1) - wall).abs(), "clamped": clamped}).reset_index()
     return Attribution(samples, checks)

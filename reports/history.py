@@ -65,6 +65,7 @@ def connect(db: str | Path) -> sqlite3.Connection:
 def _commit_date(run_dir: Path, commit: str | None) -> str | None:
     if not commit:
         return None
+    commit = commit.removesuffix("-dirty")
     for where in (run_dir, Path.cwd()):
         try:
             proc = subprocess.run(["git", "-C", str(where if where.is_dir() else where.parent), "show", "-s",

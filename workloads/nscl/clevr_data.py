@@ -56,7 +56,7 @@ _WORDS = sorted(set("""
 how many are there any is a an the of that what number things thing objects object other
 same as does have has it its both and or more fewer than greater less equal to left right front
 behind in color material shape size made cubes spheres cylinders blocks balls block ball matte shiny metallic
-also another on side either visible anything else ? ; , there's
+also another on side either visible anything else scene ? ; , there's
 """.split()) | set(CONCEPTS))
 QUESTION_VOCAB = SPECIALS + _WORDS
 _Q_INDEX = {w: i for i, w in enumerate(QUESTION_VOCAB)}
@@ -281,7 +281,7 @@ def to_nscl(program: list[dict]) -> list[dict]:
             out = emit({"op": f, "inputs": [tr(ins[0])]})
         elif f.startswith("query_"):
             out = emit({"op": "query", "inputs": [tr(ins[0])], "attribute": f[6:]})
-        elif f.startswith("equal_") and f != "equal_integer":
+        elif f.startswith("equal_") and f[6:] in ATTRIBUTES:
             a, b = (program[k]["inputs"][0] for k in ins)          # equal_X(query_X(a), query_X(b))
             out = emit({"op": "query_attribute_equal", "inputs": [tr(a), tr(b)], "attribute": f[6:]})
         elif f in ("equal_integer", "less_than", "greater_than"):
@@ -496,12 +496,13 @@ class _Gen:
 
     def t_compare_attribute(self):
         p = _Program()
-        ra = self.ref(int(self.rng.integers(self.n)), int(self.rng.integers(0, 2)), p)
+        a, b = (int(k) for k in self.rng.choice(self.n, size=2, replace=False))   # two distinct objects
+        ra = self.ref(a, int(self.rng.integers(0, 2)), p)
         if ra is None:
             return None
         attr = self.pick(list(_ATTR_ORDER))
         qa = p.add(f"query_{attr}", [ra[1]])
-        rb = self.ref(int(self.rng.integers(self.n)), int(self.rng.integers(0, 2)), p)
+        rb = self.ref(b, int(self.rng.integers(0, 2)), p)
         if rb is None:
             return None
         qb = p.add(f"query_{attr}", [rb[1]])
@@ -657,7 +658,7 @@ def load(paths: Paths, images: int, questions_per_image: int) -> list[dict]:
     samples = []
     for scene in scenes[:images]:
         idx = scene["image_index"]
-        image = np.asarray(Image.open(paths.image(scene["image_filename"])).convert("RGB"), dtype=np.uint8)
+        image = np.array(Image.open(paths.image(scene["image_filename"])).convert("RGB"), dtype=np.uint8)
         qs = []
         for q in by_image.get(idx, []):
             try:

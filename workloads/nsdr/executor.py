@@ -44,11 +44,11 @@ def _np_speed(vx: float, vy: float) -> float:
     return float(np.linalg.norm([vx, vy]))
 
 
-def _np_average(values: list) -> float:
+def _np_average_velocity(values: list) -> float:
     return float(np.average(values))
 
 
-def _np_heading_deg(vx: float, vy: float) -> float:
+def _np_direction_angle(vx: float, vy: float) -> float:
     """Heading in degrees in NS-DR's convention (arctan of vy/vx, +180 when moving to -x)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = float(np.arctan(np.divide(vy, vx)) * 180 / np.pi)
@@ -130,7 +130,7 @@ class Simulation:
     def get_heading(self, obj_idx: int, frame_idx: int) -> float | None:
         for o in self.get_frame_ann(frame_idx)["objects"]:
             if self.get_obj_idx(o) == obj_idx:
-                return _np_heading_deg(o["vx"], o["vy"])
+                return _np_direction_angle(o["vx"], o["vy"])
         return None
 
     # construction -----------------------------------------------------------------------------
@@ -158,7 +158,7 @@ class Simulation:
                     vxs.append((x1 - o["x"]) / self.frame_diff)
                     vys.append((y1 - o["y"]) / self.frame_diff)
                 if vxs:
-                    o["vx"], o["vy"] = _np_average(vxs), _np_average(vys)
+                    o["vx"], o["vy"] = _np_average_velocity(vxs), _np_average_velocity(vys)
                 else:
                     o["vx"], o["vy"] = 0.0, 0.0
         for c in p["collisions"]:
@@ -296,21 +296,21 @@ class Executor:
         return "error"
 
     # object filters ---------------------------------------------------------------------------
-    def _filter_static(self, objs, key: str, value: str, vocab: list):
+    def filter_by_static_attr(self, objs, key: str, value: str, vocab: list):
         if type(objs) is not list or (objs and type(objs[0]) is not int) or value not in vocab:
             return "error"
         return [o for o in objs if self.sim.get_static_attrs(o)[key] == value]
 
     def filter_color(self, objs, color):
-        return self._filter_static(objs, "color", color, COLORS)
+        return self.filter_by_static_attr(objs, "color", color, COLORS)
 
     def filter_material(self, objs, material):
-        return self._filter_static(objs, "material", material, MATERIALS)
+        return self.filter_by_static_attr(objs, "material", material, MATERIALS)
 
     def filter_shape(self, objs, shape):
-        return self._filter_static(objs, "shape", shape, SHAPES)
+        return self.filter_by_static_attr(objs, "shape", shape, SHAPES)
 
-    def _filter_motion(self, objs, frame, moving: bool):
+    def filter_by_motion(self, objs, frame, moving: bool):
         if type(objs) is not list:
             return "error"
         if type(frame) is not int and frame != "null":
@@ -320,13 +320,13 @@ class Executor:
                 if self.sim.is_visible(o, frame_idx=frame) and self.sim.is_moving(o, frame_idx=frame) == moving]
 
     def filter_resting(self, objs, frame):
-        return self._filter_motion(objs, frame, False)
+        return self.filter_by_motion(objs, frame, False)
 
     def filter_moving(self, objs, frame):
-        return self._filter_motion(objs, frame, True)
+        return self.filter_by_motion(objs, frame, True)
 
     def filter_stationary(self, objs, frame):
-        return self._filter_motion(objs, frame, False)
+        return self.filter_by_motion(objs, frame, False)
 
     # event filters ----------------------------------------------------------------------------
     @staticmethod
@@ -343,7 +343,7 @@ class Executor:
             return "error"
         return next((e for e in events if e["type"] == "end"), "error")
 
-    def _filter_typed(self, events, objs, etype: str):
+    def filter_by_event_type(self, events, objs, etype: str):
         if not self._is_event_list(events):
             return "error"
         if type(objs) is not list:
@@ -355,13 +355,13 @@ class Executor:
         return [e for e in events if e["type"] == etype and e["object"][0] in objs]
 
     def filter_in(self, events, objs):
-        return self._filter_typed(events, objs, "in")
+        return self.filter_by_event_type(events, objs, "in")
 
     def filter_out(self, events, objs):
-        return self._filter_typed(events, objs, "out")
+        return self.filter_by_event_type(events, objs, "out")
 
     def filter_collision(self, events, objs):
-        return self._filter_typed(events, objs, "collision")
+        return self.filter_by_event_type(events, objs, "collision")
 
     def filter_order(self, events, order):
         if not self._is_event_list(events) or order not in ("first", "second", "last"):
@@ -427,7 +427,7 @@ class Executor:
         return b if obj == a else a
 
     # explanatory ------------------------------------------------------------------------------
-    def _search_causes(self, target: dict, causes: list) -> None:
+    def _find_causes(self, target: dict, causes: list) -> None:
         """Recursively collects the ancestors of ``target`` in the per-object causal traces."""
         nxt = []
         for tr in self.causal_traces:
@@ -438,13 +438,13 @@ class Executor:
                     if tr[i - 1] not in causes:
                         causes.append(tr[i - 1])
         for e in nxt:
-            self._search_causes(e, causes)
+            self._find_causes(e, causes)
 
     def filter_ancestor(self, events, event):
         if not self._is_event_list(events) or type(event) is not dict or "type" not in event:
             return "error"
         causes: list = []
-        self._search_causes(event, causes)
+        self._find_causes(event, causes)
         return [e for e in events if e in causes]
 
     # predictive -------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""The classifier on real op names from real modules, its rule files, and its vectorised path."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+import torchvision
+
+from nscharacterize.profiler.torch_backend import TorchSettings, capture
+from nscharacterize.profiler.events import events_frame
+from nscharacterize.taxonomy.classifier import Taxonomy
+from nscharacterize.taxonomy.coverage import coverage
+from nscharacterize.taxonomy.rules import RuleFileError, load_rules
+
+TAX = Taxonomy()
+
+
+def profiled_ops(fn, x) -> pd.DataFrame:
+    """Real op events of one call, classified."""
+    cap = capture(fn, x, "cpu", TorchSettings(record_shapes=True, with_flops=False, memory=False))
+    rows = [dict(r, workload="t", component="c", kind="neural", sample=0) for r in cap.rows]
+    return TAX.classify_events(events_frame(rows))
+
+
+def _no_unmatched(ev: pd.DataFrame):
+    ops = ev[ev["source"] == "op"]
+    missing = sorted(set(ops.loc[ops["rule"] == "", "name"]))
+    assert not missing, f"ops without an explicit rule: {missing}"
+
+
+@torch.no_grad()
+def test_mask_rcnn_ops_all_have_rules():
+    torch.manual_seed(0)
+    model = torchvision.models.detection.maskrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None, min_size=96, max_size=128, box_score_thresh=0.0,
+        box_detections_per_img=4).eval()
+    ev = profiled_ops(lambda x: model(x), [torch.rand(3, 96, 128)])
+    _no_unmatched(ev)
+    cats = ev.groupby("category")["calls"].sum()
+    assert cats.get("conv", 0) > 0 and cats.get("regional", 0) > 0  # convs, RoIAlign and NMS
+    assert set(ev.loc[ev["name"].isin(["torchvision::roi_align", "torchvision::nms"]), "category"]) == {"regional"}
+
+
+@torch.no_grad()
+def test_transformer_embedding_and_sparse_ops_all_have_rules():
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(50, 32)
+    bag = torch.nn.EmbeddingBag(50, 32)
+    tr = torch.nn.Transformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
+                              dim_feedforward=64, batch_first=True).eval()
+    idx = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    adj = torch.sparse_coo_tensor(torch.tensor([[0, 1, 2], [1, 2, 0]]), torch.ones(3), (3, 3),
+                                  check_invariants=False)
+
+    def fn(_):
+        src = emb(idx)
+        out = tr(src, src[:, :2], tgt_mask=tr.generate_square_subsequent_mask(2))
+        return out.sum() + bag(idx).sum() + torch.sparse.mm(adj, torch.randn(3, 4)).sum() \
+            + torch.mm(adj, torch.randn(3, 4)).sum()
+
+    ev = profiled_ops(fn, None)
+    _no_unmatched(ev)
+    by_name = ev.groupby("name")["category"].agg(set)
+    assert by_name["aten::embedding"] == {"embedding"}
+    assert "gemm" in by_name["aten::linear"]
+    # every op inside the sparse product is sparse MM, including the dense addmm over nnz
+    inside = ev[ev["ancestors"].str.contains("aten::_sparse_addmm", regex=False)]
+    assert len(inside) > 0 and set(inside["category"]) == {"sparse_mm"}
+    top_mm = ev[(ev["name"] == "aten::mm") & ev["children"].str.contains("_sparse_addmm", regex=False)]
+    assert set(top_mm["category"]) == {"sparse_mm"}
+    dense_addmm = ev[(ev["name"] == "aten::addmm") & ~ev["ancestors"].str.contains("sparse")]
+    assert set(dense_addmm["category"]) == {"gemm"}
+
+
+@pytest.mark.parametrize("name,category", [
+    ("aten::softmax", "elementwise"), ("aten::_log_softmax", "elementwise"), ("aten::sum", "elementwise"),
+    ("aten::amax", "elementwise"), ("aten::cat", "data_movement"), ("aten::stack", "data_movement"),
+    ("aten::copy_", "data_movement"), ("aten::index_put_", "data_movement"), ("aten::index", "data_transform"),
+    ("aten::index_select", "data_transform"), ("aten::nonzero", "data_transform"), ("aten::topk", "data_transform"),
+    ("aten::view", "data_transform"), ("aten::permute", "data_transform"), ("aten::upsample_nearest2d", "regional"),
+    ("aten::grid_sampler_2d", "regional"), ("aten::max_pool2d", "regional"), ("aten::conv_transpose2d", "conv"),
+    ("aten::bmm", "gemm"), ("aten::einsum", "gemm"), ("aten::empty", "other"), ("aten::coalesce", "data_transform"),
+])
+def test_borderline_ops(name, category):
+    v = TAX.classify("op", name)
+    assert v.category == category and v.rule is not None and v.rule.reason
+
+
+def test_kernels_memcpy_overrides_launcher_and_others_inherit():
+    v = TAX.classify("kernel", "Memset (Device)", ("aten::conv2d",))
+    assert v.category == "data_movement" and v.via == "kernel rule"
+    v = TAX.classify("kernel", "void at::native::vectorized_elementwise_kernel<4, float>", ("aten::cat",))
+    assert v.category == "data_movement" and v.via == "launching op"
+    v = TAX.classify("kernel", "sm90_xmma_gemm_f32f32_tf32f32_f32_nn_n", ())
+    assert v.category == "gemm"
+
+
+def test_python_rules():
+    assert TAX.classify("python", "json.decoder:raw_decode").subcategory == "parsing_io"
+    assert TAX.classify("python", "my.executor:filter_color").subcategory == "feature_query"
+    assert TAX.classify("python", "numpy.core.fromnumeric:mean").subcategory == "arithmetic"
+    assert TAX.classify("python", "builtin:list.append").subcategory == "program_control"
+    assert TAX.classify("python", "python").category == "other"
+
+
+def test_vectorised_equals_row_by_row():
+    names = ["aten::addmm", "aten::cat", "aten::foo_unknown", "aten::relu"]
+    rows = [{"workload": "w", "component": "c", "kind": "neural", "sample": i, "source": "op", "device": "cpu",
+             "name": names[i % 4], "ancestors": "aten::_sparse_addmm" if i % 8 == 0 else "", "children": "",
+             "calls": 1, "self_cpu_us": 1.0} for i in range(40)]
+    ev = TAX.classify_events(events_frame(rows))
+    for r in ev.itertuples():
+        v = TAX.classify(r.source, r.name, tuple(filter(None, r.ancestors.split(">"))), ())
+        assert (r.category, r.rule) == (v.category, v.rule.id if v.rule else "")
+
+
+def test_coverage_of_installed_torch():
+    cov = coverage(TAX)
+    assert cov.total > 1000
+    assert cov.fraction >= 0.95
+    assert sum(cov.by_category.values()) == cov.covered
+
+
+def test_user_rule_file_overrides_and_bad_files(tmp_path):
+    extra = tmp_path / "mine.yaml"
+    extra.write_text("namespace: ops\nrules:\n  - {match: 'aten::cat', category: other, reason: mine}\n")
+    assert Taxonomy({"ops": [extra]}).classify("op", "aten::cat").category == "other"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {match: 'aten::x', category: gemmm, reason: r}\n")
+    with pytest.raises(RuleFileError, match="gemmm"):
+        load_rules("ops", (bad,))
+    bad.write_text("rules:\n  - {match: 'aten::(x', category: gemm, reason: r}\n")
+    with pytest.raises(RuleFileError, match="bad regular expression"):
+        load_rules("ops", (bad,))

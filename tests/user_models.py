@@ -1,0 +1,46 @@
+"""User workloads as a user would write them, loaded by the tests through `module:factory`."""
+from __future__ import annotations
+
+import torch
+
+from nscharacterize.workloads.base import Component, Workload
+
+
+def tiny_cnn(channels: int = 8):
+    """An nn.Module plus an input factory: the one-component form."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, channels, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(channels, 4))
+    return model, lambda i: torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i))
+
+
+def perception_and_rules(objects: int = 5, seed: int = 0) -> Workload:
+    """A two-stage neuro-symbolic pipeline: a neural scorer, then Python rules over its output."""
+    scorer = torch.nn.Linear(16, 3).eval()
+
+    def perceive(x):
+        with torch.no_grad():
+            return scorer(x).argmax(-1).tolist()
+
+    def rules(labels):
+        return sum(1 for a in labels for b in labels if a == b)
+
+    def samples(n):
+        g = torch.Generator().manual_seed(seed)
+        return [torch.randn(objects, 16, generator=g) for _ in range(n)]
+
+    return Workload("perception-and-rules",
+                    [Component("perceive", perceive, "neural", "torch"),
+                     Component("rules", rules, "symbolic", "cprofile")], samples)
+
+
+def broken(fail_at: int = 1):
+    """Raises on the second sample, after the first was profiled."""
+    calls = {"n": 0}
+
+    def step(x):
+        calls["n"] += 1
+        if x >= fail_at:
+            raise RuntimeError(f"planted failure on sample {x}")
+        return torch.ones(4) * x
+
+    return Workload("broken", [Component("step", step)], lambda n: list(range(n)))
