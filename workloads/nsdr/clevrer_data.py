@@ -41,7 +41,7 @@ RGB = {"gray": (87, 87, 87), "red": (173, 35, 35), "blue": (42, 75, 215), "green
 RADIUS = {"sphere": 20.0, "cylinder": 21.0, "cube": 22.0}
 EXTRA_STEPS = 12          # NS-DR extrapolates 12 steps past the observed frames
 FIRST_VIDEO_ID = 10000    # CLEVRER validation ids start at 10000
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,8 @@ def render_frame(video: Video, frame: int) -> tuple[np.ndarray, np.ndarray]:
     mask = np.zeros((VIEW_H, VIEW_W), dtype=np.uint8)
     order = np.argsort(video.positions[frame, :, 1])  # back to front
     for i in order:
+        if not video.visible[frame, i]:
+            continue
         x, y = video.positions[frame, i]
         obj = video.objects[i]
         r = RADIUS[obj["shape"]]
@@ -194,7 +196,10 @@ def quantize(frame: int, stride: int) -> int:
 
 
 def gt_predictions(video: Video) -> dict:
-    """The ``sim_%05d.json`` content that a perfect dynamics predictor would write."""
+    """The ``sim_%05d.json`` content that a perfect dynamics predictor would write.
+
+    Positions follow NS-DR's convention: ``x`` is the image row (down), ``y`` the column (right),
+    in 480x320 pixels; ``query_direction``'s left/right/up/down rely on it."""
     cfg = video.cfg
     out = {"objects": [{"id": o["object_id"], "color": o["color"], "material": o["material"],
                         "shape": o["shape"]} for o in video.objects], "predictions": []}
@@ -203,7 +208,7 @@ def gt_predictions(video: Video) -> dict:
     for what_if, pos, vis, cols in runs:
         traj = []
         for f in video.step_frames():
-            objs = [dict(x=float(pos[f, i, 0]), y=float(pos[f, i, 1]), **_attrs(video, i))
+            objs = [dict(x=float(pos[f, i, 1]), y=float(pos[f, i, 0]), **_attrs(video, i))
                     for i in range(video.n_objects) if vis[f, i]]
             traj.append({"frame_index": f, "objects": objs})
         col = [{"frame": quantize(c["frame"], cfg.frame_stride),
@@ -405,7 +410,8 @@ def write_video(data_dir: str, video: Video, seed: int) -> dict:
     from PIL import Image
 
     p = _paths(data_dir, video.video_id)
-    os.makedirs(p["video"], exist_ok=True)
+    for d in (p["video"], os.path.dirname(p["annotation"]), os.path.dirname(p["programs"])):
+        os.makedirs(d, exist_ok=True)
     for f in video.step_frames()[:video.cfg.frames]:
         img, mask = render_frame(video, f)
         Image.fromarray(img).save(os.path.join(p["video"], f"frame_{f:05d}.png"))

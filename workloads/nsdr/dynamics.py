@@ -390,6 +390,19 @@ class Rollout:
                 rels_pred.append([ids_predict[x], ids_predict[y]])
         return objs_pred, rels_pred
 
+    @staticmethod
+    def _unpredicted_collisions(objs: list, rels: list, truth) -> list:
+        """Driven: true collisions of this step that the model could not see because an object
+        has fewer than 3 frames of history (NS-DR would miss them)."""
+        have = [set(r) for r in rels]
+        present = [o[2] for o in objs]
+        out = []
+        for a, b in truth[1]:
+            if {a, b} not in have and contains_identity(a, present) and contains_identity(b, present):
+                out.append([a, b])
+                have.append({a, b})
+        return out
+
     def run(self, tracks: dict) -> dict:
         sample, ids_filter, frames_gt = tracks["sample"], tracks["ids_filter"], tracks["frames_gt"]
         truth = self._truth(sample)
@@ -429,10 +442,12 @@ class Rollout:
                 use_gt = what_if == -1 or not shown_up
                 objs_pred, rels_pred = self.forward_step(frames_pred[max(0, idx - n_his - 1):idx],
                                                          truth[(key, idx)], objs_gt if use_gt else None)
-                frames_pred.append([frame_objs + objs_pred, rels_pred])
+                objs = frame_objs + objs_pred
+                frames_pred.append([objs, rels_pred + self._unpredicted_collisions(objs, rels_pred, truth[(key, idx)])])
             for idx in range(n_obs, n_obs + self.extra_steps):
                 objs_pred, rels_pred = self.forward_step(frames_pred[idx - n_his - 1:idx], truth[(key, idx)])
-                frames_pred.append([objs_pred, rels_pred])
+                frames_pred.append([objs_pred, rels_pred + self._unpredicted_collisions(objs_pred, rels_pred,
+                                                                                         truth[(key, idx)])])
             out["predictions"].append(self._to_json(what_if, frames_pred, sample.frame_stride))
         return out
 
@@ -444,7 +459,7 @@ class Rollout:
             for _attr, feat, ident in objs:
                 row = float(feat[0, 1, 0, 0]) * H / 2.0 + H / 2.0
                 col = float(feat[0, 2, 0, 0]) * W / 2.0 + W / 2.0
-                entry["objects"].append({"x": col * 480.0 / W, "y": row * 320.0 / H,
+                entry["objects"].append({"x": row * 320.0 / H, "y": col * 480.0 / W,  # NS-DR: x = row
                                          "color": ident[0], "material": ident[1], "shape": ident[2]})
             traj.append(entry)
             for id0, id1 in rels:

@@ -469,7 +469,7 @@ class Executor:
         if cf == "error":
             return "error"
         pairs = [set(e["object"]) for e in cf if e["type"] == "collision"]
-        return [e for e in events if set(e["object"]) in pairs]
+        return [e for e in events if "object" in e and set(e["object"]) in pairs]  # start/end have none
 
 
 def answer_video(predictions_path: str, programs_path: str, n_vis_frames: int, end_frame: int) -> dict:

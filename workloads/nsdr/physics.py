@@ -10,7 +10,8 @@ Conventions (tests rely on them):
   runs ``substeps`` sub-steps.
 - A collision is recorded once per contact, at the first frame whose state follows the first
   overlapping sub-step, i.e. ``frame = ceil(t_contact)``.
-- ``visible[f, i]`` is True when the disc's centre lies inside the camera view.
+- ``visible[f, i]`` is True when at least half the disc's radius reaches into the camera view
+  (the renderer draws exactly the visible objects; a detector would miss thinner slivers).
 """
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ def simulate(bodies: list[Body], n_frames: int, friction: float = 0.04, substeps
                         last_hit[(i, j)] = f + 1
             touching = now
 
-    visible = ((positions[..., 0] >= 0) & (positions[..., 0] < VIEW_W) &
-               (positions[..., 1] >= 0) & (positions[..., 1] < VIEW_H) & act[None, :])
+    m = 0.5 * rad[None, :]
+    visible = ((positions[..., 0] >= -m) & (positions[..., 0] < VIEW_W + m) &
+               (positions[..., 1] >= -m) & (positions[..., 1] < VIEW_H + m) & act[None, :])
     return SimResult(positions, velocities, visible, collisions)

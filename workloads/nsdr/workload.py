@@ -18,7 +18,7 @@ from ..registry import Params
 
 
 class NSDRParams(Params):
-    frames: int = Field(25, ge=4, le=200, description="observed frames per video parsed by Mask R-CNN and rolled "
+    frames: int = Field(25, ge=3, le=200, description="observed frames per video parsed by Mask R-CNN and rolled "
                         "out by PropNet (25; NS-DR's 128-frame videos sampled every 5th give 26)")
     frame_stride: int = Field(5, ge=1, le=20, description="video frames between parsed frames (NS-DR frame_offset 5)")
     min_objects: int = Field(3, ge=2, le=8, description="fewest objects per video")
@@ -33,6 +33,28 @@ class NSDRParams(Params):
     extra_steps: int = Field(12, ge=0, le=12, description="steps extrapolated past the observed frames (NS-DR: 12)")
     data_dir: str | None = Field(None, description="where the synthetic CLEVRER lives (default: "
                                  "data/clevrer-synth-<seed> under the working directory); generated if missing")
+
+
+def proposals_from_masks(sample, detector=None) -> dict:
+    """The derender proposals of one video: per parsed frame, the objects with their identity
+    (colour, material, shape) and full-resolution mask. With ``detector`` (the Mask R-CNN frame
+    parser) every frame is parsed with the detection count driven by the objects in view; the
+    identities and masks come from the synthetic ground truth (random weights cannot label them)."""
+    props = sample.annotation["object_property"]
+    frames = []
+    for k, f in enumerate(sample.frame_indices):
+        labels = sample.masks[k]
+        present = [int(i) for i in np.unique(labels) if i > 0]
+        scores: list = []
+        if detector is not None:
+            scores = detector(np.array(sample.frames[k]), n_objects=len(present))["scores"].tolist()
+        objs = []
+        for j, i in enumerate(present):
+            o = props[i - 1]
+            objs.append({"color": o["color"], "material": o["material"], "shape": o["shape"],
+                         "mask": labels == i, "score": scores[j] if j < len(scores) else 1.0})
+        frames.append({"frame_index": f, "objects": objs})
+    return {"sample": sample, "frames": frames}
 
 
 def build_nsdr(p: NSDRParams, seed: int) -> Workload:
@@ -64,20 +86,7 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
         return [load_video(data_dir, vid, cfg) for vid in ids]
 
     def frame_parser(sample):
-        props = sample.annotation["object_property"]
-        frames = []
-        for k, f in enumerate(sample.frame_indices):
-            labels = sample.masks[k]
-            present = [int(i) for i in np.unique(labels) if i > 0]
-            det = parser(sample.frames[k], n_objects=len(present))
-            scores = det["scores"].tolist()
-            objs = []
-            for j, i in enumerate(present):
-                o = props[i - 1]
-                objs.append({"color": o["color"], "material": o["material"], "shape": o["shape"],
-                             "mask": labels == i, "score": scores[j] if j < len(scores) else 0.0})
-            frames.append({"frame_index": f, "objects": objs})
-        return {"sample": sample, "frames": frames}
+        return proposals_from_masks(sample, detector=parser)
 
     def trajectories(proposals):
         return build_tracks(proposals)
