@@ -186,9 +186,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _ab(args: argparse.Namespace, config_a: Path, config_b: Path) -> int:
     from .reports import abrun
 
+    from .config import load_config
+
     for c in (config_a, config_b):
         if not c.is_file():
             raise CompareError(c, "config", "not found", "pass the path of a config YAML")
+        load_config(c)  # fail before any round runs (ConfigError words the file, key and fix)
     if args.rounds < 1:
         raise CompareError("--rounds", "rounds", f"must be at least 1, got {args.rounds}", "pass --rounds 2 or more")
     out = Path(args.out) if args.out else abrun.temp_dir()
