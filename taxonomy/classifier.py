@@ -60,25 +60,36 @@ class Taxonomy:
 
     def classify_events(self, events: pd.DataFrame) -> pd.DataFrame:
         """Returns ``events`` with ``category``, ``subcategory`` and ``rule`` columns filled in."""
-        out = events.copy()
+        out = events.copy(deep=False)  # copy-on-write: the caller's frame is never modified
         if out.empty:
             for col in ("category", "subcategory", "rule"):
                 out[col] = pd.Series(dtype="string")
             return out
         keys = ["source", "name", "ancestors", "children"]
-        codes = out.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
-        first = np.unique(codes, return_index=True)[1]
+        codes = _joint_codes(out, keys)
+        first = np.unique(codes, return_index=True)[1]  # sorted codes: the k-th entry is key k
         uniques = out.iloc[first][keys]
         verdicts = [self.classify(src, name, _split(anc, SEP_ANCESTORS), _split(ch, SEP_CHILDREN))
                     for src, name, anc, ch in uniques.itertuples(index=False)]
-        # np.unique sorts codes, so ``first`` lists the unique keys in code order 0..k-1.
-        cat = np.array([v.category for v in verdicts], dtype=object)
-        sub = np.array([v.subcategory for v in verdicts], dtype=object)
-        rid = np.array([v.rule.id if v.rule else "" for v in verdicts], dtype=object)
-        out["category"] = cat[codes]
-        out["subcategory"] = sub[codes]
-        out["rule"] = rid[codes]
+        out["category"] = _categorical([v.category for v in verdicts], codes)
+        out["subcategory"] = _categorical([v.subcategory for v in verdicts], codes)
+        out["rule"] = _categorical([v.rule.id if v.rule else "" for v in verdicts], codes)
         return out
+
+
+def _categorical(per_key: list[str], codes: np.ndarray) -> pd.Categorical:
+    """Broadcasts one label per distinct key to every row, without building a string per row."""
+    labels, label_of_key = np.unique(np.array(per_key, dtype=object), return_inverse=True)
+    return pd.Categorical.from_codes(label_of_key[codes], categories=list(labels))
+
+
+def _joint_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Dense codes 0..k-1 of the distinct key tuples (hash factorisation per column, then combined)."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for key in keys:
+        col_codes, col_uniques = pd.factorize(frame[key], use_na_sentinel=False)  # Arrow-backed: C++ hashing
+        codes = pd.factorize(codes * len(col_uniques) + col_codes)[0]
+    return codes
 
 
 def _split(value, sep: str) -> tuple[str, ...]:
