@@ -1,0 +1,49 @@
+"""CUDA paths: kernel-level events, memcpy as data movement, add-up on the device. Skipped without a GPU."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import cuda, run_cli, write_config
+from nscharacterize.profiler.session import SessionSettings, profile_workload
+from nscharacterize.reports.aggregate import attribute
+from nscharacterize.taxonomy.classifier import Taxonomy
+from nscharacterize.workloads.base import Component, Workload
+from nscharacterize.workloads.registry import get_spec
+
+pytestmark = [cuda, pytest.mark.cuda]
+
+
+def test_kernels_recorded_and_memcpy_is_data_movement():
+    lin = torch.nn.Linear(256, 256).cuda().eval()
+
+    def step(x):
+        with torch.no_grad():
+            y = lin(x.cuda())           # host-to-device copy, then a GEMM kernel
+            return (y.relu() + 1).cpu()  # element-wise kernels, device-to-host copy
+
+    wl = Workload("gpu", [Component("step", step)], lambda n: [torch.randn(64, 256) for _ in range(n)])
+    prof = profile_workload(wl, "gpu", SessionSettings(samples=2, warmup=1, repeats=2, device="cuda"))
+    ev = Taxonomy().classify_events(prof.events)
+    kernels = ev[ev["source"] == "kernel"]
+    assert len(kernels) > 0 and (kernels["self_device_us"] > 0).all()
+    memcpy = kernels[kernels["name"].str.contains("Memcpy", case=False)]
+    assert len(memcpy) > 0 and set(memcpy["category"]) == {"data_movement"}
+    assert "gemm" in set(kernels["category"])
+    att = attribute(ev, prof.timings)
+    assert (att.checks["addup_error_s"] <= 1e-9 * att.checks["wall_s"]).all()
+
+
+def test_cli_run_on_cuda(tmp_path):
+    spec = get_spec("mlp-demo")
+    cfg = write_config(tmp_path / "gpu.yaml", device="cuda", workloads=[{"workload": "mlp-demo", "params": spec.smoke}])
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = proc.stdout.strip().splitlines()[-1]
+    manifest = json.loads(open(f"{run_dir}/manifest.json").read())
+    assert manifest["fingerprint"]["device"] == "cuda" and manifest["fingerprint"]["device_name"]
+    ev = pd.read_parquet(f"{run_dir}/events.parquet")
+    assert (ev["source"] == "kernel").any()
