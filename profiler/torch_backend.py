@@ -1,7 +1,10 @@
 """torch.profiler backend: runs one component call and returns its op events and wall time."""
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -36,18 +39,41 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettin
     activities = [ProfilerActivity.CPU]
     if device == "cuda":
         activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities, record_shapes=settings.record_shapes,
-                 with_flops=settings.with_flops, profile_memory=settings.memory) as prof:
+    prof = profile(activities=activities, record_shapes=settings.record_shapes,
+                   with_flops=settings.with_flops, profile_memory=settings.memory)
+    with _quiet_native_stderr():
+        prof.start()
+    try:
         synchronize(device)
         start = time.perf_counter()
         out = fn(x)
         synchronize(device)
         wall = time.perf_counter() - start
+    finally:
+        with _quiet_native_stderr():
+            prof.stop()
     if settings.chrome_trace:
         prof.export_chrome_trace(settings.chrome_trace)
     host = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
     events = [e for e in host if not e.name.startswith(("[memory]", "ProfilerStep"))]
     return Capture(out, _rows(events, device), wall, _peak_memory(host, device) if settings.memory else 0.0)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Kineto logs two lines to the C-level stderr on every start and stop; one profile per
+    component and sample would bury the progress bar. Only start/stop are silenced, never the
+    profiled code."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _rows(events, device: str) -> list[dict]:
