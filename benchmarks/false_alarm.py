@@ -6,13 +6,13 @@
     .venv/bin/python benchmarks/false_alarm.py --rel-threshold 0.1  # try other thresholds
 
 1. Unchanged code: the config is run ``--runs`` times, one after another. Every consecutive pair is
-   a gate comparison (``runs - 1`` of them, as `compare BASE NEW` on two CI jobs would see), and
-   every four runs also form one interleaved ABBA comparison (runs 1+4 against 2+3, as
-   scripts/ci_gate.sh does). A comparison with exit code 1 is a false alarm.
-2. Planted regressions: the config's mlp-demo entry is run with ``copies`` = each value of
-   ``--copies`` (extra tensor clones per forward: data movement only) and compared with the
-   neighbouring unchanged run; the smallest ``copies`` whose data_movement row regresses is reported
-   with the time it added.
+   a single-run comparison (``runs - 1``, as `compare BASE NEW` of two CI jobs), and every window
+   of four runs k..k+3 is an interleaved ABBA comparison (k, k+3 against k+1, k+2, merged per side
+   with their rounds, as scripts/ci_gate.sh does; ``runs - 3`` of them). Exit code 1 is a false alarm.
+2. Planted regressions: for each value of ``--copies``, the config's mlp-demo entry with that many
+   extra tensor clones per forward runs twice between two unchanged runs (ABBA); the smallest
+   ``copies`` whose mlp-demo/encoder/data_movement row regresses is reported with the time it added
+   (and the single-run verdict beside it).
 """
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "configs" / "ci.yaml"))
     ap.add_argument("--only", help="comma-separated workloads of the config to keep (default all)")
-    ap.add_argument("--runs", type=int, default=12, help="unchanged runs (default 12: 11 sequential + 3 ABBA)")
-    ap.add_argument("--copies", default="25,50,100,200,400,800", help="planted mlp-demo copies to try")
+    ap.add_argument("--runs", type=int, default=13, help="unchanged runs (default 13: 12 sequential + 10 ABBA)")
+    ap.add_argument("--copies", default="50,100,200,400", help="planted mlp-demo copies to try")
     ap.add_argument("--rel-threshold", type=float)
     ap.add_argument("--abs-floor", type=float)
     ap.add_argument("--alpha", type=float)
@@ -87,35 +87,41 @@ def main() -> int:
         seq.append(cmp.exit_code == 1)
         print(f"  sequential {i:02d} vs {i + 1:02d}: {verdict(cmp)}")
     abba = []
-    for k in range(0, len(runs) - 3, 4):
+    for k in range(len(runs) - 3):   # sliding windows: runs k, k+3 (A) against k+1, k+2 (B)
         a = merge_runs([runs[k], runs[k + 3]], out / "merged" / f"{k:02d}-A", "A")
         b = merge_runs([runs[k + 1], runs[k + 2]], out / "merged" / f"{k:02d}-B", "B")
         cmp = compare_runs(a, b, settings)
         abba.append(cmp.exit_code == 1)
         print(f"  ABBA runs {k},{k + 3} vs {k + 1},{k + 2}: {verdict(cmp)}")
 
-    print("[2] planted data-movement regressions (mlp-demo copies)")
+    print("[2] planted data-movement regressions (mlp-demo copies), ABBA: unchanged, planted x2, unchanged")
     planted = []
     mlp = [i for i, w in enumerate(cfg["workloads"]) if w["workload"] == "mlp-demo"]
     smallest = None
+    prev = runs[-1]
     if mlp:
-        for j, c in enumerate(int(x) for x in args.copies.split(",")):
+        for c in (int(x) for x in args.copies.split(",")):
             pcfg = copy.deepcopy(cfg)
             pcfg["workloads"][mlp[0]].setdefault("params", {})["copies"] = c
-            run = run_config(pcfg, out, f"copies-{c}")
-            base = runs[-1 - (j % len(runs))]
-            cmp = compare_runs(base, run, settings, allow_keys=("config_hash",))
-            dm = [r for r in cmp.rows if (r.workload, r.component, r.category) == ("mlp-demo", "encoder", "data_movement")]
-            row = dm[0] if dm else None
-            caught = bool(row and row.verdict == "regressed")
+            p1 = run_config(pcfg, out, f"copies-{c}-1")
+            p2 = run_config(pcfg, out, f"copies-{c}-2")
+            nxt = run_config(cfg, out, f"same-after-{c}")
+            a = merge_runs([prev, nxt], out / "merged" / f"copies-{c}-A", "A")
+            b = merge_runs([p1, p2], out / "merged" / f"copies-{c}-B", "B")
+            prev = nxt
+            cmp = compare_runs(a, b, settings, allow_keys=("config_hash",))
+            single = compare_runs(nxt, p1, settings, allow_keys=("config_hash",))
+            row = next(r for r in cmp.rows if (r.workload, r.component, r.category) == ("mlp-demo", "encoder", "data_movement"))
+            srow = next(r for r in single.rows if (r.workload, r.component, r.category) == ("mlp-demo", "encoder", "data_movement"))
+            caught = row.verdict == "regressed"
             others = [f"{r.workload}/{r.component}/{r.category}" for r in cmp.rows
                       if r.verdict == "regressed" and r.workload != "mlp-demo"]
-            planted.append({"copies": c, "caught": caught, "delta_s": row.delta_s if row else None,
-                            "ratio": row.ratio if row else None, "p": row.p_value if row else None,
-                            "verdict": row.verdict if row else None, "unrelated_regressions": others})
+            planted.append({"copies": c, "caught": caught, "base_s": row.base_s, "new_s": row.new_s,
+                            "delta_s": row.delta_s, "ratio": row.ratio, "p": row.p_value, "verdict": row.verdict,
+                            "note": row.note, "single_run_verdict": srow.verdict, "unrelated_regressions": others})
             print(f"  copies={c}: data_movement {row.base_s * 1e6:.1f} -> {row.new_s * 1e6:.1f} us "
-                  f"(+{row.delta_s * 1e6:.1f} us, p={row.p_value:.1g}) -> {row.verdict}"
-                  + (f"; unrelated regressions: {others}" if others else ""))
+                  f"(+{row.delta_s * 1e6:.1f} us, p={row.p_value:.1g}) ABBA -> {row.verdict} {row.note}; "
+                  f"single runs -> {srow.verdict}" + (f"; unrelated regressions: {others}" if others else ""))
             if caught and smallest is None:
                 smallest = planted[-1]
 

@@ -119,15 +119,17 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
     runs = [load_run(d) for d in run_dirs]
     samples, timings = [], []
     offset = 0
-    for run in runs:
+    for i, run in enumerate(runs):
         s = run.samples().copy()
         width = int(s["sample"].max()) + 1 if len(s) else 0
         s["sample"] = s["sample"] + offset
+        s["round"] = i
         samples.append(s)
         try:
             t = run.timings().copy()
             if "sample" in t.columns:
                 t["sample"] = t["sample"] + offset
+            t["round"] = i
             timings.append(t)
         except ValueError:
             pass

@@ -50,6 +50,8 @@ class CompareSettings(BaseModel):
     bootstrap_resamples: int = Field(2000, ge=100, description="resamples of the bootstrap test")
     share_points: float = Field(5.0, ge=0, description="category-share shift to flag, in points of the component total")
     fail_on_share_shift: bool = Field(False, description="exit 1 on a significant share shift, not just flag it")
+    round_check: bool = Field(True, description="with A/B rounds: a change must also exceed the disagreement "
+                              "between rounds of the same side, and every round must agree on its direction")
     fail_on_missing: bool = Field(True, description="exit 1 when a workload of the base is missing or failed in the new run")
     axes: list[str] = Field(default_factory=lambda: ["category"], description="samples.csv axes to compare")
     fingerprint_keys: list[str] = Field(
@@ -82,6 +84,7 @@ class Row:
     p_value: float
     n_base: int
     n_new: int
+    round_drift: float | None = None  # largest ratio - 1 between rounds of the same side (A/B runs)
     base_share: float | None = None   # points of the component total (0-100); None on total rows
     new_share: float | None = None
     share_delta: float | None = None
@@ -381,6 +384,13 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
     bv, bsh, kinds = per_sample_values(bs, settings.axes, b_ok)
     nv, nsh, nkinds = per_sample_values(ns, settings.axes, n_ok)
     kinds = {**nkinds, **kinds}
+    b_rounds = per_round_values(bs, settings.axes, b_ok) if settings.round_check else []
+    n_rounds = per_round_values(ns, settings.axes, n_ok) if settings.round_check else []
+    if len(b_rounds) >= 2 and len(n_rounds) >= 2:
+        cmp.notes.append(f"A/B rounds: base {len(b_rounds)}, new {len(n_rounds)}; a change must exceed the "
+                         "round-to-round drift of each side and hold in every round")
+    else:
+        b_rounds = n_rounds = []
 
     for wl in sorted(b_ok - n_ok):
         why = "failed" if wl in n_failed else "is absent"
@@ -399,11 +409,49 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
     for key in keys:
         b = bv.get(key, np.zeros(0))
         n = nv.get(key, np.zeros(0))
-        cmp.rows.append(_row(key, b, n, bsh.get(key), nsh.get(key), kinds.get(key[:2], ""), settings))
+        row = _row(key, b, n, bsh.get(key), nsh.get(key), kinds.get(key[:2], ""), settings)
+        if b_rounds and row.verdict in ("regressed", "improved"):
+            _round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings)
+        cmp.rows.append(row)
     if set(b_ok) != set(n_ok) and any(k[0] == SUITE for k in keys):
         cmp.notes.append("suite total compares different workload sets")
     cmp.rows.sort(key=_row_order)
     return cmp
+
+
+def per_round_values(samples, axes: list[str], ok: set[str]) -> list[dict[Key, np.ndarray]]:
+    """Per-sample values of each A/B round (merged runs carry a ``round`` column); [] without rounds."""
+    if "round" not in samples.columns:
+        return []
+    return [per_sample_values(samples[samples["round"] == r], axes, ok)[0]
+            for r in sorted(samples["round"].unique())]
+
+
+def _round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSettings) -> None:
+    """Downgrades a verdict to 'within noise' unless it beats the sides' own round-to-round drift.
+
+    Load on a shared machine shifts whole rounds; the rounds of one side are repeats of the same
+    code, so their disagreement is the drift a real change must exceed. Every new round must also
+    lie beyond every base round (the ABBA order puts them on both sides of any linear drift).
+    """
+    stat = np.median if s.statistic == "median" else np.mean
+    b = [float(stat(x)) for x in base_rounds if x is not None and len(x)]
+    n = [float(stat(x)) for x in new_rounds if x is not None and len(x)]
+    if len(b) < 2 or len(n) < 2:
+        return
+    drift = 0.0
+    for side in (b, n):
+        lo, hi = min(side), max(side)
+        drift = max(drift, hi / lo - 1.0 if lo > 0 else (0.0 if hi == 0 else float("inf")))
+    row.round_drift = drift
+    row.noise_s = max(row.noise_s, drift * row.base_s if math.isfinite(drift) else float("inf"))
+    up = row.delta_s > 0
+    agree = min(n) > max(b) if up else max(n) < min(b)
+    beyond = (row.ratio - 1.0 > drift) if up else (row.ratio > 0 and 1.0 / row.ratio - 1.0 > drift)
+    if not (agree and beyond):
+        row.verdict = "within noise"
+        row.note = ("rounds disagree on the direction" if not agree else
+                    f"within the {drift:.0%} drift between rounds of one side")
 
 
 def _missing_row(wl: str, values: dict, verdict: str, note: str) -> Row:

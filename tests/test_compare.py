@@ -216,3 +216,28 @@ def test_usage_errors(tmp_path):
 def test_compare_error_wording():
     e = CompareError("f.yaml", "compare.alpha", "must be below 1", "use 0.01")
     assert str(e) == "f.yaml: compare.alpha: must be below 1; use 0.01"
+
+
+def test_ab_rounds_drift_is_within_noise_but_consistent_change_regresses(tmp_path):
+    from nscharacterize.reports.abrun import merge_runs
+
+    def side(name, scales):
+        return merge_runs([make_run(tmp_path / f"{name}{i}", seed=hash((name, i)) % 1000, scale=sc)
+                           for i, sc in enumerate(scales)], tmp_path / name, name)
+
+    everything = {(w, c, k): 2.0 for w, comps in __import__("gate_fakes").DEFAULT.items()
+                  for c, (_, cats) in comps.items() for k in cats}
+    a = side("A", [{}, {}])
+    # one B round ran under heavy load (everything 2x): the other B round disagrees -> not a regression
+    b = side("B", [everything, {}])
+    cmp = compare_runs(a, b)
+    assert cmp.count("regressed") == 0, [(r.workload, r.category, r.ratio, r.note) for r in cmp.rows
+                                         if r.verdict == "regressed"]
+    assert any("rounds" in n for n in cmp.notes)
+    # a planted change present in every B round regresses
+    c = side("C", [{DM: 2.0}, {DM: 2.0}])
+    cmp = compare_runs(a, c)
+    reg = [r for r in cmp.rows if r.verdict == "regressed"]
+    assert [(r.workload, r.component, r.category) for r in reg] == [DM] and reg[0].round_drift is not None
+    # without the round check, the loaded round alone fakes regressions
+    assert compare_runs(a, b, CompareSettings(round_check=False)).count("regressed") > 0
