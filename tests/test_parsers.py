@@ -27,6 +27,19 @@ def test_mask_rcnn_detections_follow_object_count(image_parser, n_objects):
     assert (out["boxes"][:, 2] <= 96).all() and (out["boxes"][:, 3] <= 64).all()
 
 
+def test_mask_rcnn_threshold_zero_mode():
+    parser = MaskRCNNParser(candidates_per_object=None, **SMALL)
+    img = (np.random.default_rng(1).random((64, 96, 3)) * 255).astype(np.uint8)
+    assert parser(img, 5)["boxes"].shape == (5, 4)
+    assert parser.model.roi_heads.score_thresh == 0.0
+
+
+def test_mask_rcnn_driven_threshold_passes_the_candidates(image_parser):
+    img = (np.random.default_rng(2).random((64, 96, 3)) * 255).astype(np.uint8)
+    image_parser(img, 6)
+    assert image_parser.model.roi_heads.score_thresh > 0.0      # set from this image's scores
+
+
 def test_mask_rcnn_accepts_tensors_and_is_deterministic(image_parser):
     img = torch.rand(3, 64, 96)
     a, b = image_parser(img, 4), image_parser(img, 4)

@@ -37,6 +37,9 @@ class NSCLParams(Params):
     image_min_size: int = Field(800, ge=32, description="parser test resize: shorter side (detectron2: 800)")
     image_max_size: int = Field(1333, ge=32, description="parser test resize: longest side cap (detectron2: 1333)")
     parser_classes: int = Field(80, ge=1, description="object classes of the Mask R-CNN heads (COCO: 80)")
+    parser_candidates_per_object: Optional[int] = Field(
+        10, ge=1, description="(box, class) pairs per object let through to NMS, standing in for a trained "
+        "detector's 0.05 score threshold; null = threshold 0 (every pair reaches NMS)")
     question_parser_backend: Literal["auto", "opennmt", "torch"] = Field(
         "auto", description="Transformer implementation: OpenNMT-py when importable (auto), or torch.nn")
     question_parser_layers: int = Field(6, ge=1, description="encoder and decoder layers (Transformer-base: 6)")
@@ -56,7 +59,8 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
     if p.question_parser_dim % p.question_parser_heads:
         raise WorkloadError("nscl: question_parser_dim must be a multiple of question_parser_heads")
     image_parser = MaskRCNNParser(backend=p.image_parser_backend, min_size=p.image_min_size,
-                                  max_size=p.image_max_size, num_classes=p.parser_classes, seed=seed)
+                                  max_size=p.image_max_size, num_classes=p.parser_classes, seed=seed,
+                                  candidates_per_object=p.parser_candidates_per_object)
     backend = None if p.question_parser_backend == "auto" else p.question_parser_backend
     question_parser = QuestionParser(backend=backend, src_vocab=len(clevr_data.QUESTION_VOCAB),
                                      tgt_vocab=len(clevr_data.PROGRAM_VOCAB), d_model=p.question_parser_dim,
@@ -101,6 +105,7 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
             return executor(x["objects"], x["relations"], x["programs"])
 
     info = {"image_parser": {"backend": image_parser.backend, "min_size": p.image_min_size,
+                             "candidates_per_object": p.parser_candidates_per_object,
                              "max_size": p.image_max_size, "parameters": image_parser.parameters},
             "question_parser": {"backend": question_parser.backend, "layers": p.question_parser_layers,
                                 "d_model": p.question_parser_dim, "parameters": question_parser.parameters},

@@ -8,9 +8,15 @@ detectron2 is importable, and raises ``WorkloadError`` otherwise.
 Inference settings follow detectron2's test path (research/workload-architectures.md section 5):
 shorter side resized to 800 (longer side at most 1333), RPN 1000 pre-/post-NMS proposals,
 box NMS 0.5, 80 object classes. A trained parser's detections set how much work the mask head does;
-with random weights the score threshold would not give that, so each call is *driven*: the score
-threshold is 0 and ``detections_per_img`` is the scene's object count, so the RoI box/mask heads
-post-process and segment exactly ``n_objects`` instances.
+with random weights the score threshold would not give that, so each call is *driven*:
+
+- ``detections_per_img`` is the scene's object count, so the mask head segments exactly
+  ``n_objects`` instances;
+- the box score threshold is set per image, just below the ``candidates_per_object * n_objects``-th
+  best (box, class) score, so NMS sees about as many candidates as a trained detector's 0.05
+  threshold lets through (detections cluster on the objects), not all 1000 x 80 pairs that a
+  threshold of 0 would pass on random scores (that turns the head into an NMS/indexing benchmark).
+  ``candidates_per_object=None`` uses threshold 0 instead.
 """
 from __future__ import annotations
 
@@ -56,11 +62,13 @@ class MaskRCNNParser:
     """
 
     def __init__(self, backend: str = "torchvision", min_size: int = 800, max_size: int = 1333,
-                 num_classes: int = 80, seed: int = 0):
+                 num_classes: int = 80, seed: int = 0, candidates_per_object: int | None = 10):
         if backend not in BACKENDS:
             raise WorkloadError(f"image parser backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.backend = backend
         self.min_size, self.max_size, self.num_classes = min_size, max_size, num_classes
+        self.candidates_per_object = candidates_per_object
+        self._candidates = 0
         self.device = "cpu"
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -69,6 +77,8 @@ class MaskRCNNParser:
             else:
                 self.model = self._build_detectron2()
         self.model.eval()
+        if backend == "torchvision" and candidates_per_object:
+            self.model.roi_heads.box_predictor.register_forward_hook(self._drive_threshold)
 
     # -- construction -------------------------------------------------------------------------
     def _build_torchvision(self) -> torch.nn.Module:
@@ -117,9 +127,18 @@ class MaskRCNNParser:
                 return self._run_torchvision(x, n_objects)
             return self._run_detectron2(x, n_objects)
 
+    def _drive_threshold(self, _module, _inputs, output) -> None:
+        """Sets the score threshold so that ``self._candidates`` (box, class) pairs pass it."""
+        class_logits = output[0]
+        scores = torch.softmax(class_logits, -1)[:, 1:].reshape(-1)
+        k = min(self._candidates, scores.numel())
+        self.model.roi_heads.score_thresh = float(torch.topk(scores, k, sorted=False)[0].min()) * (1 - 1e-6)
+
     def _run_torchvision(self, x: torch.Tensor, n: int) -> dict:
         heads = self.model.roi_heads
         heads.detections_per_img = n          # drive the detection count from the scene
+        if self.candidates_per_object:
+            self._candidates = self.candidates_per_object * n
         out = self.model([x])[0]
         return {k: out[k] for k in ("boxes", "scores", "labels", "masks")}
 
@@ -141,7 +160,7 @@ class MaskRCNNParser:
 
 
 def make_image_parser(backend: str = "torchvision", min_size: int = 800, max_size: int = 1333,
-                      num_classes: int = 80, seed: int = 0) -> MaskRCNNParser:
+                      num_classes: int = 80, seed: int = 0, candidates_per_object: int | None = 10) -> MaskRCNNParser:
     """Builds the shared image/frame parser (see :class:`MaskRCNNParser`)."""
     return MaskRCNNParser(backend=backend, min_size=min_size, max_size=max_size, num_classes=num_classes,
-                          seed=seed)
+                          seed=seed, candidates_per_object=candidates_per_object)
