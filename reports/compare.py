@@ -409,6 +409,8 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
     for key in keys:
         b = bv.get(key, np.zeros(0))
         n = nv.get(key, np.zeros(0))
+        if key[3] != TOTAL and not np.any(b) and not np.any(n):
+            continue   # a category neither run ever spent time in
         row = _row(key, b, n, bsh.get(key), nsh.get(key), kinds.get(key[:2], ""), settings)
         if b_rounds and row.verdict in ("regressed", "improved"):
             _round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings)
