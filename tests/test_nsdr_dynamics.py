@@ -23,8 +23,8 @@ def _tiny_model() -> ConvPropNet:
 
 def _inputs(n: int):
     idx_r, idx_s, value, node_r, node_s = prepare_relations(n)
-    Rr = torch.sparse_coo_tensor(idx_r, value, (n, n * n))
-    Rs = torch.sparse_coo_tensor(idx_s, value, (n, n * n))
+    Rr = torch.sparse_coo_tensor(idx_r, value, (n, n * n), check_invariants=False)
+    Rs = torch.sparse_coo_tensor(idx_s, value, (n, n * n), check_invariants=False)
     return (torch.randn(n, 5, 24, 24), torch.randn(n, 18, 24, 24), Rr, Rs, torch.randn(n * n, 9, 24, 24),
             node_r, node_s)
 
@@ -107,7 +107,7 @@ def test_predictions_json_answers_like_the_ground_truth(tmp_path):
     agree = [answers[q["question_id"]] == (q["answer"] if "answer" in q else [c["answer"] for c in q["choices"]])
              for q in truth]
     # positions come from masks here, not from the simulator, so an answer may flip at a threshold
-    assert np.mean(agree) >= 0.8, list(zip(truth, answers.values()))
+    assert np.mean(agree) >= 0.9, list(zip(truth, answers.values()))
 
 
 @pytest.mark.parametrize("what", ["sample is not mutated"])

@@ -350,8 +350,8 @@ class Rollout:
                 Ra[y * n + x, t * RELATION_DIM] = 0.5
 
         Rr_idx, Rs_idx, value, node_r_idx, node_s_idx = prepare_relations(n)
-        Rr = torch.sparse_coo_tensor(Rr_idx, value, (n, n_rel))
-        Rs = torch.sparse_coo_tensor(Rs_idx, value, (n, n_rel))
+        Rr = torch.sparse_coo_tensor(Rr_idx, value, (n, n_rel), check_invariants=False)
+        Rs = torch.sparse_coo_tensor(Rs_idx, value, (n, n_rel), check_invariants=False)
         dev = self.device
         with torch.no_grad():
             pred_obj, pred_rel, _feat = self.model(attrs_t.to(dev), feats.to(dev), Rr.to(dev), Rs.to(dev),

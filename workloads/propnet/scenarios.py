@@ -47,8 +47,8 @@ def _sparse(idx_rows: np.ndarray, n_obj: int) -> tuple[torch.Tensor, torch.Tenso
     Rr_idx = torch.LongTensor(np.stack([idx_rows[:, 0], np.arange(n_rel)]))
     Rs_idx = torch.LongTensor(np.stack([idx_rows[:, 1], np.arange(n_rel)]))
     values = torch.ones(n_rel)
-    Rr = torch.sparse_coo_tensor(Rr_idx, values, (n_obj, n_rel))
-    Rs = torch.sparse_coo_tensor(Rs_idx, values, (n_obj, n_rel))
+    Rr = torch.sparse_coo_tensor(Rr_idx, values, (n_obj, n_rel), check_invariants=False)
+    Rs = torch.sparse_coo_tensor(Rs_idx, values, (n_obj, n_rel), check_invariants=False)
     return Rr, Rs
 
 
