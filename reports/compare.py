@@ -334,7 +334,7 @@ def load_run(path: str | Path):
     return RunDir(p)
 
 
-def _ok_workloads(manifest: dict, samples) -> tuple[set[str], set[str]]:
+def ok_workloads(manifest: dict, samples) -> tuple[set[str], set[str]]:
     names = set(samples["workload"].unique())
     failed = {w.get("name") for w in manifest.get("workloads") or [] if w.get("status", "ok") != "ok"}
     return names - failed, failed
@@ -377,8 +377,8 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
         cmp.config_diffs = config_diffs(base.config, new.config)
 
     bs, ns = _samples(base, base_path), _samples(new, new_path)
-    b_ok, b_failed = _ok_workloads(bm, bs)
-    n_ok, n_failed = _ok_workloads(nm, ns)
+    b_ok, b_failed = ok_workloads(bm, bs)
+    n_ok, n_failed = ok_workloads(nm, ns)
     for w in sorted(b_failed):
         cmp.notes.append(f"workload {w} failed in the base run; not compared")
     bv, bsh, kinds = per_sample_values(bs, settings.axes, b_ok)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare import ALL, TOTAL, CompareError, load_run, per_sample_values
+from .compare import ALL, TOTAL, CompareError, load_run, ok_workloads, per_sample_values
 
 DEFAULT_DB = Path(".nscharacterize") / "history.sqlite"
 
@@ -82,9 +82,9 @@ def add(run: str | Path, db: str | Path = DEFAULT_DB) -> tuple[int, bool]:
     run = Path(run)
     rd = load_run(run)
     man = rd.manifest
-    values, _, _ = per_sample_values(rd.samples(), ["category"],
-                                     {w for w in rd.samples()["workload"].unique()}
-                                     - {w.get("name") for w in man.get("workloads") or [] if w.get("status", "ok") != "ok"})
+    samples = rd.samples()
+    ok, _ = ok_workloads(man, samples)
+    values, _, _ = per_sample_values(samples, ["category"], ok)
     values.update(_workload_categories(values))
     commit = man.get("git_commit")
     created = man.get("created") or datetime.now(timezone.utc).isoformat()
