@@ -29,13 +29,13 @@ from .compare import CompareError
 # editable-install finder (which would map nscharacterize.* back to the current tree) removed, and
 # without the working directory on the path (the worktree's own nscharacterize/ folder lacks the
 # stage subpackages, which only the shim lays out).
-_BOOTSTRAP = ("import os, sys, runpy; "
-              "sys.path[:] = [p for p in sys.path if p not in ('', '.', os.getcwd())]; "
-              "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '') "
-              "and '__editable__' not in type(f).__module__]; "
-              "sys.path_hooks[:] = [h for h in sys.path_hooks if '__editable__' not in getattr(h, '__module__', '')]; "
-              "sys.path_importer_cache.clear(); "
-              "runpy.run_module('nscharacterize.cli', run_name='__main__', alter_sys=True)")
+ISOLATE = ("import os, sys, runpy; "
+           "sys.path[:] = [p for p in sys.path if p not in ('', '.', os.getcwd())]; "
+           "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '') "
+           "and '__editable__' not in type(f).__module__]; "
+           "sys.path_hooks[:] = [h for h in sys.path_hooks if '__editable__' not in getattr(h, '__module__', '')]; "
+           "sys.path_importer_cache.clear(); ")
+_BOOTSTRAP = ISOLATE + "runpy.run_module('nscharacterize.cli', run_name='__main__', alter_sys=True)"
 
 # The stage folders of a checkout and their import names (pyproject's package-dir).
 DEFAULT_PACKAGE_DIR = {"nscharacterize": "nscharacterize", "nscharacterize.profiler": "profiler",

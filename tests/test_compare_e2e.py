@@ -80,3 +80,29 @@ def test_ci_suite_matches_registry():
 
     load_config(ROOT / "configs" / "ci.yaml")
     assert cfg["device"] == "cpu" and cfg["samples"] >= 3
+
+
+def test_ref_side_imports_the_refs_own_code(tmp_path):
+    """--refs: a worktree of the ref, and every nscharacterize.* module imported from it."""
+    import os
+
+    from nscharacterize.reports import abrun
+
+    repo = abrun.repo_root(ROOT)
+    cfg = _write(tmp_path / "c.yaml", 0)
+    probe = abrun.ISOLATE + ("import nscharacterize, nscharacterize.reports.compare as c, nscharacterize.workloads as w; "
+                             "print(nscharacterize.__file__); print(c.__file__); print(w.__file__)")
+    with abrun.ref_side(repo, "HEAD", "A", cfg, tmp_path) as side:
+        wt = (tmp_path / "worktree-A").resolve()
+        assert side.commit == abrun.resolve_ref(repo, "HEAD") and side.config.parent == tmp_path / "worktree-A"
+        proc = subprocess.run([sys.executable, "-c", probe], cwd=side.cwd, env={**os.environ, **side.env},
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        for line in proc.stdout.split():
+            assert Path(line).resolve().is_relative_to(wt), line
+    assert not (tmp_path / "worktree-A").exists()
+    assert str(tmp_path) not in subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True,
+                                               text=True).stdout
+    line = __import__("test_compare").one_error_line(
+        __import__("test_compare").cli("compare", "--refs", "no-such-ref-xyz", "HEAD", str(cfg)))
+    assert "no-such-ref-xyz" in line
