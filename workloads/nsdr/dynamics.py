@@ -15,8 +15,9 @@ matrices). The predictions go to ``sim_%05d.json`` for the executor.
 Weights are random, so the model's outputs would drift; the rollout is *driven* by the synthetic
 ground truth where a trained model's behaviour sets the amount of later work: after each call the
 predicted position channels are replaced by the true positions of that step (factual or
-counterfactual simulation), objects that have left the view are dropped, and collisions are the
-true ones of that step. Every model call and every tensor assembly still happens as in NS-DR.
+counterfactual simulation), objects that have left the view are dropped, objects the model cannot
+see yet (fewer than 3 frames of history) are carried at their true positions, and collisions are
+the true ones of that step. Every model call and every tensor assembly still happens as in NS-DR.
 """
 from __future__ import annotations
 
@@ -391,6 +392,22 @@ class Rollout:
         return objs_pred, rels_pred
 
     @staticmethod
+    def _carry_unpredicted(prev_objs: list, objs_pred: list, truth) -> list:
+        """Driven: objects still in view that the model could not predict because they entered
+        within the last 3 observed frames (NS-DR drops them) are carried at their true position;
+        once they have 3 frames of history the model predicts them like any other."""
+        have = [o[2] for o in objs_pred]
+        out = []
+        for attr, feat, ident in prev_objs:
+            if ident in truth[0] and not contains_identity(ident, have):
+                x, y = truth[0][ident]
+                feat = feat.clone()
+                feat[0, 1] = (y * H / 320.0 - H / 2.0) / (H / 2.0)
+                feat[0, 2] = (x * W / 480.0 - W / 2.0) / (W / 2.0)
+                out.append([attr, feat, ident])
+        return out
+
+    @staticmethod
     def _unpredicted_collisions(objs: list, rels: list, truth) -> list:
         """Driven: true collisions of this step that the model could not see because an object
         has fewer than 3 frames of history (NS-DR would miss them)."""
@@ -446,8 +463,9 @@ class Rollout:
                 frames_pred.append([objs, rels_pred + self._unpredicted_collisions(objs, rels_pred, truth[(key, idx)])])
             for idx in range(n_obs, n_obs + self.extra_steps):
                 objs_pred, rels_pred = self.forward_step(frames_pred[idx - n_his - 1:idx], truth[(key, idx)])
-                frames_pred.append([objs_pred, rels_pred + self._unpredicted_collisions(objs_pred, rels_pred,
-                                                                                         truth[(key, idx)])])
+                objs = objs_pred + self._carry_unpredicted(frames_pred[idx - 1][0], objs_pred, truth[(key, idx)])
+                frames_pred.append([objs, rels_pred + self._unpredicted_collisions(objs, rels_pred,
+                                                                                    truth[(key, idx)])])
             out["predictions"].append(self._to_json(what_if, frames_pred, sample.frame_stride))
         return out
 

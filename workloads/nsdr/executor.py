@@ -212,11 +212,10 @@ class Executor:
                 break
             if token == "<START>":
                 continue
-            module = self.modules.get(token)
-            if module is None:
+            if token not in self.modules:
                 stack.append(token)
                 continue
-            func, nargs = module
+            func, nargs = self.modules[token]
             if len(stack) < nargs:
                 return "error"
             argv = stack[len(stack) - nargs:] if nargs else []
