@@ -97,6 +97,10 @@ def test_dataset_on_disk_uses_the_clevrer_layout(tmp_path):
     s = load_video(str(tmp_path), 10000, cfg)
     assert s.frames.shape == (4, 320, 480, 3) and s.masks.shape == (4, 320, 480)
     assert s.frame_indices == (0, 5, 10, 15) and not s.frames.flags.writeable
+    boxes = s.annotation["rendered_frames"][1]["objects"]
+    for b in boxes:
+        ys, xs = np.nonzero(s.masks[1] == b["object_id"] + 1)
+        assert b["bbox"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
     mtime = (tmp_path / "validation.json").stat().st_mtime_ns
     ensure_dataset(str(tmp_path), 2, 0, cfg)                 # already there: not regenerated
     assert (tmp_path / "validation.json").stat().st_mtime_ns == mtime

@@ -13,7 +13,8 @@ Layout under ``data_dir`` (CLEVRER's names where it has them)::
     video_validation/video_10000/frame_00005.png rendered frames (only the sampled ones)
     video_validation/video_10000/mask_00005.png  per-frame object masks (pixel = object id + 1)
     annotation_validation/annotation_10000.json  object_property, motion_trajectory, collision,
-                                                 counterfactual trajectories and collisions
+                                                 rendered_frames (per-frame boxes), counterfactual
+                                                 trajectories and collisions
     parsed_programs/programs_10000.json          postfix programs per question (executor input)
     propnet_preds/sim_10000.json                 written by the dynamics predictor at run time
 
@@ -41,7 +42,7 @@ RGB = {"gray": (87, 87, 87), "red": (173, 35, 35), "blue": (42, 75, 215), "green
 RADIUS = {"sphere": 20.0, "cylinder": 21.0, "cube": 22.0}
 EXTRA_STEPS = 12          # NS-DR extrapolates 12 steps past the observed frames
 FIRST_VIDEO_ID = 10000    # CLEVRER validation ids start at 10000
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -412,14 +413,24 @@ def write_video(data_dir: str, video: Video, seed: int) -> dict:
     p = _paths(data_dir, video.video_id)
     for d in (p["video"], os.path.dirname(p["annotation"]), os.path.dirname(p["programs"])):
         os.makedirs(d, exist_ok=True)
+    rendered = []
     for f in video.step_frames()[:video.cfg.frames]:
         img, mask = render_frame(video, f)
         Image.fromarray(img).save(os.path.join(p["video"], f"frame_{f:05d}.png"))
         Image.fromarray(mask).save(os.path.join(p["video"], f"mask_{f:05d}.png"))
+        boxes = []
+        for i in range(video.n_objects):
+            ys, xs = np.nonzero(mask == i + 1)
+            if len(xs):
+                boxes.append({"object_id": i, "bbox": [int(xs.min()), int(ys.min()), int(xs.max()) + 1,
+                                                       int(ys.max()) + 1], "pixels": int(len(xs))})
+        rendered.append({"frame_id": f, "frame_filename": f"video_{video.video_id:05d}/frame_{f:05d}.png",
+                         "mask_filename": f"video_{video.video_id:05d}/mask_{f:05d}.png", "objects": boxes})
     sim_pred = gt_predictions(video)
     questions, programs = make_questions(video, sim_pred, seed)
     ann = {"scene_index": video.video_id, "video_filename": f"video_{video.video_id:05d}.mp4",
            "frame_stride": video.cfg.frame_stride, "object_property": video.objects,
+           "rendered_frames": rendered,  # per rendered frame: object boxes (xyxy) from the masks
            "motion_trajectory": [{"frame_id": f, "objects": [
                {"object_id": i, "location": [round(float(video.positions[f, i, 0]), 3),
                                              round(float(video.positions[f, i, 1]), 3)],

@@ -10,6 +10,8 @@ answers every question; profiled with cProfile).
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import Field
 
@@ -23,7 +25,8 @@ class NSDRParams(Params):
     frame_stride: int = Field(5, ge=1, le=20, description="video frames between parsed frames (NS-DR frame_offset 5)")
     min_objects: int = Field(3, ge=2, le=8, description="fewest objects per video")
     max_objects: int = Field(5, ge=2, le=8, description="most objects per video (colours are unique, so at most 8)")
-    parser_backend: str = Field("torchvision", description="Mask R-CNN implementation: torchvision | detectron2")
+    parser_backend: Literal["torchvision", "detectron2"] = Field(
+        "torchvision", description="Mask R-CNN implementation: torchvision, or detectron2 when it is installed")
     parser_min_size: int = Field(800, ge=64, description="frame parser's shorter-side resize (detectron2 test: 800)")
     parser_max_size: int = Field(1333, ge=64, description="frame parser's longer-side cap (detectron2 test: 1333)")
     pstep: int = Field(2, ge=1, le=8, description="PropNet propagation steps (NS-DR: 2)")
@@ -67,8 +70,6 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
 
     if p.min_objects > p.max_objects:
         raise WorkloadError(f"nsdr: min_objects ({p.min_objects}) is larger than max_objects ({p.max_objects})")
-    if p.parser_backend not in ("torchvision", "detectron2"):
-        raise WorkloadError(f"nsdr: parser_backend must be torchvision or detectron2, got {p.parser_backend!r}")
     cfg = GenConfig(frames=p.frames, frame_stride=p.frame_stride, min_objects=p.min_objects,
                     max_objects=p.max_objects)
     data_dir = p.data_dir or default_data_dir(seed)
