@@ -106,7 +106,7 @@ class Comparison:
     env_warnings: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     config_diffs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    min_p: float = 0.0       # smallest one-sided p the sample counts allow
+    min_p: float = 0.0       # smallest one-sided p the smallest workload's sample counts allow
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
@@ -256,8 +256,9 @@ def per_sample_values(samples, axes: list[str], ok_workloads: set[str] | None = 
         per_wl = totals.groupby(level=[0, 2]).sum()           # (workload, sample)
         for wl, block in per_wl.groupby(level=0, sort=False):
             values[(wl, ALL, "category", TOTAL)] = block.to_numpy(dtype=float)
-        suite = per_wl.unstack(level=0).dropna()
-        if len(suite) and suite.shape[1] > 1:
+        wide_wl = per_wl.unstack(level=0)
+        suite = wide_wl.dropna()
+        if len(suite) and suite.shape[1] > 1 and len(suite) == len(wide_wl):   # same samples everywhere
             values[(SUITE, ALL, "category", TOTAL)] = suite.sum(axis=1).to_numpy(dtype=float)
 
     for axis in axes:
@@ -401,11 +402,16 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
     keys = [k for k in bv if k in nv]
     keys += [k for k in nv if k not in bv and k[0] in b_ok and k[0] != SUITE]
     keys += [k for k in bv if k not in nv and k[0] in n_ok and k[0] != SUITE]
-    n_min = [min(len(bv.get(k, ())), len(nv.get(k, ()))) for k in keys if k in bv and k in nv]
-    cmp.min_p = min_one_sided_p(min(n_min), min(n_min)) if n_min else 1.0
-    if cmp.min_p >= settings.alpha:
-        cmp.notes.append(f"too few samples to reach alpha={settings.alpha:g} (smallest possible p {cmp.min_p:.3g}); "
-                         "rerun with more --samples or raise alpha")
+    few = {}
+    for k in keys:
+        if k in bv and k in nv and k[1] == ALL and k[3] == TOTAL:
+            p_min = min_one_sided_p(len(bv[k]), len(nv[k]))
+            cmp.min_p = max(cmp.min_p, p_min)
+            if p_min >= settings.alpha:
+                few[k[0]] = f"{k[0]} ({len(bv[k])} vs {len(nv[k])})"
+    if few:
+        cmp.notes.append(f"too few samples to ever reach alpha={settings.alpha:g} (its rows can only be 'within "
+                         f"noise'): {', '.join(few.values())}; use more --samples or rounds")
     for key in keys:
         b = bv.get(key, np.zeros(0))
         n = nv.get(key, np.zeros(0))

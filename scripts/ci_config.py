@@ -35,7 +35,7 @@ SETTINGS = {
     "seed": 0,
     "device": "cpu",          # CI runners have no GPU; a GPU job would need its own baseline
     "threads": 1,             # one intra-op thread: less contention noise on shared 2-core runners
-    "samples": 6,             # per round (a lone run reaches p < 0.01); ci_gate.sh: 2 rounds -> 12 per side
+    "samples": 3,             # per round; ci_gate.sh runs 2 rounds per side -> 6 per side (p can reach 0.001)
     "warmup": 1,
     "repeats": 3,             # median of 3 unprofiled passes per sample
 }
