@@ -31,7 +31,8 @@ def test_pipeline_answers_the_generated_questions(tmp_path):
     pred = json.loads(open(paths["predictions"]).read())
     n = len(pred["objects"])
     assert [p["what_if"] for p in pred["predictions"]] == list(range(-1, n))
-    truth = json.loads((tmp_path / "validation.json").read_text())[0]["questions"]
+    truth = json.loads(open(os.path.join(w.info["data_dir"], "validation.json")).read())[0]["questions"]
+    assert os.path.dirname(w.info["data_dir"]) == str(tmp_path)
     answers = outputs[3]
     assert set(answers) == {q["question_id"] for q in truth}
     agree = [answers[q["question_id"]] == (q["answer"] if "answer" in q else [c["answer"] for c in q["choices"]])

@@ -6,7 +6,8 @@ view, sliding with friction and colliding elastically, see :mod:`.physics`), one
 re-run per removed object, 480x320 rendered frames with per-object mask images, and questions of
 the four CLEVRER types with postfix programs over the NS-DR executor's 33 modules.
 
-Layout under ``data_dir`` (CLEVRER's names where it has them)::
+Layout under ``data_dir`` (CLEVRER's names where it has them; the workload puts each generator
+setting in its own folder, ``<root>/seed0-frames25-stride5-objects3-5``, see :func:`variant_dir`)::
 
     meta.json                                    generator settings (regenerated on mismatch)
     validation.json                              questions, CLEVRER style, with answers
@@ -363,6 +364,21 @@ def default_data_dir(seed: int) -> str:
     return os.path.join("data", f"clevrer-synth-{seed}")
 
 
+def variant_dir(root: str, seed: int, cfg: GenConfig) -> str:
+    """One folder per generator setting under ``root``, so that runs with different settings
+    (or a test beside a run) never regenerate each other's files."""
+    return os.path.join(root, f"seed{seed}-frames{cfg.frames}-stride{cfg.frame_stride}-"
+                              f"objects{cfg.min_objects}-{cfg.max_objects}")
+
+
+def atomic_json(path: str, obj) -> None:
+    """Writes JSON through a temporary file and a rename: readers never see a partial file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
 def _paths(data_dir: str, vid: int) -> dict:
     return {"video": os.path.join(data_dir, "video_validation", f"video_{vid:05d}"),
             "annotation": os.path.join(data_dir, "annotation_validation", f"annotation_{vid:05d}.json"),
@@ -400,10 +416,8 @@ def ensure_dataset(data_dir: str, n_videos: int, seed: int, cfg: GenConfig) -> l
     for vid in missing:
         validation.append(write_video(data_dir, generate_video(seed, vid, cfg), seed))
     validation.sort(key=lambda v: v["scene_index"])
-    with open(val_path, "w") as f:
-        json.dump(validation, f)
-    with open(meta_path, "w") as f:
-        json.dump(meta, f)
+    atomic_json(val_path, validation)
+    atomic_json(meta_path, meta)
     return ids
 
 
@@ -416,8 +430,10 @@ def write_video(data_dir: str, video: Video, seed: int) -> dict:
     rendered = []
     for f in video.step_frames()[:video.cfg.frames]:
         img, mask = render_frame(video, f)
-        Image.fromarray(img).save(os.path.join(p["video"], f"frame_{f:05d}.png"))
-        Image.fromarray(mask).save(os.path.join(p["video"], f"mask_{f:05d}.png"))
+        for arr, name in ((img, f"frame_{f:05d}.png"), (mask, f"mask_{f:05d}.png")):
+            tmp = os.path.join(p["video"], f".{os.getpid()}.{name}")
+            Image.fromarray(arr).save(tmp, format="PNG")
+            os.replace(tmp, os.path.join(p["video"], name))
         boxes = []
         for i in range(video.n_objects):
             ys, xs = np.nonzero(mask == i + 1)
@@ -445,10 +461,8 @@ def write_video(data_dir: str, video: Video, seed: int) -> dict:
                                                  round(float(cf["positions"][f, i, 1]), 3)]}
                    for i in range(video.n_objects) if cf["visible"][f, i]]} for f in video.step_frames()]}
                for k, cf in video.cf.items()}}
-    with open(p["annotation"], "w") as f:
-        json.dump(ann, f)
-    with open(p["programs"], "w") as f:
-        json.dump({"scene_index": video.video_id, "questions": programs}, f)
+    atomic_json(p["annotation"], ann)
+    atomic_json(p["programs"], {"scene_index": video.video_id, "questions": programs})
     return {"scene_index": video.video_id, "video_filename": ann["video_filename"], "questions": questions}
 
 

@@ -488,7 +488,10 @@ class Rollout:
 
 
 def write_predictions(pred: dict, path: str) -> str:
+    """json.dump to ``sim_%05d.json`` (through a temporary file and a rename)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
         json.dump(pred, f)
+    os.replace(tmp, path)
     return path

@@ -35,7 +35,8 @@ class NSDRParams(Params):
     nf_effect: int = Field(512, ge=8, description="effect width (NS-DR: 512)")
     extra_steps: int = Field(12, ge=0, le=12, description="steps extrapolated past the observed frames (NS-DR: 12)")
     data_dir: str | None = Field(None, description="where the synthetic CLEVRER lives (default: "
-                                 "data/clevrer-synth-<seed> under the working directory); generated if missing")
+                                 "data/clevrer-synth-<seed> under the working directory), one subfolder per "
+                                 "generator setting; generated if missing")
 
 
 def proposals_from_masks(sample, detector=None) -> dict:
@@ -64,7 +65,7 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
     import torch
 
     from ..parsers import make_image_parser
-    from .clevrer_data import GenConfig, default_data_dir, ensure_dataset, load_video
+    from .clevrer_data import GenConfig, default_data_dir, ensure_dataset, load_video, variant_dir
     from .dynamics import ConvPropNet, Rollout, build_tracks, write_predictions
     from .executor import answer_video
 
@@ -72,7 +73,7 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
         raise WorkloadError(f"nsdr: min_objects ({p.min_objects}) is larger than max_objects ({p.max_objects})")
     cfg = GenConfig(frames=p.frames, frame_stride=p.frame_stride, min_objects=p.min_objects,
                     max_objects=p.max_objects)
-    data_dir = p.data_dir or default_data_dir(seed)
+    data_dir = variant_dir(p.data_dir or default_data_dir(seed), seed, cfg)
     parser = make_image_parser(backend=p.parser_backend, min_size=p.parser_min_size, max_size=p.parser_max_size,
                                seed=seed)
     with torch.random.fork_rng(devices=[]):
