@@ -13,15 +13,6 @@ from nscharacterize.workloads.nlm.layers import (InputTransform, LogicMachine, P
 from nscharacterize.workloads.nlm.models import BlocksWorldPolicy, PathPolicy, SortPolicy
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_path_group_widths_match_research():
     widths = PathPolicy().nlm.mlp_input_widths()
     assert len(widths) == 5

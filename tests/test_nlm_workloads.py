@@ -11,15 +11,6 @@ from nscharacterize.workloads.nlm import BLOCKSWORLD, PATH, SORT, Episode
 SPECS = [SORT, PATH, BLOCKSWORLD]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_registered_and_split_into_env_and_policy(spec):
     assert registry.get_spec(spec.name) is spec
