@@ -43,7 +43,7 @@ class CompareSettings(BaseModel):
 
     rel_threshold: float = Field(0.25, ge=0, description="relative change a regression must exceed (0.25 = +25 %)")
     abs_floor_s: float = Field(1e-4, ge=0, description="absolute change per sample a regression must exceed (s)")
-    alpha: float = Field(0.01, gt=0, lt=1, description="significance level of the per-sample test (one-sided)")
+    alpha: float = Field(0.002, gt=0, lt=1, description="significance level of the per-sample test (one-sided; asv uses 0.002)")
     statistic: Literal["median", "mean"] = Field(
         "median", description="per-sample statistic compared (median resists load spikes; mean adds up to totals)")
     test: Literal["mannwhitney", "bootstrap"] = Field("mannwhitney", description="significance test")

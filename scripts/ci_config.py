@@ -35,7 +35,7 @@ SETTINGS = {
     "seed": 0,
     "device": "cpu",          # CI runners have no GPU; a GPU job would need its own baseline
     "threads": 1,             # one intra-op thread: less contention noise on shared 2-core runners
-    "samples": 3,             # per round; ci_gate.sh runs 2 rounds per side -> 6 per side (p can reach 0.001)
+    "samples": 4,             # per round; ci_gate.sh runs 2 rounds per side -> 8 per side (p down to 8e-5)
     "warmup": 1,
     "repeats": 3,             # median of 3 unprofiled passes per sample
 }
