@@ -34,10 +34,15 @@ from nscharacterize.reports.abrun import find_run_dir, merge_runs  # noqa: E402
 from nscharacterize.reports.compare import CompareSettings, compare_runs  # noqa: E402
 
 
+REUSE = False
+
+
 def run_config(cfg: dict, out: Path, tag: str) -> Path:
     path = out / f"{tag}.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     dest = out / "runs" / tag
+    if REUSE and dest.is_dir():
+        return find_run_dir(dest)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "nscharacterize.cli", "run", str(path), "--out", str(dest), "--quiet"],
                           cwd=ROOT, capture_output=True, text=True)
@@ -64,7 +69,11 @@ def main() -> int:
     ap.add_argument("--alpha", type=float)
     ap.add_argument("--out", help="keep the runs here (default a temp dir)")
     ap.add_argument("--json", help="write the numbers here")
+    ap.add_argument("--reuse", action="store_true", help="with --out: re-evaluate the runs already there "
+                    "(e.g. with other thresholds) instead of running them again")
     args = ap.parse_args()
+    global REUSE
+    REUSE = args.reuse
 
     opts = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("abs_floor_s", args.abs_floor),
                               ("alpha", args.alpha)) if v is not None}
