@@ -1,7 +1,8 @@
 """Mask R-CNN R50-FPN image/frame parser with random weights.
 
-``backend="torchvision"`` (default) builds ``torchvision.models.detection.maskrcnn_resnet50_fpn``
-with ``weights=None, weights_backbone=None`` under a fixed seed. ``backend="detectron2"`` builds
+``backend="torchvision"`` (default) builds torchvision's Mask R-CNN R50-FPN (the model of
+``maskrcnn_resnet50_fpn``) with random weights under a fixed seed and frozen batch norm, as in
+detectron2. ``backend="detectron2"`` builds
 detectron2's model-zoo ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x`` (random weights) when
 detectron2 is importable, and raises ``WorkloadError`` otherwise.
 
@@ -82,13 +83,19 @@ class MaskRCNNParser:
 
     # -- construction -------------------------------------------------------------------------
     def _build_torchvision(self) -> torch.nn.Module:
-        from torchvision.models.detection import maskrcnn_resnet50_fpn
+        from torchvision.models.detection import MaskRCNN
+        from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+        from torchvision.ops.misc import FrozenBatchNorm2d
 
+        # This is what maskrcnn_resnet50_fpn(weights=None, weights_backbone=None) builds, except for the
+        # norm layer: without weights torchvision falls back to nn.BatchNorm2d, while detectron2's R50
+        # (and torchvision's pretrained path) use FrozenBatchNorm2d, i.e. x * scale + bias per layer.
+        backbone = resnet_fpn_backbone(backbone_name="resnet50", weights=None, norm_layer=FrozenBatchNorm2d,
+                                       trainable_layers=3)
         # num_classes counts the background class in torchvision, hence +1 (detectron2's NUM_CLASSES=80).
-        return maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=self.num_classes + 1,
-                                     min_size=self.min_size, max_size=self.max_size,
-                                     rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=1000,
-                                     box_score_thresh=0.0, box_nms_thresh=0.5, box_detections_per_img=100)
+        return MaskRCNN(backbone, num_classes=self.num_classes + 1, min_size=self.min_size, max_size=self.max_size,
+                        rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=1000,
+                        box_score_thresh=0.0, box_nms_thresh=0.5, box_detections_per_img=100)
 
     def _build_detectron2(self) -> torch.nn.Module:
         if not detectron2_available():
