@@ -49,15 +49,15 @@ def _pydantic_line(exc, source: str) -> str:
 # Settings: defaults < the new run's config `compare:` section < --settings FILE < options
 # ---------------------------------------------------------------------------------------------
 
-_OPTS = {"rel_threshold": "rel-threshold", "abs_floor_s": "abs-floor", "alpha": "alpha", "test": "test",
-         "share_points": "share-points", "fail_on_share_shift": "fail-on-share-shift"}
+# CompareSettings fields that have a command-line option (argparse dest = field name)
+_OPTS = ("rel_threshold", "abs_floor_s", "alpha", "test", "share_points", "fail_on_share_shift")
 
 
 def _add_threshold_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("thresholds (also config keys under `compare:`)")
-    g.add_argument("--rel-threshold", type=float, metavar="FRAC", help="relative change a regression must exceed "
+    g.add_argument("--rel-threshold", dest="rel_threshold", type=float, metavar="FRAC", help="relative change a regression must exceed "
                    f"(default {CompareSettings().rel_threshold})")
-    g.add_argument("--abs-floor", type=float, metavar="SECONDS", help="absolute change per sample a regression "
+    g.add_argument("--abs-floor", dest="abs_floor_s", type=float, metavar="SECONDS", help="absolute change per sample a regression "
                    f"must exceed (default {CompareSettings().abs_floor_s})")
     g.add_argument("--alpha", type=float, help=f"significance level (default {CompareSettings().alpha})")
     g.add_argument("--test", choices=["mannwhitney", "bootstrap"], help="significance test over per-sample values")
@@ -116,7 +116,7 @@ def resolve_settings(args: argparse.Namespace, run_config: dict | None = None, r
         path = Path(args.settings)
         merged.update(_section(_load_yaml(path), str(path)))
         sources.append(str(path))
-    for field, opt in _OPTS.items():
+    for field in _OPTS:
         v = getattr(args, field, None)
         if v is not None:
             merged[field] = v

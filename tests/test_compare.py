@@ -115,6 +115,8 @@ def test_abs_floor_and_rel_threshold(tmp_path):
     assert compare_runs(a, c, CompareSettings(rel_threshold=0.10)).count("regressed") >= 1
     proc = cli("compare", str(a), str(c), "--rel-threshold", "0.1", "--abs-floor", "0.0001")
     assert proc.returncode == 1
+    assert cli("compare", str(a), str(c), "--rel-threshold", "0.1", "--abs-floor", "0.01").returncode == 0
+    assert cli("compare", str(a), str(b), "--alpha", "1e-12").returncode == 0
 
 
 def test_bootstrap_test(tmp_path):
