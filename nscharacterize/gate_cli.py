@@ -26,6 +26,9 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
     def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
+        except BrokenPipeError:   # output piped into `head`: not an input error
+            _quiet_stdout()
+            return 0
         except CompareError as exc:
             return _err(str(exc))
         except ValueError as exc:  # RunDirError and pydantic ValidationError derive from ValueError
@@ -37,6 +40,12 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
     return run
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _pydantic_line(exc, source: str) -> str:
@@ -143,7 +152,11 @@ def _emit(cmp, args: argparse.Namespace) -> int:
 
     text = {"terminal": lambda: R.render_terminal(cmp, args.all), "markdown": lambda: R.render_markdown(cmp),
             "json": lambda: R.render_json(cmp)}[args.format]()
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:   # piped into `head`: the verdict still decides the exit code
+        _quiet_stdout()
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(R.render_markdown(cmp))

@@ -169,6 +169,8 @@ def load_series(db: str | Path, workload: str | None = None, component: str = AL
         pts = series[key]
         idx = sorted(pts)
         mean = np.array([pts[i][0] for i in idx])
+        if key[2] != TOTAL and not np.any(mean):
+            continue   # a category this workload never spends time in
         std = np.array([pts[i][1] for i in idx])
         n = np.array([pts[i][2] for i in idx])
         out.append(Series(key[0], key[1], key[2], [runs[i][0] for i in idx],
