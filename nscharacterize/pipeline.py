@@ -76,8 +76,8 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
     }
     run_dir.write_json(store.MANIFEST, manifest)
     events, timings = [empty_events()], [pd.DataFrame(columns=TIMING_COLUMNS)]
-    result = pd.DataFrame()
     failed: list[str] = []
+    result = _write(run_dir, events, timings, taxonomy, manifest)  # every file exists from the start
     try:
         for entry in config.workloads:
             n = samples_override or entry.samples or config.samples
@@ -118,7 +118,8 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
     finally:
         manifest["finished"] = _now()
         if manifest["status"] == "running":
-            manifest["status"] = "ok" if not failed else "partial"
+            manifest["status"] = ("ok" if not failed else
+                                  "failed" if len(failed) == len(manifest["workloads"]) else "partial")
         if any(w["status"] == "interrupted" for w in manifest["workloads"]):
             manifest["status"] = "interrupted"
         run_dir.write_json(store.MANIFEST, manifest)

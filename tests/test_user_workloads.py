@@ -48,3 +48,14 @@ def test_user_factory_errors_are_one_line(tmp_path):
     proc = run_cli("run", str(cfg), "--out", str(tmp_path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "u.yaml: workloads[0].workload" in proc.stderr and "no_such_module" in proc.stderr
+
+
+def test_run_where_every_workload_fails_still_writes_its_files(tmp_path):
+    cfg = write_config(tmp_path / "allfail.yaml", workloads=[{"workload": "user_models:broken",
+                                                               "params": {"fail_at": 0}}])
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 1
+    run_dir = proc.stdout.strip().splitlines()[-1]
+    table = open(f"{run_dir}/table.md").read()
+    assert "Failed workloads" in table and "planted failure" in table
+    assert json.loads(open(f"{run_dir}/manifest.json").read())["status"] == "failed"
