@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 
 from nscharacterize.taxonomy.categories import CATEGORIES, LABELS, PY_CATEGORIES, PY_LABELS  # noqa: E402
 
-from .tables import wide  # noqa: E402
+from .tables import fmt_time, wide  # noqa: E402
 
 PALETTE = {"gemm": "#1f77b4", "sparse_mm": "#17becf", "conv": "#2ca02c", "elementwise": "#ff7f0e",
            "regional": "#9467bd", "embedding": "#8c564b", "data_movement": "#d62728",
@@ -46,11 +46,14 @@ def stacked_bars(breakdown: pd.DataFrame):
     for cat in CATEGORIES:
         ax.barh(labels, times[cat] * factor, left=left * factor, color=PALETTE[cat], label=LABELS[cat])
         left += times[cat]
+    # Components differ by orders of magnitude: print every total so that short bars still read.
+    for y, total in enumerate(left):
+        ax.text(total * factor, y, f" {fmt_time(total)}", va="center", fontsize="small")
+    ax.margins(x=0.12)
     ax.invert_yaxis()
     ax.set_xlabel(f"runtime per sample ({unit})")
     ax.set_title("Runtime by component and category")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.02 * max(0, 6 - len(times))), ncol=5,
-              fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     fig.tight_layout()
     return fig
 
@@ -73,7 +76,7 @@ def python_breakdown(breakdown: pd.DataFrame):
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of component runtime (%)")
     ax.set_title("Python functions of symbolic components (cProfile)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=5, fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     fig.tight_layout()
     return fig
 
