@@ -69,7 +69,7 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
     manifest = {
         "schema": store.SCHEMA, "name": config.name, "config_file": str(config_path),
         "created": _now(), "finished": None, "status": "running",
-        "command": sys.argv, "git_commit": git_commit(str(Path(config_path).resolve().parent)),
+        "command": sys.argv, "git_commit": git_commit() or git_commit(str(Path(config_path).resolve().parent)),
         "seed": config.seed, "samples": samples_override or config.samples, "warmup": config.warmup,
         "repeats": config.repeats, "config_hash": config.hash(),
         "fingerprint": fingerprint(device, config.hash()), "workloads": [], "checks": {},
