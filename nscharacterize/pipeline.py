@@ -146,13 +146,19 @@ def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, events: pd.Dat
     for (w, c), grp in timings.groupby(["workload", "component"], sort=False):
         sel = (checks["workload"] == w) & (checks["component"] == c)
         comps.append({"workload": w, "component": c, "wall_s": float(grp["wall_s"].mean()),
-                      "overhead": float(grp["overhead"].mean()),
+                      "overhead": _or_none(grp["overhead"].mean()),
                       "max_addup_error_s": float(checks.loc[sel, "addup_error_s"].max()),
                       "clamped_samples": int(checks.loc[sel, "clamped"].sum()),
-                      "peak_mem_bytes": float(grp["peak_mem_bytes"].max())})
+                      "peak_mem_bytes": _or_none(grp["peak_mem_bytes"].max())})
     max_rel = float(rel.max()) if rel.notna().any() else 0.0
     return {"addup_ok": bool(max_rel < 1e-6), "max_addup_rel_error": max_rel,
             "event_rows": int(len(events)), "components": comps}
+
+
+def _or_none(value) -> float | None:
+    """JSON has no NaN: an unmeasured value is null."""
+    value = float(value)
+    return None if value != value else value
 
 
 def _attach_log(run_dir: RunDir) -> logging.Handler:

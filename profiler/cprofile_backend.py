@@ -33,7 +33,7 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str) -> Capture:
         rows.append({"source": "python", "device": "cpu", "name": name, "ancestors": "", "children": "",
                      "calls": int(ncalls), "self_cpu_us": tottime * 1e6, "self_device_us": 0.0,
                      "input_shapes": "", "input_dtypes": "", "flops": 0.0, "bytes": 0.0})
-    return Capture(out, rows, wall, 0.0)
+    return Capture(out, rows, wall, float("nan"))  # cProfile sees no tensor allocations
 
 
 def function_name(filename: str, func: str, modules: dict[str, str]) -> str:

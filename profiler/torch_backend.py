@@ -32,7 +32,7 @@ class Capture:
     output: Any
     rows: list[dict]
     wall_s: float          # wall time of the call inside the profiler (synchronised)
-    peak_mem_bytes: float  # peak of memory allocated during the call (0 when not recorded)
+    peak_mem_bytes: float  # peak of memory allocated during the call (NaN when not recorded)
 
 
 def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettings) -> Capture:
@@ -56,7 +56,7 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettin
         prof.export_chrome_trace(settings.chrome_trace)
     host = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
     events = [e for e in host if not e.name.startswith(("[memory]", "ProfilerStep"))]
-    return Capture(out, _rows(events, device), wall, _peak_memory(host, device) if settings.memory else 0.0)
+    return Capture(out, _rows(events, device), wall, _peak_memory(host, device) if settings.memory else float("nan"))
 
 
 @contextlib.contextmanager
