@@ -203,7 +203,7 @@ def cmd_list(args) -> int:
 def _console():
     from rich.console import Console
 
-    return Console(stderr=False, width=max(150, int(os.environ.get("COLUMNS", "0") or 0)))
+    return Console(stderr=False, width=max(180, int(os.environ.get("COLUMNS", "0") or 0)))
 
 
 class _Progress:
