@@ -195,9 +195,20 @@ def cmd_list(args) -> int:
         spec = registry.get_spec(name)
         print(f"{name}: {spec.summary}")
         for field_name, field in spec.params.model_fields.items():
-            ann = getattr(field.annotation, "__name__", str(field.annotation)).replace("typing.", "")
-            print(f"    {field_name:<22} {ann:<10} default {field.default!r:<14} {field.description or ''}")
+            print(f"    {field_name:<28} {_type_name(field.annotation):<22} default {field.default!r:<14} "
+                  f"{field.description or ''}")
     return EXIT_OK
+
+
+def _type_name(annotation) -> str:
+    import typing
+
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return "|".join(str(a) for a in args)
+    if args:  # Optional[int], int | None, list[int]
+        return " | ".join(_type_name(a) for a in args) if type(None) in args else str(annotation)
+    return "None" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
 
 
 def _console():

@@ -77,7 +77,7 @@ def test_detectron2_backend_error_when_missing(monkeypatch):
 
     monkeypatch.setattr(mask_rcnn, "detectron2_available", lambda: False)
     with pytest.raises(WorkloadError, match="detectron2"):
-        NSCL.build({**NSCL.smoke, "image_parser_backend": "detectron2"}, seed=0)
+        NSCL.build({**NSCL.smoke, "parser_backend": "detectron2"}, seed=0)
 
 
 @pytest.mark.cuda

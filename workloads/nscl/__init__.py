@@ -21,25 +21,18 @@ import torch
 from pydantic import Field
 
 from ..base import Component, Workload, WorkloadError
-from ..registry import Params, WorkloadSpec
+from ..parsers.params import MaskRCNNParams
+from ..registry import WorkloadSpec
 from . import clevr_data
 
 
-class NSCLParams(Params):
+class NSCLParams(MaskRCNNParams):
     data_dir: Optional[str] = Field(None, description="CLEVR-layout folder (real CLEVR v1.0 works too); default "
                                     "data/clevr-synth-<seed> under the working directory, generated if missing")
     split: str = Field("val", description="CLEVR split whose files are read/written (CLEVR_<split>_*.json)")
     questions_per_image: int = Field(10, ge=1, description="questions run per image (CLEVR val has ~10)")
     min_objects: int = Field(3, ge=1, le=10, description="fewest objects in a synthetic scene")
     max_objects: int = Field(10, ge=1, le=10, description="most objects in a synthetic scene")
-    image_parser_backend: Literal["torchvision", "detectron2"] = Field(
-        "torchvision", description="Mask R-CNN implementation (detectron2 only when importable)")
-    image_min_size: int = Field(800, ge=32, description="parser test resize: shorter side (detectron2: 800)")
-    image_max_size: int = Field(1333, ge=32, description="parser test resize: longest side cap (detectron2: 1333)")
-    parser_classes: int = Field(80, ge=1, description="object classes of the Mask R-CNN heads (COCO: 80)")
-    parser_candidates_per_object: Optional[int] = Field(
-        10, ge=1, description="(box, class) pairs per object let through to NMS, standing in for a trained "
-        "detector's 0.05 score threshold; null = threshold 0 (every pair reaches NMS)")
     question_parser_backend: Literal["auto", "opennmt", "torch"] = Field(
         "auto", description="Transformer implementation: OpenNMT-py when importable (auto), or torch.nn")
     question_parser_layers: int = Field(6, ge=1, description="encoder and decoder layers (Transformer-base: 6)")
@@ -51,16 +44,14 @@ class NSCLParams(Params):
 
 
 def build_nscl(p: NSCLParams, seed: int) -> Workload:
-    from ..parsers import MaskRCNNParser, QuestionParser
+    from ..parsers import QuestionParser
     from .model import Executor, FeatureExtractor
 
     if p.min_objects > p.max_objects:
         raise WorkloadError(f"nscl: min_objects ({p.min_objects}) exceeds max_objects ({p.max_objects})")
     if p.question_parser_dim % p.question_parser_heads:
         raise WorkloadError("nscl: question_parser_dim must be a multiple of question_parser_heads")
-    image_parser = MaskRCNNParser(backend=p.image_parser_backend, min_size=p.image_min_size,
-                                  max_size=p.image_max_size, num_classes=p.parser_classes, seed=seed,
-                                  candidates_per_object=p.parser_candidates_per_object)
+    image_parser = p.build_parser(seed)
     backend = None if p.question_parser_backend == "auto" else p.question_parser_backend
     question_parser = QuestionParser(backend=backend, src_vocab=len(clevr_data.QUESTION_VOCAB),
                                      tgt_vocab=len(clevr_data.PROGRAM_VOCAB), d_model=p.question_parser_dim,
@@ -104,9 +95,7 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
         with torch.no_grad():
             return executor(x["objects"], x["relations"], x["programs"])
 
-    info = {"image_parser": {"backend": image_parser.backend, "min_size": p.image_min_size,
-                             "candidates_per_object": p.parser_candidates_per_object,
-                             "max_size": p.image_max_size, "parameters": image_parser.parameters},
+    info = {"image_parser": p.parser_info(image_parser),
             "question_parser": {"backend": question_parser.backend, "layers": p.question_parser_layers,
                                 "d_model": p.question_parser_dim, "parameters": question_parser.parameters},
             "feature_extractor": {"image_size": p.feature_image_size,
@@ -125,5 +114,5 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
 NSCL = WorkloadSpec(
     "nscl", "NSCL on CLEVR: Mask R-CNN + ResNet-34 scene graph + Transformer parser + quasi-symbolic executor",
     NSCLParams, build_nscl,
-    smoke={"image_min_size": 128, "image_max_size": 192, "questions_per_image": 1, "question_parser_layers": 1,
+    smoke={"parser_min_size": 128, "parser_max_size": 192, "questions_per_image": 1, "question_parser_layers": 1,
            "question_parser_dim": 64, "feature_image_size": 128, "max_objects": 4})

@@ -10,25 +10,20 @@ answers every question; profiled with cProfile).
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from ..base import Component, Workload, WorkloadError
-from ..registry import Params
+from ..parsers.params import MaskRCNNParams
 
 
-class NSDRParams(Params):
+class NSDRParams(MaskRCNNParams):
     frames: int = Field(25, ge=3, le=200, description="observed frames per video parsed by Mask R-CNN and rolled "
                         "out by PropNet (25; NS-DR's 128-frame videos sampled every 5th give 26)")
     frame_stride: int = Field(5, ge=1, le=20, description="video frames between parsed frames (NS-DR frame_offset 5)")
     min_objects: int = Field(3, ge=2, le=8, description="fewest objects per video")
     max_objects: int = Field(5, ge=2, le=8, description="most objects per video (colours are unique, so at most 8)")
-    parser_backend: Literal["torchvision", "detectron2"] = Field(
-        "torchvision", description="Mask R-CNN implementation: torchvision, or detectron2 when it is installed")
-    parser_min_size: int = Field(800, ge=64, description="frame parser's shorter-side resize (detectron2 test: 800)")
-    parser_max_size: int = Field(1333, ge=64, description="frame parser's longer-side cap (detectron2 test: 1333)")
     pstep: int = Field(2, ge=1, le=8, description="PropNet propagation steps (NS-DR: 2)")
     nf_particle: int = Field(128, ge=8, description="particle encoder width (conv stack nf, 2nf, 3nf)")
     nf_relation: int = Field(128, ge=8, description="relation encoder width (conv stack nf, 2nf, 3nf)")
@@ -64,7 +59,6 @@ def proposals_from_masks(sample, detector=None) -> dict:
 def build_nsdr(p: NSDRParams, seed: int) -> Workload:
     import torch
 
-    from ..parsers import make_image_parser
     from .clevrer_data import GenConfig, default_data_dir, ensure_dataset, load_video, variant_dir
     from .dynamics import ConvPropNet, Rollout, build_tracks, write_predictions
     from .executor import answer_video
@@ -74,8 +68,7 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
     cfg = GenConfig(frames=p.frames, frame_stride=p.frame_stride, min_objects=p.min_objects,
                     max_objects=p.max_objects)
     data_dir = variant_dir(p.data_dir or default_data_dir(seed), seed, cfg)
-    parser = make_image_parser(backend=p.parser_backend, min_size=p.parser_min_size, max_size=p.parser_max_size,
-                               seed=seed)
+    parser = p.build_parser(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = ConvPropNet(p.nf_particle, p.nf_relation, p.nf_effect).eval()
@@ -114,5 +107,5 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
                     Component("executor", executor, kind="symbolic", profiler="cprofile")],
         make_samples=make_samples, to_device=to_device,
         info={"data_dir": data_dir, "frames": p.frames, "frame_stride": p.frame_stride,
-              "parser_backend": p.parser_backend, "parser_parameters": parser.parameters,
+              "frame_parser": p.parser_info(parser),
               "propnet_parameters": sum(t.numel() for t in model.parameters())})
