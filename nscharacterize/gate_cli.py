@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from pydantic import ValidationError
+
+from .errors import USER_ERRORS
 from .reports import baseline as baseline_store
 from .reports.compare import CompareError, CompareSettings, compare_runs
 
@@ -29,11 +32,9 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
         except BrokenPipeError:   # output piped into `head`: not an input error
             _quiet_stdout()
             return 0
-        except CompareError as exc:
-            return _err(str(exc))
-        except ValueError as exc:  # RunDirError and pydantic ValidationError derive from ValueError
-            if exc.__class__.__name__ == "ValidationError":
-                return _err(_pydantic_line(exc, getattr(args, "_settings_source", "compare settings")))
+        except ValidationError as exc:
+            return _err(_pydantic_line(exc, getattr(args, "_settings_source", "compare settings")))
+        except USER_ERRORS as exc:  # CompareError, RunDirError, ConfigError, ...: already one line
             return _err(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
         except OSError as exc:
             return _err(f"{getattr(exc, 'filename', None) or 'file'}: io: {exc.strerror or exc}; check the path")
