@@ -88,8 +88,13 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: {describe(exc, Config)}") from None
     if config.name is None:
         config.name = path.stem
+    seen: dict[str, int] = {}
     for i, entry in enumerate(config.workloads):
         _check_entry(path, i, entry)
+        if entry.label in seen:
+            raise ConfigError(f"{path}: workloads[{i}].name: label {entry.label!r} is already used by "
+                              f"workloads[{seen[entry.label]}]; give each entry a distinct name")
+        seen[entry.label] = i
     _check_compare(path, config)
     return config
 

@@ -108,6 +108,9 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
         tmp_path / "p.yaml", workloads=[{"workload": "mlp-demo", "params": {"objcts": 3}}]))),
         "p.yaml", "workloads[0].params.objcts", "unknown key", "objects")
     _one_line_error(run_cli("run", str(write_config(tmp_path / "d.yaml", device="tpu"))), "d.yaml", "device")
+    _one_line_error(run_cli("run", str(write_config(tmp_path / "l.yaml", workloads=[
+        {"workload": "mlp-demo"}, {"workload": "mlp-demo", "params": {"objects": 3}}]))),
+        "l.yaml", "workloads[1].name", "already used", "distinct name")
     _one_line_error(run_cli("report", str(tmp_path / "missing-run")), "missing-run")
 
 
