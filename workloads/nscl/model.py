@@ -243,26 +243,14 @@ class _ProgramContext:
 
     def concept_masks(self) -> torch.Tensor:                                      # [G, N]
         if "concept" not in self._cache:
-            masks = []
-            for group in self.concept_groups:
-                mask = None
-                for c in group:
-                    new = self.attr.similarity(self.obj_f, c)
-                    mask = new if mask is None else torch.min(mask, new)
-                masks.append(mask)
-            self._cache["concept"] = torch.stack(masks, dim=0)
+            self._cache["concept"] = torch.stack(
+                [_conjunction(self.attr, self.obj_f, group) for group in self.concept_groups], dim=0)
         return self._cache["concept"]
 
     def relation_masks(self) -> torch.Tensor:                                     # [G, N, N]
         if "relation" not in self._cache:
-            masks = []
-            for group in self.relation_groups:
-                mask = None
-                for c in group:
-                    new = self.rel.similarity(self.rel_f, c)
-                    mask = new if mask is None else torch.min(mask, new)
-                masks.append(_self_mask(mask))
-            self._cache["relation"] = torch.stack(masks, dim=0)
+            self._cache["relation"] = torch.stack(
+                [_self_mask(_conjunction(self.rel, self.rel_f, group)) for group in self.relation_groups], dim=0)
         return self._cache["relation"]
 
     def attribute_masks(self) -> torch.Tensor:                                    # [G, N, N]
@@ -276,6 +264,15 @@ class _ProgramContext:
             self._cache["query"] = torch.stack(
                 [self.attr.query_attribute(self.obj_f, a) for a in self.query_groups], dim=0)
         return self._cache["query"]
+
+
+def _conjunction(embedding, features: torch.Tensor, concepts) -> torch.Tensor:
+    """Soft AND of several concepts (e.g. "large red"): element-wise min of their similarities."""
+    mask = None
+    for c in concepts:
+        new = embedding.similarity(features, c)
+        mask = new if mask is None else torch.min(mask, new)
+    return mask
 
 
 def _unique(selected: torch.Tensor) -> torch.Tensor:
