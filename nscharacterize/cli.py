@@ -65,12 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="built-in workloads and their parameters")
     p.set_defaults(handler=cmd_list)
 
-    try:
-        from nscharacterize import gate_cli
-    except ImportError:
-        gate_cli = None
-    if gate_cli is not None:
-        gate_cli.register(sub)
+    from nscharacterize import gate_cli
+
+    gate_cli.register(sub)
     return parser
 
 

@@ -1,6 +1,6 @@
 """CLI glue for regression tracking: ``compare``, ``baseline``, ``history`` and ``ab``.
 
-``register(subparsers)`` adds the subcommands; each handler (``args.func`` / ``args.handler``)
+``register(subparsers)`` adds the subcommands; each handler (``args.handler``, run by cli.main)
 returns an exit code: 0 clean, 1 regression, 2 bad input (one line on stderr, never a traceback).
 """
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Callable
 
 from pydantic import ValidationError
 
-from .errors import USER_ERRORS
 from .reports import baseline as baseline_store
 from .reports.compare import CompareError, CompareSettings, compare_runs
 
@@ -25,7 +24,8 @@ def _err(msg: str) -> int:
 
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turns worded input errors into one stderr line and exit 2."""
+    """One stderr line and exit 2 for the gate's own input errors (settings values, unreadable
+    files); cli.main turns the project's user errors (CompareError, RunDirError, ...) the same way."""
     def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
@@ -34,8 +34,6 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
             return 0
         except ValidationError as exc:
             return _err(_pydantic_line(exc, getattr(args, "_settings_source", "compare settings")))
-        except USER_ERRORS as exc:  # CompareError, RunDirError, ConfigError, ...: already one line
-            return _err(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
         except OSError as exc:
             return _err(f"{getattr(exc, 'filename', None) or 'file'}: io: {exc.strerror or exc}; check the path")
     run.__name__ = fn.__name__
@@ -301,7 +299,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def _set(p: argparse.ArgumentParser, fn) -> None:
-    p.set_defaults(func=fn, handler=fn)
+    p.set_defaults(handler=fn)
 
 
 def register(subparsers) -> None:
@@ -359,16 +357,3 @@ def register(subparsers) -> None:
     s.add_argument("--plot", default=str(Path(".nscharacterize") / "trend.png"),
                    help="trend plot PNG (default %(default)s; 'none' to skip)")
     _set(p, cmd_history)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (tests, and before the main CLI registers these commands)."""
-    parser = argparse.ArgumentParser(prog=PROG)
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

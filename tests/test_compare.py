@@ -19,10 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli_subprocess(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Runs the CLI as a user would (the main CLI once it registers the gate commands)."""
-    main = ROOT / "nscharacterize" / "cli.py"
-    mod = "nscharacterize.cli" if main.exists() and "gate_cli" in main.read_text() else "nscharacterize.gate_cli"
-    return subprocess.run([sys.executable, "-m", mod, *args], capture_output=True, text=True, cwd=cwd or ROOT,
+    """Runs the CLI as a user would."""
+    return subprocess.run([sys.executable, "-m", "nscharacterize.cli", *args], capture_output=True, text=True, cwd=cwd or ROOT,
                           timeout=300)
 
 
@@ -31,12 +29,12 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     import contextlib
     import io
 
-    from nscharacterize import gate_cli
+    from nscharacterize import cli as main_cli
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            code = gate_cli.main(list(args))
+            code = main_cli.main(list(args))
         except SystemExit as exc:  # argparse usage errors
             code = exc.code if isinstance(exc.code, int) else 2
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
