@@ -75,7 +75,8 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
         "fingerprint": fingerprint(device, config.hash()), "workloads": [], "checks": {},
     }
     run_dir.write_json(store.MANIFEST, manifest)
-    events, timings = [empty_events()], [pd.DataFrame(columns=TIMING_COLUMNS)]
+    events: list[pd.DataFrame] = []   # classified once per workload, as each one finishes
+    timings: list[pd.DataFrame] = []
     failed: list[str] = []
     result = _write(run_dir, events, timings, taxonomy, manifest)  # every file exists from the start
     try:
@@ -107,7 +108,7 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
                 failed.append(entry.label)
             else:
                 record["status"] = "ok"
-                events.append(prof.events)
+                events.append(taxonomy.classify_events(prof.events))
                 timings.append(prof.timings)
                 log.info("workload %s: %d samples, %d event rows", entry.label, n, len(prof.events))
             finally:
@@ -127,12 +128,11 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
     return RunOutcome(run_dir, result, failed)
 
 
-def _write(run_dir: RunDir, events, timings, taxonomy: Taxonomy, manifest: dict) -> pd.DataFrame:
-    all_events = pd.concat(events, ignore_index=True)
-    all_timings = pd.concat([t for t in timings if len(t)], ignore_index=True) if any(len(t) for t in timings) \
-        else timings[0]
-    result = write_results(run_dir, all_events, all_timings, taxonomy)
-    manifest["checks"] = summarize_checks(run_dir.checks(), all_timings, all_events)
+def _write(run_dir: RunDir, events: list, timings: list, taxonomy: Taxonomy, manifest: dict) -> pd.DataFrame:
+    all_events = pd.concat(events, ignore_index=True) if events else taxonomy.classify_events(empty_events())
+    all_timings = pd.concat(timings, ignore_index=True) if timings else pd.DataFrame(columns=TIMING_COLUMNS)
+    result, checks = write_results(run_dir, all_events, all_timings)
+    manifest["checks"] = summarize_checks(checks, all_timings, all_events)
     run_dir.write_json(store.MANIFEST, manifest)
     return result
 

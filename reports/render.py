@@ -13,23 +13,22 @@ from .store import RunDir
 from .tables import markdown_report
 
 
-def write_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
-    """Classifies ``events``, attributes time, and writes events, timings, samples, breakdown and
-    checks. Returns the breakdown."""
-    classified = taxonomy.classify_events(events)
-    attribution = attribute(classified, timings)
+def write_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attributes time from classified ``events`` and writes events, timings, samples, breakdown and
+    checks. Returns the breakdown and the per-sample checks."""
+    attribution = attribute(events, timings)
     result = breakdown(attribution.samples)
-    run.write_parquet(store.EVENTS, classified)
+    run.write_parquet(store.EVENTS, events)
     run.write_csv(store.TIMINGS, timings)
     run.write_csv(store.SAMPLES, attribution.samples)
     run.write_csv(store.CHECKS, attribution.checks)
     run.write_csv(store.BREAKDOWN, result)
-    return result
+    return result, attribution.checks
 
 
 def reclassify(run: RunDir, taxonomy: Taxonomy) -> pd.DataFrame:
     """Re-derives every table of a saved run with the current rules, without re-profiling."""
-    return write_results(run, run.events(), run.timings(), taxonomy)
+    return write_results(run, taxonomy.classify_events(run.events()), run.timings())[0]
 
 
 def render(run: RunDir) -> list[Path]:
