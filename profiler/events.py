@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Columns in order; ``category``, ``subcategory`` and ``rule`` are filled by the taxonomy stage.
+# Columns in order; the taxonomy stage adds ``category``, ``subcategory`` and ``rule``.
 COLUMNS = {
     "workload": "string", "component": "string", "kind": "string", "sample": "int64",
     "source": "string",        # op | annotation | kernel | python
@@ -22,7 +22,6 @@ COLUMNS = {
     "flops": "float64",        # as estimated by torch.profiler (matmul and conv only)
     "bytes": "float64",        # estimated bytes of tensor inputs read
 }
-CLASSIFIED = {"category": "string", "subcategory": "string", "rule": "string"}
 KEY = ["workload", "component", "kind", "sample", "source", "device", "name", "ancestors", "children",
        "input_shapes", "input_dtypes"]
 SUMMED = ["calls", "self_cpu_us", "self_device_us", "flops", "bytes"]

@@ -7,7 +7,7 @@ the next one, exactly as the real system would, so every stage is profiled on re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 Kind = Literal["neural", "symbolic"]
 ProfilerName = Literal["torch", "cprofile"]
@@ -66,9 +66,6 @@ class Workload:
         for component in self.components:
             x = component.fn(x)
         return x
-
-    def iter_components(self) -> Iterator[Component]:
-        return iter(self.components)
 
 
 def module_workload(name: str, module: Any, make_input: Callable[[int], Any], *, component: str = "forward",
