@@ -31,15 +31,16 @@ def _write(path: Path, copies: int) -> Path:
 def test_ab_two_configs_catches_planted_regression_and_passes_unchanged(tmp_path):
     a, b = _write(tmp_path / "a.yaml", 0), _write(tmp_path / "b.yaml", 300)
     out = tmp_path / "ab"
-    proc = subprocess.run([sys.executable, "-m", "nscharacterize.cli", "ab", str(a), str(b), "--rounds", "2",
+    proc = subprocess.run([sys.executable, "-m", "nscharacterize.cli", "ab", str(a), str(b), "--rounds", "3",
                            "--out", str(out), "--json", str(tmp_path / "ab.json"), "--markdown", str(tmp_path / "ab.md")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    # ABBA order, each side merged from its two rounds
+    # ABBAAB order (three rounds: a slow spell between the back-to-back B runs of two rounds once
+    # made the unchanged control look regressed), each side merged from its rounds
     rounds = sorted(p.name for p in (out / "rounds").iterdir())
-    assert rounds == ["00-A", "00-B", "01-A", "01-B"]
+    assert rounds == ["00-A", "00-B", "01-A", "01-B", "02-A", "02-B"]
     order = [ln.split("]")[0] for ln in proc.stderr.splitlines() if ln.startswith("[")]
-    assert order == ["[A", "[B", "[B", "[A"]
+    assert order == ["[A", "[B", "[B", "[A", "[A", "[B"]
     assert "config differs: workloads[0].params.copies" in proc.stdout
     data = json.loads((tmp_path / "ab.json").read_text())
     reg = {(r["workload"], r["component"], r["category"]) for r in data["rows"] if r["verdict"] == "regressed"}
@@ -48,8 +49,8 @@ def test_ab_two_configs_catches_planted_regression_and_passes_unchanged(tmp_path
     # operator category the change does not touch regressed
     assert not {k for k in reg if k[2] in ("gemm", "sparse_mm", "elementwise", "embedding", "data_transform")}, reg
     merged = [r for r in data["rows"] if r["category"] == "data_movement" and r["component"] == "encoder"][0]
-    assert merged["n_base"] == merged["n_new"] == 6
-    # unchanged code on both sides (the control workload, 6 samples per side over ABBA rounds) passes
+    assert merged["n_base"] == merged["n_new"] == 9
+    # unchanged code on both sides (the control workload, 9 samples per side over the rounds) passes
     assert not {k for k in reg if k[0] == "control"}, reg
     assert {r["verdict"] for r in data["rows"] if r["workload"] == "control"} <= {"unchanged", "within noise"}
 
