@@ -1,16 +1,17 @@
-"""Lists every package under the stage folders, which pyproject maps into nscharacterize.*."""
+"""Lists every package under the stage folders. The folder -> import-name map is written once,
+in pyproject.toml's [tool.setuptools] package-dir; this file only walks those folders."""
 import os
+import tomllib
 
 from setuptools import setup
 
-STAGES = {"nscharacterize": "nscharacterize", "profiler": "nscharacterize.profiler",
-          "taxonomy": "nscharacterize.taxonomy", "workloads": "nscharacterize.workloads",
-          "reports": "nscharacterize.reports"}
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyproject.toml"), "rb") as f:
+    PACKAGE_DIR = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
 
 
 def packages():
     found = []
-    for folder, dotted in STAGES.items():
+    for dotted, folder in PACKAGE_DIR.items():
         for root, _dirs, files in os.walk(folder):
             if "__init__.py" in files:
                 rel = os.path.relpath(root, folder)

@@ -17,12 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
-    from nscharacterize.errors import USER_ERRORS
+    from nscharacterize.errors import UserError
 
     try:
         return args.handler(args)
-    except USER_ERRORS as exc:
-        print(f"nscharacterize: error: {exc}", file=sys.stderr)
+    except UserError as exc:
+        print(f"nscharacterize: error: {exc.line()}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("nscharacterize: interrupted; results written so far are kept", file=sys.stderr)
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="e.g. aten::addmm, a CUDA kernel name, or json.decoder:raw_decode")
     p.add_argument("--within", default="", help="enclosing ops, outermost first, comma-separated")
     p.add_argument("--calls", default="", help="ops it calls directly, comma-separated")
-    p.add_argument("--as", dest="source", choices=["op", "kernel", "python"], help="name space (default: guessed)")
+    p.add_argument("--as", dest="source", choices=["op", "runtime", "kernel", "python"],
+                   help="what the name is (default: guessed)")
     p.set_defaults(handler=cmd_explain)
 
     p = sub.add_parser("taxonomy", help="inspect the rule set")
@@ -87,7 +88,7 @@ def cmd_run(args) -> int:
 
     config = load_config(args.config)
     if args.device:
-        check_device(args.device, "--device")
+        check_device(args.device, None, "--device")
     console = _console()
     progress = None if args.quiet else _Progress(console)
     try:
@@ -152,6 +153,10 @@ def cmd_explain(args) -> int:
 def _guess_source(name: str) -> str:
     import re
 
+    from nscharacterize.profiler.events import RUNTIME_API
+
+    if RUNTIME_API.fullmatch(name):
+        return "runtime"
     if re.fullmatch(r"[A-Za-z_]\w*::\w+", name):  # dispatcher op (kernels have spaces and templates)
         return "op"
     if name.startswith("builtin:") or (":" in name and " " not in name):

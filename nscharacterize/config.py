@@ -6,15 +6,20 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nscharacterize.errors import UserError
+from nscharacterize.fileio import load_yaml
+from nscharacterize.taxonomy.rules import NAMESPACES
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.base import WorkloadError
 
 
-class ConfigError(ValueError):
-    """A config the tool cannot use; the message is one line: file, key, what is allowed."""
+class ConfigError(UserError):
+    """A config the tool cannot use: file, key, what is wrong, what is allowed."""
+
+
+Namespace = Literal[NAMESPACES]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
@@ -29,7 +34,7 @@ class ProfilerConfig(_Strict):
 
 
 class TaxonomyConfig(_Strict):
-    rules: dict[Literal["ops", "kernels", "python"], list[str]] = Field(
+    rules: dict[Namespace, list[str]] = Field(
         default_factory=dict, description="extra rule files per name space, checked before the built-in rules")
 
 
@@ -67,33 +72,21 @@ class Config(_Strict):
 
 def load_config(path: str | Path) -> Config:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file; give a YAML file such as configs/quickstart.yaml") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"{path}: invalid YAML at {where}: {problem}; fix the syntax") from None
+    raw = load_yaml(path, "config file", ConfigError)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be a mapping with at least a 'workloads' list")
+        raise ConfigError(path, "(top level)", "must be a mapping", "add at least a 'workloads' list")
     try:
         config = Config(**raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe(exc, Config)}") from None
+        raise ConfigError(path, *describe(exc, Config)) from None
     if config.name is None:
         config.name = path.stem
     seen: dict[str, int] = {}
     for i, entry in enumerate(config.workloads):
         _check_entry(path, i, entry)
         if entry.label in seen:
-            raise ConfigError(f"{path}: workloads[{i}].name: label {entry.label!r} is already used by "
-                              f"workloads[{seen[entry.label]}]; give each entry a distinct name")
+            raise ConfigError(path, f"workloads[{i}].name", f"label {entry.label!r} is already used by "
+                              f"workloads[{seen[entry.label]}]", "give each entry a distinct name")
         seen[entry.label] = i
     _check_compare(path, config)
     return config
@@ -106,11 +99,12 @@ def _check_entry(path: Path, i: int, entry: WorkloadEntry) -> None:
             return
         spec = registry.get_spec(entry.workload)
     except WorkloadError as exc:
-        raise ConfigError(f"{path}: workloads[{i}].workload: {exc}") from None
+        raise ConfigError(path, f"workloads[{i}].workload", exc.what, exc.fix) from None
     try:
         spec.params(**entry.params)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: workloads[{i}].params.{describe(exc, spec.params)}") from None
+        key, what, fix = describe(exc, spec.params)
+        raise ConfigError(path, f"workloads[{i}].params.{key}", what, fix) from None
 
 
 def _check_compare(path: Path, config: Config) -> None:
@@ -121,23 +115,24 @@ def _check_compare(path: Path, config: Config) -> None:
     try:
         CompareSettings(**config.compare)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: compare.{describe(exc, CompareSettings)}") from None
+        key, what, fix = describe(exc, CompareSettings)
+        raise ConfigError(path, f"compare.{key}", what, fix) from None
 
 
-def describe(exc: ValidationError, model: type[BaseModel]) -> str:
-    """One line for the first error: ``key.path: problem; allowed ...``."""
+def describe(exc: ValidationError, model: type[BaseModel]) -> tuple[str, str, str]:
+    """(key path, what is wrong, fix) for the first error of a pydantic validation."""
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc) if loc else "(top level)"
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _fields_at(model, err["loc"][:-1])
-        return f"{key}: unknown key; allowed keys here: {', '.join(allowed)}"
+        return key, "unknown key", f"allowed keys here: {', '.join(allowed)}"
     if kind == "missing":
-        return f"{key}: required key is missing"
+        return key, "required key is missing", "add it"
     got = err.get("input")
     got_txt = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
-    return f"{key}: {err['msg']}{got_txt}"
+    return key, f"{err['msg']}{got_txt}", "fix the value"
 
 
 def _fields_at(model: type[BaseModel], loc) -> list[str]:

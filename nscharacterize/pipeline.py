@@ -39,18 +39,18 @@ class RunOutcome:
     failed: list[str]
 
 
-def check_device(device: str, where: str) -> str:
+def check_device(device: str, file: str | None, key: str) -> str:
     resolved = resolve_device(device)
     if resolved == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{where}: 'cuda' was asked for but no CUDA GPU is visible to torch; "
+        raise ConfigError(file, key, "'cuda' was asked for but no CUDA GPU is visible to torch",
                           "use cpu or auto")
     return resolved
 
 
 def run(config: Config, config_path: str, *, device: str | None = None, out: str | None = None,
         samples: int | None = None, trace: bool = False, progress=None) -> RunOutcome:
-    device = check_device(device or config.device,
-                          "--device" if device else f"{config_path}: device")
+    device = check_device(device or config.device, None if device else config_path,
+                          "--device" if device else "device")
     if config.threads:
         torch.set_num_threads(config.threads)
     taxonomy = Taxonomy(dict(config.taxonomy.rules))
@@ -131,38 +131,11 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
 def _write(run_dir: RunDir, events: list, timings: list, taxonomy: Taxonomy, manifest: dict) -> pd.DataFrame:
     all_events = pd.concat(events, ignore_index=True) if events else taxonomy.classify_events(empty_events())
     all_timings = pd.concat(timings, ignore_index=True) if timings else pd.DataFrame(columns=TIMING_COLUMNS)
-    result, checks = write_results(run_dir, all_events, all_timings)
-    manifest["checks"] = summarize_checks(checks, all_timings, all_events)
-    run_dir.write_json(store.MANIFEST, manifest)
-    return result
-
-
-def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, events: pd.DataFrame) -> dict:
-    """The add-up invariant and the overhead factor, per component, for the manifest."""
-    if checks.empty:
-        return {"addup_ok": True, "components": []}
-    rel = checks["addup_error_s"] / checks["wall_s"].where(checks["wall_s"] > 0)
-    comps = []
-    for (w, c), grp in timings.groupby(["workload", "component"], sort=False):
-        sel = (checks["workload"] == w) & (checks["component"] == c)
-        comps.append({"workload": w, "component": c, "wall_s": float(grp["wall_s"].mean()),
-                      "overhead": _or_none(grp["overhead"].mean()),
-                      "max_addup_error_s": float(checks.loc[sel, "addup_error_s"].max()),
-                      "clamped_samples": int(checks.loc[sel, "clamped"].sum()),
-                      "peak_mem_bytes": _or_none(grp["peak_mem_bytes"].max())})
-    max_rel = float(rel.max()) if rel.notna().any() else 0.0
-    return {"addup_ok": bool(max_rel < 1e-6), "max_addup_rel_error": max_rel,
-            "event_rows": int(len(events)), "components": comps}
-
-
-def _or_none(value) -> float | None:
-    """JSON has no NaN: an unmeasured value is null."""
-    value = float(value)
-    return None if value != value else value
+    return write_results(run_dir, all_events, all_timings, manifest)
 
 
 def _attach_log(run_dir: RunDir) -> logging.Handler:
-    handler = logging.FileHandler(run_dir.path / store.LOG)
+    handler = logging.FileHandler(run_dir.path / store.LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)

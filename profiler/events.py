@@ -5,12 +5,18 @@ small table, while every field the taxonomy and the reports need is kept.
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+
+# Host-side CUDA/HIP runtime and driver API calls (cudaLaunchKernel, cuLaunchKernel, cudnnXxx,
+# cublasXxx, ncclXxx, hipXxx): the one definition. They are recorded with source "runtime".
+RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|nccl|hip)[A-Z]\w*")
 
 # Columns in order; the taxonomy stage adds ``category``, ``subcategory`` and ``rule``.
 COLUMNS = {
     "workload": "string", "component": "string", "kind": "string", "sample": "int64",
-    "source": "string",        # op | annotation | kernel | python
+    "source": "string",        # op | runtime | annotation | kernel | python
     "device": "string",        # cpu | cuda
     "name": "string",          # aten::addmm, kernel name, or module:function
     "ancestors": "string",     # enclosing ops, outermost first, joined by ">"
@@ -52,5 +58,5 @@ def op_time_us(events: pd.DataFrame) -> pd.Series:
     """
     on_gpu = events["device"] == "cuda"
     src = events["source"]
-    host = ((src == "op") & ~on_gpu) | (src == "python")
+    host = (src.isin(["op", "runtime"]) & ~on_gpu) | (src == "python")
     return events["self_cpu_us"].where(host, 0.0) + events["self_device_us"].where(src == "kernel", 0.0)

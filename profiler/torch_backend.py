@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any, Callable
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from .events import RUNTIME_API
 from .timing import synchronize
 
 _DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
@@ -84,7 +84,7 @@ def _rows(events, device: str) -> list[dict]:
         shapes = str(evt.input_shapes) if evt.input_shapes else ""
         dtypes = ",".join(str(d) for d in (evt.input_dtypes or []) if d)
         rows.append({
-            "source": "annotation" if evt.is_user_annotation or not _is_op(evt.name) else "op",
+            "source": _source(evt),
             "device": device, "name": evt.name, "ancestors": ">".join(ancestors),
             "children": "|".join(children), "calls": 1,
             "self_cpu_us": float(evt.self_cpu_time_total),
@@ -100,12 +100,15 @@ def _rows(events, device: str) -> list[dict]:
     return rows
 
 
-_RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|hip)[A-Z]\w*")
-
-
 def _is_op(name: str) -> bool:
     """Dispatcher ops have a name space; CUDA runtime calls are host-side ops too."""
-    return "::" in name or bool(_RUNTIME_API.fullmatch(name))
+    return "::" in name or bool(RUNTIME_API.fullmatch(name))
+
+
+def _source(evt) -> str:
+    if evt.is_user_annotation or not _is_op(evt.name):
+        return "annotation"
+    return "runtime" if RUNTIME_API.fullmatch(evt.name) else "op"
 
 
 def _ancestors(evt) -> list[str]:

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from nscharacterize.errors import UserError
+
 from ..taxonomy.categories import CATEGORIES
 
 TOTAL = "total"          # category name of a total row
@@ -60,12 +62,8 @@ class CompareSettings(BaseModel):
         description="fingerprint keys that must match (others only warn)")
 
 
-class CompareError(ValueError):
-    """Bad input to compare: ``file: key: what is wrong; fix`` (exit 2)."""
-
-    def __init__(self, file: str | Path, key: str, what: str, fix: str):
-        self.file, self.key, self.what, self.fix = str(file), key, what, fix
-        super().__init__(f"{file}: {key}: {what}; {fix}")
+class CompareError(UserError):
+    """Bad input to the gate: ``file: key: what is wrong; fix`` (exit 2)."""
 
 
 @dataclass

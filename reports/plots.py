@@ -8,15 +8,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nscharacterize.taxonomy.categories import CATEGORIES, LABELS, PY_CATEGORIES, PY_LABELS  # noqa: E402
+from nscharacterize.taxonomy.categories import (  # noqa: E402
+    CATEGORIES, COLORS, LABELS, PY_CATEGORIES, PY_COLORS, PY_LABELS)
 
-from .tables import fmt_time, wide  # noqa: E402
-
-PALETTE = {"gemm": "#1f77b4", "sparse_mm": "#17becf", "conv": "#2ca02c", "elementwise": "#ff7f0e",
-           "regional": "#9467bd", "embedding": "#8c564b", "data_movement": "#d62728",
-           "data_transform": "#e377c2", "other": "#7f7f7f"}
-PY_PALETTE = {"feature_query": "#1f77b4", "arithmetic": "#ff7f0e", "program_control": "#2ca02c",
-              "parsing_io": "#d62728", "other": "#7f7f7f"}
+from .format import fmt_time  # noqa: E402
+from .tables import wide  # noqa: E402
 
 
 def _row_labels(index) -> list[str]:
@@ -44,7 +40,7 @@ def stacked_bars(breakdown: pd.DataFrame):
     left = pd.Series(0.0, index=times.index)
     labels = _row_labels(times.index)
     for cat in CATEGORIES:
-        ax.barh(labels, times[cat] * factor, left=left * factor, color=PALETTE[cat], label=LABELS[cat])
+        ax.barh(labels, times[cat] * factor, left=left * factor, color=COLORS[cat], label=LABELS[cat])
         left += times[cat]
     # Components differ by orders of magnitude: print every total so that short bars still read.
     for y, total in enumerate(left):
@@ -67,7 +63,7 @@ def python_breakdown(breakdown: pd.DataFrame):
     left = pd.Series(0.0, index=py.index)
     labels = _row_labels(py.index)
     for cat in PY_CATEGORIES:
-        ax.barh(labels, py[cat], left=left, color=PY_PALETTE[cat], label=PY_LABELS[cat])
+        ax.barh(labels, py[cat], left=left, color=PY_COLORS[cat], label=PY_LABELS[cat])
         for y, (x0, w) in enumerate(zip(left, py[cat])):
             if w >= 6:
                 ax.text(x0 + w / 2, y, f"{w:.0f}%", ha="center", va="center", color="white", fontsize="small")

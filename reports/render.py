@@ -13,9 +13,10 @@ from .store import RunDir
 from .tables import markdown_report
 
 
-def write_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attributes time from classified ``events`` and writes events, timings, samples, breakdown and
-    checks. Returns the breakdown and the per-sample checks."""
+def write_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, manifest: dict) -> pd.DataFrame:
+    """Attributes time from classified ``events``; writes events, timings, samples, breakdown and
+    checks, and the manifest with its ``checks`` summary recomputed from the same checks, so the
+    two never disagree. Returns the breakdown."""
     attribution = attribute(events, timings)
     result = breakdown(attribution.samples)
     run.write_parquet(store.EVENTS, events)
@@ -23,12 +24,38 @@ def write_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame) -> t
     run.write_csv(store.SAMPLES, attribution.samples)
     run.write_csv(store.CHECKS, attribution.checks)
     run.write_csv(store.BREAKDOWN, result)
-    return result, attribution.checks
+    manifest["checks"] = summarize_checks(attribution.checks, timings, events)
+    run.write_json(store.MANIFEST, manifest)
+    return result
 
 
 def reclassify(run: RunDir, taxonomy: Taxonomy) -> pd.DataFrame:
     """Re-derives every table of a saved run with the current rules, without re-profiling."""
-    return write_results(run, taxonomy.classify_events(run.events()), run.timings())[0]
+    return write_results(run, taxonomy.classify_events(run.events()), run.timings(), run.manifest)
+
+
+def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, events: pd.DataFrame) -> dict:
+    """The add-up invariant and the overhead factor, per component, for the manifest."""
+    if checks.empty:
+        return {"addup_ok": True, "components": []}
+    rel = checks["addup_error_s"] / checks["wall_s"].where(checks["wall_s"] > 0)
+    comps = []
+    for (w, c), grp in timings.groupby(["workload", "component"], sort=False):
+        sel = (checks["workload"] == w) & (checks["component"] == c)
+        comps.append({"workload": w, "component": c, "wall_s": float(grp["wall_s"].mean()),
+                      "overhead": _or_none(grp["overhead"].mean()),
+                      "max_addup_error_s": float(checks.loc[sel, "addup_error_s"].max()),
+                      "clamped_samples": int(checks.loc[sel, "clamped"].sum()),
+                      "peak_mem_bytes": _or_none(grp["peak_mem_bytes"].max())})
+    max_rel = float(rel.max()) if rel.notna().any() else 0.0
+    return {"addup_ok": bool(max_rel < 1e-6), "max_addup_rel_error": max_rel,
+            "event_rows": int(len(events)), "components": comps}
+
+
+def _or_none(value) -> float | None:
+    """JSON has no NaN: an unmeasured value is null."""
+    value = float(value)
+    return None if value != value else value
 
 
 def render(run: RunDir) -> list[Path]:

@@ -1,19 +1,21 @@
 """The run directory: the one on-disk format that the pipeline writes and every report reads.
 
-Every file is written atomically (temporary file + rename), so a crash or a failing workload
-never leaves a half-written table behind, and a reader sees either the old file or the new one.
+Every file name of a run directory is defined here and nowhere else. Every file is written
+atomically (``nscharacterize.fileio.atomic_write``), so a crash or a failing workload never leaves
+a half-written table behind, and a reader sees either the old file or the new one.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 import yaml
+
+from nscharacterize.errors import UserError
+from nscharacterize.fileio import atomic_write, dump_yaml, read_text
 
 SCHEMA = 1
 CONFIG = "config.yaml"
@@ -31,8 +33,8 @@ LOG = "run.log"
 TRACES = "traces"
 
 
-class RunDirError(ValueError):
-    """A run directory that cannot be read (one line: the file and the fix)."""
+class RunDirError(UserError):
+    """A run directory that cannot be read: the file, what is wrong and the fix."""
 
 
 class RunDir:
@@ -54,13 +56,13 @@ class RunDir:
         return cls(path)
 
     def write_text(self, name: str, text: str) -> Path:
-        return self._atomic(name, lambda tmp: Path(tmp).write_text(text))
+        return self._atomic(name, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
     def write_json(self, name: str, data: Any) -> Path:
         return self.write_text(name, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
     def write_yaml(self, name: str, data: Any) -> Path:
-        return self.write_text(name, yaml.safe_dump(data, sort_keys=False))
+        return self.write_text(name, dump_yaml(data))
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
         return self._atomic(name, lambda tmp: frame.to_csv(tmp, index=False))
@@ -72,27 +74,18 @@ class RunDir:
         return self._atomic(name, lambda tmp: fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight"))
 
     def _atomic(self, name: str, write: Callable[[str], Any]) -> Path:
-        target = self.path / name
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return target
+        return atomic_write(self.path / name, write)
 
     # ---- reading -------------------------------------------------------------------------------
     @property
     def manifest(self) -> dict:
         path = self._need(MANIFEST)
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_text(path, "manifest", RunDirError))
         except json.JSONDecodeError as exc:
-            raise RunDirError(f"{path}: corrupt JSON (line {exc.lineno}); re-run or re-copy the run") from None
+            raise RunDirError(path, "", f"corrupt JSON (line {exc.lineno})", "re-run or re-copy the run") from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise RunDirError(f"{path}: not an nscharacterize manifest of schema {SCHEMA}; "
+            raise RunDirError(path, "schema", f"not an nscharacterize manifest of schema {SCHEMA}",
                               "was it written by another version?")
         return data
 
@@ -100,16 +93,16 @@ class RunDir:
     def config(self) -> dict:
         path = self._need(CONFIG)
         try:
-            return yaml.safe_load(path.read_text()) or {}
+            return yaml.safe_load(read_text(path, "config", RunDirError)) or {}
         except yaml.YAMLError:
-            raise RunDirError(f"{path}: corrupt YAML; re-run or re-copy the run") from None
+            raise RunDirError(path, "", "corrupt YAML", "re-run or re-copy the run") from None
 
     def events(self) -> pd.DataFrame:
         path = self._need(EVENTS)
         try:
             return pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise RunDirError(f"{path}: unreadable parquet ({type(exc).__name__}); re-run the profile") from None
+            raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
 
     def timings(self) -> pd.DataFrame:
         return self._csv(TIMINGS, ["workload", "component", "sample", "wall_s", "profiled_wall_s"])
@@ -128,17 +121,17 @@ class RunDir:
         try:
             frame = pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise RunDirError(f"{path}: corrupt CSV ({type(exc).__name__}); re-run or re-copy the run") from None
+            raise RunDirError(path, "", f"corrupt CSV ({type(exc).__name__})", "re-run or re-copy the run") from None
         missing = [c for c in required if c not in frame.columns]
         if missing:
-            raise RunDirError(f"{path}: missing column(s) {missing}; it was not written by nscharacterize "
-                              "or was edited by hand")
+            raise RunDirError(path, "columns", f"missing column(s) {missing}",
+                              "it was not written by nscharacterize or was edited by hand; re-run")
         return frame
 
     def _need(self, name: str) -> Path:
         if not self.path.is_dir():
-            raise RunDirError(f"{self.path}: no such run directory; give a folder written by 'nscharacterize run'")
+            raise RunDirError(self.path, "", "no such run directory", "give a folder written by 'nscharacterize run'")
         path = self.path / name
         if not path.is_file():
-            raise RunDirError(f"{path}: missing; the run directory is incomplete (did the run finish?)")
+            raise RunDirError(path, "", "missing; the run directory is incomplete", "did the run finish? re-run it")
         return path

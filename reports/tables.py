@@ -3,35 +3,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nscharacterize.taxonomy.categories import CATEGORIES, LABELS, OTHER_SPLIT, PY_CATEGORIES, PY_LABELS
+from nscharacterize.taxonomy.categories import (
+    CATEGORIES, LABELS, OTHER_SPLIT, OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_LABELS, SHORT)
 
-_SPLIT_LABELS = {"ops_deliberate": "Ops with an Other rule", "ops_unmatched": "Ops with no rule",
-                 "outside_ops": "Outside any op"}
-
-
-def fmt_time(seconds: float) -> str:
-    """Scales to us / ms / s so that a table of mixed magnitudes stays readable."""
-    if seconds != seconds:  # NaN
-        return "-"
-    a = abs(seconds)
-    if a == 0:
-        return "0"
-    if a < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    if a < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
-
-
-def fmt_bytes(n: float) -> str:
-    if n != n:  # NaN: not measured (cProfile components)
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
-
+from .format import fmt_bytes, fmt_time, markdown_table
 
 def wide(breakdown: pd.DataFrame, axis: str, value: str, columns) -> pd.DataFrame:
     """One row per (workload, component, kind), one column per category of ``axis``."""
@@ -42,12 +17,6 @@ def wide(breakdown: pd.DataFrame, axis: str, value: str, columns) -> pd.DataFram
     order = list(dict.fromkeys(zip(*(part[k] for k in keys))))
     table = part.pivot_table(index=keys, columns="category", values=value, aggfunc="first", sort=False)
     return table.reindex(index=pd.MultiIndex.from_tuples(order, names=keys), columns=list(columns)).fillna(0.0)
-
-
-def _md(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def runtime_rows(breakdown: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -67,11 +36,11 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
            f"samples per workload: {manifest.get('samples', '?')}, unprofiled repeats: {manifest.get('repeats', '?')}.",
            "", "## Runtime by category (mean per sample, Table III form)", ""]
     header, rows = runtime_rows(breakdown)
-    out += [_md(header, rows), ""]
+    out += [markdown_table(header, rows), ""]
 
     shares = wide(breakdown, "category", "share", CATEGORIES)
     out += ["## Share of component runtime (%)", "",
-            _md(["Workload", "Component"] + [LABELS[c] for c in CATEGORIES],
+            markdown_table(["Workload", "Component"] + [LABELS[c] for c in CATEGORIES],
                 [[k[0], k[1], *(f"{100 * v:.1f}" for v in shares.loc[k])] for k in shares.index]), ""]
 
     split = wide(breakdown, "other_split", "time_s", OTHER_SPLIT)
@@ -79,13 +48,13 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
         out += ["## What Other holds", "",
                 "Ops a rule sends to Other on purpose (allocation, metadata, Python functions of cProfile "
                 "components), ops no rule matched, and time outside any op (Python, framework, idle).", "",
-                _md(["Workload", "Component"] + [_SPLIT_LABELS[c] for c in OTHER_SPLIT],
+                markdown_table(["Workload", "Component"] + [OTHER_SPLIT_LABELS[c] for c in OTHER_SPLIT],
                     [[k[0], k[1], *(fmt_time(v) for v in split.loc[k])] for k in split.index]), ""]
 
     py = wide(breakdown, "python", "time_s", PY_CATEGORIES)
     if not py.empty:
         out += ["## Python functions of cProfile components (Fig. 7 form)", "",
-                _md(["Workload", "Component"] + [PY_LABELS[c] for c in PY_CATEGORIES],
+                markdown_table(["Workload", "Component"] + [PY_LABELS[c] for c in PY_CATEGORIES],
                     [[k[0], k[1], *(fmt_time(v) for v in py.loc[k])] for k in py.index]), ""]
 
     if not timings.empty:
@@ -101,7 +70,7 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
         out += ["## Measurement", "",
                 "Wall = median of the unprofiled repeats, averaged over samples; overhead = profiled / "
                 "unprofiled wall; add-up error = largest |sum of categories - wall| over samples.", "",
-                _md(["Workload", "Component", "Samples", "Wall", "Spread (std)", "Profiled wall", "Overhead",
+                markdown_table(["Workload", "Component", "Samples", "Wall", "Spread (std)", "Profiled wall", "Overhead",
                      "Add-up error", "Peak memory"], rows), ""]
 
     failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
@@ -116,11 +85,9 @@ def rich_table(breakdown: pd.DataFrame, title: str = "Runtime by category (mean 
     _header, rows = runtime_rows(breakdown)
     table = Table(title=title, show_lines=False)
     table.add_column("Workload / component", no_wrap=True)
-    for h in _SHORT:
+    for h in [SHORT[c] for c in CATEGORIES] + ["Total"]:
         table.add_column(h, justify="right", no_wrap=True)
     for r in rows:
         table.add_row(f"{r[0]} / {r[1]} ({r[2][0]})", *r[3:])
     return table
 
-
-_SHORT = ("GEMM", "SpMM", "Conv", "Elem", "Region", "Embed", "DataMov", "DataTr", "Other", "Total")

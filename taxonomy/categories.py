@@ -8,12 +8,27 @@ LABELS = {"gemm": "GEMM", "sparse_mm": "Sparse MM", "conv": "Conv", "elementwise
           "regional": "Regional", "embedding": "Embedding", "data_movement": "Data Movement",
           "data_transform": "Data Transform", "other": "Other"}
 
+# Column headers where space is short (terminal tables).
+SHORT = {"gemm": "GEMM", "sparse_mm": "SpMM", "conv": "Conv", "elementwise": "Elem", "regional": "Region",
+         "embedding": "Embed", "data_movement": "DataMov", "data_transform": "DataTr", "other": "Other"}
+
+# One colour per category, the same in every figure and page.
+COLORS = {"gemm": "#1f77b4", "sparse_mm": "#17becf", "conv": "#2ca02c", "elementwise": "#ff7f0e",
+          "regional": "#9467bd", "embedding": "#8c564b", "data_movement": "#d62728",
+          "data_transform": "#e377c2", "other": "#7f7f7f"}
+
 # Fig. 7 of the study: what a pure-Python symbolic executor spends its time on.
 PY_CATEGORIES = ("feature_query", "arithmetic", "program_control", "parsing_io", "other")
 
 PY_LABELS = {"feature_query": "Feature query", "arithmetic": "Arithmetic",
              "program_control": "Program control", "parsing_io": "Parsing / IO", "other": "Other"}
 
+PY_COLORS = {"feature_query": "#1f77b4", "arithmetic": "#ff7f0e", "program_control": "#2ca02c",
+             "parsing_io": "#d62728", "other": "#7f7f7f"}
+
 # How Other splits: ops a rule sends to Other on purpose, ops no rule matched, and time outside
 # any op (Python, framework, idle) that the profiler saw between ops.
 OTHER_SPLIT = ("ops_deliberate", "ops_unmatched", "outside_ops")
+
+OTHER_SPLIT_LABELS = {"ops_deliberate": "Ops with an Other rule", "ops_unmatched": "Ops with no rule",
+                      "outside_ops": "Outside any op"}

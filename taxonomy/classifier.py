@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .rules import Rule, load_rules
+from .rules import NAMESPACES, Rule, load_rules
 
 SEP_ANCESTORS = ">"   # ancestors are stored outermost first: "aten::mm>aten::_sparse_addmm"
 SEP_CHILDREN = "|"    # direct children, sorted and unique
@@ -31,7 +31,7 @@ class Taxonomy:
 
     def __init__(self, extra_rule_files: dict[str, list[str | Path]] | None = None):
         extra = extra_rule_files or {}
-        self.rules = {ns: load_rules(ns, tuple(extra.get(ns, ()))) for ns in ("ops", "kernels", "python")}
+        self.rules = {ns: load_rules(ns, tuple(extra.get(ns, ()))) for ns in NAMESPACES}
 
     def first_match(self, namespace: str, name: str, ancestors: tuple[str, ...] = (),
                     children: tuple[str, ...] = (), source: str | None = None) -> Rule | None:
@@ -42,7 +42,7 @@ class Taxonomy:
 
     def classify(self, source: str, name: str, ancestors: tuple[str, ...] = (),
                  children: tuple[str, ...] = ()) -> Verdict:
-        """Classifies one event; ``source`` is op, annotation, kernel or python."""
+        """Classifies one event; ``source`` is op, runtime, annotation, kernel or python."""
         if source == "python":
             rule = self.first_match("python", name)
             return Verdict("other", rule, subcategory=rule.category if rule else "other")

@@ -11,17 +11,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from nscharacterize.errors import UserError
+from nscharacterize.fileio import load_yaml
 
 from .categories import CATEGORIES, PY_CATEGORIES
 
 RULES_DIR = Path(__file__).parent / "rules"
-NAMESPACES = ("ops", "kernels", "python")
+NAMESPACES = ("ops", "kernels", "python")  # the one list of rule name spaces
 _ALLOWED_KEYS = {"id", "match", "within", "calls", "source", "category", "reason", "overrides_launcher"}
 
 
-class RuleFileError(ValueError):
-    """A rule file that cannot be used (one line: file, rule, fix)."""
+class RuleFileError(UserError):
+    """A rule file that cannot be used: file, rule, what is wrong, fix."""
 
 
 @dataclass(frozen=True)
@@ -68,48 +69,40 @@ def load_rules(namespace: str, extra_files: tuple[str | Path, ...] = ()) -> list
 
 
 def _load_file(path: Path, namespace: str) -> list[Rule]:
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise RuleFileError(f"{path}: cannot read rule file ({exc.strerror}); check the path") from None
-    except yaml.YAMLError as exc:
-        raise RuleFileError(f"{path}: not valid YAML ({_yaml_where(exc)}); fix the syntax") from None
+    doc = load_yaml(path, "rule file", RuleFileError)
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
-        raise RuleFileError(f"{path}: must be a mapping with a 'rules' list; see taxonomy/rules/ops.yaml")
+        raise RuleFileError(path, "rules", "must be a mapping with a 'rules' list", "see taxonomy/rules/ops.yaml")
     file_ns = doc.get("namespace", namespace)
     if file_ns != namespace:
         return []
     allowed = PY_CATEGORIES if namespace == "python" else CATEGORIES
     out = []
     for i, raw in enumerate(doc["rules"]):
-        where = f"{path}: rules[{i}]"
+        where = f"rules[{i}]"
         if not isinstance(raw, dict):
-            raise RuleFileError(f"{where}: must be a mapping with match, category and reason")
+            raise RuleFileError(path, where, "must be a mapping", "give match, category and reason")
         unknown = set(raw) - _ALLOWED_KEYS
         if unknown:
-            raise RuleFileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_ALLOWED_KEYS)}")
+            raise RuleFileError(path, where, f"unknown key(s) {sorted(unknown)}", f"allowed: {sorted(_ALLOWED_KEYS)}")
         for key in ("match", "category", "reason"):
             if not raw.get(key):
-                raise RuleFileError(f"{where}: missing '{key}'; every rule needs match, category and reason")
+                raise RuleFileError(path, f"{where}.{key}", "missing", "every rule needs match, category and reason")
         if raw["category"] not in allowed:
-            raise RuleFileError(f"{where}: category {raw['category']!r} is not one of {', '.join(allowed)}")
+            raise RuleFileError(path, f"{where}.category", f"{raw['category']!r} is not a category",
+                                f"use one of {', '.join(allowed)}")
         out.append(Rule(id=str(raw.get("id") or f"{namespace}:{raw['match']}"), namespace=namespace,
-                        match=_compile(raw["match"], where, "match"), category=raw["category"],
+                        match=_compile(raw["match"], path, where, "match"), category=raw["category"],
                         reason=str(raw["reason"]).strip(),
-                        within=_compile(raw["within"], where, "within") if raw.get("within") else None,
-                        calls=_compile(raw["calls"], where, "calls") if raw.get("calls") else None,
+                        within=_compile(raw["within"], path, where, "within") if raw.get("within") else None,
+                        calls=_compile(raw["calls"], path, where, "calls") if raw.get("calls") else None,
                         source=raw.get("source"), overrides_launcher=bool(raw.get("overrides_launcher", False)),
                         file=str(path)))
     return out
 
 
-def _compile(pattern: str, where: str, key: str) -> re.Pattern:
+def _compile(pattern: str, path: Path, where: str, key: str) -> re.Pattern:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise RuleFileError(f"{where}: {key}: bad regular expression {pattern!r} ({exc})") from None
-
-
-def _yaml_where(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else str(exc).splitlines()[0]
+        raise RuleFileError(path, f"{where}.{key}", f"bad regular expression {pattern!r} ({exc})",
+                            "fix the pattern") from None

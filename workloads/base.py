@@ -9,12 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
+from nscharacterize.errors import UserError
+
 Kind = Literal["neural", "symbolic"]
 ProfilerName = Literal["torch", "cprofile"]
 
 
-class WorkloadError(ValueError):
-    """A user-facing problem with a workload's selection or parameters (one line, exit 2)."""
+class WorkloadError(UserError):
+    """A problem with a workload's selection, parameters or definition. Raised deep inside a
+    workload, where no file is known: the config loader and the pipeline place it in the config
+    (``UserError.located``)."""
+
+    def __init__(self, what: str, fix: str = "", key: str = ""):
+        super().__init__(None, key, what, fix)
 
 
 @dataclass
@@ -32,10 +39,9 @@ class Component:
 
     def __post_init__(self) -> None:
         if self.kind not in ("neural", "symbolic"):
-            raise WorkloadError(f"component {self.name!r}: kind must be 'neural' or 'symbolic', got {self.kind!r}")
+            raise WorkloadError(f"got {self.kind!r}", "use 'neural' or 'symbolic'", key=f"component {self.name!r}.kind")
         if self.profiler not in ("torch", "cprofile"):
-            raise WorkloadError(
-                f"component {self.name!r}: profiler must be 'torch' or 'cprofile', got {self.profiler!r}")
+            raise WorkloadError(f"got {self.profiler!r}", "use 'torch' or 'cprofile'", key=f"component {self.name!r}.profiler")
 
 
 @dataclass
@@ -55,10 +61,10 @@ class Workload:
 
     def __post_init__(self) -> None:
         if not self.components:
-            raise WorkloadError(f"workload {self.name!r} has no components")
+            raise WorkloadError(f"{self.name!r} has no components", "give it at least one", key="workload")
         names = [c.name for c in self.components]
         if len(set(names)) != len(names):
-            raise WorkloadError(f"workload {self.name!r} has duplicate component names: {names}")
+            raise WorkloadError(f"{self.name!r} has duplicate component names {names}", "name each component once", key="workload")
 
     def run(self, sample: Any) -> Any:
         """Feeds one sample through every component, unprofiled (for tests and users)."""

@@ -54,8 +54,7 @@ def builtin_names() -> list[str]:
 
 def get_spec(name: str) -> WorkloadSpec:
     if name not in BUILTIN:
-        raise WorkloadError(f"unknown workload {name!r}; built-in workloads are {', '.join(builtin_names())}, "
-                            "or give a user factory as 'package.module:factory'")
+        raise WorkloadError(f"unknown workload {name!r}", f"use a built-in ({', '.join(builtin_names())}) or 'package.module:factory'", key="workload")
     return _import_attr(BUILTIN[name], what="built-in workload")
 
 
@@ -75,7 +74,7 @@ def build(ref: str, params: dict | None, seed: int) -> Workload:
     try:
         made = factory(**kwargs)
     except TypeError as exc:
-        raise WorkloadError(f"workload factory {ref!r} rejected params {sorted(kwargs)}: {exc}") from exc
+        raise WorkloadError(f"workload factory {ref!r} rejected params {sorted(kwargs)}: {exc}", "match the factory's signature", key="params") from exc
     return as_workload(made, name=ref.split(":")[-1])
 
 
@@ -88,14 +87,13 @@ def as_workload(made: Any, name: str) -> Workload:
 
         if isinstance(made[0], torch.nn.Module):
             return module_workload(name, made[0], made[1])
-    raise WorkloadError(f"workload factory {name!r} must return a Workload or (nn.Module, input_factory); "
-                        f"got {type(made).__name__}")
+    raise WorkloadError(f"factory {name!r} returned {type(made).__name__}", "return a Workload or (nn.Module, input_factory)", key="workload")
 
 
 def resolve_factory(ref: str) -> Callable[..., Any]:
     factory = _import_attr(ref, what="workload factory")
     if not callable(factory):
-        raise WorkloadError(f"{ref!r} is not callable; point at a function returning a Workload")
+        raise WorkloadError(f"{ref!r} is not callable", "point at a function returning a Workload", key="workload")
     return factory
 
 
@@ -111,13 +109,12 @@ def seed_everything(seed: int) -> None:
 def _import_attr(ref: str, what: str) -> Any:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
-        raise WorkloadError(f"{what} {ref!r} must look like 'package.module:factory'")
+        raise WorkloadError(f"{what} {ref!r} is not a reference", "write 'package.module:factory'", key="workload")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise WorkloadError(f"cannot import {what} module {module_name!r}: {exc}; "
-                            "install it or put its folder on PYTHONPATH") from exc
+        raise WorkloadError(f"cannot import {what} module {module_name!r}: {exc}", "install it or put its folder on PYTHONPATH", key="workload") from exc
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise WorkloadError(f"module {module_name!r} has no attribute {attr!r} ({what})") from None
+        raise WorkloadError(f"module {module_name!r} has no attribute {attr!r} ({what})", "check the name after ':'", key="workload") from None

@@ -1,0 +1,39 @@
+"""How numbers and tables look in text: one time formatter, one byte formatter, one table layout.
+
+Every table, figure label, compare report and history trend uses these, so the same value reads
+the same everywhere.
+"""
+from __future__ import annotations
+
+import math
+
+
+def fmt_time(seconds: float | None) -> str:
+    """Scales to us / ms / s so that a table of mixed magnitudes stays readable; '-' if unknown."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "-"
+    a = abs(seconds)
+    if a == 0:
+        return "0"
+    if a < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if a < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_bytes(n: float) -> str:
+    if n != n:  # NaN: not measured (cProfile components)
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
