@@ -5,7 +5,7 @@ import torch
 import torchvision
 
 from nscharacterize.profiler.session import SessionSettings, profile_workload
-from nscharacterize.reports.aggregate import attribute
+from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.base import module_workload
 from nscharacterize.workloads.registry import get_spec

@@ -1,7 +1,7 @@
 """Same-job A/B runs: base and new run interleaved so that machine drift hits both sides.
 
 Shared CI runners and loaded workstations drift by tens of percent between jobs, far more than
-within a job (research/anchors.md section 3), so the robust gate runs both sides in the same job,
+within a job (docs/research/anchors.md section 3), so the robust gate runs both sides in the same job,
 alternating rounds in an ABBA order (A B, B A, A B, ...) so that a linear drift cancels. Each round
 is a separate ``python -m nscharacterize.cli run`` process; the rounds of one side are merged into
 one run directory (samples renumbered round by round) and the two merged runs are compared.
@@ -110,7 +110,7 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
     """Merges run directories of the same side into one (samples renumbered round by round)."""
     import pandas as pd
 
-    from .aggregate import breakdown
+    from nscharacterize.attribution.aggregate import breakdown
     from .compare import load_run
     from .store import RunDir
 

@@ -8,7 +8,7 @@ import pandas as pd
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 from . import plots, store
-from .aggregate import attribute, breakdown
+from nscharacterize.attribution.aggregate import attribute, breakdown
 from .store import RunDir
 from .tables import markdown_report
 

@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from nscharacterize.profiler.session import SessionSettings, profile_workload
-from nscharacterize.reports.aggregate import attribute, breakdown
+from nscharacterize.attribution.aggregate import attribute, breakdown
 from nscharacterize.taxonomy.categories import CATEGORIES
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.base import Component, Workload, module_workload

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nscharacterize.profiler.session import SessionSettings, profile_workload
-from nscharacterize.reports.aggregate import attribute
+from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.registry import builtin_names, get_spec
 

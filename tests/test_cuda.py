@@ -9,7 +9,7 @@ import torch
 
 from conftest import cuda, run_cli, write_config
 from nscharacterize.profiler.session import SessionSettings, profile_workload
-from nscharacterize.reports.aggregate import attribute
+from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.base import Component, Workload
 from nscharacterize.workloads.registry import get_spec

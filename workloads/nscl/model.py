@@ -1,6 +1,6 @@
 """NSCL's neural scene-graph extractor, concept embeddings and quasi-symbolic program executor.
 
-Re-implemented from the architecture notes (research/workload-architectures.md section 1):
+Re-implemented from the architecture notes (docs/research/workload-architectures.md section 1):
 ResNet-34 cut after layer3, the SceneGraph module (context/relation 1x1 convs, a per-image loop
 with box bookkeeping, three 7x7 RoI poolings at 1/16, fuse convs, Linear(12544, 256) heads, L2
 normalisation), the attribute/relation concept embeddings, and the executor that runs each

@@ -1,6 +1,6 @@
 """NS-DR's dynamics predictor: CLEVRER's convolutional Propagation Network and its rollout.
 
-Architecture (research/workload-architectures.md, section 2b): per-object 24x24 crops with 3 frames
+Architecture (docs/research/workload-architectures.md, section 2b): per-object 24x24 crops with 3 frames
 of history (state 6 = mask, x, y, r, g, b per frame; attributes 5 broadcast over the crop),
 convolutional particle and relation encoders (128-256-384-512, LeakyReLU), pstep 2 propagation
 with 512-d effects over a fully connected graph whose receiver/sender matrices are sparse COO

@@ -6,7 +6,7 @@ detectron2. ``backend="detectron2"`` builds
 detectron2's model-zoo ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x`` (random weights) when
 detectron2 is importable, and raises ``WorkloadError`` otherwise.
 
-Inference settings follow detectron2's test path (research/workload-architectures.md section 5):
+Inference settings follow detectron2's test path (docs/research/workload-architectures.md section 5):
 shorter side resized to 800 (longer side at most 1333), RPN 1000 pre-/post-NMS proposals,
 box NMS 0.5, 80 object classes. A trained parser's detections set how much work the mask head does;
 with random weights the score threshold would not give that, so each call is *driven*:

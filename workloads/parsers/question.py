@@ -3,7 +3,7 @@
 ``backend="opennmt"`` (default when ``import onmt`` works) assembles OpenNMT-py's own modules:
 ``onmt.modules.Embeddings`` (sinusoidal positions), ``onmt.encoders.TransformerEncoder`` and
 ``onmt.decoders.TransformerDecoder`` in the Transformer-base configuration (6+6 layers, d_model
-512, 8 heads, feed-forward 2048; research/workload-architectures.md section 6), plus a Linear
+512, 8 heads, feed-forward 2048; docs/research/workload-architectures.md section 6), plus a Linear
 generator, and decodes greedily the way ``onmt.translate.Translator`` does: one decoder step per
 token with OpenNMT's key/value cache, ``log_softmax`` over the generator output, argmax.
 

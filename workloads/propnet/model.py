@@ -1,5 +1,5 @@
 """The original (MLP) Propagation Network of Li et al. 2019, written from the architecture facts in
-research/workload-architectures.md, section 3.
+docs/research/workload-architectures.md, section 3.
 
 Every module takes ``[B, N, D]`` and flattens to ``[B*N, D]`` for its Linears. ``PropModule`` runs
 in one of two modes: *batched* (dense relation matrices ``[B, n_obj, n_rel]`` and ``bmm``, Cradle

@@ -1,6 +1,6 @@
 """PropNet's three settings: relation graphs, synthetic episodes and the evaluation loops.
 
-Facts (research/workload-architectures.md, section 3): Cradle = 5 balls + 5 anchors, 18 relations,
+Facts (docs/research/workload-architectures.md, section 3): Cradle = 5 balls + 5 anchors, 18 relations,
 attr 2, state 4 (x, y, xdot, ydot), predicts velocities, 1000 steps (dt 0.001); Rope = 15 particles +
 2 fixed ends, 309 relations (collision / one-hop / bi-hop one-hot), attr 3, state 4, action 2,
 100 steps (dt 0.02); Box = 20 boxes, state 6 (x, y, angle and their rates), action 2, partial

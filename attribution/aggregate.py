@@ -1,6 +1,6 @@
 """From classified events and timings to per-sample category times and the breakdown.
 
-Exclusive attribution, per component and sample (DESIGN.md, "Profiling and timing semantics"):
+Exclusive attribution, per component and sample (docs/architecture.md, "Attribution"):
 the unprofiled wall time W is split into the categories in proportion to the profiled self
 times, scaled by W / profiled wall, and the rest of W (time outside any op) goes to Other. The
 categories therefore add up to W; ``addup`` measures how exactly they do.
