@@ -30,8 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nscharacterize.reports.abrun import find_run_dir, merge_runs  # noqa: E402
-from nscharacterize.reports.compare import CompareSettings, compare_runs  # noqa: E402
+from nscharacterize.gate.abrun import find_run_dir, merge_runs  # noqa: E402
+from nscharacterize.gate.compare import compare_runs  # noqa: E402
+from nscharacterize.gate.settings import resolve  # noqa: E402
 
 
 REUSE = False
@@ -75,9 +76,8 @@ def main() -> int:
     global REUSE
     REUSE = args.reuse
 
-    opts = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("abs_floor_s", args.abs_floor),
-                              ("alpha", args.alpha)) if v is not None}
-    settings = CompareSettings(**opts)
+    settings = resolve(options={"rel_threshold": ("--rel-threshold", args.rel_threshold),
+                                "abs_floor_s": ("--abs-floor", args.abs_floor), "alpha": ("--alpha", args.alpha)})
     cfg = yaml.safe_load(Path(args.config).read_text())
     cfg.pop("compare", None)
     if args.only:

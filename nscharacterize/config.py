@@ -108,10 +108,8 @@ def _check_entry(path: Path, i: int, entry: WorkloadEntry) -> None:
 
 
 def _check_compare(path: Path, config: Config) -> None:
-    try:
-        from nscharacterize.reports.compare import CompareSettings
-    except ImportError:
-        return
+    from nscharacterize.gate.settings import CompareSettings
+
     try:
         CompareSettings(**config.compare)
     except ValidationError as exc:

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-CATS = ("gemm", "sparse_mm", "conv", "elementwise", "regional", "embedding", "data_movement", "data_transform",
-        "other")
+from nscharacterize.taxonomy.categories import CATEGORIES as CATS
 
 # workload -> component -> (kind, {category: mean seconds per sample})
 DEFAULT = {

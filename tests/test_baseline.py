@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gate_fakes import make_run  # noqa: E402
 from test_compare import DM, cli, one_error_line  # noqa: E402
 
-from nscharacterize.reports import baseline  # noqa: E402
+from nscharacterize.gate import baselines  # noqa: E402
 
 
 def test_save_copies_only_compare_files(tmp_path):
@@ -18,7 +18,7 @@ def test_save_copies_only_compare_files(tmp_path):
     store = tmp_path / "store"
     proc = cli("baseline", "save", str(run), "--name", "main", "--store", str(store))
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (store / "main").iterdir()) == sorted(baseline.FILES)
+    assert sorted(p.name for p in (store / "main").iterdir()) == sorted(baselines.FILES)
     assert cli("baseline", "list", "--store", str(store)).stdout.split() == ["main"]
     # refuses to overwrite without --force
     assert "already exists" in one_error_line(cli("baseline", "save", str(run), "--name", "main", "--store", str(store)))
@@ -27,7 +27,7 @@ def test_save_copies_only_compare_files(tmp_path):
 
 def test_compare_against_baseline(tmp_path):
     store = tmp_path / "store"
-    baseline.save(make_run(tmp_path / "run", seed=1), "main", store)
+    baselines.save(make_run(tmp_path / "run", seed=1), "main", store)
     same = make_run(tmp_path / "same", seed=2)
     slow = make_run(tmp_path / "slow", seed=3, scale={DM: 2.0})
     assert cli("compare", "--baseline", "main", str(same), "--store", str(store)).returncode == 0
@@ -45,7 +45,7 @@ def test_default_store_is_relative_to_cwd(tmp_path, monkeypatch):
 
 def test_baseline_errors(tmp_path):
     store = tmp_path / "store"
-    baseline.save(make_run(tmp_path / "run", seed=1), "main", store)
+    baselines.save(make_run(tmp_path / "run", seed=1), "main", store)
     new = make_run(tmp_path / "new", seed=2)
     line = one_error_line(cli("compare", "--baseline", "nope", str(new), "--store", str(store)))
     assert "'nope' not found" in line and "saved: main" in line and "baseline save" in line

@@ -12,8 +12,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from gate_fakes import make_run  # noqa: E402
 
-from nscharacterize.reports.compare import (CompareError, CompareSettings, bootstrap_p, compare_runs,  # noqa: E402
-                                            mann_whitney_p, min_one_sided_p)
+from nscharacterize.gate.compare import compare_runs  # noqa: E402
+from nscharacterize.gate.errors import CompareError  # noqa: E402
+from nscharacterize.gate.settings import CompareSettings  # noqa: E402
+from nscharacterize.gate.stats import bootstrap_p, mann_whitney_p, min_one_sided_p  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -219,7 +221,7 @@ def test_compare_error_wording():
 
 
 def test_ab_rounds_drift_is_within_noise_but_consistent_change_regresses(tmp_path):
-    from nscharacterize.reports.abrun import merge_runs
+    from nscharacterize.gate.abrun import merge_runs
 
     def side(name, scales):
         return merge_runs([make_run(tmp_path / f"{name}{i}", seed=hash((name, i)) % 1000, scale=sc)

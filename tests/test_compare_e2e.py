@@ -85,15 +85,15 @@ def test_ref_side_imports_the_refs_own_code(tmp_path):
     """--refs: a worktree of the ref, and every nscharacterize.* module imported from it."""
     import os
 
-    from nscharacterize.reports import abrun
+    from nscharacterize.gate import git, refs
 
-    repo = abrun.repo_root(ROOT)
+    repo = git.repo_root(ROOT)
     cfg = _write(tmp_path / "c.yaml", 0)
-    probe = abrun.ISOLATE + ("import nscharacterize, nscharacterize.reports.compare as c, nscharacterize.workloads as w; "
+    probe = refs.ISOLATE + ("import nscharacterize, nscharacterize.gate.compare as c, nscharacterize.workloads as w; "
                              "print(nscharacterize.__file__); print(c.__file__); print(w.__file__)")
-    with abrun.ref_side(repo, "HEAD", "A", cfg, tmp_path) as side:
+    with refs.ref_side(repo, "HEAD", "A", cfg, tmp_path) as side:
         wt = (tmp_path / "worktree-A").resolve()
-        assert side.commit == abrun.resolve_ref(repo, "HEAD") and side.config.parent == tmp_path / "worktree-A"
+        assert side.commit == git.resolve_ref(repo, "HEAD") and side.config.parent == tmp_path / "worktree-A"
         proc = subprocess.run([sys.executable, "-c", probe], cwd=side.cwd, env={**os.environ, **side.env},
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr

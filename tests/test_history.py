@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gate_fakes import make_run  # noqa: E402
 from test_compare import DM, cli, one_error_line  # noqa: E402
 
-from nscharacterize.reports import history  # noqa: E402
+from nscharacterize.gate import history  # noqa: E402
+from nscharacterize.gate.stats import detect_steps  # noqa: E402
 
 
 def test_detect_steps_finds_shift_and_ignores_noise():
@@ -19,13 +20,13 @@ def test_detect_steps_finds_shift_and_ignores_noise():
     false = 0
     for seed in range(50):
         y = 10 * rng.lognormal(0, 0.05, 20)
-        false += bool(history.detect_steps(y))
+        false += bool(detect_steps(y))
     assert false <= 2
     y = np.concatenate([10 * rng.lognormal(0, 0.05, 8), 13 * rng.lognormal(0, 0.05, 7)])
-    assert history.detect_steps(y) == [8]
+    assert detect_steps(y) == [8]
     y = np.concatenate([np.full(5, 10.0), np.full(5, 15.0), np.full(5, 10.0)]) + rng.normal(0, 0.2, 15)
-    assert history.detect_steps(y) == [5, 10]
-    assert history.detect_steps(np.array([1.0, 2.0])) == []
+    assert detect_steps(y) == [5, 10]
+    assert detect_steps(np.array([1.0, 2.0])) == []
 
 
 def test_history_add_show_plot_and_step(tmp_path):

@@ -1,24 +1,22 @@
-"""Renders a Comparison as a terminal table, Markdown (for a PR comment) or JSON."""
+"""Renders a Comparison as a terminal table, Markdown (for a PR comment) or JSON.
+
+Times and tables use the project's one formatter and layouts (``reports.format``), so a value
+reads the same here as in a run's table.md.
+"""
 from __future__ import annotations
 
 import json
 import math
 
-from .compare import ALL, SUITE, TOTAL, Comparison, Row
+from nscharacterize.reports.format import fmt_time, markdown_table, text_table
+
+from .samples import ALL, SUITE, TOTAL
+from .verdicts import Comparison, Row
 
 MARK = {"regressed": "REGRESSED", "improved": "improved", "within noise": "within noise",
         "unchanged": "", "missing": "MISSING", "added": "added"}
 
-
-def fmt_time(s: float) -> str:
-    if s is None or (isinstance(s, float) and math.isnan(s)):
-        return "-"
-    a = abs(s)
-    if a >= 1:
-        return f"{s:.3f} s"
-    if a >= 1e-3:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s * 1e6:.1f} us"
+_HEAD = ["workload", "component", "category", "base", "new", "ratio", "change", "noise (±)", "p", "share", "verdict"]
 
 
 def fmt_delta(s: float) -> str:
@@ -87,27 +85,30 @@ def _env_lines(cmp: Comparison) -> list[str]:
 
 def _thresholds(cmp: Comparison) -> str:
     s = cmp.settings
-    return (f"times are per-sample {s.statistic}s; regression = change > {s.rel_threshold * 100:g}% and > {fmt_time(s.abs_floor_s)} per sample and "
+    return (f"times are per-sample {s.statistic}s; regression = change > {s.rel_threshold * 100:g}% and > "
+            f"{fmt_time(s.abs_floor_s)} per sample and "
             f"{'Mann-Whitney U' if s.test == 'mannwhitney' else 'bootstrap'} p < {s.alpha:g}; "
             f"share shift = {s.share_points:g} points")
 
 
+def _cells(r: Row, markdown: bool) -> list[str]:
+    wl, comp, cat = _name(r)
+    verdict = MARK.get(r.verdict, r.verdict)
+    share = _share(r)
+    if markdown:
+        if r.verdict in ("regressed", "missing"):
+            verdict = f"**{verdict}**"
+        share = share.replace(" SHIFT", " **shift**")
+    elif r.note and r.verdict in ("missing", "added"):
+        verdict += f" ({r.note})"
+    return [wl, comp, cat, fmt_time(r.base_s), fmt_time(r.new_s), fmt_ratio(r.ratio), fmt_delta(r.delta_s),
+            fmt_time(r.noise_s), fmt_p(r.p_value), share, verdict]
+
+
 def render_terminal(cmp: Comparison, show_all: bool = False) -> str:
-    head = ["workload", "component", "category", "base", "new", "ratio", "change", "noise(±)", "p", "share",
-            "verdict"]
-    body = []
-    for r in selected_rows(cmp, show_all):
-        wl, comp, cat = _name(r)
-        body.append([wl, comp, cat, fmt_time(r.base_s), fmt_time(r.new_s), fmt_ratio(r.ratio), fmt_delta(r.delta_s),
-                     fmt_time(r.noise_s), fmt_p(r.p_value), _share(r), MARK.get(r.verdict, r.verdict)
-                     + (f" ({r.note})" if r.note and r.verdict in ("missing", "added") else "")])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)] if body else [len(h) for h in head]
     lines = [f"base {cmp.base} ({_short(cmp.base_commit)})  ->  new {cmp.new} ({_short(cmp.new_commit)})"]
     lines += _env_lines(cmp)
-    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
-    lines.append("  ".join("-" * w for w in widths))
-    for row in body:
-        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    lines.append(text_table(_HEAD, [_cells(r, markdown=False) for r in selected_rows(cmp, show_all)]))
     for n in cmp.notes:
         lines.append(f"note: {n}")
     lines.append(_thresholds(cmp))
@@ -116,17 +117,7 @@ def render_terminal(cmp: Comparison, show_all: bool = False) -> str:
 
 
 def _md_table(rows: list[Row]) -> list[str]:
-    out = ["| workload | component | category | base | new | ratio | change | noise (±) | p | share | verdict |",
-           "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
-    for r in rows:
-        wl, comp, cat = _name(r)
-        verdict = MARK.get(r.verdict, r.verdict)
-        if r.verdict in ("regressed", "missing"):
-            verdict = f"**{verdict}**"
-        share = _share(r).replace(" SHIFT", " **shift**")
-        out.append(f"| {wl} | {comp} | {cat} | {fmt_time(r.base_s)} | {fmt_time(r.new_s)} | {fmt_ratio(r.ratio)} | "
-                   f"{fmt_delta(r.delta_s)} | {fmt_time(r.noise_s)} | {fmt_p(r.p_value)} | {share} | {verdict} |")
-    return out
+    return markdown_table(_HEAD, [_cells(r, markdown=True) for r in rows]).splitlines()
 
 
 def render_markdown(cmp: Comparison) -> str:
