@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,7 +68,7 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
     resolved = config.resolved()
     run_dir.write_yaml(store.CONFIG, resolved)
     manifest = {
-        "schema": store.SCHEMA, "name": config.name, "config_file": str(config_path),
+        "schema": store.SCHEMA, "run_id": str(uuid.uuid4()), "name": config.name, "config_file": str(config_path),
         "created": _now(), "finished": None, "status": "running",
         "command": sys.argv, "git_commit": git_commit() or git_commit(str(Path(config_path).resolve().parent)),
         "seed": config.seed, "samples": samples_override or config.samples, "warmup": config.warmup,

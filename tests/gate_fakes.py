@@ -74,3 +74,44 @@ def make_run(path: Path, *, workloads: dict | None = None, n: int = 20, noise: f
                                "error": "boom" if w in failed else None} for w in workloads]}
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return path
+
+
+_WAIT_AND_RUN = """
+import sys, time
+from pathlib import Path
+import nscharacterize.cli as cli
+import nscharacterize.gate.baselines, nscharacterize.gate.history  # imported before the start signal
+Path(sys.argv[1]).touch()
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+def concurrent_cli(commands: list[tuple[str, ...]], tmp: Path, timeout: float = 300):
+    """Runs each command in its own CLI process, all released at the same instant once every process
+    has started and imported, so that they really overlap. Returns their CompletedProcess results."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    sync = tmp / f"sync-{time.monotonic_ns()}"
+    sync.mkdir()
+    go = sync / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    procs = [subprocess.Popen([sys.executable, "-c", _WAIT_AND_RUN, str(sync / f"ready{i}"), str(go), *cmd],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for i, cmd in enumerate(commands)]
+    deadline = time.monotonic() + timeout
+    while not all((sync / f"ready{i}").exists() for i in range(len(procs))):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.01)
+    go.touch()
+    out = []
+    for cmd, p in zip(commands, procs):
+        stdout, stderr = p.communicate(timeout=timeout)
+        out.append(subprocess.CompletedProcess(list(cmd), p.returncode, stdout, stderr))
+    return out

@@ -56,3 +56,39 @@ def test_baseline_errors(tmp_path):
     (new / "samples.csv").unlink()
     assert "samples.csv" in one_error_line(cli("baseline", "save", str(new), "--name", "x", "--store", str(store)))
     assert not (store / "x").exists()
+
+
+def test_save_refuses_a_garbage_manifest(tmp_path):
+    """A baseline whose manifest compare cannot use is refused when saved, not when compared."""
+    store = tmp_path / "store"
+    for i, text in enumerate(['{"schema": 1, "fingerprint": "garbage", "workloads": 7}', '{"schema": 1}',
+                              '[1, 2, 3]', "\x00\x01 not json"]):
+        run = make_run(tmp_path / f"run{i}", seed=1)
+        (run / "manifest.json").write_text(text)
+        line = one_error_line(cli("baseline", "save", str(run), "--name", "x", "--store", str(store)))
+        assert f"{run / 'manifest.json'}: " in line
+        assert not (store / "x").exists()
+
+
+def test_concurrent_saves_keep_one_whole_baseline(tmp_path):
+    """Real concurrent `baseline save` processes: without --force one wins and the others are refused;
+    with --force each replaces the baseline whole (its files all from one run) and no temp is left."""
+    from gate_fakes import concurrent_cli
+
+    store = tmp_path / "store"
+    runs = [make_run(tmp_path / f"run{i}", seed=i, n=5 + i) for i in range(4)]
+    procs = concurrent_cli([("baseline", "save", str(r), "--name", "main", "--store", str(store)) for r in runs],
+                           tmp_path)
+    assert sorted(p.returncode for p in procs) == [0, 2, 2, 2], [p.stderr for p in procs]
+    for p in procs:
+        if p.returncode:
+            assert "already exists" in one_error_line(p)
+    procs = concurrent_cli([("baseline", "save", str(r), "--name", "main", "--store", str(store), "--force")
+                            for r in runs], tmp_path)
+    assert [p.returncode for p in procs] == [0] * 4, [p.stderr for p in procs]
+    saved = store / "main"
+    origin = [r for r in runs if (r / "manifest.json").read_bytes() == (saved / "manifest.json").read_bytes()]
+    assert len(origin) == 1
+    for f in baselines.FILES:
+        assert (saved / f).read_bytes() == (origin[0] / f).read_bytes(), f
+    assert sorted(p.name for p in store.iterdir()) == [".lock", "main"]

@@ -243,3 +243,47 @@ def test_ab_rounds_drift_is_within_noise_but_consistent_change_regresses(tmp_pat
     assert [(r.workload, r.component, r.category) for r in reg] == [DM] and reg[0].round_drift is not None
     # without the round check, the loaded round alone fakes regressions
     assert compare_runs(a, b, CompareSettings(round_check=False)).count("regressed") > 0
+
+
+def test_bad_threshold_is_blamed_on_its_source(tmp_path):
+    """A refused value names where it came from: the option, the settings file, or the run's config."""
+    a = make_run(tmp_path / "a", seed=1)
+    b = make_run(tmp_path / "b", seed=2)
+    line = one_error_line(cli_subprocess("compare", str(a), str(b), "--rel-threshold", "-1"))
+    assert line.startswith("nscharacterize: error: --rel-threshold: ") and "greater than or equal to 0" in line
+    assert "config.yaml" not in line
+    settings = tmp_path / "gate.yaml"
+    settings.write_text("compare:\n  alpha: 2\n")
+    line = one_error_line(cli("compare", str(a), str(b), "--settings", str(settings), "--rel-threshold", "-1"))
+    assert line.startswith("nscharacterize: error: --rel-threshold: ")   # the first field pydantic refuses
+    # the option overrides the bad file value: nothing left to refuse
+    settings.write_text("compare:\n  rel_threshold: -1\n")
+    assert cli("compare", str(a), str(b), "--settings", str(settings), "--rel-threshold", "0.5").returncode == 0
+    c = make_run(tmp_path / "c", seed=3, config={"name": "fake", "compare": {"abs_floor_s": -5},
+                                                   "workloads": [{"name": "mlp-demo"}]})
+    line = one_error_line(cli("compare", str(a), str(c), "--allow-env-change"))
+    assert f"{c / 'config.yaml'}: compare.abs_floor_s: " in line
+
+
+@pytest.mark.parametrize("manifest", [{"schema": 1}, {"schema": 1, "fingerprint": {}, "workloads": "x"},
+                                      {"schema": 1, "fingerprint": [], "workloads": []},
+                                      {"schema": 1, "fingerprint": {}, "workloads": [{"status": "ok"}]}])
+def test_manifest_without_gate_fields_is_a_damaged_run(tmp_path, manifest):
+    a = make_run(tmp_path / "a", seed=1)
+    b = make_run(tmp_path / "b", seed=2)
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    line = one_error_line(cli_subprocess("compare", str(a), str(b)))
+    assert f"{b / 'manifest.json'}: " in line and "damaged" in line
+    assert "environment" not in line
+    assert "fingerprint:" in line or "workloads" in line
+
+
+def test_ab_counts_must_be_positive(tmp_path):
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text("workloads: [{workload: mlp-demo}]\n")
+    for option, value in (("--samples", "0"), ("--rounds", "0"), ("--rounds", "-2")):
+        line = one_error_line(cli_subprocess("ab", str(cfg), str(cfg), option, value, "--out", str(tmp_path / "o")))
+        assert f"argument {option}: must be at least 1, got {value}" in line
+    line = one_error_line(cli("compare", "--configs", str(cfg), str(cfg), "--rounds", "0"))
+    assert "argument --rounds: must be at least 1" in line
+    assert not (tmp_path / "o").exists()

@@ -62,3 +62,91 @@ def test_history_errors(tmp_path):
     bad.write_text("this is not sqlite" * 100)
     run = make_run(tmp_path / "r", seed=1)
     assert "bad.sqlite" in one_error_line(cli("history", "add", str(run), "--db", str(bad)))
+
+
+def _count(db) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_concurrent_adds_store_each_run_once(tmp_path):
+    """Real concurrent `history add` processes: one run added by three at once is stored once, and two
+    distinct runs created in the same second (same config, no commit) are both stored."""
+    from gate_fakes import concurrent_cli
+
+    same = dict(commit=None, created="2026-11-21T00:00:00+00:00")
+    x = make_run(tmp_path / "x", seed=1, **same)
+    y = make_run(tmp_path / "y", seed=2, **same)
+    for trial in range(2):
+        db = tmp_path / f"h{trial}.sqlite"
+        procs = concurrent_cli([("history", "add", str(r), "--db", str(db)) for r in (x, y, x, y, x, y)], tmp_path)
+        assert [p.returncode for p in procs] == [0] * 6, [p.stderr for p in procs]
+        said = [p.stdout.split(":")[0] for p in procs]
+        assert said.count("added") == 2 and said.count("already in history") == 4, said
+        assert _count(db) == 2
+        con = sqlite3.connect(db)
+        per_run = con.execute("SELECT run_id, COUNT(*) FROM times GROUP BY run_id").fetchall()
+        con.close()
+        assert len(per_run) == 2 and per_run[0][1] == per_run[1][1] > 0
+
+
+def test_identity_is_run_id_else_run_directory(tmp_path, demo_run):
+    """A run written by the pipeline carries a UUID: a copy of its directory is the same run; runs
+    written before run_id existed are told apart by their directory."""
+    import json
+    import shutil
+    import uuid
+
+    run_id = json.loads((demo_run / "manifest.json").read_text())["run_id"]
+    assert uuid.UUID(run_id).version == 4
+    db = tmp_path / "h.sqlite"
+    copy = tmp_path / "copy-of-demo"
+    shutil.copytree(demo_run, copy)
+    assert cli("history", "add", str(demo_run), "--db", str(db)).stdout.startswith("added")
+    assert cli("history", "add", str(copy), "--db", str(db)).stdout.startswith("already in history")
+    old = make_run(tmp_path / "old", seed=1)            # no run_id in its manifest
+    old_copy = tmp_path / "old-copy"
+    shutil.copytree(old, old_copy)
+    assert cli("history", "add", str(old), str(old_copy), "--db", str(db)).stdout.count("added:") == 2
+    assert cli("history", "add", str(old), "--db", str(db)).stdout.startswith("already in history")
+    assert _count(db) == 3
+
+
+def test_a_version_1_history_is_upgraded(tmp_path):
+    """A history written before run identities (unique on created, config hash and commit) is
+    rebuilt on first use: its runs are kept and recognised by directory, and same-second runs fit."""
+    db = tmp_path / "old.sqlite"
+    a = make_run(tmp_path / "a", seed=1)
+    b = make_run(tmp_path / "b", seed=2)                 # same created, config and commit as a
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_dir TEXT NOT NULL, commit_hash TEXT,
+            date TEXT NOT NULL, created TEXT, config_name TEXT, config_hash TEXT, fingerprint TEXT NOT NULL,
+            added TEXT NOT NULL, UNIQUE (created, config_hash, commit_hash));
+        CREATE TABLE times (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, workload TEXT NOT NULL,
+            component TEXT NOT NULL, category TEXT NOT NULL, mean_s REAL NOT NULL, median_s REAL NOT NULL,
+            std_s REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (run_id, workload, component, category));""")
+    con.execute("INSERT INTO runs VALUES (1, ?, ?, '2026-11-21', '2026-11-21T00:00:00+00:00', 'fake', 'h', '{}', 'x')",
+                (str(a.resolve()), "a" * 40))
+    con.execute("INSERT INTO times VALUES (1, 'mlp-demo', '(all)', 'total', 0.01, 0.01, 0.001, 20)")
+    con.commit()
+    con.close()
+    assert cli("history", "add", str(a), "--db", str(db)).stdout.startswith("already in history")
+    assert cli("history", "add", str(b), "--db", str(db)).stdout.startswith("added")
+    assert _count(db) == 2
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == history.VERSION
+    assert con.execute("SELECT COUNT(*) FROM times WHERE run_id = 1").fetchone()[0] == 1
+    con.close()
+    assert cli("history", "show", "--db", str(db), "--plot", "none").returncode == 0
+
+
+def test_history_show_last_must_be_positive(tmp_path):
+    db = tmp_path / "h.sqlite"
+    assert cli("history", "add", str(make_run(tmp_path / "r", seed=1)), "--db", str(db)).returncode == 0
+    for value in ("-3", "0", "x"):
+        line = one_error_line(cli("history", "show", "--db", str(db), "--last", value))
+        assert "argument --last: must be" in line
