@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nscharacterize",
-                                     description="Workload characterization for neuro-symbolic AI.")
+    parser = _Parser(prog="nscharacterize", description="Workload characterization for neuro-symbolic AI.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="profile the workloads of a config and write a run directory")
@@ -70,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     gate_cli.register(sub)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage mistake reported as one line and exit 2, like every other input error
+    (subcommand parsers inherit the class)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"nscharacterize: error: {message}; see `{self.prog} --help`\n")
 
 
 def _positive(text: str) -> int:
