@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch torchvision
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ray]'
 	$(BIN)/pip install -q --no-deps OpenNMT-py==3.5.1
 	$(BIN)/pip install -q -c constraints.txt $(ONMT_IMPORT_NEEDS)
 	touch $(STAMP)

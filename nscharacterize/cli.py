@@ -42,7 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("report", help="re-render tables and plots of a run directory")
+    p = sub.add_parser("sweep", help="run a config's sweep: block, one run per point, and fit how each category scales")
+    p.add_argument("config", help="YAML config with a sweep: block (see configs/sweeps/)")
+    p.add_argument("--executor", choices=["serial", "ray"], default="serial",
+                   help="serial: points one by one, each in its own process (default); ray: points as Ray tasks")
+    p.add_argument("--ray-address", help="an existing Ray cluster (default: start a local instance)")
+    p.add_argument("--ray-cpus", type=_positive, help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the config's device")
+    p.add_argument("--out", help="parent folder of the sweep directory (default: the config's output, runs/)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=cmd_sweep)
+
+    p = sub.add_parser("report", help="re-render tables and plots of a run or sweep directory")
     p.add_argument("run_dir")
     p.add_argument("--reclassify", action="store_true",
                    help="re-classify the saved events with the current rules before rendering")
@@ -114,7 +125,36 @@ def cmd_run(args) -> int:
     return EXIT_FAILED if outcome.failed else EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    from nscharacterize.config import load_config
+    from nscharacterize.sweep import sweep
+
+    config = load_config(args.config)
+    if args.executor != "ray" and (args.ray_address or args.ray_cpus):
+        from nscharacterize.config import ConfigError
+
+        raise ConfigError(None, "--ray-address/--ray-cpus", "only apply to --executor ray", "add --executor ray")
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    path = sweep(config, args.config, executor=args.executor, ray_address=args.ray_address,
+                 ray_cpus=args.ray_cpus, device=args.device, out=args.out, log=log)
+    from nscharacterize.reports.sweep_report import load_sweep
+
+    manifest = load_sweep(path)
+    if not args.quiet:
+        print((path / "table.md").read_text(encoding="utf-8"))
+    print(path)
+    return EXIT_OK if manifest["status"] == "ok" else EXIT_FAILED
+
+
 def cmd_report(args) -> int:
+    from nscharacterize.reports import store as _store
+
+    if _store.is_sweep_dir(args.run_dir):
+        from nscharacterize.reports.sweep_report import render_sweep
+
+        for path in render_sweep(args.run_dir):
+            print(path)
+        return EXIT_OK
     from nscharacterize.reports.render import reclassify, render
     from nscharacterize.reports.store import RunDir
     from nscharacterize.reports.tables import rich_table

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -49,6 +50,23 @@ class WorkloadEntry(_Strict):
         return self.name or self.workload
 
 
+class SweepConfig(_Strict):
+    parameters: dict[str, list[Any]] = Field(
+        min_length=1, description="workload parameters and their values, e.g. {n: [10, 20, 30]}; each point is a run")
+    mode: Literal["grid", "zip"] = Field("grid", description="grid: every combination; zip: the i-th values together")
+    x: str | None = Field(None, description="the parameter on the x axis of the scaling fits (default: the first)")
+
+    def points(self) -> list[dict]:
+        names = list(self.parameters)
+        if self.mode == "zip":
+            return [dict(zip(names, vals)) for vals in zip(*self.parameters.values())]
+        return [dict(zip(names, vals)) for vals in itertools.product(*self.parameters.values())]
+
+    @property
+    def x_parameter(self) -> str:
+        return self.x or next(iter(self.parameters))
+
+
 class Config(_Strict):
     name: str | None = Field(None, description="run name (default: the config file's stem)")
     seed: int = Field(0, description="seed of synthetic data and random weights")
@@ -62,6 +80,7 @@ class Config(_Strict):
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
     compare: dict = Field(default_factory=dict, description="thresholds of `nscharacterize compare` (see README)")
     workloads: list[WorkloadEntry] = Field(min_length=1, description="the workloads to profile, in order")
+    sweep: SweepConfig | None = Field(None, description="parameter sweep run by `nscharacterize sweep` (ignored by run)")
 
     def resolved(self) -> dict:
         return self.model_dump(mode="json")
@@ -89,7 +108,49 @@ def load_config(path: str | Path) -> Config:
                               f"workloads[{seen[entry.label]}]", "give each entry a distinct name")
         seen[entry.label] = i
     _check_compare(path, config)
+    if config.sweep is not None:
+        _check_sweep(path, config)
     return config
+
+
+def accepts(entry: WorkloadEntry, param: str) -> bool:
+    """Whether the workload of ``entry`` has a parameter called ``param``."""
+    if registry.is_user_ref(entry.workload):
+        import inspect
+
+        sig = inspect.signature(registry.resolve_factory(entry.workload))
+        return param in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    return param in registry.get_spec(entry.workload).params.model_fields
+
+
+def point_config(config: Config, values: dict) -> dict:
+    """The plain config of one sweep point: ``values`` set in every workload entry that has them."""
+    raw = config.resolved()
+    raw.pop("sweep", None)
+    for entry, model in zip(raw["workloads"], config.workloads):
+        for k, v in values.items():
+            if accepts(model, k):
+                entry["params"][k] = v
+    return raw
+
+
+def _check_sweep(path: Path, config: Config) -> None:
+    sweep = config.sweep
+    if sweep.x is not None and sweep.x not in sweep.parameters:
+        raise ConfigError(path, "sweep.x", f"{sweep.x!r} is not a swept parameter",
+                          f"use one of {', '.join(sweep.parameters)}")
+    for name, values in sweep.parameters.items():
+        if not values:
+            raise ConfigError(path, f"sweep.parameters.{name}", "has no values", "give a list of at least one value")
+        if not any(accepts(e, name) for e in config.workloads):
+            raise ConfigError(path, f"sweep.parameters.{name}", "no workload entry has this parameter",
+                              "use a parameter listed by `nscharacterize list`")
+    if sweep.mode == "zip" and len({len(v) for v in sweep.parameters.values()}) > 1:
+        raise ConfigError(path, "sweep.mode", "zip needs lists of equal length", "make the lists equal or use grid")
+    for values in sweep.points():
+        for i, entry in enumerate(config.workloads):
+            params = {**entry.params, **{k: v for k, v in values.items() if accepts(entry, k)}}
+            _check_entry(path, i, entry.model_copy(update={"params": params}))
 
 
 def _check_entry(path: Path, i: int, entry: WorkloadEntry) -> None:

@@ -9,7 +9,9 @@ from nscharacterize.taxonomy.classifier import Taxonomy
 
 from . import plots, store
 from nscharacterize.attribution.aggregate import attribute, breakdown
+from nscharacterize.attribution.system import system_view
 from .store import RunDir
+from .system_report import system_figure, system_markdown
 from .tables import markdown_report
 
 
@@ -61,12 +63,16 @@ def _or_none(value) -> float | None:
 def render(run: RunDir) -> list[Path]:
     """Writes table.md and the figures from the saved breakdown, timings, checks and manifest."""
     result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
-    written = [run.write_text(store.TABLE, markdown_report(result, timings, checks, manifest))]
+    system = system_view(run.samples())
+    written = [run.write_csv(store.SYSTEM, system),
+               run.write_text(store.TABLE, markdown_report(result, timings, checks, manifest) + "\n"
+                              + system_markdown(system))]
     if result.empty:
         return written
-    for name, make in ((store.HEATMAP, plots.heatmap), (store.BARS, plots.stacked_bars),
-                       (store.PYTHON_PLOT, plots.python_breakdown)):
-        fig = make(result)
+    for name, make, data in ((store.HEATMAP, plots.heatmap, result), (store.BARS, plots.stacked_bars, result),
+                             (store.PYTHON_PLOT, plots.python_breakdown, result),
+                             (store.SYSTEM_PLOT, system_figure, system)):
+        fig = make(data)
         if fig is not None:
             written.append(run.write_figure(name, fig))
             plots.close(fig)

@@ -29,8 +29,37 @@ TABLE = "table.md"
 HEATMAP = "heatmap.png"
 BARS = "breakdown.png"
 PYTHON_PLOT = "python_breakdown.png"
+SYSTEM = "system.csv"
+SYSTEM_PLOT = "system.png"
 LOG = "run.log"
 TRACES = "traces"
+
+# A sweep directory: its own manifest and resolved config, one run directory per point under
+# points/, and the scaling results.
+SWEEP_MANIFEST = "sweep.json"
+SWEEP_CONFIG = "sweep.yaml"
+SWEEP_POINTS = "points"
+SCALING = "scaling.csv"
+SCALING_PLOT = "scaling.png"
+
+
+def create_run_path(root: str | Path, name: str) -> Path:
+    """A new, empty folder ``root/name-<UTC timestamp>[-n]`` (``-n`` when that second is taken)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        path = root / (f"{name}-{stamp}" if n == 1 else f"{name}-{stamp}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+
+
+def is_sweep_dir(path: str | Path) -> bool:
+    return (Path(path) / SWEEP_MANIFEST).is_file()
 
 
 class RunDirError(UserError):
@@ -44,16 +73,7 @@ class RunDir:
     # ---- writing -------------------------------------------------------------------------------
     @classmethod
     def create(cls, root: str | Path, name: str) -> "RunDir":
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
-        path = root / f"{name}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = root / f"{name}-{stamp}-{n}"
-        path.mkdir()
-        return cls(path)
+        return cls(create_run_path(root, name))
 
     def write_text(self, name: str, text: str) -> Path:
         return self._atomic(name, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -1,0 +1,241 @@
+"""Sweeps: one normal run per point of a parameter grid, gathered in one sweep directory.
+
+Each point runs in a process of its own (the driver never imports a workload): one after another
+in subprocesses of the CLI (``serial``, the default), or as Ray tasks (``ray``) on a local
+instance or an existing cluster, each task in its own worker process claiming one GPU or the
+configured CPU cores. A point's run directory comes back to the driver as a tar archive, so a
+cluster's workers need no shared disk. A point whose process dies is tried once more, then
+recorded as failed; the other points are kept. ``sweep.json`` is rewritten after every point, so
+an interrupted sweep keeps what finished, and ``nscharacterize report SWEEP_DIR`` renders it.
+"""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from nscharacterize.config import Config, ConfigError, point_config
+from nscharacterize.fileio import atomic_write_text, dump_yaml
+from nscharacterize.reports import store
+
+EXECUTORS = ("serial", "ray")
+ATTEMPTS = 2            # a point whose process dies is retried once
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class PointResult:
+    rc: int                   # the CLI's exit status (negative: killed by that signal)
+    archive: bytes | None     # tar.gz of the run directory, None if none was written
+    log_tail: str             # the end of the CLI's stderr
+
+
+def point_name(values: dict) -> str:
+    return "_".join(f"{k}={v}" for k, v in values.items()).replace("/", "-").replace(" ", "")
+
+
+def run_point(config_yaml: str, device: str | None, threads_env: dict | None = None) -> PointResult:
+    """Runs one point through the CLI in a subprocess and returns its run directory as a tar.gz.
+
+    Module-level and free of driver state, so a Ray worker can run it as it is.
+    """
+    with tempfile.TemporaryDirectory(prefix="nsc-point-") as tmp:
+        cfg = Path(tmp) / "point.yaml"
+        cfg.write_text(config_yaml, encoding="utf-8")
+        cmd = [sys.executable, "-m", "nscharacterize.cli", "run", str(cfg), "--out", str(Path(tmp) / "out"), "--quiet"]
+        if device:
+            cmd += ["--device", device]
+        env = {**os.environ, **(threads_env or {})}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        runs = sorted((Path(tmp) / "out").glob("*/")) if (Path(tmp) / "out").is_dir() else []
+        archive = None
+        if runs:
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+                tar.add(runs[-1], arcname="run")
+            archive = buf.getvalue()
+        return PointResult(proc.returncode, archive, proc.stderr[-2000:])
+
+
+class SerialExecutor:
+    """Points one by one, each in a subprocess of the CLI."""
+
+    name = "serial"
+
+    def map(self, jobs: list[tuple[str, str]], device: str | None, cpus: int,
+            on_done: Callable[[str, PointResult | BaseException], None]) -> None:
+        for key, config_yaml in jobs:
+            try:
+                on_done(key, run_point(config_yaml, device))
+            except Exception as exc:  # the subprocess could not even start
+                on_done(key, exc)
+
+    def close(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """Points as Ray tasks: each in its own worker process, one GPU or ``cpus`` cores each."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None, num_cpus: int | None):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(None, "--executor ray", "Ray is not installed",
+                              "pip install -e '.[ray]' (or pip install ray)") from None
+        self.ray = ray
+        self.started = time.perf_counter()
+        kwargs = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+                      configure_logging=False)
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=num_cpus, **kwargs)
+        except (ConnectionError, RuntimeError, Exception) as exc:  # Ray raises bare Exception on start-up timeouts
+            where = f"the cluster at {address}" if address else "a local Ray instance"
+            raise ConfigError(None, "--executor ray", f"could not start or reach {where} "
+                              f"({str(exc).splitlines()[0][:200]})",
+                              "check --ray-address, or retry when the machine is less loaded") from None
+        self.startup_s = time.perf_counter() - self.started
+
+    def map(self, jobs, device, cpus, on_done) -> None:
+        ray = self.ray
+        resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": cpus}
+        remote = ray.remote(max_retries=0, **resources)(run_point)
+        env = {"OMP_NUM_THREADS": str(cpus)}
+        pending = {remote.remote(cfg, device, env): key for key, cfg in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            key = pending.pop(done[0])
+            try:
+                on_done(key, ray.get(done[0]))
+            except Exception as exc:  # the worker died (RayTaskError, WorkerCrashedError, ...)
+                on_done(key, exc)
+
+    def close(self) -> None:
+        self.ray.shutdown()
+
+
+def make_executor(name: str, address: str | None = None, num_cpus: int | None = None):
+    if name == "ray":
+        return RayExecutor(address, num_cpus)
+    return SerialExecutor()
+
+
+def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_address: str | None = None,
+          ray_cpus: int | None = None, device: str | None = None, out: str | None = None,
+          log: Callable[[str], None] = lambda msg: None) -> Path:
+    """Runs every point of ``config.sweep``; returns the sweep directory."""
+    from nscharacterize.reports.sweep_report import render_sweep
+
+    if config.sweep is None:
+        raise ConfigError(config_path, "sweep", "missing", "add a sweep: block with parameters (see README, Sweeps)")
+    name = config.name or Path(config_path).stem
+    sweep_dir = store.create_run_path(out or config.output, f"{name}-sweep")
+    points = config.sweep.points()
+    cpus = config.threads or 1
+    manifest = {"schema": store.SCHEMA, "kind": "sweep", "sweep_id": uuid.uuid4().hex, "name": name,
+                "config_file": str(config_path), "created": _now(), "finished": None, "status": "running",
+                "executor": executor, "ray_address": ray_address, "device": device or config.device,
+                "parameters": config.sweep.parameters, "mode": config.sweep.mode, "x": config.sweep.x_parameter,
+                "points": []}
+    atomic_write_text(sweep_dir / store.SWEEP_CONFIG, dump_yaml(config.resolved()))
+    (sweep_dir / store.SWEEP_POINTS).mkdir()
+    jobs, records = [], {}
+    for values in points:
+        key = point_name(values)
+        cfg = point_config(config, values)
+        cfg["name"] = f"{name}-{key}"
+        text = dump_yaml(cfg)
+        records[key] = {"name": key, "params": values, "status": "pending", "run_dir": None, "attempts": 0,
+                        "error": None, "seconds": None, "config": text}
+        manifest["points"].append(records[key])
+        jobs.append((key, text))
+    _write_manifest(sweep_dir, manifest)
+    started = {key: time.perf_counter() for key, _ in jobs}
+    ex = make_executor(executor, ray_address, ray_cpus)
+    if executor == "ray":
+        manifest["ray_startup_s"] = round(ex.startup_s, 3)
+
+    def on_done(key: str, result) -> None:
+        rec = records[key]
+        rec["attempts"] += 1
+        rec["seconds"] = round(time.perf_counter() - started[key], 3)
+        if isinstance(result, PointResult) and result.archive is not None and result.rc in (EXIT_OK, EXIT_PARTIAL):
+            target = sweep_dir / store.SWEEP_POINTS / key
+            _extract(result.archive, target)
+            rec.update(status="ok" if result.rc == EXIT_OK else "partial", run_dir=f"{store.SWEEP_POINTS}/{key}",
+                       error=None if result.rc == EXIT_OK else "a workload failed; see its run.log")
+        else:
+            died = not isinstance(result, PointResult) or result.rc not in (EXIT_OK, EXIT_PARTIAL, EXIT_USAGE)
+            rec["error"] = _describe(result)
+            if died and rec["attempts"] < ATTEMPTS:
+                rec["status"] = "retrying"
+                log(f"point {key}: {rec['error']}; retrying once")
+                _write_manifest(sweep_dir, manifest)
+                started[key] = time.perf_counter()
+                ex.map([(key, rec["config"])], device, cpus, on_done)
+                return
+            rec["status"] = "failed"
+            if isinstance(result, PointResult) and result.archive is not None:  # keep what it measured
+                _extract(result.archive, sweep_dir / store.SWEEP_POINTS / key)
+                rec["run_dir"] = f"{store.SWEEP_POINTS}/{key}"
+        log(f"point {key}: {rec['status']} ({rec['seconds']} s)")
+        _write_manifest(sweep_dir, manifest)
+
+    try:
+        ex.map(jobs, device, cpus, on_done)
+        failed = [r for r in manifest["points"] if r["status"] != "ok"]
+        manifest["status"] = "ok" if not failed else "failed" if len(failed) == len(points) else "partial"
+    except KeyboardInterrupt:
+        manifest["status"] = "interrupted"
+        raise
+    finally:
+        ex.close()
+        manifest["finished"] = _now()
+        _write_manifest(sweep_dir, manifest)
+        render_sweep(sweep_dir)
+    return sweep_dir
+
+
+def _describe(result) -> str:
+    if isinstance(result, PointResult):
+        if result.rc < 0:
+            return f"the point's process was killed by signal {-result.rc}"
+        last = [ln for ln in result.log_tail.splitlines() if ln.strip()]
+        return f"exit status {result.rc}" + (f": {last[-1][:300]}" if last else "")
+    return f"{type(result).__name__}: {str(result).splitlines()[0][:300] if str(result) else ''}"
+
+
+def _extract(archive: bytes, target: Path) -> None:
+    import shutil
+
+    if target.exists():
+        shutil.rmtree(target)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            tar.extractall(tmp, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(tmp)
+        os.replace(Path(tmp) / "run", target)
+
+
+def _write_manifest(sweep_dir: Path, manifest: dict) -> None:
+    import json
+
+    public = {**manifest, "points": [{k: v for k, v in p.items() if k != "config"} for p in manifest["points"]]}
+    atomic_write_text(sweep_dir / store.SWEEP_MANIFEST, json.dumps(public, indent=2, default=str) + "\n")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
