@@ -66,6 +66,10 @@ def _emit(cmp, args: argparse.Namespace) -> int:
         _write("--markdown", args.markdown, render.render_markdown(cmp))
     if args.json:
         _write("--json", args.json, render.render_json(cmp))
+    if getattr(args, "html", None):
+        from nscharacterize.gate.html import compare_page
+
+        _write("--html", args.html, compare_page(cmp))
     return cmp.exit_code
 
 
@@ -188,6 +192,8 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--format", choices=["terminal", "markdown", "json"], default="terminal", help="what stdout shows")
     g.add_argument("--markdown", metavar="PATH", help="also write the Markdown report (for a PR comment)")
     g.add_argument("--json", metavar="PATH", help="also write the JSON report")
+    g.add_argument("--html", metavar="PATH", help="also write a self-contained HTML page (sortable rows, figure, "
+                   "environments)")
     g.add_argument("--all", action="store_true", help="show every row, not only totals and changes")
 
 

@@ -87,7 +87,7 @@ def _profiled_call(component, x: Any, device: str, settings: SessionSettings, la
     if settings.trace_dir is not None:
         settings.trace_dir.mkdir(parents=True, exist_ok=True)
         opts = TorchSettings(opts.record_shapes, opts.with_flops, opts.memory,
-                             str(settings.trace_dir / f"{label}.{component.name}.{index}.json"))
+                             str(settings.trace_dir / f"{label}.{component.name}.{index}.json.gz"))
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     cap = torch_backend.capture(component.fn, x, device, opts)

@@ -61,14 +61,17 @@ def _or_none(value) -> float | None:
 
 
 def render(run: RunDir) -> list[Path]:
-    """Writes table.md and the figures from the saved breakdown, timings, checks and manifest."""
+    """Writes table.md, the figures and report.html from the saved breakdown, timings, checks and
+    manifest."""
+    from .html_run import write_run_report
+
     result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
     system = system_view(run.samples())
     written = [run.write_csv(store.SYSTEM, system),
                run.write_text(store.TABLE, markdown_report(result, timings, checks, manifest) + "\n"
                               + system_markdown(system))]
     if result.empty:
-        return written
+        return written + [write_run_report(run)]
     for name, make, data in ((store.HEATMAP, plots.heatmap, result), (store.BARS, plots.stacked_bars, result),
                              (store.PYTHON_PLOT, plots.python_breakdown, result),
                              (store.SYSTEM_PLOT, system_figure, system)):
@@ -76,4 +79,5 @@ def render(run: RunDir) -> list[Path]:
         if fig is not None:
             written.append(run.write_figure(name, fig))
             plots.close(fig)
+    written.append(write_run_report(run))
     return written

@@ -31,6 +31,7 @@ BARS = "breakdown.png"
 PYTHON_PLOT = "python_breakdown.png"
 SYSTEM = "system.csv"
 SYSTEM_PLOT = "system.png"
+REPORT_HTML = "report.html"
 LOG = "run.log"
 TRACES = "traces"
 
