@@ -121,6 +121,8 @@ def cmd_run(args) -> int:
         console.print(rich_table(outcome.breakdown))
     for name in outcome.failed:
         console.print(f"[red]workload {name} failed[/red]: see {outcome.run.path / 'run.log'}")
+    for note in outcome.notes:
+        print(f"nscharacterize: note: {note}", file=sys.stderr)
     print(outcome.run.path)
     return EXIT_FAILED if outcome.failed else EXIT_OK
 
@@ -267,14 +269,19 @@ def _console():
 
 
 class _Progress:
-    """A progress bar per workload on stderr (samples done / samples)."""
+    """A progress bar per workload on stderr (samples done / samples). It writes to a copy of the
+    terminal's stderr, since during the run descriptor 2 goes to run.log (nscharacterize.quiet)."""
 
     def __init__(self, console):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from nscharacterize.quiet import terminal_stream
+
+        self.terminal = terminal_stream()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=Console(stderr=True))
+                                 TimeElapsedColumn(), console=Console(file=self.terminal),
+                                 redirect_stderr=False)
         self.progress.start()
 
     def start(self, label: str, total: int):
@@ -289,6 +296,7 @@ class _Progress:
 
     def stop(self) -> None:
         self.progress.stop()
+        self.terminal.close()
 
 
 if __name__ == "__main__":

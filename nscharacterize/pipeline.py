@@ -11,13 +11,14 @@ import sys
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from nscharacterize.profiler import cprofile_backend
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
 from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
@@ -29,6 +30,7 @@ from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads import registry
 
 from .config import Config, ConfigError
+from .quiet import stderr_to
 
 log = logging.getLogger("nscharacterize")
 
@@ -38,6 +40,7 @@ class RunOutcome:
     run: RunDir
     breakdown: pd.DataFrame
     failed: list[str]
+    notes: list[str] = field(default_factory=list)   # one line each: what could not be measured, and why
 
 
 def check_device(device: str, file: str | None, key: str) -> str:
@@ -58,7 +61,8 @@ def run(config: Config, config_path: str, *, device: str | None = None, out: str
     run_dir = RunDir.create(out or config.output, config.name or Path(config_path).stem)
     handler = _attach_log(run_dir)
     try:
-        return _run(config, config_path, run_dir, taxonomy, device, samples, trace, progress)
+        with stderr_to(run_dir.path / store.LOG, handler):  # torch's and the workloads' warnings
+            return _run(config, config_path, run_dir, taxonomy, device, samples, trace, progress)
     finally:
         log.removeHandler(handler)
         handler.close()
@@ -73,7 +77,7 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
         "command": sys.argv, "git_commit": git_commit() or git_commit(str(Path(config_path).resolve().parent)),
         "seed": config.seed, "samples": samples_override or config.samples, "warmup": config.warmup,
         "repeats": config.repeats, "config_hash": config.hash(),
-        "fingerprint": fingerprint(device, config.hash()), "workloads": [], "checks": {},
+        "fingerprint": fingerprint(device, config.hash()), "workloads": [], "checks": {}, "notes": [],
     }
     run_dir.write_json(store.MANIFEST, manifest)
     events: list[pd.DataFrame] = []   # classified once per workload, as each one finishes
@@ -97,6 +101,7 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
                 workload = registry.build(entry.workload, entry.params, config.seed)
                 record["components"] = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
                                         for c in workload.components]
+                _note_unmeasured(record, manifest)
                 record["info"] = workload.info
                 prof = profile_workload(workload, entry.label, settings,
                                         on_sample=(lambda i: progress.advance(task)) if progress else None)
@@ -126,7 +131,22 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
             manifest["status"] = "interrupted"
         run_dir.write_json(store.MANIFEST, manifest)
         render(run_dir)
-    return RunOutcome(run_dir, result, failed)
+    return RunOutcome(run_dir, result, failed, manifest["notes"])
+
+
+def _note_unmeasured(record: dict, manifest: dict) -> None:
+    """Marks cProfile components that cannot be measured by function here (an outer profiler holds
+    the hook, see profiler/cprofile_backend.py) and says why, once per workload, in one line."""
+    why = cprofile_backend.conflict()
+    names = [c["name"] for c in record["components"] if c["profiler"] == "cprofile"]
+    if not why or not names:
+        return
+    for c in record["components"]:
+        if c["name"] in names:
+            c["unmeasured"] = why
+    line = f"{record['name']}: {', '.join(names)} not measured by function (all its time is Other): {why}"
+    manifest["notes"].append(line)
+    log.warning(line)
 
 
 def _write(run_dir: RunDir, events: list, timings: list, taxonomy: Taxonomy, manifest: dict) -> pd.DataFrame:

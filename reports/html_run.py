@@ -86,6 +86,8 @@ def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.D
                      "params": json.dumps(w.get("params") or {}), "error": w.get("error") or "",
                      "facts": json.dumps(w.get("info") or {}, default=str)})
     sec.add(table(pd.DataFrame(rows), "Workloads"))
+    for note in manifest.get("notes") or []:
+        sec.add(f'<p class="bad">note: {esc(note)}</p>')
     failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
     for w in failed:
         sec.add(f'<p class="bad">{esc(w.get("name"))}: {esc(w.get("status"))}: {esc(w.get("error"))} '

@@ -11,7 +11,7 @@ from conftest import ROOT, run_cli, write_config
 
 EXPECTED_FILES = ["config.yaml", "manifest.json", "events.parquet", "timings.csv", "samples.csv",
                   "breakdown.csv", "checks.csv", "table.md", "heatmap.png", "breakdown.png",
-                  "python_breakdown.png", "run.log"]
+                  "python_breakdown.png", "run.log", "report.html"]
 
 
 def test_run_writes_every_output(demo_run):
