@@ -62,9 +62,11 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str) -> Capture:
     finally:
         prof.disable()
         wall = time.perf_counter() - start
-        if outer is not None:
-            _restore(outer)
-    stats = pstats.Stats(prof).stats  # (file, line, func) -> (cc, nc, tt, ct, callers)
+        try:
+            stats = pstats.Stats(prof).stats  # (file, line, func) -> (cc, nc, tt, ct, callers)
+        finally:  # after Stats: it calls disable() again, which would empty the slot once more
+            if outer is not None:
+                _restore(outer)
     modules = _module_names()
     rows = []
     for (filename, _line, func), (_cc, ncalls, tottime, _ct, _callers) in stats.items():

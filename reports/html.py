@@ -73,10 +73,10 @@ def _plain(value: Any) -> str:
 
 
 def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None, page_length: int = 25,
-          order: list | None = None) -> str:
+          order: list | None = None, wide: tuple[str, ...] = ("why", "reason")) -> str:
     """An interactive DataTables table (itables, offline mode): sortable by any column (click its
     header), searchable, with a filter box under each column and paging past ``page_length``
-    rows. Every row is embedded: no down-sampling."""
+    rows. Every row is embedded: no down-sampling. Columns named in ``wide`` hold prose."""
     from itables import to_html_datatable
 
     frame = frame.reset_index(drop=True)
@@ -93,6 +93,9 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
         display_logo_when_loading=False, order=order or [], pageLength=page_length,
         lengthMenu=[10, 25, 100, 500, 5000], style="table-layout:auto;width:auto;margin:0;caption-side:top",
         allow_html=False, warn_on_unexpected_types=False)
+    wide_columns = [i for i, c in enumerate(frame.columns) if c in wide]  # prose: give it room
+    if wide_columns:
+        options["columnDefs"] = [{"targets": wide_columns, "className": "wide"}]
     if len(frame) <= page_length:
         options.update(paging=False, layout={"topStart": None, "topEnd": "search", "bottomStart": "info",
                                              "bottomEnd": None})

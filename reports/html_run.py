@@ -56,6 +56,7 @@ def run_page(run: RunDir) -> str:
     sections = [_overview(run, manifest, breakdown, checks)]
     sections += _breakdown_sections(breakdown)
     sections.append(_measurement(timings, checks, manifest))
+    sections.append(_workloads(manifest))
     sections.append(_classification(run, manifest))
     sections.append(_environment(run, manifest))
     sections.append(_data_files(run, breakdown, timings, checks))
@@ -69,6 +70,7 @@ def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.D
     summary = manifest.get("checks") or {}
     sec.add(facts([
         ("run directory", run.path.name), ("status", manifest.get("status")),
+        ("workloads", ", ".join(f"{w.get('name')} ({w.get('status')})" for w in manifest.get("workloads", []))),
         ("created", manifest.get("created")), ("finished", manifest.get("finished")),
         ("command", " ".join(manifest.get("command") or [])), ("git commit", manifest.get("git_commit")),
         ("seed", manifest.get("seed")), ("samples per workload", manifest.get("samples")),
@@ -77,15 +79,6 @@ def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.D
         ("largest relative add-up error", summary.get("max_addup_rel_error")),
         ("event rows", summary.get("event_rows")),
     ]))
-    rows = []
-    for w in manifest.get("workloads", []):
-        rows.append({"workload": w.get("name"), "built-in / factory": w.get("workload"), "status": w.get("status"),
-                     "samples": w.get("samples"), "seconds": w.get("seconds"),
-                     "components": ", ".join(f"{c['name']} ({c['kind']}, {c['profiler']})"
-                                             for c in w.get("components") or []),
-                     "params": json.dumps(w.get("params") or {}), "error": w.get("error") or "",
-                     "facts": json.dumps(w.get("info") or {}, default=str)})
-    sec.add(table(pd.DataFrame(rows), "Workloads"))
     for note in manifest.get("notes") or []:
         sec.add(f'<p class="bad">note: {esc(note)}</p>')
     failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
@@ -95,6 +88,20 @@ def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.D
     if breakdown.empty:
         sec.add(paragraph("No workload produced results, so there are no tables or figures below."))
     return sec
+
+
+def _workloads(manifest: dict) -> Section:
+    sec = Section("workloads", "Workloads", "Which workloads ran, with what parameters and components, how "
+                  "long each took, and the facts each reports about itself.")
+    rows = []
+    for w in manifest.get("workloads", []):
+        rows.append({"workload": w.get("name"), "built-in / factory": w.get("workload"), "status": w.get("status"),
+                     "samples": w.get("samples"), "seconds": w.get("seconds"),
+                     "components": ", ".join(f"{c['name']} ({c['kind']}, {c['profiler']})"
+                                             for c in w.get("components") or []),
+                     "params": json.dumps(w.get("params") or {}), "error": w.get("error") or "",
+                     "facts": json.dumps(w.get("info") or {}, default=str)})
+    return sec.add(table(pd.DataFrame(rows), "Workloads"))
 
 
 def _breakdown_sections(breakdown: pd.DataFrame) -> list[Section]:
@@ -158,7 +165,8 @@ def _measurement(timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) ->
 
 def _classification(run: RunDir, manifest: dict) -> Section:
     sec = Section("classification", "Classification of every op", "Which category did each op, kernel "
-                  "and Python function get, by which rule, and why? Type an op's name in the search box.")
+                  "and Python function get, by which rule, and why? Type an op's name in the name filter under "
+                  "the table (or anything in the search box).")
     events = run.events()
     if events.empty:
         return sec.add(paragraph("No events."))

@@ -30,9 +30,10 @@ def main(run_dir: str, out_dir: str = "docs") -> None:
         page.goto(page_path.as_uri())
         page.wait_for_function("document.querySelectorAll('.dt-container').length === "
                                "document.querySelectorAll('div.table').length", timeout=60_000)
-        page.locator("#axis-category").scroll_into_view_if_needed()
+        page.set_viewport_size({"width": 1400, "height": 1500})
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(out / "report-overview.png"))
+        page.set_viewport_size({"width": 1400, "height": 1050})
 
         heat = page.locator("div.figure").first
         heat.evaluate("e => e.scrollIntoView({block: 'center'})")
@@ -43,7 +44,9 @@ def main(run_dir: str, out_dir: str = "docs") -> None:
 
         ops = page.locator("div.dt-container",
                            has=page.locator("caption:text-is('Ops, their category and the rule that decided it')"))
-        ops.locator("tfoot input[placeholder='name']").fill("aten::addmm")
+        name_filter = ops.locator("tfoot input[placeholder='name']")
+        name_filter.fill("aten::addm")
+        name_filter.press("m")   # the column filters listen to key presses
         page.locator("#classification").evaluate("e => e.scrollIntoView()")
         page.screenshot(path=str(out / "report-classification.png"))
         browser.close()

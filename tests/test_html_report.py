@@ -185,12 +185,14 @@ def test_run_page_in_browser(traced_run, browser):
         # the classification of one op, on demand: search the ops table for it
         ops = page.table("Ops, their category and the rule that decided it")
         name_filter = ops.locator("tfoot input[placeholder='name']")
-        name_filter.fill("aten::addmm")
+        name_filter.fill("aten::addm")
+        name_filter.press("m")   # the column filters listen to key presses
         names = page.column(ops, "name")
         assert names and set(names) == {"aten::addmm"}
         why = page.column(ops, "why")
         assert all(w for w in why) and any("dense matrix product" in w for w in why)
         name_filter.fill("")
+        name_filter.press("Backspace")
         ops.scroll_into_view_if_needed()
         _shot(page, "report-classification.png")
 
