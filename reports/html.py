@@ -92,7 +92,7 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
         classes="display compact cell-border", column_filters="footer", text_in_header_can_be_selected=False,
         display_logo_when_loading=False, order=order or [], pageLength=page_length,
         lengthMenu=[10, 25, 100, 500, 5000], style="table-layout:auto;width:auto;margin:0;caption-side:top",
-        allow_html=False, warn_on_unexpected_types=False)
+        allow_html=False, warn_on_unexpected_types=False, format_floats_in_python=False)
     wide_columns = [i for i, c in enumerate(frame.columns) if c in wide]  # prose: give it room
     if wide_columns:
         options["columnDefs"] = [{"targets": wide_columns, "className": "wide"}]
