@@ -61,6 +61,9 @@ def render_sweep(sweep_dir: str | Path) -> list[Path]:
         written.append(atomic_write(sweep_dir / store.SCALING_PLOT,
                                     lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")))
         plt.close(fig)
+    from .html_sweep import write_sweep_report
+
+    written.append(write_sweep_report(sweep_dir, manifest, table))
     return written
 
 
