@@ -10,6 +10,7 @@ the rule id that ``events.parquet`` stores for every op.
 """
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def run_page(run: RunDir) -> str:
     sections.append(_workloads(manifest))
     sections.append(_classification(run, manifest))
     sections.append(_environment(run, manifest))
+    more = _other_figures(run)
+    if more is not None:
+        sections.append(more)
     sections.append(_data_files(run, breakdown, timings, checks))
     sections += _traces_and_log(run)
     return render_page(f"nscharacterize: {manifest.get('name', run.path.name)}", subtitle, sections)
@@ -221,11 +225,40 @@ def _environment(run: RunDir, manifest: dict) -> Section:
 
 
 def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
+    """Every CSV file of the run directory, the known ones first: a table another stage adds to the
+    run directory appears here without a change to this module."""
     sec = Section("data", "Data files", "The run directory's tables as saved, every row: sort, filter and "
                   "search them here, or read the CSV files themselves.")
-    for name, frame in ((store.BREAKDOWN, breakdown), (store.TIMINGS, timings), (store.CHECKS, checks),
-                        (store.SAMPLES, run.samples())):
+    known = {store.BREAKDOWN: breakdown, store.TIMINGS: timings, store.CHECKS: checks}
+    names = list(known) + [store.SAMPLES] + sorted(p.name for p in run.path.glob("*.csv")
+                                                   if p.name not in known and p.name != store.SAMPLES)
+    for name in names:
+        if name in known:
+            frame = known[name]
+        elif name == store.SAMPLES:
+            frame = run.samples()
+        else:
+            try:
+                frame = pd.read_csv(run.path / name)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                sec.add(paragraph(f"{name}: cannot be read ({type(exc).__name__})"))
+                continue
         sec.add(f"<h3>{esc(name)}</h3>", table(frame, name, page_length=10))
+    return sec
+
+
+def _other_figures(run: RunDir) -> Section | None:
+    """Figures of the run directory this page does not redraw interactively (another stage's PNG,
+    such as the system view), embedded as images so that the page stays one file."""
+    redrawn = {store.HEATMAP, store.BARS, store.PYTHON_PLOT}
+    pngs = sorted(p for p in run.path.glob("*.png") if p.name not in redrawn)
+    if not pngs:
+        return None
+    sec = Section("more-figures", "More figures", "The run directory's other figures, as saved.")
+    for p in pngs:
+        data = base64.b64encode(p.read_bytes()).decode("ascii")
+        sec.add(f"<h3>{esc(p.name)}</h3>",
+                f'<img class="png" alt="{esc(p.name)}" src="data:image/png;base64,{data}">')
     return sec
 
 
