@@ -45,6 +45,8 @@ BUILTIN: dict[str, str] = {
     "nlm-blocksworld": "nscharacterize.workloads.nlm:BLOCKSWORLD",
     "nsdr": "nscharacterize.workloads.nsdr:NSDR",
     "propnet": "nscharacterize.workloads.propnet:PROPNET",
+    "dolphin-sum": "nscharacterize.workloads.dolphin:SUM",
+    "dolphin-hwf": "nscharacterize.workloads.dolphin:HWF",
 }
 
 
