@@ -120,6 +120,14 @@ def target_matrix(labels: torch.Tensor, symbols: list) -> torch.Tensor:
     return ((labels.unsqueeze(1) - values.unsqueeze(0)).abs() < 0.01).to(labels.dtype)
 
 
+def program_loss(out: torch.Tensor, labels: torch.Tensor, symbols: list) -> torch.Tensor:
+    """Binary cross-entropy of each result symbol against the label, summed over the symbols and
+    averaged over the batch. (Dolphin averages over both; that only divides by the number of
+    output columns, which Adam's update ignores, and the vectorized output keeps zero-probability
+    columns that per-sample does not, so summing makes the two strategies' losses identical.)"""
+    return F.binary_cross_entropy(out, target_matrix(labels, symbols), reduction="sum") / out.shape[0]
+
+
 def build_dolphin(task: str, program: Program, net: torch.nn.Module, classes: int, make_batch, p: DolphinParams,
                   seed: int) -> Workload:
     training = p.mode == "training"
@@ -155,7 +163,7 @@ def build_dolphin(task: str, program: Program, net: torch.nn.Module, classes: in
 
     def update(r: Reasoned) -> torch.Tensor:
         out = r.probs if r.batch is None else per_sample_output(r)
-        loss = F.binary_cross_entropy(out, target_matrix(r.labels, r.symbols))
+        loss = program_loss(out, r.labels, r.symbols)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
