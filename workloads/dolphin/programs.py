@@ -12,7 +12,6 @@ as soon as its right operand arrives, so only ``+`` and ``-`` are left for the f
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -127,7 +126,3 @@ def ordered_unique(results: list) -> tuple[list, list[int]]:
         where = {s: i for i, s in enumerate(symbols)}
         return symbols, [where[r] for r in results]
     return symbols, [first[r] for r in results]
-
-
-def is_nan(x) -> bool:
-    return isinstance(x, float) and math.isnan(x)

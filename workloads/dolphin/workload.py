@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -128,8 +128,10 @@ def program_loss(out: torch.Tensor, labels: torch.Tensor, symbols: list) -> torc
     return F.binary_cross_entropy(out, target_matrix(labels, symbols), reduction="sum") / out.shape[0]
 
 
-def build_dolphin(task: str, program: Program, net: torch.nn.Module, classes: int, make_batch, p: DolphinParams,
-                  seed: int) -> Workload:
+def build_dolphin(task: str, program: Program, net: torch.nn.Module, classes: int, make_batch,
+                  p: DolphinParams) -> Workload:
+    """The components for ``p.strategy`` and ``p.mode`` around ``net`` and ``program``;
+    ``make_batch(i)`` builds sample i."""
     training = p.mode == "training"
     net.train(training)
     optimizer = torch.optim.Adam(net.parameters(), lr=p.lr) if training else None
@@ -196,7 +198,7 @@ def build_sum(p: SumParams, seed: int) -> Workload:
     from .nets import MNISTNet
 
     net = _seeded(seed, MNISTNet)
-    return build_dolphin("sum", sum_program(p.n), net, 10, lambda i: sum_batch(seed, i, p.n, p.batch), p, seed)
+    return build_dolphin("sum", sum_program(p.n), net, 10, lambda i: sum_batch(seed, i, p.n, p.batch), p)
 
 
 def build_hwf(p: HWFParams, seed: int) -> Workload:
@@ -204,7 +206,7 @@ def build_hwf(p: HWFParams, seed: int) -> Workload:
 
     net = _seeded(seed, SymbolNet)
     return build_dolphin("hwf", hwf_program(p.length, p.k), net, HWF_CLASSES,
-                         lambda i: hwf_batch(seed, i, p.length, p.batch), p, seed)
+                         lambda i: hwf_batch(seed, i, p.length, p.batch), p)
 
 
-__all__: list[Any] = ["SumParams", "HWFParams", "build_sum", "build_hwf", "ThroughJacobian", "target_matrix"]
+__all__ = ["SumParams", "HWFParams", "build_sum", "build_hwf", "build_dolphin", "ThroughJacobian", "program_loss"]
