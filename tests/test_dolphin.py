@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from conftest import ROOT, run_cli, write_config
+from conftest import ROOT, cuda, run_cli, write_config
 from nscharacterize.profiler.session import SessionSettings, profile_workload
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.dolphin import per_sample, vectorized
@@ -268,3 +268,18 @@ def test_ci_suite_runs_the_dolphin_smoke_sizes():
     for name in ("dolphin-sum", "dolphin-hwf"):
         assert entries[name] == get_spec(name).smoke
     assert {entries["dolphin-sum"]["strategy"], entries["dolphin-hwf"]["strategy"]} == {"vectorized", "per-sample"}
+
+
+@cuda
+@pytest.mark.parametrize("prov", PROVENANCES)
+def test_vectorized_on_cuda_agrees_and_training_is_fully_classified(prov):
+    probs = random_probs(3, 4, 10, seed=11)
+    program = sum_program(4)
+    on_gpu = vectorized_probs(program, prov, probs.cuda())
+    for b, expected in enumerate(per_sample_probs(program, prov, probs)):
+        assert_same(on_gpu[b], expected)
+    workload = get_spec("dolphin-sum").build({"n": 3, "batch": 2, "provenance": prov, "mode": "training"}, seed=0)
+    prof = profile_workload(workload, "gpu", SessionSettings(samples=1, warmup=1, repeats=1, device="cuda"))
+    events = Taxonomy().classify_events(prof.events)
+    assert (events["source"] == "kernel").any()
+    assert sorted(set(events.loc[(events["source"] != "python") & (events["rule"] == ""), "name"])) == []
