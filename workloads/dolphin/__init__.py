@@ -14,6 +14,6 @@ HWF = WorkloadSpec(
     "dolphin-hwf", "hand-written formulas: symbol images -> symbol CNN -> formula value distribution (damp | "
     "dtkp-am; per-sample | vectorized; inference | training)",
     HWFParams, build_hwf,
-    smoke={"length": 3, "batch": 2, "provenance": "damp", "strategy": "per-sample", "mode": "training"})
+    smoke={"length": 3, "batch": 2, "provenance": "damp", "strategy": "per-sample", "mode": "inference"})
 
 __all__ = ["SUM", "HWF", "SumParams", "HWFParams", "build_sum", "build_hwf"]
