@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from nscharacterize.workloads.nscl import clevr_data as cd
+from nscharacterize.workloads.clevr_common.attributes import ATTRIBUTES, CONCEPT_ATTRIBUTE
+from nscharacterize.workloads.clevr_common.questions import make_questions
+from nscharacterize.workloads.clevr_common.render import render
+from nscharacterize.workloads.clevr_common.scenes import make_scene
+from nscharacterize.workloads.nscl.programs import to_nscl
 from nscharacterize.workloads.nscl import model as m
 
 
@@ -34,7 +38,7 @@ def test_scene_graph_layers():
 
 
 def test_features_shapes_and_norm(extractor):
-    image = torch.from_numpy(cd.render(cd.make_scene(0, 0)))
+    image = torch.from_numpy(render(make_scene(0, 0)))
     x, scale = extractor.preprocess(image)
     assert x.shape == (1, 3, 128, 192) and scale == pytest.approx(0.4)
     boxes = torch.tensor([[10.0, 20.0, 100.0, 120.0], [200.0, 50.0, 300.0, 200.0], [400.0, 100.0, 470.0, 310.0]])
@@ -71,7 +75,7 @@ def test_concept_embeddings():
     q = attr.query_attribute(f, "shape")
     assert q.shape == (6, 15)
     # known belong: a shape query can only answer with a shape concept
-    assert all(attr.concepts[i] in cd.ATTRIBUTES["shape"] for i in q.argmax(-1).tolist())
+    assert all(attr.concepts[i] in ATTRIBUTES["shape"] for i in q.argmax(-1).tolist())
 
 
 def _oracle_executor(scene):
@@ -83,11 +87,11 @@ def _oracle_executor(scene):
     def sign(b):
         return 10.0 if b else -10.0
 
-    ex.attribute.similarity = lambda f, c: torch.tensor([sign(o[cd.CONCEPT_ATTRIBUTE[c]] == c) for o in objs])
+    ex.attribute.similarity = lambda f, c: torch.tensor([sign(o[CONCEPT_ATTRIBUTE[c]] == c) for o in objs])
     ex.attribute.cross_similarity = lambda f, a: torch.tensor(
         [[sign(objs[i][a] == objs[j][a]) for j in range(n)] for i in range(n)])
     ex.attribute.query_attribute = lambda f, a: torch.tensor(
-        [[sign(o[a] == c) if cd.CONCEPT_ATTRIBUTE[c] == a else -200.0 for c in ex.attribute.concepts] for o in objs])
+        [[sign(o[a] == c) if CONCEPT_ATTRIBUTE[c] == a else -200.0 for c in ex.attribute.concepts] for o in objs])
     ex.relation.similarity = lambda f, c: torch.tensor(
         [[sign(j in rels[c][i]) for j in range(n)] for i in range(n)])
     return ex, torch.zeros(n, 256), torch.zeros(n, n, 256)
@@ -97,10 +101,10 @@ def test_executor_semantics_match_ground_truth():
     """With perfect concept scores the tensor executor must answer every generated question correctly."""
     checked = 0
     for i in range(12):
-        scene = cd.make_scene(3, i)
+        scene = make_scene(3, i)
         ex, obj_f, rel_f = _oracle_executor(scene)
-        questions = cd.make_questions(scene, 3, 8)
-        programs = [cd.to_nscl(q["program"]) for q in questions]
+        questions = make_questions(scene, 3, 8)
+        programs = [to_nscl(q["program"]) for q in questions]
         with torch.no_grad():
             answers = ex(obj_f, rel_f, programs)
         assert answers == [q["answer"] for q in questions]
@@ -111,18 +115,18 @@ def test_executor_semantics_match_ground_truth():
 def test_executor_answers_every_question_with_random_features():
     torch.manual_seed(0)
     ex = m.Executor().eval()
-    scene = cd.make_scene(0, 4)
-    questions = cd.make_questions(scene, 0, 10)
+    scene = make_scene(0, 4)
+    questions = make_questions(scene, 0, 10)
     n = len(scene["objects"])
     obj = torch.nn.functional.normalize(torch.randn(n, 256), dim=-1)
     rel = torch.nn.functional.normalize(torch.randn(n, n, 256), dim=-1)
     with torch.no_grad():
-        answers = ex(obj, rel, [cd.to_nscl(q["program"]) for q in questions])
+        answers = ex(obj, rel, [to_nscl(q["program"]) for q in questions])
     assert len(answers) == 10
     for q, a in zip(questions, answers):
-        last = cd.to_nscl(q["program"])[-1]
+        last = to_nscl(q["program"])[-1]
         if last["op"] == "query":
-            assert a in cd.ATTRIBUTES[last["attribute"]]
+            assert a in ATTRIBUTES[last["attribute"]]
         elif last["op"] == "count":
             assert 0 <= int(a) <= n
         else:

@@ -7,9 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from nscharacterize.workloads.nsdr.clevrer_data import (GenConfig, ensure_dataset, generate_video, gt_predictions,
-                                                        load_video, make_questions, question_words, render_frame)
-from nscharacterize.workloads.nsdr.physics import Body, simulate
+from nscharacterize.workloads.nsdr.clevrer.annotations import gt_predictions
+from nscharacterize.workloads.nsdr.clevrer.dataset import ensure_dataset, load_video
+from nscharacterize.workloads.nsdr.clevrer.physics import Body, simulate
+from nscharacterize.workloads.nsdr.clevrer.questions import make_questions, question_words
+from nscharacterize.workloads.nsdr.clevrer.render import render_frame
+from nscharacterize.workloads.nsdr.clevrer.videos import GenConfig, generate_video
 
 CFG = GenConfig(frames=10, min_objects=3, max_objects=5)
 

@@ -10,7 +10,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from nscharacterize.taxonomy.classifier import Taxonomy
-from nscharacterize.workloads.nsdr.clevrer_data import GenConfig, Video, ensure_dataset, load_video, write_video
+from nscharacterize.workloads.nsdr.clevrer.dataset import ensure_dataset, load_video, write_video
+from nscharacterize.workloads.nsdr.clevrer.videos import GenConfig, Video
 from nscharacterize.workloads.nsdr.dynamics import ConvPropNet, Rollout, build_tracks, prepare_relations
 from nscharacterize.workloads.nsdr.executor import answer_video
 from nscharacterize.workloads.nsdr.workload import proposals_from_masks

@@ -23,7 +23,9 @@ from pydantic import Field
 from ..base import Component, Workload, WorkloadError
 from ..parsers.params import MaskRCNNParams
 from ..registry import WorkloadSpec
-from . import clevr_data
+from ..clevr_common import dataset as clevr_dataset
+from ..clevr_common.vocab import PROGRAM_VOCAB, QUESTION_VOCAB
+from .samples import load as load_samples
 
 
 class NSCLParams(MaskRCNNParams):
@@ -53,8 +55,8 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
         raise WorkloadError("nscl: question_parser_dim must be a multiple of question_parser_heads")
     image_parser = p.build_parser(seed)
     backend = None if p.question_parser_backend == "auto" else p.question_parser_backend
-    question_parser = QuestionParser(backend=backend, src_vocab=len(clevr_data.QUESTION_VOCAB),
-                                     tgt_vocab=len(clevr_data.PROGRAM_VOCAB), d_model=p.question_parser_dim,
+    question_parser = QuestionParser(backend=backend, src_vocab=len(QUESTION_VOCAB),
+                                     tgt_vocab=len(PROGRAM_VOCAB), d_model=p.question_parser_dim,
                                      heads=p.question_parser_heads, layers=p.question_parser_layers,
                                      ff=4 * p.question_parser_dim, seed=seed + 1)
     with torch.random.fork_rng(devices=[]):
@@ -72,8 +74,8 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
         executor.to(device)
 
     def make_samples(n: int) -> list:
-        paths = clevr_data.ensure(data_dir, seed, n, p.questions_per_image, p.split, p.min_objects, p.max_objects)
-        return clevr_data.load(paths, n, p.questions_per_image)
+        paths = clevr_dataset.ensure(data_dir, seed, n, p.questions_per_image, p.split, p.min_objects, p.max_objects)
+        return load_samples(paths, n, p.questions_per_image)
 
     def parse_image(sample: dict) -> dict:
         image = torch.from_numpy(sample["image"]).to(state["device"])

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
-from .clevr_data import ATTRIBUTES, CONCEPT_ATTRIBUTE, CONCEPTS, RELATIONS
+from ..clevr_common.attributes import ATTRIBUTES, CONCEPT_ATTRIBUTE, CONCEPTS, RELATIONS
 
 POOL = 7
 DOWNSAMPLE = 16

@@ -19,9 +19,7 @@ import json
 
 import numpy as np
 
-COLORS = ["gray", "red", "blue", "green", "brown", "yellow", "cyan", "purple"]
-MATERIALS = ["metal", "rubber"]
-SHAPES = ["sphere", "cylinder", "cube"]
+from ..clevr_common.attributes import CLEVRER_COLORS, CLEVRER_MATERIALS, CLEVRER_SHAPES
 
 MOVING_V_TH = 0.1     # speed (pixels/frame) above which an object is moving
 FRAME_DIFF = 5        # frames between trajectory entries
@@ -301,13 +299,13 @@ class Executor:
         return [o for o in objs if self.sim.get_static_attrs(o)[key] == value]
 
     def filter_color(self, objs, color):
-        return self.filter_by_static_attr(objs, "color", color, COLORS)
+        return self.filter_by_static_attr(objs, "color", color, CLEVRER_COLORS)
 
     def filter_material(self, objs, material):
-        return self.filter_by_static_attr(objs, "material", material, MATERIALS)
+        return self.filter_by_static_attr(objs, "material", material, CLEVRER_MATERIALS)
 
     def filter_shape(self, objs, shape):
-        return self.filter_by_static_attr(objs, "shape", shape, SHAPES)
+        return self.filter_by_static_attr(objs, "shape", shape, CLEVRER_SHAPES)
 
     def filter_by_motion(self, objs, frame, moving: bool):
         if type(objs) is not list:

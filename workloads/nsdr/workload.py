@@ -59,7 +59,8 @@ def proposals_from_masks(sample, detector=None) -> dict:
 def build_nsdr(p: NSDRParams, seed: int) -> Workload:
     import torch
 
-    from .clevrer_data import GenConfig, default_data_dir, ensure_dataset, load_video, variant_dir
+    from .clevrer.dataset import default_data_dir, ensure_dataset, load_video, variant_dir
+    from .clevrer.videos import GenConfig
     from .dynamics import ConvPropNet, Rollout, build_tracks, write_predictions
     from .executor import answer_video
 
