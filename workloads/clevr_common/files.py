@@ -18,12 +18,19 @@ from typing import Any, Callable
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], Any]) -> Path:
     """Calls ``write_fn(tmp)`` on a temporary file beside ``path``, then renames it to ``path``."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp makes 0600; give the usual permissions
         write_fn(tmp)
         os.replace(tmp, target)
     finally:
