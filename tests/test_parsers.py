@@ -108,3 +108,81 @@ def test_question_parser_opennmt_missing_is_a_workload_error(monkeypatch):
 def test_question_parser_rejects_out_of_vocab():
     with pytest.raises(WorkloadError):
         _small_parser("torch")([999], 3)
+
+
+def _uncached_greedy(model, src, steps):
+    """The decoding the cache replaces: the whole nn.TransformerDecoder over the prefix each step."""
+    memory = model.transformer.encoder(model.embed(model.src_embed, src))
+    out = torch.full((src.shape[0], 1), question.BOS, dtype=torch.long)
+    for _ in range(steps):
+        t = out.shape[1]
+        causal = torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
+        dec = model.transformer.decoder(model.embed(model.tgt_embed, out), memory, tgt_mask=causal)
+        out = torch.cat([out, model.generator(dec[:, -1]).argmax(-1, keepdim=True)], dim=1)
+    return out[:, 1:], dec[:, -1]
+
+
+def test_question_parser_torch_cache_matches_full_recompute():
+    parser = _small_parser("torch")
+    src = torch.arange(3, 21)[None]
+    with torch.no_grad():
+        ref_tokens, ref_last = _uncached_greedy(parser.model, src, 9)
+        assert torch.equal(parser.model.greedy(src, 9), ref_tokens)
+        # the cached step's output for the last position equals the full decoder's
+        memory = parser.model.transformer.encoder(parser.model.embed(parser.model.src_embed, src))
+        cache: dict = {}
+        prev = torch.full((1, 1), question.BOS, dtype=torch.long)
+        for step in range(9):
+            out = parser.model.decode_step(prev, memory, step, cache)
+            prev = ref_tokens[:, step:step + 1]
+    torch.testing.assert_close(out[:, -1], ref_last, rtol=1e-4, atol=1e-4)
+
+
+_GROUPS = {"gemm": ("mm", "addmm", "bmm", "baddbmm"), "softmax": ("_softmax", "_log_softmax"),
+           "layer_norm": ("native_layer_norm",),
+           "attention": ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_attention_math")}
+
+
+def _decoder_work(parser, steps):
+    """(decoder steps, {group: aten ops}) of decoding ``steps`` tokens, counted at dispatch."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    counts = dict.fromkeys(_GROUPS, 0)
+    calls = []
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func._schema.name.split("::")[-1]
+            for group, names in _GROUPS.items():
+                counts[group] += name in names
+            return func(*args, **(kwargs or {}))
+
+    hook = parser.model.generator.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        with Count():
+            parser(list(range(3, 15)), steps)
+    finally:
+        hook.remove()
+    return len(calls), counts
+
+
+def test_question_parser_backends_do_the_same_decoder_work():
+    if not question.onmt_available():
+        pytest.skip("OpenNMT-py (onmt) cannot be imported")
+    work = {}
+    for backend in ("opennmt", "torch"):
+        parser = _small_parser(backend)
+        steps7, ops7 = _decoder_work(parser, 7)
+        steps8, ops8 = _decoder_work(parser, 8)
+        steps1, ops1 = _decoder_work(parser, 1)
+        steps2, ops2 = _decoder_work(parser, 2)
+        assert (steps1, steps7, steps8) == (1, 7, 8)                   # one decoder step per token
+        per_step = {g: ops8[g] - ops7[g] for g in _GROUPS}
+        assert per_step == {g: ops2[g] - ops1[g] for g in _GROUPS}     # constant: nothing re-runs the prefix
+        work[backend] = per_step
+    assert work["torch"] == work["opennmt"]
+    per_step = work["torch"]
+    # 2 layers x (q, k, v, out, cross q, cross out, 2 feed-forward) + generator; attention on the
+    # CPU: 2 products per attention, 2 attentions per layer
+    assert per_step["gemm"] == 2 * (8 + 2 * 2) + 1
+    assert per_step["layer_norm"] == 2 * 3 + 1
