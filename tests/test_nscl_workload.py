@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from nscharacterize.workloads import registry
+from nscharacterize.workloads.clevr_common.attributes import ATTRIBUTES, RELATIONS
 from nscharacterize.workloads.base import WorkloadError
 from nscharacterize.workloads.nscl import NSCL, NSCLParams
 
@@ -43,7 +44,9 @@ def test_pipeline_stages(built):
     assert parsed["boxes"].shape == (s["n_objects"], 4)          # one detection per scene object
     feats = w.components[1].fn(parsed)
     n = s["n_objects"]
-    assert feats["objects"].shape == (n, 256) and feats["relations"].shape == (n, n, 256)
+    assert len(feats["features"]) == len(s["questions"])
+    for objects, relations in feats["features"]:
+        assert objects.shape == (n, 256) and relations.shape == (n, n, 256)
     decoded = w.components[2].fn(feats)
     assert [len(d) for d in decoded["decoded"]] == [len(q["program_tokens"]) for q in s["questions"]]
     answers = w.components[3].fn(decoded)
@@ -58,6 +61,63 @@ def test_runs_are_pure_and_repeatable(built):
     assert first == second
     for a, b in zip(before, samples):
         assert np.array_equal(a["image"], b["image"]) and a["questions"] == b["questions"]
+
+
+def _counting(monkeypatch, cls, method: str) -> list:
+    calls: list = []
+    real = getattr(cls, method)
+
+    def wrapper(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, method, wrapper)
+    return calls
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_feature_extractor_and_scene_loss_run_once_per_question_unless_shared(tmp_path, monkeypatch, share):
+    from nscharacterize.workloads.nscl import model
+
+    w = NSCL.build({**NSCL.smoke, "data_dir": str(tmp_path), "questions_per_image": 3,
+                    "question_parser_backend": "torch", "share_image_features": share}, seed=0)
+    (s,) = w.make_samples(1)
+    assert len(s["questions"]) == 3
+    features = _counting(monkeypatch, model.FeatureExtractor, "forward")        # ResNet-34 + scene graph
+    graphs = _counting(monkeypatch, model.SceneGraph, "forward")
+    losses = _counting(monkeypatch, model.SceneParsingLoss, "forward")
+    assert len(w.run(s)) == 3
+    runs = 1 if share else 3
+    assert len(features) == len(graphs) == len(losses) == runs
+    assert w.info["features_per"] == ("image" if share else "question")
+
+
+def test_scene_parsing_loss_scores_every_concept_over_all_objects_and_pairs(monkeypatch):
+    from nscharacterize.workloads.clevr_common.scenes import make_scene
+    from nscharacterize.workloads.nscl import model
+    from nscharacterize.workloads.nscl.samples import scene_labels
+
+    scene = make_scene(0, 0)
+    n = len(scene["objects"])
+    labels = {k: ({a: torch.from_numpy(x) for a, x in v.items()} if isinstance(v, dict) else torch.from_numpy(v))
+              for k, v in scene_labels(scene).items()}
+    assert labels["relation"].shape == (n * n, 4) and labels["attribute_relation"]["color"].shape == (n * n,)
+    seen = []
+    real_sim, real_cross = model.ConceptTaxonomy.similarity, model.ConceptTaxonomy.cross_similarity
+    monkeypatch.setattr(model.ConceptTaxonomy, "similarity",
+                        lambda self, f, c: seen.append(("sim", c, f.shape[0])) or real_sim(self, f, c))
+    monkeypatch.setattr(model.ConceptTaxonomy, "cross_similarity",
+                        lambda self, f, a: seen.append(("cross", a, f.shape[0])) or real_cross(self, f, a))
+    ex = model.Executor()
+    obj_f, rel_f = torch.randn(n, 256), torch.randn(n, n, 256)
+    with torch.no_grad():
+        monitors = model.SceneParsingLoss()(ex.attribute, ex.relation, obj_f, rel_f, labels)
+    concepts = [c for cs in ATTRIBUTES.values() for c in cs]
+    assert sorted(c for kind, c, rows in seen if kind == "sim" and rows == n) == sorted(concepts)
+    assert sorted(c for kind, c, rows in seen if kind == "sim" and rows == n * n) == sorted(RELATIONS)
+    assert sorted(a for kind, a, _ in seen if kind == "cross") == sorted(ATTRIBUTES)
+    assert len(monitors) == 2 * len(ATTRIBUTES) + 1
+    assert all(0.0 <= float(v) <= 1.0 for v in monitors.values())
 
 
 def test_scene_boxes_option(tmp_path):

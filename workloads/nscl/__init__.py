@@ -1,11 +1,20 @@
 """NSCL (Neuro-Symbolic Concept Learner) on synthetic or real CLEVR.
 
-One sample is one image with its questions, run end to end as the deployed system would:
+One profiled sample is one image with its questions, run end to end as the deployed system would:
 
-    image_parser       (neural)    Mask R-CNN R50-FPN -> one detection per scene object
-    feature_extractor  (neural)    ResNet-34 to layer3 + SceneGraph -> object [N,256], relation [N,N,256]
+    image_parser       (neural)    Mask R-CNN R50-FPN -> one detection per scene object (once per image)
+    feature_extractor  (neural)    ResNet-34 to layer3 + SceneGraph -> object [N,256], relation [N,N,256],
+                                   once per question (the release's sample is one question)
     question_parser    (neural)    Transformer seq2seq, greedy, one step per program token
-    program_executor   (symbolic)  concept embeddings + quasi-symbolic executor -> answers
+    program_executor   (symbolic)  per question: the scene-parsing loss (concept similarities of every
+                                   attribute over all objects, relation concepts over all pairs), then
+                                   the quasi-symbolic executor on the question's program -> answer
+
+The release's dataset yields one sample per question and loads the image each time, so its model
+runs ResNet-34 and the scene graph once per question, and its evaluation forward computes the
+scene-parsing loss's monitors every time. ``share_image_features: true`` runs both once per image
+and shares them among the image's questions: an optimization the release does not make. Detections
+stay once per image either way: the release reads precomputed per-image proposals.
 
 The released NSCL model runs pre-parsed programs; the question parser's decoded tokens come from
 random weights, so the executor runs each question's ground-truth program (translated to NSCL's op
@@ -43,11 +52,14 @@ class NSCLParams(MaskRCNNParams):
     feature_image_size: int = Field(256, ge=32, description="shorter side fed to ResNet-34 (NSCL: 256)")
     boxes: Literal["detections", "scene"] = Field(
         "detections", description="boxes for RoI features: the parser's detections, or the scene annotations")
+    share_image_features: bool = Field(
+        False, description="run ResNet-34, the scene graph and the scene-parsing loss once per image and share "
+        "them among its questions (an optimization the release does not make: it runs them once per question)")
 
 
 def build_nscl(p: NSCLParams, seed: int) -> Workload:
     from ..parsers import QuestionParser
-    from .model import Executor, FeatureExtractor
+    from .model import Executor, FeatureExtractor, SceneParsingLoss
 
     if p.min_objects > p.max_objects:
         raise WorkloadError(f"nscl: min_objects ({p.min_objects}) exceeds max_objects ({p.max_objects})")
@@ -63,6 +75,7 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
         torch.manual_seed(seed + 2)
         features = FeatureExtractor(p.feature_image_size).eval()
         executor = Executor().eval()
+    scene_loss = SceneParsingLoss()
     state = {"device": "cpu"}
     data_dir = Path(p.data_dir) if p.data_dir else Path("data") / f"clevr-synth-{seed}"
 
@@ -85,17 +98,27 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
     def extract_features(x: dict) -> dict:
         boxes = x["boxes"] if p.boxes == "detections" else \
             torch.from_numpy(x["sample"]["scene_boxes"]).to(state["device"])
+        runs = 1 if p.share_image_features else len(x["sample"]["questions"])
         with torch.no_grad():
-            obj_f, rel_f = features(x["image"], boxes)
-        return {"sample": x["sample"], "objects": obj_f, "relations": rel_f}
+            computed = [features(x["image"], boxes) for _ in range(runs)]
+        per_question = computed * len(x["sample"]["questions"]) if p.share_image_features else computed
+        return {"sample": x["sample"], "features": per_question}
 
     def parse_questions(x: dict) -> dict:
         decoded = [question_parser(q["tokens"], len(q["program_tokens"])) for q in x["sample"]["questions"]]
         return {**x, "decoded": decoded, "programs": [q["nscl"] for q in x["sample"]["questions"]]}
 
     def execute(x: dict) -> list[str]:
+        device = state["device"]
+        labels = {k: ({a: torch.from_numpy(v).to(device) for a, v in val.items()} if isinstance(val, dict)
+                      else torch.from_numpy(val).to(device)) for k, val in x["sample"]["labels"].items()}
+        answers = []
         with torch.no_grad():
-            return executor(x["objects"], x["relations"], x["programs"])
+            for k, ((obj_f, rel_f), program) in enumerate(zip(x["features"], x["programs"])):
+                answers.append(executor.run(obj_f, rel_f, program))     # reasoning, then the loss, as the release
+                if k == 0 or not p.share_image_features:
+                    scene_loss(executor.attribute, executor.relation, obj_f, rel_f, labels)
+        return answers
 
     info = {"image_parser": p.parser_info(image_parser),
             "question_parser": {"backend": question_parser.backend, "layers": p.question_parser_layers,
@@ -103,7 +126,8 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
             "feature_extractor": {"image_size": p.feature_image_size,
                                   "parameters": sum(t.numel() for t in features.parameters())},
             "executor": {"parameters": sum(t.numel() for t in executor.parameters())},
-            "data_dir": str(data_dir), "questions_per_image": p.questions_per_image}
+            "data_dir": str(data_dir), "questions_per_image": p.questions_per_image,
+            "features_per": "image" if p.share_image_features else "question"}
     return Workload(
         name="nscl",
         components=[Component("image_parser", parse_image, kind="neural", profiler="torch"),

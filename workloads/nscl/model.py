@@ -217,6 +217,37 @@ def relation_taxonomy() -> ConceptTaxonomy:
 
 
 # ----------------------------------------------------------------------------------------------
+# Scene-parsing loss (the release's evaluation forward runs it for its monitors)
+# ----------------------------------------------------------------------------------------------
+class SceneParsingLoss(nn.Module):
+    """Scene-parsing accuracies from the concept embeddings, as the release's ``SceneParsingLoss``
+    computes them in every forward, evaluation included (its losses only in training).
+
+    Per attribute: the similarity of each of its concepts over all objects ([N] each, stacked),
+    checked against the object labels; the attribute's cross-similarity over all object pairs,
+    checked against same/different labels. Then every relational concept over all N*N pairs.
+    ``labels`` holds tensors made from the scene annotation (samples.scene_labels).
+    """
+
+    def forward(self, attribute: ConceptTaxonomy, relation: ConceptTaxonomy, obj_f: torch.Tensor,
+                rel_f: torch.Tensor, labels: dict) -> dict[str, torch.Tensor]:
+        monitors = {}
+        for attr, concepts in ATTRIBUTES.items():
+            scores = torch.stack([attribute.similarity(obj_f, c) for c in concepts], dim=-1)      # [N, k]
+            single = (scores > 0).float().sum(dim=-1) == 1
+            monitors[f"acc/scene/attribute/{attr}"] = (
+                single * (scores.argmax(-1) == labels["attribute"][attr])).float().mean()
+            cross = attribute.cross_similarity(obj_f, attr).view(-1)                               # [N*N]
+            monitors[f"acc/scene/attribute-relation/{attr}"] = (
+                (cross > 0).long() == labels["attribute_relation"][attr].long()).float().mean()
+        pairs = rel_f.view(-1, rel_f.shape[-1])
+        scores = torch.stack([relation.similarity(pairs, c) for c in RELATIONS], dim=-1)         # [N*N, 4]
+        monitors["acc/scene/relation/spatial_relation"] = (
+            (scores > 0).long() == labels["relation"].long()).float().mean()
+        return monitors
+
+
+# ----------------------------------------------------------------------------------------------
 # Quasi-symbolic executor
 # ----------------------------------------------------------------------------------------------
 OBJECT_INPUTS = {"relate": (True,), "relate_attribute_equal": (True,), "query": (True,),
