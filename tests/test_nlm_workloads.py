@@ -21,7 +21,7 @@ def test_registered_and_split_into_env_and_policy(spec):
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_episode_steps_and_forward_calls(spec):
-    w = spec.build(spec.smoke, seed=0)
+    w = spec.build({**spec.smoke, "episode_length": "to_limit"}, seed=0)
     runner = w.episodes
     episodes = w.make_samples(2)
     limit = w.info["step_limit"]
@@ -36,6 +36,39 @@ def test_episode_steps_and_forward_calls(spec):
     out = w.components[1].fn(trace)
     assert runner.forward_calls == calls + len(episodes[0].actions)  # one forward per step
     assert out["actions"] == list(episodes[0].actions)  # the replay is the greedy episode
+
+
+@pytest.mark.parametrize("n", [5, 10, 50])
+def test_blocksworld_episodes_follow_the_reported_trained_lengths(n):
+    from nscharacterize.workloads.nlm.workload import blocksworld_mean_length, trained_length
+
+    assert blocksworld_mean_length(10) == pytest.approx(12.5)      # the authors' README
+    assert blocksworld_mean_length(50) == pytest.approx(85.8)
+    p = BLOCKSWORLD.params(n=n)
+    lengths = [trained_length("blocksworld", p, i, None) for i in range(20)]
+    assert sum(lengths) / 20 == pytest.approx(blocksworld_mean_length(n), abs=1 / 20)
+    assert max(lengths) - min(lengths) <= 1
+    if n == 5:                                       # the quickstart size: cut episodes, not 4n
+        w = BLOCKSWORLD.build({"n": 5}, seed=0)
+        episodes = w.make_samples(4)
+        assert w.info["episode_length"] == "trained" and w.info["step_limit"] == 20
+        for i, ep in enumerate(episodes):
+            assert ep.solved or len(ep.actions) == lengths[i]
+        assert sum(len(ep.actions) for ep in episodes) < 4 * 20
+
+
+def test_sort_episodes_take_the_minimum_swaps_and_path_episodes_dist_steps():
+    from nscharacterize.workloads.nlm.envs.sort import swaps_to_sort
+
+    w = SORT.build({"n": 10}, seed=0)
+    for ep in w.make_samples(3):
+        env = w.episodes.new_env(ep.index)
+        assert env.step_limit == max(1, swaps_to_sort(env.array)) < 20
+        assert ep.solved or len(ep.actions) == env.step_limit
+    for ep in PATH.build({"n": 8}, seed=0).make_samples(2):
+        assert ep.solved or len(ep.actions) == 4
+    limit = SORT.build({"n": 10, "episode_length": "to_limit"}, seed=0)
+    assert all(ep.solved or len(ep.actions) == 20 for ep in limit.make_samples(3))
 
 
 def test_step_limits_per_task():
