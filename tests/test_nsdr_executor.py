@@ -140,3 +140,48 @@ def test_answer_video_reads_the_json_files(tmp_path):
     (tmp_path / "programs.json").write_text(json.dumps(programs))
     answers = answer_video(str(tmp_path / "sim.json"), str(tmp_path / "programs.json"), 50, 45)
     assert answers == {0: "1", 1: ["correct", "wrong"]}
+
+
+def _counting(monkeypatch, owner, name: str) -> list:
+    calls: list = []
+    real = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return calls
+
+
+def test_get_obj_location_checks_visibility_first_as_ns_dr_asserts(exe, monkeypatch):
+    visible = _counting(monkeypatch, Simulation, "is_visible")
+    assert exe.sim.get_obj_location(1, frame_idx=15) == (100.0, 60.0)
+    assert len(visible) == 1
+    with pytest.raises(ValueError):
+        exe.sim.get_obj_location(1, frame_idx=5)              # the blue cube enters at frame 10
+    assert len(visible) == 2
+
+
+def test_query_direction_rescans_the_frame_for_every_direction_test(exe, monkeypatch):
+    import nscharacterize.workloads.nsdr.executor as ex
+
+    scans = _counting(monkeypatch, Simulation, "get_frame_ann")
+    arctans = _counting(monkeypatch, ex, "_np_direction_angle")
+    assert exe.query_direction(0, 30) == "right"             # second test: left, then right
+    assert (len(scans), len(arctans)) == (2, 2)
+    scans.clear()
+    arctans.clear()
+    assert exe.query_direction(1, 30) == "error"             # at rest: all four tests fail
+    assert (len(scans), len(arctans)) == (4, 4)
+
+
+def test_answer_video_builds_one_simulation_per_question_family_script(tmp_path, monkeypatch):
+    (tmp_path / "sim.json").write_text(json.dumps(_scene()))
+    (tmp_path / "programs.json").write_text(json.dumps({"scene_index": 0, "questions": [
+        {"question_id": 0, "question_type": "descriptive", "program": ["objects", "count"]}]}))
+    builds = _counting(monkeypatch, Simulation, "build_simulation")
+    loads = _counting(monkeypatch, __import__("nscharacterize.workloads.nsdr.executor", fromlist=["x"]),
+                      "load_predictions_json")
+    assert answer_video(str(tmp_path / "sim.json"), str(tmp_path / "programs.json"), 50, 45) == {0: "3"}
+    assert len(builds) == len(loads) == 2                     # run_oe and run_mc, each for the video

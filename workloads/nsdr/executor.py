@@ -98,6 +98,9 @@ class Simulation:
         raise ValueError(f"invalid frame {frame_idx}")
 
     def get_obj_location(self, obj_idx: int, frame_idx=None, ann_idx=None, what_if: int = -1):
+        # NS-DR asserts visibility first: one more scan of the frame before the one that finds it
+        if not self.is_visible(obj_idx, frame_idx, ann_idx, what_if=what_if):
+            raise ValueError(f"object {obj_idx} not visible")
         for o in self.get_frame_ann(frame_idx, ann_idx, what_if)["objects"]:
             if self.get_obj_idx(o) == obj_idx:
                 return o["x"], o["y"]
@@ -125,11 +128,29 @@ class Simulation:
                 return True
         return False
 
-    def get_heading(self, obj_idx: int, frame_idx: int) -> float | None:
+    def get_heading(self, obj_idx: int, frame_idx: int) -> float:
+        """The heading at ``frame_idx``: a scan of the frame and an arctan, on every call (NS-DR's
+        four direction tests each rescan and recompute it)."""
         for o in self.get_frame_ann(frame_idx)["objects"]:
             if self.get_obj_idx(o) == obj_idx:
                 return _np_direction_angle(o["vx"], o["vy"])
-        return None
+        raise ValueError(f"object {obj_idx} not visible at frame {frame_idx}")
+
+    def is_moving_left(self, obj_idx: int, frame_idx: int, half: float = DIR_HALF_ANGLE) -> bool:
+        theta = self.get_heading(obj_idx, frame_idx)
+        return theta > 270 - half or theta < -90 + half
+
+    def is_moving_right(self, obj_idx: int, frame_idx: int, half: float = DIR_HALF_ANGLE) -> bool:
+        theta = self.get_heading(obj_idx, frame_idx)
+        return 90 - half < theta < 90 + half
+
+    def is_moving_up(self, obj_idx: int, frame_idx: int, half: float = DIR_HALF_ANGLE) -> bool:
+        theta = self.get_heading(obj_idx, frame_idx)
+        return 180 - half < theta < 180 + half
+
+    def is_moving_down(self, obj_idx: int, frame_idx: int, half: float = DIR_HALF_ANGLE) -> bool:
+        theta = self.get_heading(obj_idx, frame_idx)
+        return -half < theta < half
 
     # construction -----------------------------------------------------------------------------
     def build_simulation(self) -> None:
@@ -389,21 +410,22 @@ class Executor:
         return self.sim.get_static_attrs(obj)["shape"] if type(obj) is int else "error"
 
     def query_direction(self, obj, frame):
-        """left/right/up/down: the heading within +-40 degrees of each direction (NS-DR convention)."""
+        """left/right/up/down: the heading within +-40 degrees of each direction (NS-DR convention).
+        As in NS-DR, each direction test rescans the frame and recomputes the heading; an object
+        not in the frame answers "error" (NS-DR raises)."""
         if type(obj) is not int or type(frame) is not int:
             return "error"
-        theta = self.sim.get_heading(obj, frame)
-        if theta is None:
+        try:
+            if self.sim.is_moving_left(obj, frame):
+                return "left"
+            if self.sim.is_moving_right(obj, frame):
+                return "right"
+            if self.sim.is_moving_up(obj, frame):
+                return "up"
+            if self.sim.is_moving_down(obj, frame):
+                return "down"
+        except ValueError:
             return "error"
-        h = DIR_HALF_ANGLE
-        if theta > 270 - h or theta < -90 + h:
-            return "left"
-        if 90 - h < theta < 90 + h:
-            return "right"
-        if 180 - h < theta < 180 + h:
-            return "up"
-        if -h < theta < h:
-            return "down"
         return "error"
 
     # event queries ----------------------------------------------------------------------------
@@ -470,17 +492,20 @@ class Executor:
 
 
 def answer_video(predictions_path: str, programs_path: str, n_vis_frames: int, end_frame: int) -> dict:
-    """Loads one video's predictions and programs and answers every question (NS-DR's run_oe/run_mc
-    for one video). Returns ``{question_id: answer}``; multiple choice gives one answer per choice."""
-    sim = Simulation(predictions_path, n_vis_frames=n_vis_frames, end_frame=end_frame)
-    exe = Executor(sim)
+    """Loads one video's predictions and programs and answers every question. NS-DR answers with two
+    scripts, run_oe (open-ended) and run_mc (multiple choice), and each builds its own Simulation
+    (JSON load plus setup) and Executor for the video; so does this. Returns ``{question_id:
+    answer}``; multiple choice gives one answer per choice."""
     programs = load_programs_json(programs_path)
     answers: dict = {}
     verdict = {"yes": "correct", "no": "wrong", "error": "error"}
+    exe = Executor(Simulation(predictions_path, n_vis_frames=n_vis_frames, end_frame=end_frame))   # run_oe
     for q in programs["questions"]:
         if q["question_type"] == "descriptive":
             answers[q["question_id"]] = exe.run_program(q["program"])
-        else:
+    exe = Executor(Simulation(predictions_path, n_vis_frames=n_vis_frames, end_frame=end_frame))   # run_mc
+    for q in programs["questions"]:
+        if q["question_type"] != "descriptive":
             answers[q["question_id"]] = [verdict.get(exe.run_program(c["program"] + q["question_program"]), "error")
                                          for c in q["choices"]]
     return answers
