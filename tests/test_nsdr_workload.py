@@ -45,3 +45,20 @@ def test_bad_params_are_user_errors():
         NSDR.build({**NSDR.smoke, "min_objects": 4, "max_objects": 3}, seed=0)
     with pytest.raises(Exception, match="extra"):
         NSDR.build({**NSDR.smoke, "bogus": 1}, seed=0)
+
+
+@pytest.mark.parametrize("parse_all", [False, True])
+def test_frame_parser_runs_per_video(tmp_path, monkeypatch, parse_all):
+    from nscharacterize.workloads.parsers.mask_rcnn import MaskRCNNParser
+
+    params = {**NSDR.smoke, "frames": 3, "frame_stride": 4, "data_dir": str(tmp_path), "parse_all_frames": parse_all}
+    w = get_spec("nsdr").build(params, seed=0)
+    (sample,) = w.make_samples(1)
+    calls = []
+    real = MaskRCNNParser.__call__
+    monkeypatch.setattr(MaskRCNNParser, "__call__", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    proposals = w.components[0].fn(sample)
+    runs = 3 * 4 if parse_all else 3                          # every video frame, or the sampled ones
+    assert len(calls) == runs == w.info["parser_runs_per_video"]
+    assert [f["frame_index"] for f in proposals["frames"]] == [0, 4, 8]     # dynamics: sampled frames only
+    assert w.info["data_dir"].endswith("-allframes") == parse_all

@@ -1,7 +1,8 @@
 """NS-DR on synthetic CLEVRER: frames -> Mask R-CNN -> trajectories -> PropNet -> JSON -> executor.
 
 One sample is one video. Components, in the order NS-DR runs them:
-``frame_parser`` (Mask R-CNN R50-FPN per frame, neural), ``trajectories`` (identity filtering and
+``frame_parser`` (Mask R-CNN R50-FPN per sampled frame, neural: ``frames`` runs, the paper's 25;
+``parse_all_frames`` parses every video frame as the released pipeline does, frames x frame_stride), ``trajectories`` (identity filtering and
 24x24 crops, NS-DR's dynamics preprocessing), ``dynamics_predictor`` (convolutional PropNet:
 factual plus one counterfactual rollout per object, each observed step with 3 frames of history
 plus 12 extrapolated steps; writes ``propnet_preds/sim_%05d.json``) and ``executor`` (pure-Python
@@ -29,24 +30,39 @@ class NSDRParams(MaskRCNNParams):
     nf_relation: int = Field(128, ge=8, description="relation encoder width (conv stack nf, 2nf, 3nf)")
     nf_effect: int = Field(512, ge=8, description="effect width (NS-DR: 512)")
     extra_steps: int = Field(12, ge=0, le=12, description="steps extrapolated past the observed frames (NS-DR: 12)")
+    parse_all_frames: bool = Field(False, description="run the frame parser on every video frame (frames x "
+                                   "frame_stride), as the released NS-DR derenders all 128 frames, instead of "
+                                   "the sampled frames only (the paper counts 25 parser runs per video); the "
+                                   "dynamics model still takes every frame_stride-th frame")
     data_dir: str | None = Field(None, description="where the synthetic CLEVRER lives (default: "
                                  "data/clevrer-synth-<seed> under the working directory), one subfolder per "
                                  "generator setting; generated if missing")
 
 
-def proposals_from_masks(sample, detector=None) -> dict:
-    """The derender proposals of one video: per parsed frame, the objects with their identity
+def proposals_from_masks(sample, detector=None, parse_all_frames: bool = False) -> dict:
+    """The derender proposals of one video: per sampled frame, the objects with their identity
     (colour, material, shape) and full-resolution mask. With ``detector`` (the Mask R-CNN frame
-    parser) every frame is parsed with the detection count driven by the objects in view; the
-    identities and masks come from the synthetic ground truth (random weights cannot label them)."""
+    parser) every sampled frame is parsed with the detection count driven by the objects in view;
+    the identities and masks come from the synthetic ground truth (random weights cannot label
+    them). With ``parse_all_frames`` the detector also runs on every frame between the sampled ones
+    (the released pipeline derenders all frames; only the sampled ones reach the dynamics model)."""
     props = sample.annotation["object_property"]
+    scores_by_frame: dict = {}
+    if detector is not None and parse_all_frames:
+        if sample.all_frames is None:
+            raise WorkloadError("nsdr: parse_all_frames needs a dataset rendered with every frame")
+        for f in range(sample.all_frames.shape[0]):
+            n_objects = int(np.count_nonzero(np.unique(sample.all_masks[f])))
+            out = detector(np.array(sample.all_frames[f]), n_objects=n_objects)
+            scores_by_frame[f] = out["scores"].tolist()
     frames = []
     for k, f in enumerate(sample.frame_indices):
         labels = sample.masks[k]
         present = [int(i) for i in np.unique(labels) if i > 0]
         scores: list = []
         if detector is not None:
-            scores = detector(np.array(sample.frames[k]), n_objects=len(present))["scores"].tolist()
+            scores = scores_by_frame[f] if parse_all_frames else \
+                detector(np.array(sample.frames[k]), n_objects=len(present))["scores"].tolist()
         objs = []
         for j, i in enumerate(present):
             o = props[i - 1]
@@ -67,7 +83,7 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
     if p.min_objects > p.max_objects:
         raise WorkloadError(f"nsdr: min_objects ({p.min_objects}) is larger than max_objects ({p.max_objects})")
     cfg = GenConfig(frames=p.frames, frame_stride=p.frame_stride, min_objects=p.min_objects,
-                    max_objects=p.max_objects)
+                    max_objects=p.max_objects, all_frames=p.parse_all_frames)
     data_dir = variant_dir(p.data_dir or default_data_dir(seed), seed, cfg)
     parser = p.build_parser(seed)
     with torch.random.fork_rng(devices=[]):
@@ -82,7 +98,7 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
         return [load_video(data_dir, vid, cfg) for vid in ids]
 
     def frame_parser(sample):
-        return proposals_from_masks(sample, detector=parser)
+        return proposals_from_masks(sample, detector=parser, parse_all_frames=p.parse_all_frames)
 
     def trajectories(proposals):
         return build_tracks(proposals)
@@ -108,5 +124,6 @@ def build_nsdr(p: NSDRParams, seed: int) -> Workload:
                     Component("executor", executor, kind="symbolic", profiler="cprofile")],
         make_samples=make_samples, to_device=to_device,
         info={"data_dir": data_dir, "frames": p.frames, "frame_stride": p.frame_stride,
+              "parser_runs_per_video": n_vis if p.parse_all_frames else p.frames,
               "frame_parser": p.parser_info(parser),
               "propnet_parameters": sum(t.numel() for t in model.parameters())})

@@ -13,6 +13,8 @@ setting in its own folder, ``<root>/seed0-frames25-stride5-objects3-5``, see :fu
     validation.json                              questions, CLEVRER style, with answers
     video_validation/video_10000/frame_00005.png rendered frames (only the sampled ones)
     video_validation/video_10000/mask_00005.png  per-frame object masks (pixel = object id + 1)
+                                                 (with all_frames: every video frame, not only
+                                                 the sampled ones; folder suffix -allframes)
     annotation_validation/annotation_10000.json  object_property, motion_trajectory, collision,
                                                  rendered_frames (per-frame boxes), counterfactual
                                                  trajectories and collisions

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def variant_dir(root: str, seed: int, cfg: GenConfig) -> str:
     """One folder per generator setting under ``root``, so that runs with different settings
     (or a test beside a run) never regenerate each other's files."""
     return os.path.join(root, f"seed{seed}-frames{cfg.frames}-stride{cfg.frame_stride}-"
-                              f"objects{cfg.min_objects}-{cfg.max_objects}")
+                              f"objects{cfg.min_objects}-{cfg.max_objects}" + ("-allframes" if cfg.all_frames else ""))
 
 
 def _paths(data_dir: str, vid: int) -> dict:
@@ -93,6 +94,13 @@ def write_video(data_dir: str, video: Video, seed: int) -> dict:
                                                        int(ys.max()) + 1], "pixels": int(len(xs))})
         rendered.append({"frame_id": f, "frame_filename": f"video_{video.video_id:05d}/frame_{f:05d}.png",
                          "mask_filename": f"video_{video.video_id:05d}/mask_{f:05d}.png", "objects": boxes})
+    if video.cfg.all_frames:                  # the frames between the sampled ones, for parse_all_frames
+        sampled = set(video.step_frames()[:video.cfg.frames])
+        for f in range(video.cfg.n_vis_frames):
+            if f not in sampled:
+                img, mask = render_frame(video, f)
+                write_png(os.path.join(p["video"], f"frame_{f:05d}.png"), img)
+                write_png(os.path.join(p["video"], f"mask_{f:05d}.png"), mask)
     sim_pred = gt_predictions(video)
     questions, programs = make_questions(video, sim_pred, seed)
     ann = {"scene_index": video.video_id, "video_filename": f"video_{video.video_id:05d}.mp4",
@@ -129,6 +137,8 @@ class VideoSample:
     annotation: dict                 # annotation_%05d.json content
     n_steps: int                     # observed + extrapolated steps
     frame_stride: int
+    all_frames: Optional[np.ndarray] = None   # [n_vis, 320, 480, 3]: every video frame (all_frames data)
+    all_masks: Optional[np.ndarray] = None    # [n_vis, 320, 480]
 
     @property
     def predictions_path(self) -> str:
@@ -150,6 +160,14 @@ def load_video(data_dir: str, vid: int, cfg: GenConfig) -> VideoSample:
     masks = np.stack([np.asarray(Image.open(os.path.join(p["video"], f"mask_{f:05d}.png"))) for f in idx])
     frames.setflags(write=False)
     masks.setflags(write=False)
+    all_frames = all_masks = None
+    if cfg.all_frames:
+        every = range(cfg.n_vis_frames)
+        all_frames = np.stack([np.asarray(Image.open(os.path.join(p["video"], f"frame_{f:05d}.png")).convert("RGB"))
+                               for f in every])
+        all_masks = np.stack([np.asarray(Image.open(os.path.join(p["video"], f"mask_{f:05d}.png"))) for f in every])
+        all_frames.setflags(write=False)
+        all_masks.setflags(write=False)
     with open(p["annotation"]) as f:
         ann = json.load(f)
-    return VideoSample(vid, data_dir, idx, frames, masks, ann, cfg.steps, cfg.frame_stride)
+    return VideoSample(vid, data_dir, idx, frames, masks, ann, cfg.steps, cfg.frame_stride, all_frames, all_masks)

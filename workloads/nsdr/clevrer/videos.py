@@ -27,6 +27,7 @@ class GenConfig:
     explanatory: int = 2
     predictive: int = 1
     counterfactual: int = 2
+    all_frames: bool = False    # also render every video frame between the sampled ones (parse_all_frames)
 
     @property
     def steps(self) -> int:
