@@ -1,42 +1,20 @@
-"""Atomic writers for the synthetic datasets' JSON and PNG files.
+"""The synthetic datasets' JSON and PNG writers, both atomic.
 
 A dataset folder may be read by one run while another (or a test beside it) writes it, and an
-interrupted generation must not leave a truncated file that looks complete. Every file is
-therefore written to a temporary name in the same folder and renamed over the target.
-
-``atomic_write(path, write_fn)`` has the signature of the project-wide writer planned for
-``nscharacterize/fileio.py``; once that lands, this module's ``atomic_write`` can become an import.
+interrupted generation must not leave a truncated file that looks complete. Both writers go
+through the project's one atomic writer (``nscharacterize/fileio.py``: temporary file beside the
+target, rename over it, the user's umask).
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | os.PathLike, write_fn: Callable[[str], Any]) -> Path:
-    """Calls ``write_fn(tmp)`` on a temporary file beside ``path``, then renames it to ``path``."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp makes 0600; give the usual permissions
-        write_fn(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+from nscharacterize.fileio import atomic_write
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
