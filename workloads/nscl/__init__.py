@@ -6,9 +6,9 @@ One profiled sample is one image with its questions, run end to end as the deplo
     feature_extractor  (neural)    ResNet-34 to layer3 + SceneGraph -> object [N,256], relation [N,N,256],
                                    once per question (the release's sample is one question)
     question_parser    (neural)    Transformer seq2seq, greedy, one step per program token
-    program_executor   (symbolic)  per question: the scene-parsing loss (concept similarities of every
-                                   attribute over all objects, relation concepts over all pairs), then
-                                   the quasi-symbolic executor on the question's program -> answer
+    program_executor   (symbolic)  per question: the quasi-symbolic executor on the question's program
+                                   -> answer, then the scene-parsing loss (concept similarities of every
+                                   attribute over all objects, relation concepts over all pairs)
 
 The release's dataset yields one sample per question and loads the image each time, so its model
 runs ResNet-34 and the scene graph once per question, and its evaluation forward computes the
