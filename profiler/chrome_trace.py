@@ -1,0 +1,305 @@
+"""Reads a torch.profiler Chrome trace (.json or .json.gz) into typed interval tables.
+
+One reader serves both the live capture (torch writes the trace, this reads it back: far cheaper
+than ``prof.events()``, which builds a Python object per event) and ``import-trace`` (traces from
+a user's own script, TensorBoard's plugin or this tool's ``--trace``). The tables keep start and
+end times, so the attribution stage can walk the timeline (attribution/timeline.py) before
+anything is aggregated.
+
+- ``host``: host events (dispatcher ops, user ranges, CUDA runtime/driver calls), with their
+  thread, External id, correlation, input dims/types, and the nesting rebuilt per thread from the
+  timestamps (``parent``, ``ancestors``, ``children``, ``self_us``).
+- ``device``: kernels, memcpy and memset with stream, correlation and the host event that launched
+  them (``launcher``, an index into ``host``).
+- ``python``: Python function events (only when the trace was recorded with ``with_stack``).
+- ``memory``: allocation records (``[memory]``) with bytes and device type.
+"""
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .events import RUNTIME_API
+
+try:  # orjson parses large traces about twice as fast; the standard library is the fallback
+    import orjson as _json
+
+    _loads = _json.loads
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    import json as _json
+
+    _loads = _json.loads
+
+# Event categories across torch versions (1.8-1.10 wrote capitalised names), lower-cased.
+_HOST = {"cpu_op": "op", "operator": "op", "user_annotation": "annotation", "cuda_runtime": "runtime",
+         "runtime": "runtime", "cuda_driver": "runtime", "driver": "runtime"}
+_DEVICE = {"kernel": "kernel", "gpu_memcpy": "memcpy", "memcpy": "memcpy", "gpu_memset": "memset",
+           "memset": "memset"}
+_SKIP_NAMES = ("ProfilerStep",)
+
+
+class TraceError(Exception):
+    """A file that is not a readable Chrome trace (the CLI turns it into a user error)."""
+
+
+@dataclass
+class Trace:
+    host: pd.DataFrame
+    device: pd.DataFrame
+    python: pd.DataFrame
+    memory: pd.DataFrame
+    span_us: tuple[float, float]   # first start and last end of any host or device interval
+    metadata: dict                 # top-level keys other than traceEvents (deviceProperties, ...)
+
+    @property
+    def wall_us(self) -> float:
+        return self.span_us[1] - self.span_us[0]
+
+
+def load(path: str | Path) -> Trace:
+    """Reads ``path`` (gzip recognised by its magic bytes, whatever the suffix)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        data = _loads(raw)
+    except (OSError, EOFError, ValueError) as exc:
+        raise TraceError(f"not a readable Chrome trace ({type(exc).__name__}: {str(exc)[:80]})") from None
+    if isinstance(data, list):  # the bare-array form of the Chrome trace format
+        data = {"traceEvents": data}
+    if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
+        raise TraceError("no traceEvents list: not a Chrome trace")
+    return from_events(data["traceEvents"], {k: v for k, v in data.items() if k != "traceEvents"})
+
+
+def from_events(events: list, metadata: dict | None = None) -> Trace:
+    host, device, python, memory = [], [], [], []
+    for e in events:
+        if not isinstance(e, dict):
+            continue
+        ph = e.get("ph")
+        cat = str(e.get("cat", "")).lower()
+        if ph == "X":
+            if cat in _HOST:
+                host.append(e)
+            elif cat in _DEVICE:
+                device.append(e)
+            elif cat == "python_function":
+                python.append(e)
+        elif ph == "i" and e.get("name") == "[memory]":
+            memory.append(e)
+    h = _host_table(host)
+    d = _device_table(device, h)
+    starts = [t for t in (h["ts"].min() if len(h) else None, d["ts"].min() if len(d) else None) if t is not None]
+    ends = [t for t in (h["end"].max() if len(h) else None, d["end"].max() if len(d) else None) if t is not None]
+    span = (float(min(starts)), float(max(ends))) if starts else (0.0, 0.0)
+    return Trace(h, d, _python_table(python), _memory_table(memory), span, metadata or {})
+
+
+def is_op_name(name: str) -> bool:
+    """Dispatcher ops have a name space; CUDA runtime calls are host-side ops too."""
+    return "::" in name or bool(RUNTIME_API.fullmatch(name))
+
+
+def _tid(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return hash(value) & 0x7FFFFFFF
+
+
+def _host_table(events: list[dict]) -> pd.DataFrame:
+    n = len(events)
+    name = [""] * n
+    source = [""] * n
+    tid = np.zeros(n, dtype=np.int64)
+    ts = np.zeros(n)
+    dur = np.zeros(n)
+    ext = np.full(n, -1, dtype=np.int64)
+    corr = np.full(n, -1, dtype=np.int64)
+    dims: list = [None] * n
+    types: list = [None] * n
+    concrete: list = [None] * n
+    for i, e in enumerate(events):
+        nm = e.get("name", "")
+        name[i] = nm
+        args = e.get("args") or {}
+        kind = _HOST[str(e.get("cat", "")).lower()]
+        if kind == "annotation" or not is_op_name(nm):
+            kind = "annotation"
+        elif RUNTIME_API.fullmatch(nm):
+            kind = "runtime"
+        else:
+            kind = "op"
+        source[i] = kind
+        tid[i] = _tid(e.get("tid"))
+        ts[i] = float(e.get("ts", 0.0))
+        dur[i] = float(e.get("dur", 0.0) or 0.0)
+        ext[i] = int(args.get("External id", -1))
+        corr[i] = int(args.get("correlation", -1))
+        dims[i] = args.get("Input Dims")
+        types[i] = args.get("Input type")
+        concrete[i] = args.get("Concrete Inputs")
+    frame = pd.DataFrame({"name": name, "source": source, "tid": tid, "ts": ts, "dur": dur, "end": ts + dur,
+                          "external_id": ext, "correlation": corr, "input_dims": dims, "input_types": types,
+                          "concrete_inputs": concrete})
+    _nest(frame)
+    return frame
+
+
+def _nest(frame: pd.DataFrame) -> None:
+    """Parent of each host event: the innermost event of the same thread that encloses it.
+
+    Per thread, events sorted by start (longer first on ties) are walked with a stack, the way
+    torch builds its own tree from the same timestamps. Adds ``parent`` (row index or -1),
+    ``self_us`` (duration minus direct children), ``ancestors`` (enclosing op names, outermost
+    first, joined by ">") and ``children`` (direct child op names, sorted, joined by "|").
+    """
+    n = len(frame)
+    parent = np.full(n, -1, dtype=np.int64)
+    ancestors = [""] * n
+    names = frame["name"].tolist()
+    is_op = [is_op_name(x) for x in names]
+    order = np.lexsort((-frame["dur"].to_numpy(), frame["ts"].to_numpy(), frame["tid"].to_numpy()))
+    tids = frame["tid"].to_numpy()
+    starts = frame["ts"].to_numpy()
+    ends = frame["end"].to_numpy()
+    stack: list[int] = []
+    current_tid = None
+    for i in order.tolist():
+        if tids[i] != current_tid:
+            stack, current_tid = [], tids[i]
+        start = starts[i]
+        while stack and ends[stack[-1]] <= start:
+            stack.pop()
+        if stack:
+            p = stack[-1]
+            parent[i] = p
+            ancestors[i] = (ancestors[p] + ">" + names[p] if ancestors[p] else names[p]) if is_op[p] else ancestors[p]
+        stack.append(i)
+    dur = frame["dur"].to_numpy()
+    child_time = np.zeros(n)
+    has_parent = parent >= 0
+    np.add.at(child_time, parent[has_parent], dur[has_parent])
+    children: list[set] = [set() for _ in range(n)]
+    for c in np.flatnonzero(has_parent).tolist():
+        if is_op[c]:
+            children[parent[c]].add(names[c])
+    frame["parent"] = parent
+    frame["self_us"] = np.maximum(dur - child_time, 0.0)
+    frame["ancestors"] = ancestors
+    frame["children"] = ["|".join(sorted(s)) if s else "" for s in children]
+
+
+def _device_table(events: list[dict], host: pd.DataFrame) -> pd.DataFrame:
+    n = len(events)
+    name, kind = [""] * n, [""] * n
+    ts, dur = np.zeros(n), np.zeros(n)
+    stream = np.full(n, -1, dtype=np.int64)
+    device = np.zeros(n, dtype=np.int64)
+    corr = np.full(n, -1, dtype=np.int64)
+    ext = np.full(n, -1, dtype=np.int64)
+    for i, e in enumerate(events):
+        args = e.get("args") or {}
+        name[i] = e.get("name", "")
+        kind[i] = _DEVICE[str(e.get("cat", "")).lower()]
+        ts[i] = float(e.get("ts", 0.0))
+        dur[i] = float(e.get("dur", 0.0) or 0.0)
+        stream[i] = int(args.get("stream", e.get("tid", -1)) if str(args.get("stream", "")).lstrip("-").isdigit()
+                        or isinstance(args.get("stream"), int) else -1)
+        device[i] = int(args.get("device", 0) or 0)
+        corr[i] = int(args.get("correlation", -1))
+        ext[i] = int(args.get("External id", -1))
+    frame = pd.DataFrame({"name": name, "kind": kind, "ts": ts, "dur": dur, "end": ts + dur, "stream": stream,
+                          "device": device, "correlation": corr, "external_id": ext})
+    frame["launcher"] = _launchers(frame, host)
+    return frame
+
+
+def _launchers(device: pd.DataFrame, host: pd.DataFrame) -> np.ndarray:
+    """The host event a device event belongs to: the op or range with its External id (what torch
+    attaches kernels to), else the op enclosing the runtime call with its correlation id."""
+    out = np.full(len(device), -1, dtype=np.int64)
+    if host.empty or device.empty:
+        return out
+    rec = host[host["source"] != "runtime"]
+    by_ext = pd.Series(rec.index.to_numpy(), index=rec["external_id"].to_numpy())
+    by_ext = by_ext[~by_ext.index.duplicated(keep="first") & (by_ext.index >= 0)]
+    found = by_ext.reindex(device["external_id"].to_numpy()).to_numpy()
+    rt = host[(host["source"] == "runtime") & (host["correlation"] >= 0)]
+    by_corr = pd.Series(rt["parent"].to_numpy(), index=rt["correlation"].to_numpy())
+    by_corr = by_corr[~by_corr.index.duplicated(keep="first")]
+    via_corr = by_corr.reindex(device["correlation"].to_numpy()).to_numpy()
+    pick = np.where(np.isnan(found.astype(float)), via_corr, found)
+    return np.nan_to_num(pick.astype(float), nan=-1).astype(np.int64)
+
+
+def _python_table(events: list[dict]) -> pd.DataFrame:
+    rows = [(e.get("name", ""), _tid(e.get("tid")), float(e.get("ts", 0.0)), float(e.get("dur", 0.0) or 0.0),
+             int((e.get("args") or {}).get("Python id", -1)), int((e.get("args") or {}).get("Python parent id", -1)))
+            for e in events]
+    frame = pd.DataFrame(rows, columns=["name", "tid", "ts", "dur", "python_id", "python_parent_id"])
+    frame["end"] = frame["ts"] + frame["dur"]
+    return frame
+
+
+def _memory_table(events: list[dict]) -> pd.DataFrame:
+    rows = []
+    for e in events:
+        args = e.get("args") or {}
+        rows.append((float(e.get("ts", 0.0)), float(args.get("Bytes", 0) or 0),
+                     float(args.get("Total Allocated", np.nan)), int(args.get("Device Type", 0) or 0)))
+    return pd.DataFrame(rows, columns=["ts", "bytes", "total_allocated", "device_type"])
+
+
+# ---- derived per-op facts: what torch.profiler computes from the same inputs -------------------
+def flops(name: str, dims, concrete) -> float:
+    """Floating-point operations of matmul, conv2d, mul and add, by torch.profiler's conventions
+    (2 per multiply-add; one per element for mul/add), from the recorded input dims. The trace
+    does not carry torch's own estimate, so the same formulas are applied to its inputs."""
+    if not dims:
+        return 0.0
+    try:
+        if name in ("aten::mm", "aten::addmm"):
+            a, b = (dims[0], dims[1]) if name == "aten::mm" else (dims[1], dims[2])
+            if not a or not b or a[-1] == 0:
+                return 0.0
+            return 2.0 * _prod(a) / a[-1] * _prod(b)
+        if name in ("aten::bmm", "aten::baddbmm"):
+            a, b = (dims[0], dims[1]) if name == "aten::bmm" else (dims[1], dims[2])
+            if not a or not b or a[0] == 0 or a[-1] == 0:
+                return 0.0
+            return 2.0 * _prod(a) / a[-1] / a[0] * _prod(b)
+        if name in ("aten::mul", "aten::add"):
+            return float(_prod(dims[0])) if dims[0] else 0.0
+        if name == "aten::conv2d":
+            x, w = dims[0], dims[1]
+            if len(x) != 4 or len(w) != 4 or not concrete or len(concrete) < 7:
+                return 0.0
+            stride, padding, dilation = (_ints(concrete[i]) for i in (3, 4, 5))
+            groups = int(concrete[6] or 1)
+            if len(stride) != 2 or len(padding) != 2 or len(dilation) != 2 or not groups or 0 in stride:
+                return 0.0
+            oh = (x[2] + 2 * padding[0] - dilation[0] * (w[2] - 1) - 1) // stride[0] + 1
+            ow = (x[3] + 2 * padding[1] - dilation[1] * (w[3] - 1) - 1) // stride[1] + 1
+            return float(2 * x[0] * oh * ow * w[2] * w[3] * x[1] * w[0] // groups)
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        return 0.0
+    return 0.0
+
+
+def _prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _ints(text) -> list[int]:
+    text = str(text or "").strip("[]() ")
+    return [int(t) for t in text.replace(" ", "").split(",") if t] if text else []
