@@ -33,7 +33,14 @@ t1 = time.perf_counter()
 trace = chrome_trace.load(sys.argv[1])
 rows, facts = trace_events.rows(trace, "cuda")
 t2 = time.perf_counter()
-print(json.dumps({"seconds": t2 - t1, "import_s": t1 - t0, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# The same busy time under HTA's conventions: start rounded up and end down to whole microseconds,
+# as a share of first device start to last device end (HTA's "kernel time").
+import numpy as np
+from nscharacterize.attribution.timeline import union_length
+d = trace.device
+s, e = np.ceil(d["ts"].to_numpy()), np.floor(d["end"].to_numpy())
+hta_conv = 100 * union_length(s, np.maximum(e, s)) / (e.max() - s.min()) if len(d) else float("nan")
+print(json.dumps({"hta_convention_busy_pct": hta_conv, "seconds": t2 - t1, "import_s": t1 - t0, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "busy_us": facts.gpu_busy_s * 1e6, "span_us": facts.span_s * 1e6, "rows": len(rows)}))
 """
 
@@ -104,7 +111,8 @@ def load_side_by_side(largest: Path, args) -> None:
 
 def breakdowns(traces: list[Path], args) -> None:
     print("\nGPU busy/idle per trace (% of span): this tool vs HTA get_temporal_breakdown")
-    print(f"  {'trace':<36} {'busy':>6} {'idle':>6} | {'HTA idle':>8} {'HTA compute':>11} {'HTA non-compute':>15}")
+    print(f"  {'trace':<36} {'busy':>6} {'idle':>6} {'busy, HTA conventions':>22} | {'HTA idle':>8} {'HTA compute':>11} "
+          f"{'HTA non-compute':>15}")
     for trace in traces:
         mine = run(sys.executable, OURS, str(trace))
         folder = hta_dir(trace)
@@ -112,9 +120,11 @@ def breakdowns(traces: list[Path], args) -> None:
         shutil.rmtree(folder)
         busy = 100 * mine["busy_us"] / mine["span_us"]
         if "error" in theirs:
-            print(f"  {trace.name.split('.json')[0]:<36} {busy:6.1f} {100 - busy:6.1f} | HTA failed: {theirs['error'][:60]}")
+            print(f"  {trace.name.split('.json')[0]:<36} {busy:6.1f} {100 - busy:6.1f} "
+                  f"{mine['hta_convention_busy_pct']:22.1f} | HTA failed: {theirs['error'][:60]}")
             continue
-        print(f"  {trace.name.split('.json')[0]:<36} {busy:6.1f} {100 - busy:6.1f} | "
+        print(f"  {trace.name.split('.json')[0]:<36} {busy:6.1f} {100 - busy:6.1f} "
+              f"{mine['hta_convention_busy_pct']:22.1f} | "
               f"{theirs.get('idle_time_pctg', float('nan')):8.1f} {theirs.get('compute_time_pctg', float('nan')):11.1f} "
               f"{theirs.get('non_compute_time_pctg', float('nan')):15.1f}")
 
