@@ -59,6 +59,13 @@ class Trace:
     def wall_us(self) -> float:
         return self.span_us[1] - self.span_us[0]
 
+    @property
+    def ns_resolution(self) -> bool:
+        """torch >= 2.4 writes nanosecond timestamps (3 decimals of a microsecond); 2.3 writes whole
+        microseconds, where the nesting of sub-microsecond ops is ambiguous."""
+        ts = self.host["ts"].to_numpy()
+        return bool(len(ts)) and bool((ts != np.floor(ts)).any())
+
 
 def load(path: str | Path) -> Trace:
     """Reads ``path`` (gzip recognised by its magic bytes, whatever the suffix)."""

@@ -10,7 +10,7 @@ import torch
 
 from .chrome_trace import is_op_name
 from .events import RUNTIME_API
-from .torch_compat import input_dtypes, self_device_us
+from .torch_compat import input_dtypes, is_user_annotation, self_device_us
 from .trace_events import input_bytes
 
 
@@ -54,7 +54,7 @@ def peak_memory(prof, device: str) -> float:
 
 
 def _source(evt) -> str:
-    if evt.is_user_annotation or not is_op_name(evt.name):
+    if is_user_annotation(evt) or not is_op_name(evt.name):
         return "annotation"
     return "runtime" if RUNTIME_API.fullmatch(evt.name) else "op"
 

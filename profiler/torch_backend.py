@@ -22,7 +22,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from . import chrome_trace, function_events, trace_events
 from .timing import synchronize
-from .torch_compat import export_trace
+from .torch_compat import events_are_lazy, export_trace
 
 
 @dataclass
@@ -63,13 +63,13 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettin
             prof.stop()
     with gc_paused():
         trace = None
-        if settings.via_trace:
+        if settings.via_trace and (device == "cuda" or events_are_lazy()):
             try:
                 trace = _trace_of(prof, settings.chrome_trace)
             except (chrome_trace.TraceError, RuntimeError, OSError):
                 trace = None  # a torch build that cannot export: the FunctionEvent path below
         if trace is None:
-            if settings.chrome_trace and not settings.via_trace:
+            if settings.chrome_trace:
                 export_trace(prof, settings.chrome_trace)
             peak = function_events.peak_memory(prof, device) if settings.memory else float("nan")
             return Capture(out, function_events.rows(prof, device), wall, peak)

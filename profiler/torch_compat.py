@@ -17,6 +17,15 @@ TORCH_VERSION = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")
 OLDEST_TORCH = (2, 3)   # also declared in pyproject.toml and tested by .ci/run's second venv
 
 
+def events_are_lazy() -> bool:
+    """Whether stopping a profile leaves the FunctionEvent parse for later (torch >= 2.4). Where it
+    does not (2.3), the events already exist, and their nanosecond times beat the trace's whole
+    microseconds; the trace is still needed on CUDA for the timeline walk."""
+    from torch.autograd import profiler as autograd_profiler
+
+    return hasattr(autograd_profiler.profile, "_ensure_function_events")
+
+
 def input_dtypes(evt) -> list:
     return list(getattr(evt, "input_dtypes", None) or [])
 
@@ -44,3 +53,8 @@ def reset_cuda_peak(device: str) -> None:
 
 def cuda_peak_bytes(device: str) -> float:
     return float(torch.cuda.max_memory_allocated()) if device == "cuda" else float("nan")
+
+
+def is_user_annotation(evt) -> bool:
+    """``FunctionEvent.is_user_annotation`` appeared after 2.3; there, a range is told by its name."""
+    return bool(getattr(evt, "is_user_annotation", False))

@@ -36,8 +36,18 @@ def test_trace_rows_equal_function_event_rows_on_one_profile(tmp_path):
     prof.export_chrome_trace(str(path))
     keys = dict(workload="w", component="c", kind="neural", sample=0)
     old = events_frame([tagged(function_events.rows(prof, "cpu"), **keys)])
-    new_rows, facts = trace_events.rows(chrome_trace.load(path), "cpu")
+    trace = chrome_trace.load(path)
+    new_rows, facts = trace_events.rows(trace, "cpu")
     new = events_frame([tagged(new_rows, **keys)])
+    assert set(new["source"]) == {"op", "annotation"} and facts.kernel_launches == 0
+    assert (new["gpu_idle_self_us"] == 0).all() and (new["gpu_busy_us"] == 0).all()  # CPU: nothing changes
+    if not trace.ns_resolution:  # torch 2.3: whole microseconds; compare per op name
+        a, b = (f.groupby("name")[["calls", "self_cpu_us", "flops"]].sum() for f in (new, old))
+        assert a.index.equals(b.index) and (a["calls"] == b["calls"]).all()
+        # an event's and each child's duration are rounded: a few us per event at most
+        assert ((a["self_cpu_us"] - b["self_cpu_us"]).abs() <= 2 * a["calls"] + 5).all()
+        assert (a["flops"] == b["flops"]).all() and a.loc["aten::conv2d", "flops"] > 0
+        return
     assert len(new) == len(old) > 20
     merged = new.merge(old, on=KEY, how="outer", suffixes=("_new", "_old"), indicator=True)
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"][["name", "_merge"]]
@@ -45,8 +55,6 @@ def test_trace_rows_equal_function_event_rows_on_one_profile(tmp_path):
         np.testing.assert_array_equal(merged[col + "_new"], merged[col + "_old"], err_msg=col)
     assert merged.loc[merged["name"] == "aten::conv2d", "flops_new"].iloc[0] > 0  # flops recomputed from dims
     np.testing.assert_allclose(merged["self_cpu_us_new"], merged["self_cpu_us_old"], atol=0.01)
-    assert set(new["source"]) == {"op", "annotation"} and facts.kernel_launches == 0
-    assert (new["gpu_idle_self_us"] == 0).all() and (new["gpu_busy_us"] == 0).all()  # CPU: nothing changes
 
 
 def test_reader_reads_json_and_gzip_alike(tmp_path):
