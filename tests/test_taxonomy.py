@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from nscharacterize.profiler.torch_backend import TorchSettings, capture
-from nscharacterize.profiler.events import events_frame
+from nscharacterize.profiler.events import events_frame, tagged
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.coverage import coverage
 from nscharacterize.taxonomy.rules import RuleFileError, load_rules
@@ -18,8 +18,7 @@ TAX = Taxonomy()
 def profiled_ops(fn, x) -> pd.DataFrame:
     """Real op events of one call, classified."""
     cap = capture(fn, x, "cpu", TorchSettings(record_shapes=True, with_flops=False, memory=False))
-    rows = [dict(r, workload="t", component="c", kind="neural", sample=0) for r in cap.rows]
-    return TAX.classify_events(events_frame(rows))
+    return TAX.classify_events(events_frame([tagged(cap.rows, workload="t", component="c", kind="neural", sample=0)]))
 
 
 def _no_unmatched(ev: pd.DataFrame):
