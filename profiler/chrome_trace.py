@@ -39,7 +39,9 @@ _HOST = {"cpu_op": "op", "operator": "op", "user_annotation": "annotation", "cud
          "runtime": "runtime", "cuda_driver": "runtime", "driver": "runtime"}
 _DEVICE = {"kernel": "kernel", "gpu_memcpy": "memcpy", "memcpy": "memcpy", "gpu_memset": "memset",
            "memset": "memset"}
-_SKIP_NAMES = ("ProfilerStep",)
+# Category as written -> 0 host, 1 device, 2 Python function (any capitalisation torch used).
+_KINDS = {c: k for names, k in ((_HOST, 0), (_DEVICE, 1), ({"python_function": 0}, 2))
+          for n in names for c in (n, n.capitalize(), n.title().replace("_", ""), n.upper())}
 
 
 class TraceError(Exception):
@@ -75,6 +77,7 @@ def load(path: str | Path) -> Trace:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         data = _loads(raw)
+        del raw  # the parsed events are the peak of memory: do not hold the text beside them
     except (OSError, EOFError, ValueError) as exc:
         raise TraceError(f"not a readable Chrome trace ({type(exc).__name__}: {str(exc)[:80]})") from None
     if isinstance(data, list):  # the bare-array form of the Chrome trace format
@@ -86,18 +89,16 @@ def load(path: str | Path) -> Trace:
 
 def from_events(events: list, metadata: dict | None = None) -> Trace:
     host, device, python, memory = [], [], [], []
+    kinds = _KINDS
     for e in events:
         if not isinstance(e, dict):
             continue
         ph = e.get("ph")
-        cat = str(e.get("cat", "")).lower()
         if ph == "X":
-            if cat in _HOST:
-                host.append(e)
-            elif cat in _DEVICE:
-                device.append(e)
-            elif cat == "python_function":
-                python.append(e)
+            kind = kinds.get(e.get("cat"))
+            if kind is None:
+                continue
+            (host if kind == 0 else device if kind == 1 else python).append(e)
         elif ph == "i" and e.get("name") == "[memory]":
             memory.append(e)
     h = _host_table(host)
@@ -124,7 +125,7 @@ def _host_table(events: list[dict]) -> pd.DataFrame:
     # Column by column with comprehensions: the largest traces hold 100k+ host events.
     args = [e.get("args") or {} for e in events]
     name = [e.get("name", "") for e in events]
-    cats = [_HOST[str(e.get("cat", "")).lower()] for e in events]
+    cats = [_HOST.get(str(e.get("cat", "")).lower(), "op") for e in events]
     source = ["annotation" if c == "annotation" or not is_op_name(n) else
               "runtime" if RUNTIME_API.fullmatch(n) else "op" for c, n in zip(cats, name)]
     ts = np.array([float(e.get("ts", 0.0)) for e in events], dtype=float)
@@ -191,7 +192,7 @@ def _device_table(events: list[dict], host: pd.DataFrame) -> pd.DataFrame:
     dur = np.array([float(e.get("dur", 0.0) or 0.0) for e in events], dtype=float)
     frame = pd.DataFrame({
         "name": [e.get("name", "") for e in events],
-        "kind": [_DEVICE[str(e.get("cat", "")).lower()] for e in events],
+        "kind": [_DEVICE.get(str(e.get("cat", "")).lower(), "kernel") for e in events],
         "ts": ts, "dur": dur, "end": ts + dur,
         "stream": np.array([_int(a.get("stream"), -1) for a in args], dtype=np.int64),
         "device": np.array([_int(a.get("device"), 0) for a in args], dtype=np.int64),

@@ -45,6 +45,17 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
     h = host[keep]
     dims, types, conc, names = h["input_dims"].tolist(), h["input_types"].tolist(), h["concrete_inputs"].tolist(), \
         h["name"].tolist()
+    shapes = [str(d) if d else "" for d in dims]
+    dtypes = [",".join(str(t) for t in (ty or []) if t) for ty in types]
+    # Bytes and flops depend on (name, shapes, dtypes, concrete inputs) only: compute them once per
+    # distinct combination (symbolic loops repeat the same few thousands of times).
+    conv_args = [str(c) if n == "aten::conv2d" else "" for n, c in zip(names, conc)]  # stride, padding, ...
+    combo = pd.MultiIndex.from_arrays([names, shapes, dtypes, conv_args]).factorize()[0] if len(names) \
+        else np.zeros(0, int)
+    first = pd.Series(np.arange(len(combo))).groupby(combo).first().to_numpy() if len(combo) else combo
+    per_bytes = np.array([input_bytes(dims[i], types[i]) for i in first], dtype=float)
+    per_flops = np.array([flops(names[i], dims[i], conc[i]) for i in first], dtype=float) if with_flops \
+        else np.zeros(len(first))
     host_rows = pd.DataFrame({
         "source": h["source"].to_numpy(), "device": device, "name": names,
         "ancestors": h["ancestors"].to_numpy(), "children": h["children"].to_numpy(), "calls": 1,
@@ -52,10 +63,8 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
         "self_device_us": dev_of_op[keep] if timeline else 0.0,
         "gpu_busy_us": 0.0,
         "gpu_idle_self_us": w.gpu_idle_self_us[keep] if timeline else 0.0,
-        "input_shapes": [str(d) if d else "" for d in dims],
-        "input_dtypes": [",".join(str(t) for t in (ty or []) if t) for ty in types],
-        "flops": [flops(n, d, c) for n, d, c in zip(names, dims, conc)] if with_flops else 0.0,
-        "bytes": [input_bytes(d, t) for d, t in zip(dims, types)],
+        "input_shapes": shapes, "input_dtypes": dtypes,
+        "flops": per_flops[combo] if len(combo) else 0.0, "bytes": per_bytes[combo] if len(combo) else 0.0,
     })
     frames = [host_rows]
     if len(dev):
