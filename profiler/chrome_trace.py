@@ -135,55 +135,96 @@ def _host_table(events: list[dict]) -> pd.DataFrame:
         "ts": ts, "dur": dur, "end": ts + dur,
         "external_id": np.array([int(a.get("External id", -1)) for a in args], dtype=np.int64),
         "correlation": np.array([int(a.get("correlation", -1)) for a in args], dtype=np.int64),
-        "input_dims": [a.get("Input Dims") for a in args], "input_types": [a.get("Input type") for a in args],
+        "input_dims": [_dims(a.get("Input Dims")) for a in args], "input_types": [a.get("Input type") for a in args],
         "concrete_inputs": [a.get("Concrete Inputs") for a in args]})
-    _nest(frame)
-    return frame
+    return _nest(frame)
 
 
-def _nest(frame: pd.DataFrame) -> None:
+def _nest(frame: pd.DataFrame) -> pd.DataFrame:
     """Parent of each host event: the innermost event of the same thread that encloses it.
 
     Per thread, events sorted by start (longer first on ties) are walked with a stack, the way
-    torch builds its own tree from the same timestamps. Adds ``parent`` (row index or -1),
-    ``self_us`` (duration minus direct children), ``ancestors`` (enclosing op names, outermost
-    first, joined by ">") and ``children`` (direct child op names, sorted, joined by "|").
+    torch builds its own tree from the same timestamps. Like torch (``EventList._remove_dup_nodes``),
+    an event that is the only child of a parent with the same name (an op re-dispatching to its own
+    overload, e.g. ``aten::sum`` in ``aten::sum``) is merged into that parent. Returns the frame
+    with ``parent`` (row index or -1), ``self_us`` (duration minus direct children), ``ancestors``
+    (enclosing op names, outermost first, joined by ">") and ``children`` (direct child op names,
+    sorted, joined by "|").
     """
     n = len(frame)
-    ancestors = [""] * n
     names = frame["name"].tolist()
-    is_op = [is_op_name(x) for x in names]
-    order = np.lexsort((-frame["dur"].to_numpy(), frame["ts"].to_numpy(), frame["tid"].to_numpy()))
+    order = np.lexsort((-frame["dur"].to_numpy(), frame["ts"].to_numpy(), frame["tid"].to_numpy())).tolist()
     tids = frame["tid"].tolist()      # plain lists: element access in the loop is several times
     starts = frame["ts"].tolist()     # faster than on numpy arrays
     ends = frame["end"].tolist()
-    parent_list = [-1] * n
+    parent = [-1] * n
     stack: list[int] = []
     current_tid = None
-    for i in order.tolist():
+    for i in order:
         if tids[i] != current_tid:
             stack, current_tid = [], tids[i]
         start = starts[i]
         while stack and ends[stack[-1]] <= start:
             stack.pop()
         if stack:
-            p = stack[-1]
-            parent_list[i] = p
-            ancestors[i] = (ancestors[p] + ">" + names[p] if ancestors[p] else names[p]) if is_op[p] else ancestors[p]
+            parent[i] = stack[-1]
         stack.append(i)
-    parent = np.array(parent_list, dtype=np.int64)
+    keep = _merge_same_name_only_children(parent, names, order)
+    if not all(keep):
+        new_index = np.cumsum(keep) - 1
+        frame = frame[np.array(keep)].reset_index(drop=True)
+        parent = [int(new_index[p]) if p >= 0 else -1 for p, k in zip(parent, keep) if k]
+        names = frame["name"].tolist()
+        order = np.lexsort((-frame["dur"].to_numpy(), frame["ts"].to_numpy(), frame["tid"].to_numpy())).tolist()
+        n = len(frame)
+    is_op = [is_op_name(x) for x in names]
+    ancestors = [""] * n
+    for i in order:  # parents come before their children in this order
+        p = parent[i]
+        if p >= 0:
+            ancestors[i] = (ancestors[p] + ">" + names[p] if ancestors[p] else names[p]) if is_op[p] else ancestors[p]
+    parent_arr = np.array(parent, dtype=np.int64)
     dur = frame["dur"].to_numpy()
     child_time = np.zeros(n)
-    has_parent = parent >= 0
-    np.add.at(child_time, parent[has_parent], dur[has_parent])
+    has_parent = parent_arr >= 0
+    np.add.at(child_time, parent_arr[has_parent], dur[has_parent])
     children: list[set] = [set() for _ in range(n)]
     for c in np.flatnonzero(has_parent).tolist():
         if is_op[c]:
-            children[parent_list[c]].add(names[c])
-    frame["parent"] = parent
+            children[parent[c]].add(names[c])
+    frame["parent"] = parent_arr
     frame["self_us"] = np.maximum(dur - child_time, 0.0)
     frame["ancestors"] = ancestors
     frame["children"] = ["|".join(sorted(s)) if s else "" for s in children]
+    return frame
+
+
+def _merge_same_name_only_children(parent: list[int], names: list[str], order: list[int]) -> list[bool]:
+    """Marks (False) each event that is the only child of a same-named parent, and hands its
+    children to that parent, until none is left (``parent`` is updated in place)."""
+    keep = [True] * len(parent)
+    while True:
+        count = [0] * len(parent)
+        for i, p in enumerate(parent):
+            if p >= 0 and keep[i]:
+                count[p] += 1
+        merged = {i: p for i in order if keep[i] and (p := parent[i]) >= 0 and names[p] == names[i] and count[p] == 1}
+        if not merged:
+            return keep
+        for i in merged:
+            keep[i] = False
+        for j, p in enumerate(parent):
+            while p in merged:
+                p = merged[p]
+            parent[j] = p
+
+
+def _dims(dims):
+    """Input dims as torch's FunctionEvent keeps them: a tensor list argument (written by the trace
+    as a list of shapes) becomes an empty entry."""
+    if not dims or not any(isinstance(d, list) and d and isinstance(d[0], list) for d in dims):
+        return dims
+    return [[] if isinstance(d, list) and d and isinstance(d[0], list) else d for d in dims]
 
 
 def _device_table(events: list[dict], host: pd.DataFrame) -> pd.DataFrame:
