@@ -45,7 +45,7 @@ clean:
 OLDEST_TORCH := torch==2.3.1 torchvision==0.18.1
 COMPAT_VENV  ?= $(HOME)/.cache/nscharacterize/venv-torch-2.3.1
 COMPAT_TESTS := tests/test_trace_capture.py tests/test_gpu_views.py tests/test_taxonomy.py tests/test_attribution.py \
-                tests/test_cuda.py tests/test_install.py
+                tests/test_cuda.py
 
 compat:
 	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
