@@ -135,7 +135,7 @@ def _host_table(events: list[dict]) -> pd.DataFrame:
         "ts": ts, "dur": dur, "end": ts + dur,
         "external_id": np.array([int(a.get("External id", -1)) for a in args], dtype=np.int64),
         "correlation": np.array([int(a.get("correlation", -1)) for a in args], dtype=np.int64),
-        "input_dims": [_dims(a.get("Input Dims")) for a in args], "input_types": [a.get("Input type") for a in args],
+        "input_dims": [a.get("Input Dims") for a in args], "input_types": [a.get("Input type") for a in args],
         "concrete_inputs": [a.get("Concrete Inputs") for a in args]})
     return _nest(frame)
 
@@ -202,24 +202,31 @@ def _nest(frame: pd.DataFrame) -> pd.DataFrame:
 def _merge_same_name_only_children(parent: list[int], names: list[str], order: list[int]) -> list[bool]:
     """Marks (False) each event that is the only child of a same-named parent, and hands its
     children to that parent, until none is left (``parent`` is updated in place)."""
-    keep = [True] * len(parent)
+    n = len(parent)
+    par = np.array(parent, dtype=np.int64)
+    codes = pd.factorize(pd.Series(names, dtype=object))[0]
+    keep = np.ones(n, dtype=bool)
     while True:
-        count = [0] * len(parent)
-        for i, p in enumerate(parent):
-            if p >= 0 and keep[i]:
-                count[p] += 1
-        merged = {i: p for i in order if keep[i] and (p := parent[i]) >= 0 and names[p] == names[i] and count[p] == 1}
-        if not merged:
-            return keep
-        for i in merged:
-            keep[i] = False
-        for j, p in enumerate(parent):
-            while p in merged:
-                p = merged[p]
-            parent[j] = p
+        live = (par >= 0) & keep
+        count = np.bincount(par[live], minlength=n)
+        safe = np.where(par >= 0, par, 0)
+        merged = live & (codes[safe] == codes) & (count[safe] == 1)
+        if not merged.any():
+            break
+        keep &= ~merged
+        target = np.arange(n)
+        target[merged] = par[merged]
+        while True:  # a chain of merged events ends at its first kept ancestor
+            nxt = target[target]
+            if (nxt == target).all():
+                break
+            target = nxt
+        par = np.where(par >= 0, target[safe], -1)
+    parent[:] = par.tolist()
+    return keep.tolist()
 
 
-def _dims(dims):
+def normalized_dims(dims):
     """Input dims as torch's FunctionEvent keeps them: a tensor list argument (written by the trace
     as a list of shapes) becomes an empty entry."""
     if not dims or not any(isinstance(d, list) and d and isinstance(d[0], list) for d in dims):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from nscharacterize.attribution.timeline import walk
 
-from .chrome_trace import Trace, flops
+from .chrome_trace import Trace, flops, normalized_dims
 
 _DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
                 "long int": 8, "int": 4, "short int": 2, "signed char": 1, "unsigned char": 1, "bool": 1,
@@ -46,7 +46,11 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
     dims, types, conc, names = h["input_dims"].tolist(), h["input_types"].tolist(), h["concrete_inputs"].tolist(), \
         h["name"].tolist()
     shapes = [str(d) if d else "" for d in dims]
-    dtypes = [",".join(str(t) for t in (ty or []) if t) for ty in types]
+    for i, text in enumerate(shapes):
+        if "[[[" in text:  # a tensor-list argument: kept as torch's FunctionEvent keeps it
+            dims[i] = normalized_dims(dims[i])
+            shapes[i] = str(dims[i])
+    dtypes = [",".join(filter(None, ty)) if ty else "" for ty in types]
     # Bytes and flops depend on (name, shapes, dtypes, concrete inputs) only: compute them once per
     # distinct combination (symbolic loops repeat the same few thousands of times).
     conv_args = [str(c) if n == "aten::conv2d" else "" for n, c in zip(names, conc)]  # stride, padding, ...
