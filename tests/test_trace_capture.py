@@ -46,7 +46,7 @@ def test_trace_rows_equal_function_event_rows_on_one_profile(tmp_path):
         a, b = (f.groupby("name")[["calls", "self_cpu_us", "flops"]].sum() for f in (new, old))
         assert a.index.equals(b.index) and (a["calls"] == b["calls"]).all()
         # an event's and each child's duration are rounded: a few us per event at most
-        assert ((a["self_cpu_us"] - b["self_cpu_us"]).abs() <= 2 * a["calls"] + 5).all()
+        assert ((a["self_cpu_us"] - b["self_cpu_us"]).abs() <= 2 * a["calls"] + 5 + 0.05 * b["self_cpu_us"]).all()
         assert (a["flops"] == b["flops"]).all() and a.loc["aten::conv2d", "flops"] > 0
         return
     assert len(new) == len(old) > 20
