@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # names). scripts/check_setup.py then checks the installed set itself and says so in one line.
 ONMT_IMPORT_NEEDS := configargparse pyonmttok spacy pyahocorasick rapidfuzz sacrebleu fasttext six
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench clean compat
 
 setup: $(STAMP)
 
@@ -37,3 +37,21 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) runs
+
+# The oldest supported torch/torchvision pair (pyproject.toml, README) in a second venv: the profiler,
+# taxonomy and attribution tests and one small CLI run, so a torch-version break shows without a GPU.
+# PyPI's Linux torch wheels bring their CUDA libraries (about 2.6 GB), so the venv is kept between
+# runs under ~/.cache; a run that finds it complete only re-checks it (seconds).
+OLDEST_TORCH := torch==2.3.1 torchvision==0.18.1
+COMPAT_VENV  ?= $(HOME)/.cache/nscharacterize/venv-torch-2.3.1
+COMPAT_TESTS := tests/test_trace_capture.py tests/test_gpu_views.py tests/test_taxonomy.py tests/test_attribution.py \
+                tests/test_cuda.py
+
+compat:
+	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install -q $(OLDEST_TORCH)
+	$(COMPAT_VENV)/bin/pip freeze | grep -E '^(torch|torchvision)==' > $(COMPAT_VENV)/torch-pin.txt
+	$(COMPAT_VENV)/bin/pip install -q -c $(COMPAT_VENV)/torch-pin.txt -e '.[dev]'
+	$(COMPAT_VENV)/bin/python -c "import torch; assert torch.__version__.startswith('2.3.'), torch.__version__"
+	$(COMPAT_VENV)/bin/python -m pytest -q $(COMPAT_TESTS)
+	rm -rf runs/compat && $(COMPAT_VENV)/bin/nscharacterize run configs/compat.yaml --quiet --out runs/compat

@@ -13,12 +13,16 @@ import numpy as np
 import pandas as pd
 
 from nscharacterize.profiler.events import op_time_us
-from nscharacterize.taxonomy.categories import CATEGORIES, OTHER_SPLIT, PY_CATEGORIES
+from nscharacterize.taxonomy.categories import BOUND_SPLIT, CATEGORIES, DEVICE_CATEGORIES, OTHER_SPLIT, PY_CATEGORIES
+
+from .views import BOUND_AXIS, BOUND_SPLIT_AXIS, DEVICE_AXIS, addup_errors, cuda_views
 
 SAMPLE_COLUMNS = ["workload", "component", "kind", "device", "axis", "category", "sample", "time_s"]
 BREAKDOWN_COLUMNS = ["workload", "component", "kind", "device", "axis", "category", "time_s", "share",
                      "std_s", "p25_s", "p75_s", "min_s", "max_s", "n_samples"]
-AXES = {"category": CATEGORIES, "other_split": OTHER_SPLIT, "python": PY_CATEGORIES, "total": ("total",)}
+# ``category`` is the host view on every device; the three CUDA axes exist for torch components on CUDA.
+AXES = {"category": CATEGORIES, "other_split": OTHER_SPLIT, "python": PY_CATEGORIES,
+        BOUND_AXIS: CATEGORIES, BOUND_SPLIT_AXIS: BOUND_SPLIT, DEVICE_AXIS: DEVICE_CATEGORIES, "total": ("total",)}
 _COMP = ["workload", "component", "sample"]
 
 
@@ -47,10 +51,9 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
     cats = by_cat.reindex(idx).fillna(0.0) / 1e6
     measured = cats.sum(axis=1)
     wall, prof = t["wall_s"], t["profiled_wall_s"]
-    on_gpu_torch = (t["device"] == "cuda") & (t["profiler"] == "torch")
-    # Host profiles inflate every op alike, so scale by W/P; GPU kernel times are not inflated by
-    # the profiler, so keep them unless they exceed W. Never let op time exceed W.
-    scale = np.where(on_gpu_torch, 1.0, wall / prof.where(prof > 0, np.nan))
+    # Host profiles inflate every op alike, so scale by W/P (on a GPU too: this is the host view).
+    # Never let op time exceed W.
+    scale = (wall / prof.where(prof > 0, np.nan)).to_numpy()
     scale = pd.Series(np.nan_to_num(scale, nan=1.0), index=idx)
     clamped = measured * scale > wall
     scale = scale.where(~clamped, wall / measured.where(measured > 0, np.nan)).fillna(1.0)
@@ -66,12 +69,19 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
     py["other"] += outside
     has_py = t["profiler"] == "cprofile"
 
+    views = cuda_views(ev, timings)
     frames = [_long(cats, "category", t), _long(split, "other_split", t),
-              _long(py[has_py], "python", t[has_py]), _long(wall.to_frame("total"), "total", t)]
+              _long(py[has_py], "python", t[has_py])]
+    frames += [_long(frame, axis, t.loc[frame.index]) for axis, frame in views.items()]
+    frames.append(_long(wall.to_frame("total"), "total", t))
     samples = pd.concat([f for f in frames if len(f)], ignore_index=True)[SAMPLE_COLUMNS]
     samples = samples.astype({"time_s": "float64", "sample": "int64"})
+    err = (cats.sum(axis=1) - wall).abs()
+    view_err = addup_errors(views, wall)
+    if len(view_err):
+        err = pd.concat([err, view_err.reindex(err.index)], axis=1).max(axis=1)
     checks = pd.DataFrame({"wall_s": wall, "profiled_wall_s": prof, "scale": scale,
-                           "addup_error_s": (cats.sum(axis=1) - wall).abs(), "clamped": clamped}).reset_index()
+                           "addup_error_s": err, "clamped": clamped}).reset_index()
     return Attribution(samples, checks)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torchvision
 
-from nscharacterize.profiler.events import events_frame
+from nscharacterize.profiler.events import events_frame, tagged
 from nscharacterize.profiler.torch_backend import TorchSettings, capture
 from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -35,7 +35,7 @@ def real_rows() -> list[dict]:
 
 def main(n: int = 1_000_000) -> None:
     rows = real_rows()
-    base = events_frame([dict(r, workload="w", component="c", kind="neural", sample=0) for r in rows])
+    base = events_frame([tagged(rows, workload="w", component="c", kind="neural", sample=0)])
     reps = int(np.ceil(n / len(base)))
     table = base.loc[np.tile(np.arange(len(base)), reps)[:n]].reset_index(drop=True)
     table["sample"] = np.arange(n) // len(base)

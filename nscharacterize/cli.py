@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", action="store_true", help="print the rules in order")
     p.set_defaults(handler=cmd_taxonomy)
 
+    p = sub.add_parser("import-trace", help="classify and attribute torch.profiler Chrome traces into a run directory")
+    p.add_argument("traces", nargs="+", metavar="TRACE", help="Chrome trace(s), .json or .json.gz")
+    p.add_argument("--out", default="runs", help="parent folder of the run directory (default: runs/)")
+    p.add_argument("--name", default="import", help="run name (default: import)")
+    p.set_defaults(handler=cmd_import_trace)
+
     p = sub.add_parser("list", help="built-in workloads and their parameters")
     p.set_defaults(handler=cmd_list)
 
@@ -172,6 +178,16 @@ def cmd_report(args) -> int:
     console.print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
     for path in written:
         print(path)
+    return EXIT_OK
+
+
+def cmd_import_trace(args) -> int:
+    from nscharacterize.import_trace import import_traces
+    from nscharacterize.reports.tables import rich_table
+
+    run = import_traces(args.traces, out=args.out, name=args.name)
+    _console().print(rich_table(run.breakdown(), title=f"{args.name}: runtime by category"))
+    print(run.path)
     return EXIT_OK
 
 

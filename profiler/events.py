@@ -23,40 +23,58 @@ COLUMNS = {
     "children": "string",      # ops called directly, sorted, joined by "|"
     "calls": "int64",
     "self_cpu_us": "float64",  # profiled self time on the host
-    "self_device_us": "float64",  # profiled self time on the device (kernels)
+    "self_device_us": "float64",  # profiled device time: a kernel's duration; for an op, its kernels'
+    "gpu_busy_us": "float64",  # device events: share of the GPU-busy time (overlaps split evenly)
+    "gpu_idle_self_us": "float64",  # host events on CUDA: self time while the GPU ran nothing
     "input_shapes": "string", "input_dtypes": "string",
     "flops": "float64",        # as estimated by torch.profiler (matmul and conv only)
     "bytes": "float64",        # estimated bytes of tensor inputs read
 }
 KEY = ["workload", "component", "kind", "sample", "source", "device", "name", "ancestors", "children",
        "input_shapes", "input_dtypes"]
-SUMMED = ["calls", "self_cpu_us", "self_device_us", "flops", "bytes"]
+SUMMED = ["calls", "self_cpu_us", "self_device_us", "gpu_busy_us", "gpu_idle_self_us", "flops", "bytes"]
 
 
 def empty_events() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
 
 
-def events_frame(rows: list[dict]) -> pd.DataFrame:
-    """Builds the typed table from raw per-call rows, summing calls with the same key."""
-    if not rows:
+def events_frame(rows: list) -> pd.DataFrame:
+    """Builds the typed table from raw per-call rows (dicts, lists of dicts, or frames of rows),
+    summing calls with the same key."""
+    frames = [r for r in rows if isinstance(r, pd.DataFrame) and len(r)]
+    dicts = [r for r in rows if isinstance(r, dict)]
+    dicts += [d for r in rows if isinstance(r, list) for d in r]
+    if dicts:
+        frames.append(pd.DataFrame(dicts))
+    if not frames:
         return empty_events()
-    df = pd.DataFrame(rows)
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     for col in COLUMNS:
         if col not in df:
             df[col] = 0 if COLUMNS[col] in ("int64", "float64") else ""
+    for col in SUMMED:  # rows from sources without a column (cProfile, older runs) hold 0 there
+        df[col] = df[col].fillna(0)
     df = df.groupby(KEY, sort=False, dropna=False, as_index=False)[SUMMED].sum()
     return df[list(COLUMNS)].astype(COLUMNS)
 
 
-def op_time_us(events: pd.DataFrame) -> pd.Series:
-    """The profiled time each row contributes to its category, in microseconds.
+def tagged(rows: list[dict] | pd.DataFrame, **keys) -> list[dict] | pd.DataFrame:
+    """The rows of one call with the keys that say which call (workload, component, kind, sample)."""
+    if isinstance(rows, pd.DataFrame):
+        return rows.assign(**keys)
+    for r in rows:
+        r.update(keys)
+    return rows
 
-    On the host: self CPU time of ops and Python functions. On a GPU: device time of kernels
-    (host-side op time is then overhead, accounted as time outside ops), and Python self time.
-    User ranges (annotations) count nowhere: their self time is host code between ops.
+
+def op_time_us(events: pd.DataFrame) -> pd.Series:
+    """The profiled host time each row contributes to its category (the host view), in microseconds.
+
+    Self time of ops and runtime calls on the host, on every device (on a GPU, that is the time
+    the host spends dispatching, launching and waiting; device time has its own views in
+    attribution/views.py), and Python self time. User ranges (annotations) count nowhere: their
+    self time is host code between ops.
     """
-    on_gpu = events["device"] == "cuda"
-    src = events["source"]
-    host = (src.isin(["op", "runtime"]) & ~on_gpu) | (src == "python")
-    return events["self_cpu_us"].where(host, 0.0) + events["self_device_us"].where(src == "kernel", 0.0)
+    host = events["source"].isin(["op", "runtime", "python"])
+    return events["self_cpu_us"].where(host, 0.0)

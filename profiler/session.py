@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
-import torch
 
 from . import cprofile_backend, torch_backend
-from .events import events_frame
-from .timing import median, timed_call
+from .events import events_frame, tagged
+from .timing import median, synchronize, timed_call
+from .torch_compat import cuda_allocated_bytes, cuda_peak_bytes, reset_cuda_peak
 from .torch_backend import TorchSettings
 
 TIMING_COLUMNS = ["workload", "component", "kind", "profiler", "device", "sample", "wall_s", "wall_min_s",
-                  "wall_max_s", "repeats", "profiled_wall_s", "overhead", "peak_mem_bytes"]
+                  "wall_max_s", "repeats", "profiled_wall_s", "overhead", "peak_mem_bytes",
+                  "resident_mem_bytes", "kernel_launches", "median_kernel_us"]
 
 
 @dataclass
@@ -48,7 +49,7 @@ def profile_workload(workload, label: str, settings: SessionSettings,
         raise ValueError(f"workload {label!r} produced no samples")
     for i in range(settings.warmup):
         _unprofiled_pass(workload, samples[i % len(samples)], device)
-    rows: list[dict] = []
+    rows: list = []
     timings: list[dict] = []
     for index, sample in enumerate(samples):
         reps = [_unprofiled_pass(workload, sample, device) for _ in range(max(1, settings.repeats))]
@@ -58,15 +59,17 @@ def profile_workload(workload, label: str, settings: SessionSettings,
             x = cap.output
             walls = [rep[component.name] for rep in reps]
             wall = median(walls)
-            for r in cap.rows:
-                r.update(workload=label, component=component.name, kind=component.kind, sample=index)
-            rows.extend(cap.rows)
+            rows.append(tagged(cap.rows, workload=label, component=component.name, kind=component.kind,
+                               sample=index))
             timings.append({"workload": label, "component": component.name, "kind": component.kind,
                             "profiler": component.profiler, "device": device, "sample": index,
                             "wall_s": wall, "wall_min_s": min(walls), "wall_max_s": max(walls),
                             "repeats": len(walls), "profiled_wall_s": cap.wall_s,
                             "overhead": cap.wall_s / wall if wall > 0 else float("nan"),
-                            "peak_mem_bytes": cap.peak_mem_bytes})
+                            "peak_mem_bytes": cap.peak_mem_bytes,
+                            "resident_mem_bytes": cap.resident_mem_bytes,
+                            "kernel_launches": cap.facts.kernel_launches if cap.facts else 0,
+                            "median_kernel_us": cap.facts.median_kernel_us if cap.facts else float("nan")})
         if on_sample:
             on_sample(index)
     return WorkloadProfile(label, events_frame(rows), pd.DataFrame(timings, columns=TIMING_COLUMNS))
@@ -88,9 +91,12 @@ def _profiled_call(component, x: Any, device: str, settings: SessionSettings, la
         settings.trace_dir.mkdir(parents=True, exist_ok=True)
         opts = TorchSettings(opts.record_shapes, opts.with_flops, opts.memory,
                              str(settings.trace_dir / f"{label}.{component.name}.{index}.json.gz"))
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    if device == "cuda":  # peak = what the call adds over what was allocated before it (weights, inputs)
+        synchronize(device)
+        resident = cuda_allocated_bytes(device)
+        reset_cuda_peak(device)
     cap = torch_backend.capture(component.fn, x, device, opts)
     if device == "cuda":
-        cap.peak_mem_bytes = float(torch.cuda.max_memory_allocated())
+        cap.peak_mem_bytes = max(cuda_peak_bytes(device) - resident, 0.0)
+        cap.resident_mem_bytes = resident
     return cap

@@ -8,8 +8,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from nscharacterize.attribution.views import BOUND_AXIS, DEVICE_AXIS  # noqa: E402
 from nscharacterize.taxonomy.categories import (  # noqa: E402
-    CATEGORIES, COLORS, LABELS, PY_CATEGORIES, PY_COLORS, PY_LABELS)
+    CATEGORIES, COLORS, DEVICE_CATEGORIES, DEVICE_LABELS, LABELS, PY_CATEGORIES, PY_COLORS, PY_LABELS)
 
 from .format import fmt_time  # noqa: E402
 from .tables import wide  # noqa: E402
@@ -20,17 +21,32 @@ def _row_labels(index) -> list[str]:
 
 
 def heatmap(breakdown: pd.DataFrame):
-    import seaborn as sns
-
-    shares = wide(breakdown, "category", "share", CATEGORIES) * 100
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(shares) + 1.8))
-    sns.heatmap(shares.to_numpy(), annot=True, fmt=".1f", cmap="Blues", vmin=0, vmax=100, ax=ax,
-                xticklabels=[LABELS[c] for c in CATEGORIES], yticklabels=_row_labels(shares.index),
-                cbar_kws={"label": "share of component runtime (%)"}, linewidths=0.5)
-    ax.set_title("Runtime share by operator category")
-    ax.tick_params(axis="x", rotation=30)
+    """One panel on CPU; on CUDA the bound view first, then the host and the device views."""
+    panels = [("category", CATEGORIES, LABELS, "Runtime share by operator category")]
+    if (breakdown["axis"] == BOUND_AXIS).any():
+        panels = [(BOUND_AXIS, CATEGORIES, LABELS, "CUDA bound view: GPU busy -> kernel's category, "
+                   "GPU idle -> host op's (Other: Python/framework)"),
+                  ("category", CATEGORIES, LABELS, "Host view: op self time on the host (Table III form)"),
+                  (DEVICE_AXIS, DEVICE_CATEGORIES, DEVICE_LABELS, "Device view: kernel time by launching op; GPU idle")]
+    frames = [(wide(breakdown, axis, "share", cats) * 100, cats, labels, title) for axis, cats, labels, title in panels]
+    frames = [f for f in frames if not f[0].empty]
+    heights = [0.45 * len(f[0]) + 1.4 for f in frames]
+    fig, axes = plt.subplots(len(frames), 1, figsize=(12, sum(heights) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (shares, cats, labels, title) in zip(axes[:, 0], frames):
+        _heat(ax, shares, cats, labels, title)
     fig.tight_layout()
     return fig
+
+
+def _heat(ax, shares: pd.DataFrame, cats, labels: dict, title: str) -> None:
+    import seaborn as sns
+
+    sns.heatmap(shares.to_numpy(), annot=True, fmt=".1f", cmap="Blues", vmin=0, vmax=100, ax=ax,
+                xticklabels=[labels[c] for c in cats], yticklabels=_row_labels(shares.index),
+                cbar_kws={"label": "share of component runtime (%)"}, linewidths=0.5)
+    ax.set_title(title, fontsize="medium")
+    ax.tick_params(axis="x", rotation=30)
 
 
 def stacked_bars(breakdown: pd.DataFrame):

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nscharacterize.attribution.views import (
+    BOUND_AXIS, BOUND_SPLIT_AXIS, DEVICE_AXIS, DEVICE_BOUND_AT, HOST_BOUND_AT, gpu_summary)
 from nscharacterize.taxonomy.categories import (
-    CATEGORIES, LABELS, OTHER_SPLIT, OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_LABELS, SHORT)
+    BOUND_SPLIT, BOUND_SPLIT_LABELS, CATEGORIES, DEVICE_CATEGORIES, DEVICE_LABELS, LABELS, OTHER_SPLIT,
+    OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_LABELS, SHORT)
 
 from .format import fmt_bytes, fmt_time, markdown_table
 
@@ -34,7 +37,10 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
            f"Device: {fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model', '?')}), "
            f"{fp.get('threads', '?')} threads; torch {fp.get('torch', '?')}; "
            f"samples per workload: {manifest.get('samples', '?')}, unprofiled repeats: {manifest.get('repeats', '?')}.",
-           "", "## Runtime by category (mean per sample, Table III form)", ""]
+           ""]
+    out += cuda_sections(breakdown, timings)
+    host = " (host view: op self time on the host)" if (breakdown["axis"] == BOUND_AXIS).any() else ""
+    out += [f"## Runtime by category{host} (mean per sample, Table III form)", ""]
     header, rows = runtime_rows(breakdown)
     out += [markdown_table(header, rows), ""]
 
@@ -77,6 +83,42 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
     if failed:
         out += ["## Failed workloads", ""] + [f"- **{w['name']}**: {w.get('error')}" for w in failed] + [""]
     return "\n".join(out)
+
+
+def cuda_sections(breakdown: pd.DataFrame, timings: pd.DataFrame) -> list[str]:
+    """On CUDA: the bound view first, the GPU facts and verdicts, then the device view. Empty on CPU."""
+    bound = wide(breakdown, BOUND_AXIS, "time_s", CATEGORIES)
+    if bound.empty:
+        return []
+    share = wide(breakdown, BOUND_AXIS, "share", CATEGORIES)
+    out = ["## CUDA components, bound view (where the wall time goes)", "",
+           "While the GPU runs a kernel, time goes to that kernel's category; while it is idle, to the "
+           "category of the host op running then, or to Other (Python/framework). Cells add up to the "
+           "wall time. Time per sample, share in parentheses.", "",
+           markdown_table(["Workload", "Component"] + [LABELS[c] for c in CATEGORIES],
+               [[k[0], k[1], *(f"{fmt_time(v)} ({100 * p:.0f}%)" for v, p in zip(bound.loc[k], share.loc[k]))]
+                for k in bound.index]), ""]
+    split = wide(breakdown, BOUND_SPLIT_AXIS, "share", BOUND_SPLIT)
+    summary = gpu_summary(breakdown, timings).set_index(["workload", "component"])
+    rows = []
+    for k in split.index:
+        s = summary.loc[(k[0], k[1])] if (k[0], k[1]) in summary.index else None
+        launches = "" if s is None or s["kernel_launches"] != s["kernel_launches"] else f"{s['kernel_launches']:.0f}"
+        med = "" if s is None or s["median_kernel_us"] != s["median_kernel_us"] else fmt_time(s["median_kernel_us"] / 1e6)
+        rows.append([k[0], k[1], *(f"{100 * v:.1f}" for v in split.loc[k]), launches, med,
+                     "" if s is None else s["verdict"]])
+    out += ["## GPU busy and verdict", "",
+            f"Verdict: device-bound when the GPU is busy for at least {100 * DEVICE_BOUND_AT:.0f}% of the wall "
+            f"time, host-bound at {100 * HOST_BOUND_AT:.0f}% or less, mixed in between.", "",
+            markdown_table(["Workload", "Component"] + [BOUND_SPLIT_LABELS[c] + " (%)" for c in BOUND_SPLIT]
+                           + ["Kernel launches", "Median kernel", "Verdict"], rows), ""]
+    dev = wide(breakdown, DEVICE_AXIS, "time_s", DEVICE_CATEGORIES)
+    out += ["## CUDA components, device view (what the GPU ran)", "",
+            "Kernel, memcpy and memset time by the category of the op that launched them (overlapping "
+            "streams counted once); GPU idle is its own column.", "",
+            markdown_table(["Workload", "Component"] + [DEVICE_LABELS[c] for c in DEVICE_CATEGORIES],
+                [[k[0], k[1], *(fmt_time(v) for v in dev.loc[k])] for k in dev.index]), ""]
+    return out
 
 
 def rich_table(breakdown: pd.DataFrame, title: str = "Runtime by category (mean per sample)"):

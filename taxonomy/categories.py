@@ -32,3 +32,16 @@ OTHER_SPLIT = ("ops_deliberate", "ops_unmatched", "outside_ops")
 
 OTHER_SPLIT_LABELS = {"ops_deliberate": "Ops with an Other rule", "ops_unmatched": "Ops with no rule",
                       "outside_ops": "Outside any op"}
+
+# CUDA views (attribution/views.py). The device view adds one column to the categories: time when
+# the GPU runs nothing, never mixed into Other.
+GPU_IDLE = "gpu_idle"
+DEVICE_CATEGORIES = CATEGORIES + (GPU_IDLE,)
+DEVICE_LABELS = {**LABELS, GPU_IDLE: "GPU idle"}
+
+# The bound view's three parts: the GPU runs a kernel (device-bound time), the GPU is idle while a
+# host op runs (host-bound, op), the GPU is idle outside any op (host-bound, Python/framework).
+BOUND_SPLIT = ("device_busy", "host_ops", "python_framework")
+BOUND_SPLIT_LABELS = {"device_busy": "GPU busy", "host_ops": "GPU idle, host op",
+                      "python_framework": "GPU idle, Python/framework"}
+COLORS[GPU_IDLE] = "#d9d9d9"

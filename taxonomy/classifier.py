@@ -23,7 +23,7 @@ class Verdict:
     category: str
     rule: Rule | None          # None: no explicit rule matched (counted as Other, unmatched)
     subcategory: str = ""      # Python category for cProfile functions
-    via: str = ""              # how a kernel got its category: "kernel rule" or "launching op"
+    via: str = ""              # how a kernel or runtime call got its category: its own rule or "launching op"
 
 
 class Taxonomy:
@@ -55,6 +55,12 @@ class Taxonomy:
                 if launcher is not None:
                     return Verdict(launcher.category, launcher, via="launching op")
             return Verdict(rule.category, rule, via="kernel rule") if rule else Verdict("other", None)
+        if source == "runtime" and ancestors:
+            # A launch, copy or synchronous wait on the host is part of the op that made it (the
+            # paper's host time per op): it takes the category of its innermost enclosing op.
+            launcher = self.first_match("ops", ancestors[-1], ancestors[:-1], (), "op")
+            if launcher is not None:
+                return Verdict(launcher.category, launcher, via="launching op")
         rule = self.first_match("ops", name, ancestors, children, source)
         return Verdict(rule.category if rule else "other", rule)
 

@@ -1,0 +1,133 @@
+"""Trace import speed and GPU busy/idle beside HolisticTraceAnalysis (HTA), side by side in one run.
+
+Each measurement runs in a fresh subprocess (so peak RSS is that of the import alone), the two
+tools alternating. HTA is not a dependency: install it in a scratch venv and pass its python,
+    python3 -m venv /tmp/hta && /tmp/hta/bin/pip install HolisticTraceAnalysis
+    .venv/bin/python benchmarks/import_vs_hta.py --hta-python /tmp/hta/bin/python
+Prints, for the largest trace, the wall time and peak RSS of ``chrome_trace.load`` + the timeline
+walk and event rows (what ``import-trace`` does per file before classification) against
+``TraceAnalysis(trace_dir=...)``; then, for every trace, GPU busy/idle as a share of the span from
+this tool and HTA's ``get_temporal_breakdown`` (docs/gpu.md explains where they differ).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# The project's shared/ folder lies beside the checkout (or beside the folder of worktrees).
+DEFAULT_TRACES = next((p / "shared" / "fixtures" / "gpu-h100" / "traces" for p in ROOT.parents
+                       if (p / "shared" / "fixtures" / "gpu-h100" / "traces").is_dir()), ROOT / "tests" / "fixtures" / "gpu-h100")
+
+OURS = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from nscharacterize.profiler import chrome_trace, trace_events
+t1 = time.perf_counter()
+trace = chrome_trace.load(sys.argv[1])
+rows, facts = trace_events.rows(trace, "cuda")
+t2 = time.perf_counter()
+# The same busy time under HTA's conventions: start rounded up and end down to whole microseconds,
+# as a share of first device start to last device end (HTA's "kernel time").
+import numpy as np
+from nscharacterize.attribution.timeline import union_length
+d = trace.device
+s, e = np.ceil(d["ts"].to_numpy()), np.floor(d["end"].to_numpy())
+hta_conv = 100 * union_length(s, np.maximum(e, s)) / (e.max() - s.min()) if len(d) else float("nan")
+print(json.dumps({"hta_convention_busy_pct": hta_conv, "seconds": t2 - t1, "import_s": t1 - t0, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "busy_us": facts.gpu_busy_s * 1e6, "span_us": facts.span_s * 1e6, "rows": len(rows)}))
+"""
+
+HTA = r"""
+import json, logging, resource, sys, time
+logging.disable(logging.CRITICAL)
+t0 = time.perf_counter()
+from hta.trace_analysis import TraceAnalysis
+t1 = time.perf_counter()
+ta = TraceAnalysis(trace_dir=sys.argv[1])
+t2 = time.perf_counter()
+out = {"seconds": t2 - t1, "import_s": t1 - t0, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+if sys.argv[2] == "breakdown":
+    try:
+        bd = ta.get_temporal_breakdown(visualize=False)
+        row = bd.iloc[0].to_dict()
+        out.update({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
+    except Exception as exc:  # HTA fails on some traces; say so instead of stopping
+        out["error"] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(out))
+"""
+
+
+def run(python: str, code: str, *args: str) -> dict:
+    proc = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"{python} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def hta_dir(trace: Path) -> Path:
+    """HTA reads every trace of a folder (one per rank): give it a folder holding only this one."""
+    folder = Path(tempfile.mkdtemp(prefix="hta-"))
+    shutil.copy(trace, folder / trace.name)
+    return folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hta-python", default="/tmp/hta/bin/python")
+    ap.add_argument("--traces", type=Path, default=DEFAULT_TRACES, help="folder of .json.gz traces")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-breakdown", action="store_true")
+    ap.add_argument("--only-breakdown", action="store_true")
+    args = ap.parse_args()
+    traces = sorted(args.traces.glob("*.json*"), key=lambda p: p.stat().st_size)
+    if not traces:
+        raise SystemExit(f"no traces in {args.traces}")
+    if not args.only_breakdown:
+        load_side_by_side(traces[-1], args)
+    if not args.skip_breakdown:
+        breakdowns(traces, args)
+
+
+def load_side_by_side(largest: Path, args) -> None:
+    folder = hta_dir(largest)
+    ours, hta = [], []
+    for _ in range(args.repeats):
+        ours.append(run(sys.executable, OURS, str(largest)))
+        hta.append(run(args.hta_python, HTA, str(folder), "load"))
+    shutil.rmtree(folder)
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    print(f"largest trace: {largest.name} ({largest.stat().st_size / 2**20:.1f} MiB gzipped), {args.repeats} runs each, medians")
+    print(f"  nscharacterize load + timeline + rows: {med(ours, 'seconds'):7.2f} s   peak RSS {med(ours, 'rss_mib'):7.0f} MiB")
+    print(f"  HTA TraceAnalysis load:                {med(hta, 'seconds'):7.2f} s   peak RSS {med(hta, 'rss_mib'):7.0f} MiB")
+    print(f"  speed-up: {med(hta, 'seconds') / med(ours, 'seconds'):.1f}x")
+
+
+def breakdowns(traces: list[Path], args) -> None:
+    print("\nGPU busy/idle per trace (% of span): this tool vs HTA get_temporal_breakdown")
+    print(f"  {'trace':<36} {'busy':>6} {'idle':>6} {'busy, HTA conventions':>22} | {'HTA idle':>8} {'HTA compute':>11} "
+          f"{'HTA non-compute':>15}")
+    for trace in traces:
+        mine = run(sys.executable, OURS, str(trace))
+        folder = hta_dir(trace)
+        theirs = run(args.hta_python, HTA, str(folder), "breakdown")
+        shutil.rmtree(folder)
+        busy = 100 * mine["busy_us"] / mine["span_us"]
+        if "error" in theirs:
+            print(f"  {trace.name.split('.json')[0]:<36} {busy:6.1f} {100 - busy:6.1f} "
+                  f"{mine['hta_convention_busy_pct']:22.1f} | HTA failed: {theirs['error'][:60]}")
+            continue
+        print(f"  {trace.name.split('.json')[0]:<36} {busy:6.1f} {100 - busy:6.1f} "
+              f"{mine['hta_convention_busy_pct']:22.1f} | "
+              f"{theirs.get('idle_time_pctg', float('nan')):8.1f} {theirs.get('compute_time_pctg', float('nan')):11.1f} "
+              f"{theirs.get('non_compute_time_pctg', float('nan')):15.1f}")
+
+
+if __name__ == "__main__":
+    main()

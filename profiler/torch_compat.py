@@ -1,0 +1,60 @@
+"""Everything that differs across the supported torch versions, read in one place.
+
+The oldest supported pair is torch 2.3 / torchvision 0.18 (pyproject.toml, README): the first
+torch built against numpy 2. Differences the tool meets between 2.3 and current releases:
+
+- ``FunctionEvent.input_dtypes`` does not exist before 2.4-ish builds (it broke torch 2.11 users
+  when read directly); ``self_device_time_total`` was ``self_cuda_time_total`` in 2.3.
+- torch < 2.4 turns every profile into FunctionEvents as soon as it stops (slow, but correct);
+  newer torch does it lazily, so exporting the trace alone skips that work.
+- CUDA memory statistics are only touched when a GPU is there.
+"""
+from __future__ import annotations
+
+import torch
+
+TORCH_VERSION = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2] if p.isdigit())
+OLDEST_TORCH = (2, 3)   # also declared in pyproject.toml and tested by .ci/run's second venv
+
+
+def events_are_lazy() -> bool:
+    """Whether stopping a profile leaves the FunctionEvent parse for later (torch >= 2.4). Where it
+    does not (2.3), the events already exist, and their nanosecond times beat the trace's whole
+    microseconds; the trace is still needed on CUDA for the timeline walk."""
+    from torch.autograd import profiler as autograd_profiler
+
+    return hasattr(autograd_profiler.profile, "_ensure_function_events")
+
+
+def input_dtypes(evt) -> list:
+    return list(getattr(evt, "input_dtypes", None) or [])
+
+
+def self_device_us(evt) -> float:
+    value = getattr(evt, "self_device_time_total", None)
+    if value is None:
+        value = getattr(evt, "self_cuda_time_total", 0.0)
+    return float(value or 0.0)
+
+
+def export_trace(prof, path: str) -> None:
+    """Writes the Chrome trace of a stopped ``torch.profiler.profile`` (torch gzips ``.gz`` paths)."""
+    prof.export_chrome_trace(path)
+
+
+def cuda_allocated_bytes(device: str) -> float:
+    return float(torch.cuda.memory_allocated()) if device == "cuda" else 0.0
+
+
+def reset_cuda_peak(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def cuda_peak_bytes(device: str) -> float:
+    return float(torch.cuda.max_memory_allocated()) if device == "cuda" else float("nan")
+
+
+def is_user_annotation(evt) -> bool:
+    """``FunctionEvent.is_user_annotation`` appeared after 2.3; there, a range is told by its name."""
+    return bool(getattr(evt, "is_user_annotation", False))
