@@ -171,6 +171,9 @@ def _classification(run: RunDir, manifest: dict) -> Section:
     sec = Section("classification", "Classification of every op", "Which category did each op, kernel "
                   "and Python function get, by which rule, and why? Type an op's name in the name filter under "
                   "the table (or anything in the search box).")
+    if not (run.path / store.EVENTS).is_file():  # the tables render without it; only this section needs it
+        return sec.add(paragraph(f"{store.EVENTS} is not in this run directory: the per-op classification "
+                                 "cannot be shown."))
     events = run.events()
     if events.empty:
         return sec.add(paragraph("No events."))

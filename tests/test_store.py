@@ -30,7 +30,9 @@ def test_render_from_saved_files_only(demo_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(demo_run, copy, ignore=shutil.ignore_patterns("events.parquet", "*.png", "table.md"))
     written = render(RunDir(copy))
-    assert {p.name for p in written} == {"table.md", "heatmap.png", "breakdown.png", "python_breakdown.png"}
+    assert {p.name for p in written} == {"table.md", "heatmap.png", "breakdown.png", "python_breakdown.png",
+                                         "system.csv", "system.png", "report.html"}
+    assert "events.parquet is not in this run directory" in (copy / "report.html").read_text()
 
 
 def test_no_temporary_files_left(demo_run):
