@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -100,9 +101,14 @@ def _rows(events, device: str) -> list[dict]:
     return rows
 
 
+# C++ kernels torch.compile generates on the CPU, one profiler range each (workloads/compile.py):
+# their self time is the kernel's work, so they are ops, not user ranges.
+_INDUCTOR_CPU_KERNEL = re.compile(r"(graph_\d+_)?(cpp_fused_\w+|gemm_m\d+n\d+k\d+_kernel|cpp_CppMicroGemm\w*)")
+
+
 def _is_op(name: str) -> bool:
-    """Dispatcher ops have a name space; CUDA runtime calls are host-side ops too."""
-    return "::" in name or bool(RUNTIME_API.fullmatch(name))
+    """Dispatcher ops have a name space; CUDA runtime calls and Inductor's CPU kernels are ops too."""
+    return "::" in name or bool(RUNTIME_API.fullmatch(name)) or bool(_INDUCTOR_CPU_KERNEL.fullmatch(name))
 
 
 def _source(evt) -> str:
