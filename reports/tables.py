@@ -101,7 +101,7 @@ def compile_section(manifest: dict) -> list[str]:
             "during the warm-up passes over every sample; first / steady pass = those passes' wall time "
             "while compiling and once compiled; FX cache = Inductor's on-disk graph cache hits/misses; "
             "graphs during measurement must be 0 (otherwise a new input shape compiled inside a measured pass).",
-            "", _md(["Workload", "Mode", "Components", "Modules", "Compile", "Graphs", "First pass", "Steady pass",
+            "", markdown_table(["Workload", "Mode", "Components", "Modules", "Compile", "Graphs", "First pass", "Steady pass",
                      "FX cache hit/miss", "Graphs during measurement"], rows), ""]
 
 
