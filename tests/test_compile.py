@@ -89,17 +89,21 @@ def _names():
     return yaml.safe_load(NAMES.read_text())
 
 
+@pytest.fixture(scope="module")
+def tax():
+    return Taxonomy()
+
+
 @pytest.mark.parametrize("entry", _names()["cpu_run"], ids=lambda e: e["name"][:60])
-def test_rules_on_names_from_a_real_compiled_cpu_run(entry):
-    verdict = Taxonomy().classify(entry["source"], entry["name"])
+def test_rules_on_names_from_a_real_compiled_cpu_run(entry, tax):
+    verdict = tax.classify(entry["source"], entry["name"])
     assert verdict.rule is not None and verdict.rule.id != "user-range", entry
     assert verdict.category == entry["category"], (entry, verdict.rule.id)
     assert verdict.rule.reason
 
 
 @pytest.mark.parametrize("entry", _names()["triton"], ids=lambda e: e["name"])
-def test_triton_kernels_get_the_same_category_on_host_and_device(entry):
-    tax = Taxonomy()
+def test_triton_kernels_get_the_same_category_on_host_and_device(entry, tax):
     host = tax.classify("annotation", entry["name"])
     device = tax.classify("kernel", entry["name"], ancestors=("aten::mm",))   # a launcher must not win
     assert host.category == device.category == entry["category"], (entry, host.rule.id, device.rule.id)
