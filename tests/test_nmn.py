@@ -131,3 +131,16 @@ def test_profiled_module_calls_match_the_schedule():
         prof = profile_workload(w, "nmn", SessionSettings(samples=1, warmup=0, repeats=1))
         ranges = prof.events[prof.events["name"] == CALL_RANGE]
         assert int(ranges["calls"].sum()) == w.info["batches"][0]["calls"][mode]
+
+
+def test_resnet101_features_are_conv4_sized():
+    w = build_nmn(NMNParams(batch_size=1, mode="per_example", module_dim=8, classifier_proj_dim=8,
+                            classifier_fc=8), seed=0)
+    assert [c.name for c in w.components] == ["feature_extractor", "execution_engine"]
+    sample = w.make_samples(1)[0]
+    assert sample["images"].shape == (1, 224, 224, 3)
+    out = w.components[0].fn(sample)
+    assert tuple(out["features"].shape) == (1, 1024, 14, 14)
+    assert len(w.components[1].fn(out)) == 1
+    with pytest.raises(Exception, match="feature_dim: 1024"):
+        build_nmn(NMNParams(feature_dim=512), seed=0)
