@@ -82,7 +82,8 @@ def test_compile_needs_components_with_modules():
     nmn = get_spec("nmn")
     w = nmn.build(nmn.smoke, 0)
     CompiledWorkload(w, CompileSettings(mode="max-autotune"), "cpu")   # lazy: nothing compiles yet
-    assert w.info["compile"] == {"mode": "max-autotune", "components": ["execution_engine"], "modules": 42}
+    assert w.info["compile"] == {"mode": "max-autotune", "components": ["execution_engine"], "modules": 42,
+                                 "recompile_limit": 64}
 
 
 def _names():

@@ -3,7 +3,9 @@
 A config entry's ``compile: {mode: default|reduce-overhead|max-autotune, components: [...]}`` makes
 the run compile every ``nn.Module`` listed in the chosen components' ``Component.modules`` (all
 components that list any, by default) with ``module.compile(mode=...)``: the component's code is
-unchanged, each module call goes through its compiled graph.
+unchanged, each module call goes through its compiled graph. Modules of one class share graphs
+(their parameters are graph inputs); all compiled modules share one Dynamo cache, whose limit is
+raised to ``RECOMPILE_LIMIT`` so that none falls back to eager.
 
 Compilation is lazy (it happens on a module's first call with a new input shape), so it must not
 land in the measured passes. :func:`compile_workload` therefore wraps ``make_samples``: after the
@@ -37,6 +39,7 @@ from .base import Workload, WorkloadError
 
 MODES = ("default", "reduce-overhead", "max-autotune")
 _COMPILE_METRIC = "_compile.compile_inner"   # Dynamo's wall time per compiled frame
+RECOMPILE_LIMIT = 64   # Dynamo cache entries shared by every compiled module (torch's default: 8)
 
 
 class CompileSettings(BaseModel):
@@ -97,9 +100,14 @@ class CompiledWorkload:
         if device == "cpu":
             torch._inductor.config.cpp.enable_kernel_profile = True   # one profiler range per C++ kernel
         modules = [m for c in workload.components if c.name in chosen for m in c.modules]
+        # torch.compile wraps every compiled callable in one shared function, so all modules' graphs
+        # (one per module class and input-shape family) share one Dynamo cache, whose default limit
+        # of 8 entries would silently send later modules back to eager.
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
         for module in {id(m): m for m in modules}.values():
             module.compile(mode=settings.mode)
-        self.facts: dict = {"mode": settings.mode, "components": chosen, "modules": len(modules)}
+        self.facts: dict = {"mode": settings.mode, "components": chosen, "modules": len(modules),
+                            "recompile_limit": torch._dynamo.config.recompile_limit}
         workload.info["compile"] = self.facts
         self._make_samples = workload.make_samples
         workload.make_samples = self._make_and_compile
