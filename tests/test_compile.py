@@ -66,11 +66,14 @@ def test_missing_compiler_is_one_line(tmp_path):
     assert not (tmp_path / "runs").exists()                          # refused before any work
 
 
-def test_bad_compile_mode_is_one_line(tmp_path):
+def test_bad_compile_mode_is_a_config_error(tmp_path):
+    from nscharacterize.config import ConfigError, load_config
+
     cfg = write_config(tmp_path / "c.yaml", workloads=[{"workload": "mlp-demo", "compile": {"mode": "fast"}}])
-    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"))
-    assert proc.returncode == 2
-    assert "workloads.0.compile.mode" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    line = str(err.value)
+    assert "workloads.0.compile.mode" in line and "\n" not in line, line
 
 
 def test_compile_needs_components_with_modules():
