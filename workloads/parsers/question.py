@@ -77,7 +77,10 @@ class _TorchSeq2Seq(nn.Module):
         for _ in range(steps):
             t = out.shape[1]
             causal = torch.triu(torch.full((t, t), float("-inf"), device=src.device), diagonal=1)
-            dec = self.transformer.decoder(self.embed(self.tgt_embed, out), memory, tgt_mask=causal)
+            # tgt_is_causal: the mask is known causal, so the decoder does not compare it with one
+            # (that comparison reads a tensor into Python: a graph break under torch.compile)
+            dec = self.transformer.decoder(self.embed(self.tgt_embed, out), memory, tgt_mask=causal,
+                                           tgt_is_causal=True)
             log_probs = torch.log_softmax(self.generator(dec[:, -1]), dim=-1)
             out = torch.cat([out, log_probs.argmax(-1, keepdim=True)], dim=1)
         return out[:, 1:]
