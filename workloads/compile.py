@@ -54,7 +54,18 @@ class CompileSettings(BaseModel):
 
 
 def toolchain_problem(device: str) -> tuple[str, str] | None:
-    """(what is missing, how to fix it) for ``torch.compile`` on ``device`` here; None when it can run."""
+    """(what is missing, how to fix it) for ``torch.compile`` on ``device`` here; None when it can run.
+
+    The compiler and headers are checked before Inductor is imported (a slow import)."""
+    if device != "cuda":
+        cxx = os.environ.get("CXX") or next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
+        if not cxx or not shutil.which(cxx):
+            return ("torch.compile on cpu needs a C++ compiler (g++ or clang++, or $CXX) to build Inductor's "
+                    "kernels and none was found", "install one (Debian: apt-get install g++), or remove 'compile'")
+        include = sysconfig.get_paths().get("include")
+        if not include or not (Path(include) / "Python.h").is_file():
+            return ("torch.compile on cpu needs the Python headers (Python.h) to build Inductor's kernels",
+                    "install them (Debian: apt-get install python3-dev), or remove 'compile'")
     try:
         import torch._inductor  # noqa: F401
     except Exception as exc:  # a broken or stripped torch build
@@ -66,15 +77,6 @@ def toolchain_problem(device: str) -> tuple[str, str] | None:
         if not has_triton():
             return ("torch.compile on cuda needs Triton, which cannot be imported",
                     "pip install the triton matching the installed torch, or remove 'compile'")
-        return None
-    cxx = os.environ.get("CXX") or next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
-    if not cxx or not shutil.which(cxx):
-        return ("torch.compile on cpu needs a C++ compiler (g++ or clang++, or $CXX) to build Inductor's kernels "
-                "and none was found", "install one (Debian: apt-get install g++), or remove 'compile'")
-    include = sysconfig.get_paths().get("include")
-    if not include or not (Path(include) / "Python.h").is_file():
-        return ("torch.compile on cpu needs the Python headers (Python.h) to build Inductor's kernels",
-                "install them (Debian: apt-get install python3-dev), or remove 'compile'")
     return None
 
 
