@@ -14,6 +14,7 @@ from nscharacterize.fileio import load_yaml
 from nscharacterize.taxonomy.rules import NAMESPACES
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.base import WorkloadError
+from nscharacterize.workloads.compile import CompileSettings
 
 
 class ConfigError(UserError):
@@ -44,6 +45,9 @@ class WorkloadEntry(_Strict):
     name: str | None = Field(None, description="label in tables (default: the workload)")
     params: dict = Field(default_factory=dict, description="parameters of the workload")
     samples: int | None = Field(None, ge=1, description="override of the run's samples for this workload")
+    compile: CompileSettings | None = Field(
+        None, description="torch.compile the components' modules: {mode: default|reduce-overhead|max-autotune, "
+        "components: [...]}; compile time is reported apart from runtime")
 
     @property
     def label(self) -> str:

@@ -28,6 +28,7 @@ from nscharacterize.reports.render import render, write_results
 from nscharacterize.reports.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads import registry
+from nscharacterize.workloads.compile import compile_workload, toolchain_problem
 
 from .config import Config, ConfigError
 from .quiet import stderr_to
@@ -55,6 +56,10 @@ def run(config: Config, config_path: str, *, device: str | None = None, out: str
         samples: int | None = None, trace: bool = False, progress=None) -> RunOutcome:
     device = check_device(device or config.device, None if device else config_path,
                           "--device" if device else "device")
+    for i, entry in enumerate(config.workloads):
+        problem = toolchain_problem(device) if entry.compile else None
+        if problem:
+            raise ConfigError(config_path, f"workloads[{i}].compile", *problem)
     if config.threads:
         torch.set_num_threads(config.threads)
     taxonomy = Taxonomy(dict(config.taxonomy.rules))
@@ -102,9 +107,12 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
                 record["components"] = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
                                         for c in workload.components]
                 _note_unmeasured(record, manifest)
+                compiled = compile_workload(workload, entry.compile, device)   # None unless `compile` is set
                 record["info"] = workload.info
                 prof = profile_workload(workload, entry.label, settings,
                                         on_sample=(lambda i: progress.advance(task)) if progress else None)
+                if compiled:
+                    compiled.finish()
             except KeyboardInterrupt:
                 record.update(status="interrupted", error="interrupted by the user")
                 raise

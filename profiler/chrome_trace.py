@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .events import RUNTIME_API
+from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
 
 try:  # orjson parses large traces about twice as fast; the standard library is the fallback
     import orjson as _json
@@ -110,8 +110,8 @@ def from_events(events: list, metadata: dict | None = None) -> Trace:
 
 
 def is_op_name(name: str) -> bool:
-    """Dispatcher ops have a name space; CUDA runtime calls are host-side ops too."""
-    return "::" in name or bool(RUNTIME_API.fullmatch(name))
+    """Dispatcher ops have a name space; CUDA runtime calls and Inductor's CPU kernels are ops too."""
+    return "::" in name or bool(RUNTIME_API.fullmatch(name)) or bool(INDUCTOR_CPU_KERNEL.fullmatch(name))
 
 
 def _tid(value) -> int:
@@ -126,7 +126,8 @@ def _host_table(events: list[dict]) -> pd.DataFrame:
     args = [e.get("args") or {} for e in events]
     name = [e.get("name", "") for e in events]
     cats = [_HOST.get(str(e.get("cat", "")).lower(), "op") for e in events]
-    source = ["annotation" if c == "annotation" or not is_op_name(n) else
+    source = ["op" if INDUCTOR_CPU_KERNEL.fullmatch(n) else
+              "annotation" if c == "annotation" or not is_op_name(n) else
               "runtime" if RUNTIME_API.fullmatch(n) else "op" for c, n in zip(cats, name)]
     ts = np.array([float(e.get("ts", 0.0)) for e in events], dtype=float)
     dur = np.array([float(e.get("dur", 0.0) or 0.0) for e in events], dtype=float)

@@ -13,6 +13,11 @@ import pandas as pd
 # cublasXxx, ncclXxx, hipXxx): the one definition. They are recorded with source "runtime".
 RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|nccl|hip)[A-Z]\w*")
 
+# C++ kernels torch.compile generates on the CPU (workloads/compile.py). Each runs inside a
+# profiler range of its own, which the profiler reports as a user range; its self time is the
+# kernel's work, so such events are ops (source "op"), not annotations.
+INDUCTOR_CPU_KERNEL = re.compile(r"(graph_\d+_)?(cpp_fused_\w+|gemm_m\d+n\d+k\d+_kernel|cpp_CppMicroGemm\w*)")
+
 # Columns in order; the taxonomy stage adds ``category``, ``subcategory`` and ``rule``.
 COLUMNS = {
     "workload": "string", "component": "string", "kind": "string", "sample": "int64",

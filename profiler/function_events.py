@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .chrome_trace import is_op_name
-from .events import RUNTIME_API
+from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
 from .torch_compat import input_dtypes, is_user_annotation, self_device_us
 from .trace_events import input_bytes
 
@@ -54,6 +54,8 @@ def peak_memory(prof, device: str) -> float:
 
 
 def _source(evt) -> str:
+    if INDUCTOR_CPU_KERNEL.fullmatch(evt.name):
+        return "op"
     if is_user_annotation(evt) or not is_op_name(evt.name):
         return "annotation"
     return "runtime" if RUNTIME_API.fullmatch(evt.name) else "op"

@@ -79,6 +79,7 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
                 markdown_table(["Workload", "Component", "Samples", "Wall", "Spread (std)", "Profiled wall", "Overhead",
                      "Add-up error", "Peak memory"], rows), ""]
 
+    out += compile_section(manifest)
     failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
     if failed:
         out += ["## Failed workloads", ""] + [f"- **{w['name']}**: {w.get('error')}" for w in failed] + [""]
@@ -119,6 +120,31 @@ def cuda_sections(breakdown: pd.DataFrame, timings: pd.DataFrame) -> list[str]:
             markdown_table(["Workload", "Component"] + [DEVICE_LABELS[c] for c in DEVICE_CATEGORIES],
                 [[k[0], k[1], *(fmt_time(v) for v in dev.loc[k])] for k in dev.index]), ""]
     return out
+
+
+def compile_section(manifest: dict) -> list[str]:
+    """Compilation facts of compiled workloads (manifest workloads[].info.compile), kept apart from runtime."""
+    rows = []
+    for w in manifest.get("workloads", []):
+        c = (w.get("info") or {}).get("compile")
+        if not c:
+            continue
+        during = c.get("graphs_during_measurement")
+        rows.append([w["name"], c.get("mode", "?"), ", ".join(c.get("components", [])), str(c.get("modules", "?")),
+                     fmt_time(c["compile_s"]) if "compile_s" in c else "-", str(c.get("graphs", "-")),
+                     fmt_time(c["first_pass_s"]) if "first_pass_s" in c else "-",
+                     fmt_time(c["steady_pass_s"]) if "steady_pass_s" in c else "-",
+                     f"{c.get('fx_graph_cache_hits', '-')}/{c.get('fx_graph_cache_misses', '-')}",
+                     "-" if during is None else str(during)])
+    if not rows:
+        return []
+    return ["## Compilation (torch.compile, not part of the runtimes above)", "",
+            "Compile = the compiler's own time (Dynamo, AOTAutograd, Inductor code generation and builds) "
+            "during the warm-up passes over every sample; first / steady pass = those passes' wall time "
+            "while compiling and once compiled; FX cache = Inductor's on-disk graph cache hits/misses; "
+            "graphs during measurement must be 0 (otherwise a new input shape compiled inside a measured pass).",
+            "", markdown_table(["Workload", "Mode", "Components", "Modules", "Compile", "Graphs", "First pass", "Steady pass",
+                     "FX cache hit/miss", "Graphs during measurement"], rows), ""]
 
 
 def rich_table(breakdown: pd.DataFrame, title: str = "Runtime by category (mean per sample)"):

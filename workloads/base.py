@@ -30,12 +30,15 @@ class Component:
 
     ``kind`` says which side of the neuro-symbolic split the stage is on; ``profiler`` says which
     backend sees its work: ``torch`` for tensor code, ``cprofile`` for pure-Python symbolic code.
+    ``modules`` lists the ``nn.Module`` objects whose calls the stage makes; a config's ``compile``
+    key compiles exactly these (workloads/compile.py), so the stage's code itself never changes.
     """
 
     name: str
     fn: Callable[[Any], Any]
     kind: Kind = "neural"
     profiler: ProfilerName = "torch"
+    modules: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("neural", "symbolic"):
@@ -97,7 +100,8 @@ def module_workload(name: str, module: Any, make_input: Callable[[int], Any], *,
     def make_samples(n: int) -> list:
         return [make_input(i) for i in range(n)]
 
-    return Workload(name=name, components=[Component(component, forward, kind=kind, profiler="torch")],
+    return Workload(name=name, components=[Component(component, forward, kind=kind, profiler="torch",
+                                                     modules=(module,))],
                     make_samples=make_samples, to_device=to_device,
                     info={"parameters": sum(p.numel() for p in module.parameters())})
 

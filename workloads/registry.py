@@ -47,6 +47,7 @@ BUILTIN: dict[str, str] = {
     "propnet": "nscharacterize.workloads.propnet:PROPNET",
     "dolphin-sum": "nscharacterize.workloads.dolphin:SUM",
     "dolphin-hwf": "nscharacterize.workloads.dolphin:HWF",
+    "nmn": "nscharacterize.workloads.nmn:NMN",
 }
 
 

@@ -314,7 +314,8 @@ def build_nlm(task: str, p: Params, seed: int) -> Workload:
     workload = Workload(
         name=f"nlm-{task}",
         components=[Component("env", runner.environment, kind="symbolic", profiler="cprofile"),
-                    Component("policy", runner.policy, kind="neural", profiler="torch")],
+                    Component("policy", runner.policy, kind="neural", profiler="torch",
+                              modules=(runner.model,))],
         make_samples=runner.episodes, to_device=runner.to_device, info=info)
     workload.episodes = runner  # type: ignore[attr-defined]  # for tests and users
     return workload

@@ -131,9 +131,12 @@ def build_nscl(p: NSCLParams, seed: int) -> Workload:
     return Workload(
         name="nscl",
         components=[Component("image_parser", parse_image, kind="neural", profiler="torch"),
-                    Component("feature_extractor", extract_features, kind="neural", profiler="torch"),
-                    Component("question_parser", parse_questions, kind="neural", profiler="torch"),
-                    Component("program_executor", execute, kind="symbolic", profiler="torch")],
+                    Component("feature_extractor", extract_features, kind="neural", profiler="torch",
+                              modules=(features,)),
+                    Component("question_parser", parse_questions, kind="neural", profiler="torch",
+                              modules=question_parser.modules),
+                    Component("program_executor", execute, kind="symbolic", profiler="torch",
+                              modules=(executor,))],
         make_samples=make_samples, to_device=to_device, info=info)
 
 

@@ -222,6 +222,13 @@ class QuestionParser:
         return self
 
     @property
+    def modules(self) -> tuple[nn.Module, ...]:
+        """The modules greedy decoding calls (encoder, decoder, generator): what compile mode compiles."""
+        if self.backend == "opennmt":
+            return (self.model.encoder, self.model.decoder, self.model.generator)
+        return (self.model.transformer.encoder, self.model.transformer.decoder, self.model.generator)
+
+    @property
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 

@@ -57,10 +57,10 @@ class PropModule(nn.Module):
         self.particle_propagator = Propagator(2 * nf_effect, nf_effect, residual)
         self.relation_propagator = Propagator(nf_relation + 2 * nf_effect, nf_effect)
         self.particle_predictor = MLP([nf_effect, nf_effect, output_dim], final_relu=False)
-        self.calls = 0
+        self.calls = 0   # forward calls, counted by the caller: an int mutated inside forward would make
+        #                  torch.compile specialise on its value and recompile on every call
 
     def forward(self, state, Rr, Rs, Ra, pstep: int) -> torch.Tensor:
-        self.calls += 1
         particle_effect = torch.zeros((state.size(0), state.size(1), self.nf_effect), device=state.device)
         if self.batch:
             Rrp, Rsp = torch.transpose(Rr, 1, 2), torch.transpose(Rs, 1, 2)

@@ -196,6 +196,7 @@ def rollout_full(model, sc: Scenario, ep: dict, rel: tuple, pstep: int, device: 
         action = torch.FloatTensor(data[2]).to(device)[None, :, :] if sc.action_dim else None
         with torch.no_grad():
             pred = model(attr, state, Rr[None, :, :], Rs[None, :, :], Ra[None, :, :], pstep, action=action)
+        model.model.calls += 1
         label = normalize([states_gt[step + 1]], [stat[1]])[0][:, d:]
         label = torch.FloatTensor(label).to(device)[None, :, :]
         losses.append(F.l1_loss(pred, label).item())

@@ -76,11 +76,12 @@ def build_propnet(p: PropNetParams, seed: int) -> Workload:
         model.to(device)
 
     if sc.mode == "full":
-        components = [Component("rollout", rollout, kind="neural", profiler="torch")]
+        components = [Component("rollout", rollout, kind="neural", profiler="torch", modules=(model,))]
     else:
-        components = [Component("encode", encode, kind="neural", profiler="torch"),
-                      Component("decode", decode, kind="neural", profiler="torch"),
-                      Component("latent_rollout", latent_rollout, kind="neural", profiler="torch")]
+        components = [Component("encode", encode, kind="neural", profiler="torch", modules=(model.encoder,)),
+                      Component("decode", decode, kind="neural", profiler="torch", modules=(model.decoder,)),
+                      Component("latent_rollout", latent_rollout, kind="neural", profiler="torch",
+                                modules=(model.roller,))]
     return Workload(name=f"propnet-{sc.name}", components=components, make_samples=make_samples,
                     to_device=to_device,
                     info={"scenario": sc.name, "steps": steps, "objects": sc.n_particle * (2 if sc.name == "cradle" else 1)
