@@ -22,12 +22,15 @@ import torch
 from pydantic import Field
 
 from ..base import Component, Workload, WorkloadError
-from ..nscl import clevr_data
+from ..clevr_common import questions as clevr_questions
+from ..clevr_common import render as clevr_render
+from ..clevr_common import scenes as clevr_scenes
+from ..clevr_common import vocab as clevr_vocab
 from ..registry import Params, WorkloadSpec
 from . import programs as prog
 from .model import ANSWERS, CALL_RANGE, ModuleNet
 
-TOKENS = [t for t in clevr_data.PROGRAM_VOCAB if not t.startswith("<")]   # IEP: one module per token
+TOKENS = [t for t in clevr_vocab.PROGRAM_VOCAB if not t.startswith("<")]   # IEP: one module per token
 
 
 class NMNParams(Params):
@@ -124,13 +127,13 @@ def make_batch(seed: int, index: int, p: NMNParams) -> dict:
     b = p.batch_size
     programs, answers, images = [], [], []
     for k in range(index * b, index * b + b):
-        scene = clevr_data.make_scene(seed, k, p.min_objects, p.max_objects)
-        q = clevr_data.make_questions(scene, seed, 1)[0]
+        scene = clevr_scenes.make_scene(seed, k, p.min_objects, p.max_objects)
+        q = clevr_questions.make_questions(scene, seed, 1)[0]
         prog.check(q["program"])
         programs.append(q["program"])
         answers.append(q["answer"])
         if p.features == "resnet101":
-            images.append(_resize(clevr_data.render(scene), 224))
+            images.append(_resize(clevr_render.render(scene), 224))
     sample = {"index": index, "programs": programs, "answers": answers}
     if images:
         sample["images"] = np.stack(images)
