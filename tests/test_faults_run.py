@@ -145,7 +145,8 @@ def test_signal_at_a_random_point_stops_in_order(capsys, tmp_path, signum, seed)
     _, err = proc.communicate(timeout=120)
     one_line(proc.returncode, err, f"stopped by {signal.Signals(signum).name}", str(run), status=128 + signum)
     manifest = assert_consistent(run, "interrupted")
-    assert workload_status(manifest) == {"slow": "interrupted", "mlp-demo": "not_run"}
+    status = workload_status(manifest)  # a signal may land before the first workload starts
+    assert status["mlp-demo"] == "not_run" and status["slow"] in ("interrupted", "not_run"), status
     assert manifest["workloads"][0]["samples_done"] < 25
     assert signal.Signals(signum).name in manifest["error"]
     assert cli(capsys, "report", str(run))[0] == 0
