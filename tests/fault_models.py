@@ -54,10 +54,6 @@ def factory_exits(code: int = 3):
     sys.exit(code)
 
 
-def factory_raises():
-    raise ValueError("planted failure in the factory")
-
-
 def returns_nonsense():
     return 42
 
