@@ -144,8 +144,8 @@ class _Loose(BaseModel):
 
 class WorkloadRecord(_Loose):
     name: str
-    workload: str
     status: Literal[WORKLOAD_STATUSES]  # type: ignore[valid-type]
+    workload: str
     error: str | None = None
     samples: int
     params: dict = Field(default_factory=dict)
@@ -157,6 +157,8 @@ class Manifest(_Loose):
     """What a reader may rely on in manifest.json (the writer adds more: command, info, ...)."""
 
     schema_: Literal[SCHEMA] = Field(alias="schema")  # type: ignore[valid-type]
+    fingerprint: dict                  # first: what the gate relies on is what a damaged manifest names
+    workloads: list[WorkloadRecord]
     name: str
     status: Literal[RUN_STATUSES]  # type: ignore[valid-type]
     created: str
@@ -167,8 +169,6 @@ class Manifest(_Loose):
     repeats: int
     config_hash: str
     git_commit: str | None = None
-    fingerprint: dict
-    workloads: list[WorkloadRecord]
     checks: dict
     pid: int | None = None
     host: str | None = None
