@@ -62,12 +62,7 @@ def stacked_bars(breakdown: pd.DataFrame):
     for y, total in enumerate(left):
         ax.text(total * factor, y, f" {fmt_time(total)}", va="center", fontsize="small")
     ax.margins(x=0.12)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"runtime per sample ({unit})")
-    ax.set_title("Runtime by component and category")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    fig.tight_layout()
-    return fig
+    return finish_bars(fig, ax, f"runtime per sample ({unit})", "Runtime by component and category")
 
 
 def python_breakdown(breakdown: pd.DataFrame):
@@ -84,10 +79,15 @@ def python_breakdown(breakdown: pd.DataFrame):
             if w >= 6:
                 ax.text(x0 + w / 2, y, f"{w:.0f}%", ha="center", va="center", color="white", fontsize="small")
         left += py[cat]
-    ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel("share of component runtime (%)")
-    ax.set_title("Python functions of symbolic components (cProfile)")
+    return finish_bars(fig, ax, "share of component runtime (%)", "Python functions of symbolic components (cProfile)")
+
+
+def finish_bars(fig, ax, xlabel: str, title: str):
+    """The common end of every horizontal stacked-bar figure: first row on top, legend beside the axes."""
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     fig.tight_layout()
     return fig

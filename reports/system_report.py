@@ -8,6 +8,7 @@ from nscharacterize.attribution.system import SIDES, side_split
 from nscharacterize.taxonomy.categories import CATEGORIES, COLORS, LABELS
 
 from .format import fmt_time, markdown_table
+from .plots import finish_bars
 
 
 def system_markdown(system: pd.DataFrame) -> str:
@@ -72,12 +73,7 @@ def system_figure(system: pd.DataFrame):
         share = float(system[(system["workload"] == w) & (system["scope"] == "side") & (system["group"] == s)
                              & (system["category"] == "total")]["share"].iloc[0])
         ax.text(total, y, f" {total:.3g} {unit} ({100 * share:.0f}% of end to end)", va="center", fontsize="small")
-    ax.invert_yaxis()
-    ax.set_xlabel(f"time per sample ({unit})")
-    ax.set_title("End to end: neural vs symbolic, by category")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    fig.tight_layout()
-    return fig
+    return finish_bars(fig, ax, f"time per sample ({unit})", "End to end: neural vs symbolic, by category")
 
 
 __all__ = ["system_markdown", "system_figure", "SIDES"]
