@@ -24,12 +24,14 @@ COLUMNS = {
     "calls": "int64",
     "self_cpu_us": "float64",  # profiled self time on the host
     "self_device_us": "float64",  # profiled self time on the device (kernels)
-    "input_shapes": "string", "input_dtypes": "string",
+    "input_shapes": "string",  # per argument, tensor lists nested: "[[8, 16], [[3, 4], [3, 4]], []]"
+    "input_dtypes": "string",  # per argument, comma-separated, empty for None: "float,Scalar,,long int"
+    "concrete_inputs": "string",  # JSON list of the sizing arguments (strides, dims...), null elsewhere
     "flops": "float64",        # as estimated by torch.profiler (matmul and conv only)
     "bytes": "float64",        # estimated bytes of tensor inputs read
 }
 KEY = ["workload", "component", "kind", "sample", "source", "device", "name", "ancestors", "children",
-       "input_shapes", "input_dtypes"]
+       "input_shapes", "input_dtypes", "concrete_inputs"]
 SUMMED = ["calls", "self_cpu_us", "self_device_us", "flops", "bytes"]
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -14,9 +16,22 @@ from torch.profiler import ProfilerActivity, profile
 from .events import RUNTIME_API
 from .timing import synchronize
 
-_DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
+# Bytes per element of the dtype names torch.profiler records (lower-cased); the one table.
+DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
                 "long int": 8, "int": 4, "short int": 2, "signed char": 1, "unsigned char": 1, "bool": 1,
-                "c10::complex<float>": 8, "c10::complex<double>": 16}
+                "c10::complex<float>": 8, "c10::complex<double>": 16, "c10::complex<c10::half>": 4,
+                "c10::float8_e4m3fn": 1, "c10::float8_e5m2": 1, "c10::float8_e4m3fnuz": 1,
+                "c10::float8_e5m2fnuz": 1, "unsigned short": 2, "unsigned int": 4, "unsigned long": 8}
+
+# Concrete (non-tensor) arguments kept per op: lists (sizes, strides, paddings, kernel sizes, dims,
+# output sizes) and booleans for every op; plain numbers only for the ops below, whose amount of
+# work depends on an integer argument (the dim of index_select or a reduction, RoI output sizes,
+# k of topk, classes of one_hot). Numbers elsewhere (a select index, a fill value) vary from call
+# to call and would split a symbolic loop's events into one row per call.
+_NUMBERS_KEPT = re.compile(r"aten::(index_select|_?embedding_bag|sum|mean|nansum|prod|max|min|amax|amin|argmax|argmin|"
+                           r"all|any|std|var|logsumexp|norm|linalg_vector_norm|topk|kthvalue|sort|argsort|one_hot|"
+                           r"cumsum|cumprod|softmax|_softmax|log_softmax|_log_softmax|arange|count_nonzero)|"
+                           r"torchvision::(roi_align|roi_pool|ps_roi_align|ps_roi_pool)")
 
 
 @dataclass
@@ -81,23 +96,44 @@ def _rows(events, device: str) -> list[dict]:
     for evt in events:
         ancestors = _ancestors(evt)
         children = sorted({c.name for c in evt.cpu_children if _is_op(c.name)})
-        shapes = str(evt.input_shapes) if evt.input_shapes else ""
-        dtypes = ",".join(str(d) for d in (evt.input_dtypes or []) if d)
+        # Structured shapes also hold the shapes of tensor-list arguments (cat, stack, index).
+        structured = getattr(evt, "structured_input_shapes", None) or evt.input_shapes
+        shapes = str(structured) if structured else ""
+        # One field per argument, empty for None, so dtypes line up with shapes by position.
+        dtypes = ",".join(str(d or "") for d in (evt.input_dtypes or [])) if evt.input_dtypes else ""
         rows.append({
             "source": _source(evt),
             "device": device, "name": evt.name, "ancestors": ">".join(ancestors),
             "children": "|".join(children), "calls": 1,
             "self_cpu_us": float(evt.self_cpu_time_total),
             "self_device_us": float(evt.self_device_time_total) if device == "cuda" else 0.0,
-            "input_shapes": shapes, "input_dtypes": dtypes, "flops": float(evt.flops or 0),
+            "input_shapes": shapes, "input_dtypes": dtypes,
+            "concrete_inputs": _concrete(evt.name, getattr(evt, "concrete_inputs", None)),
+            "flops": float(evt.flops or 0),
             "bytes": _input_bytes(evt.input_shapes, evt.input_dtypes),
         })
         for kernel in getattr(evt, "kernels", None) or []:
             rows.append({"source": "kernel", "device": device, "name": kernel.name,
                          "ancestors": ">".join(ancestors + [evt.name]), "children": "", "calls": 1,
                          "self_cpu_us": 0.0, "self_device_us": float(kernel.duration),
-                         "input_shapes": "", "input_dtypes": "", "flops": 0.0, "bytes": 0.0})
+                         "input_shapes": "", "input_dtypes": "", "concrete_inputs": "",
+                         "flops": 0.0, "bytes": 0.0})
     return rows
+
+
+def _concrete(name: str, values) -> str:
+    """The op's non-tensor arguments that size its work, as JSON (null where not kept)."""
+    if not values:
+        return ""
+    numbers = bool(_NUMBERS_KEPT.fullmatch(name))
+    kept = [v if isinstance(v, (list, tuple, bool)) or (numbers and isinstance(v, (int, float))) else None
+            for v in values]
+    if all(v is None for v in kept):
+        return ""
+    try:
+        return json.dumps(kept)
+    except (TypeError, ValueError):
+        return ""
 
 
 def _is_op(name: str) -> bool:
@@ -128,7 +164,7 @@ def _input_bytes(shapes, dtypes) -> float:
             n = 1
             for d in shape:
                 n *= d
-            total += n * _DTYPE_BYTES.get(str(dtype).lower(), 4)
+            total += n * DTYPE_BYTES.get(str(dtype).lower(), 4)
     return total
 
 
