@@ -48,7 +48,7 @@ def op_costs(events: pd.DataFrame) -> pd.DataFrame:
     dtype and reason, plus ``t_us``, the row's profiled time (kernel time on a GPU)."""
     ops = events[events["source"] == "op"]
     cols = ["name", "input_shapes", "input_dtypes", "concrete_inputs", "children", "ancestors"]
-    frame = ops.reindex(columns=cols).fillna("").astype(str)
+    frame = _strings(ops, cols)
     memo: dict[tuple, tuple] = {}
     out = []
     for key in frame.itertuples(index=False, name=None):
@@ -60,6 +60,12 @@ def op_costs(events: pd.DataFrame) -> pd.DataFrame:
     result = pd.concat([ops, costs], axis=1)
     result["t_us"] = _row_time_us(events, result)
     return result
+
+
+def _strings(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """The recorded string columns, "" where missing (runs written before a column existed)."""
+    return pd.DataFrame({c: frame[c].astype(object).where(frame[c].notna(), "").astype(str) if c in frame
+                         else pd.Series("", index=frame.index) for c in cols}, index=frame.index)
 
 
 def _row_cost(name, shapes, dtypes, concrete, children, ancestors):
@@ -184,8 +190,7 @@ def _row(w, c, meta, cat, t, flops, nbytes, peak, peak_dtype, bandwidth, source,
 def _skinny_share(part: pd.DataFrame) -> float:
     """Share of GEMM op time in products with min(m, n, k) <= SKINNY (any product row that has
     dims, covered or not: the product's own row holds its time)."""
-    dims = [_gemm_dims(*key) for key in part[["name", "input_shapes", "input_dtypes", "concrete_inputs"]]
-            .reindex(columns=["name", "input_shapes", "input_dtypes", "concrete_inputs"]).fillna("").astype(str)
+    dims = [_gemm_dims(*key) for key in _strings(part, ["name", "input_shapes", "input_dtypes", "concrete_inputs"])
             .itertuples(index=False, name=None)]
     has = np.array([d is not None for d in dims])
     if not has.any():
@@ -203,8 +208,8 @@ def torch_flops_agreement(events: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=["name", "torch_flops", "model_flops", "ratio", "rows"])
     ours = []
-    for name, sh, dt, cc, ch in rows.reindex(columns=["name", "input_shapes", "input_dtypes", "concrete_inputs",
-                                                       "children"]).fillna("").astype(str).itertuples(index=False):
+    for name, sh, dt, cc, ch in _strings(rows, ["name", "input_shapes", "input_dtypes", "concrete_inputs",
+                                                 "children"]).itertuples(index=False):
         try:
             ours.append(op_cost(name, sh, dt, cc, ch).flops)
         except Unsized:
