@@ -69,9 +69,11 @@ def render(run: RunDir) -> list[Path]:
     result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
     system = system_view(run.samples())
     text = markdown_report(result, timings, checks, manifest) + "\n" + system_markdown(system)
+    roofline_files: list[Path] = []
     if not result.empty:   # the roofline section, roofline.csv and roofline.png
-        text = text.rstrip("\n") + "\n\n" + write_roofline(run, run.events(), result, manifest)
-    written = [run.write_csv(store.SYSTEM, system), run.write_text(store.TABLE, text)]
+        section, roofline_files = write_roofline(run, result, manifest)
+        text = text.rstrip("\n") + "\n\n" + section
+    written = [run.write_csv(store.SYSTEM, system), run.write_text(store.TABLE, text), *roofline_files]
     if result.empty:
         return written + [write_run_report(run)]
     for name, make, data in ((store.HEATMAP, plots.heatmap, result), (store.BARS, plots.stacked_bars, result),

@@ -7,6 +7,7 @@ Everything is recomputed from the saved events, breakdown and the manifest's ``c
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -25,16 +26,21 @@ from .store import RunDir  # noqa: E402
 _MAX_UNSIZED_LISTED = 25
 
 
-def write_roofline(run: RunDir, events: pd.DataFrame, breakdown: pd.DataFrame, manifest: dict) -> str:
-    """Writes roofline.csv and roofline.png; returns the Markdown section for table.md."""
+def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict) -> tuple[str, list[Path]]:
+    """Writes roofline.csv and roofline.png; returns the Markdown section for table.md and the
+    files written. Without events.parquet (a copied-out run) there is nothing to size: the
+    section says so and no file is written."""
+    if not (run.path / store.EVENTS).is_file():
+        return "## Roofline\n\nNo events.parquet in this run directory: the roofline needs it.\n", []
+    events = run.events()
     ceilings = manifest.get("ceilings")
     table, unsized = roofline(events, breakdown, ceilings)
-    run.write_csv(store.ROOFLINE, table)
+    written = [run.write_csv(store.ROOFLINE, table)]
     fig = plot(table, ceilings)
     if fig is not None:
-        run.write_figure(store.ROOFLINE_PLOT, fig)
+        written.append(run.write_figure(store.ROOFLINE_PLOT, fig))
         plt.close(fig)
-    return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None)
+    return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None), written
 
 
 def _g(x: float, scale: float = 1e9, digits: int = 3) -> str:
