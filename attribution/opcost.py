@@ -416,6 +416,21 @@ def upsample(per_output: float):
     return cost
 
 
+def upsample_aa(args):
+    """_upsample_bilinear2d_aa / _bicubic2d_aa(input, output_size, align_corners, scales):
+    antialiased resize, applied as two separable passes; a pass over a dimension shrunk by s
+    reads ceil(2 * max(s, 1)) taps per output (a multiply-add each)."""
+    x = _tensor(args, 0)
+    size = _value(args, 1)
+    if not (isinstance(size, (list, tuple)) and len(size) == 2):
+        raise Unsized("output size was not recorded")
+    (h, w), (oh, ow) = x.shape[-2:], size
+    taps_h, taps_w = (math.ceil(2 * max(i / o, 1.0)) for i, o in ((h, oh), (w, ow)))
+    planes = math.prod(x.shape[:-2])
+    flops = 2.0 * planes * (h * ow * taps_w + oh * ow * taps_h)
+    return Cost(flops, x.nbytes + planes * oh * ow * _itemsize(x), None, x.dtype)
+
+
 def grid_sampler(args):
     x, grid = _tensor(args, 0), _tensor(args, 1)
     nd = len(x.shape) - 2
@@ -656,7 +671,7 @@ def _table() -> list[tuple[re.Pattern, Callable | None]]:
          r"layer_norm|batch_norm|_batch_norm_impl_index|group_norm|instance_norm|dropout|feature_dropout|"
          r"softmax|log_softmax|max_pool\dd|adaptive_max_pool\dd|adaptive_avg_pool\dd|"
          r"embedding_bag|item|cpu|cuda|type|flatten_dense_tensors|meshgrid|_unsafe_index|"
-         r"pad|arange|linspace|range|nonzero_numpy)", None),
+         r"pad|arange|linspace|range|eye|nonzero_numpy)", None),
         (r"detach_|detach|torchvision::_assert\w*|torchvision::_cuda_version", None),
         # matrix products
         (r"aten::(mm|_mm\w*)", mm), (r"aten::(addmm_?|_addmm_activation)", addmm), (r"aten::bmm", bmm),
@@ -692,6 +707,7 @@ def _table() -> list[tuple[re.Pattern, Callable | None]]:
         (r"aten::upsample_nearest[123]d", upsample(0.0)),
         (r"aten::(upsample_(bi|tri)?linear[123]d|upsample_bicubic2d)", upsample(8.0)),
         (r"aten::(grid_sampler_[23]d|grid_sampler)", grid_sampler),
+        (r"aten::(_upsample_bilinear2d_aa|_upsample_bicubic2d_aa)", upsample_aa),
         (r"torchvision::roi_align", roi_align), (r"torchvision::roi_pool", roi_pool),
         (r"torchvision::nms", data_dependent),
         # embedding lookups and gathers

@@ -203,7 +203,8 @@ def _skinny_share(part: pd.DataFrame) -> float:
 
 def torch_flops_agreement(events: pd.DataFrame) -> pd.DataFrame:
     """Per op name where torch.profiler estimated FLOPs: its total, ours on the same rows, and
-    the ratio (1.0 = agreement). Used by the tests and the report."""
+    the ratio (1.0 = agreement). Products and convolutions agree exactly; for add/mul torch
+    counts the first operand's elements, the model the output's. Used by the tests and the report."""
     rows = events[(events["source"] == "op") & (events["flops"] > 0)]
     if rows.empty:
         return pd.DataFrame(columns=["name", "torch_flops", "model_flops", "ratio", "rows"])

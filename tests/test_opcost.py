@@ -124,6 +124,14 @@ def test_upsample_from_scales_and_sizes():
     assert c.flops == 0 and c.bytes == 4 * (18 + 72)
 
 
+def test_antialiased_resize():
+    # 320x480 -> 256x384: both dims shrink by 1.25, so 3 taps per output in each pass
+    c = cost("aten::_upsample_bilinear2d_aa", "[[1, 3, 320, 480], [], [], []]", "float,ScalarList,Scalar,",
+             "[null, [256, 384], false, null]")
+    assert c.flops == 2 * 3 * (320 * 384 * 3 + 256 * 384 * 3)
+    assert c.bytes == 4 * (3 * 320 * 480 + 3 * 256 * 384)
+
+
 def test_roi_align_and_nms():
     c = cost("torchvision::roi_align", "[[1, 256, 50, 50], [10, 5], [], [], [], [], []]",
              "float,float,Scalar,Scalar,Scalar,Scalar,Scalar", "[null, null, 0.25, 7, 7, 2, false]")
@@ -197,11 +205,16 @@ def test_model_agrees_with_torch_flops_on_a_real_profile():
             x @ x.t()
             torch.bmm(x.view(2, 4, 16), x.view(2, 16, 4))
             conv(torch.ones(2, 3, 9, 9))
-            return x * 3 + x
+            return x * 3 + x, x[:, :1] * x                 # mul of a broadcast first operand
     ev = _profile(fn, torch.randn(8, 16))
     agree = torch_flops_agreement(ev).set_index("name")
-    assert {"aten::addmm", "aten::mm", "aten::bmm", "aten::conv2d"} <= set(agree.index)
-    assert (agree["ratio"] == 1.0).all(), agree
+    products = ["aten::addmm", "aten::mm", "aten::bmm", "aten::conv2d"]
+    assert set(products) <= set(agree.index)
+    assert (agree.loc[products, "ratio"] == 1.0).all(), agree
+    assert agree.loc["aten::add", "ratio"] == 1.0
+    # torch counts the first operand's 8 elements of x[:, :1] * x; the model the 8 x 16 outputs
+    assert agree.loc["aten::mul", "model_flops"] == 128 + 128
+    assert agree.loc["aten::mul", "torch_flops"] == 128 + 8
 
 
 def test_each_unit_of_work_is_counted_once():
