@@ -634,6 +634,10 @@ def one_hot(args):
     return Cost(0.0, x.nbytes + x.numel * classes * 8, None, x.dtype)
 
 
+def sparse(args):
+    raise Unsized("a sparse operand: the work depends on its number of non-zeros, which is not recorded")
+
+
 def data_dependent(args):
     raise Unsized("output size depends on the data (nonzero, masked_select, unique, nms)")
 
@@ -673,6 +677,11 @@ def _table() -> list[tuple[re.Pattern, Callable | None]]:
          r"embedding_bag|item|cpu|cuda|type|flatten_dense_tensors|meshgrid|_unsafe_index|"
          r"pad|arange|linspace|range|eye|nonzero_numpy)", None),
         (r"detach_|detach|torchvision::_assert\w*|torchvision::_cuda_version", None),
+        # sparse tensors: metadata and wrapping are free; products and coalescing depend on nnz
+        (r"aten::(sparse_dim|dense_dim|_dimI|_dimV|_nnz|_indices|_values|indices|values|_coalesced_|"
+         r"is_coalesced|_sparse_coo_tensor_with_dims_and_tensors|_sparse_coo_tensor_unsafe|sparse_coo_tensor|"
+         r"_validate_sparse_coo_tensor_args|sparse_resize_\w*)", None),
+        (r"aten::(_sparse_\w+|sspaddmm|smm|hspmm|coalesce|_coalesce|to_sparse\w*|_to_sparse\w*)", sparse),
         # matrix products
         (r"aten::(mm|_mm\w*)", mm), (r"aten::(addmm_?|_addmm_activation)", addmm), (r"aten::bmm", bmm),
         (r"aten::baddbmm_?", baddbmm), (r"aten::addbmm_?", addbmm), (r"aten::mv", mv),
@@ -744,6 +753,12 @@ def is_worker(name: str) -> bool:
     return known and fn is not None
 
 
+def always_unsized(name: str) -> bool:
+    """Ops whose work the recorded arguments can never give (sparse products, data-dependent
+    outputs): time spent inside them is unsized time too."""
+    return entry(name)[1] in (sparse, data_dependent)
+
+
 # ---- parsing the recorded strings ---------------------------------------------------------------
 @lru_cache(maxsize=65536)
 def parse_args(shapes: str, dtypes: str, concrete: str) -> tuple[Arg, ...]:
@@ -778,6 +793,7 @@ def _to_tuple(shape):
 
 
 _MASK_INDEXING = re.compile(r"aten::(index|index_put_?|_index_put_impl_)")
+_SPARSE_CALLEE = re.compile(r"aten::(_sparse_\w+|sspaddmm|smm|hspmm)")
 
 
 def op_cost(name: str, shapes: str, dtypes: str, concrete: str = "", children: str = "") -> Cost:
@@ -789,6 +805,8 @@ def op_cost(name: str, shapes: str, dtypes: str, concrete: str = "", children: s
         raise Unsized("no cost model for this op")
     if _MASK_INDEXING.fullmatch(name) and "aten::nonzero" in (children or "").split("|"):
         raise Unsized("boolean-mask indexing: the number of selected elements depends on the data")
+    if any(_SPARSE_CALLEE.fullmatch(c) for c in (children or "").split("|") if c):
+        sparse([])
     if fn is None:
         return Cost(0.0, 0.0)
     if not dtypes and shapes and shapes.replace("[", "").replace("]", "").replace(",", "").strip():

@@ -32,7 +32,7 @@ from nscharacterize.profiler.ceilings import ceiling_key
 from nscharacterize.profiler.events import op_time_us
 from nscharacterize.taxonomy.categories import CATEGORIES
 
-from .opcost import Unsized, is_worker, op_cost
+from .opcost import Unsized, always_unsized, is_worker, op_cost
 
 SKINNY = 16   # min(m, n, k) at or below which a product is tall-and-skinny
 COLUMNS = ["workload", "component", "kind", "device", "category", "time_s", "flops", "bytes", "intensity",
@@ -44,7 +44,8 @@ _COMP = ["workload", "component"]
 
 
 def op_costs(events: pd.DataFrame) -> pd.DataFrame:
-    """Per op row: ``status`` (sized | covered | unsized), per-call flops, bytes, gemm dims,
+    """Per op row: ``status`` (sized | covered | unsized | covered_unsized: inside an op that can
+    never be sized), per-call flops, bytes, gemm dims,
     dtype and reason, plus ``t_us``, the row's profiled time (kernel time on a GPU)."""
     ops = events[events["source"] == "op"]
     cols = ["name", "input_shapes", "input_dtypes", "concrete_inputs", "children", "ancestors"]
@@ -69,8 +70,11 @@ def _strings(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 
 def _row_cost(name, shapes, dtypes, concrete, children, ancestors):
-    if any(is_worker(a) for a in ancestors.split(">") if a):
-        return ("covered", 0.0, 0.0, None, "", "")
+    chain = [a for a in ancestors.split(">") if a]
+    if any(is_worker(a) for a in chain):
+        # inside an op that can never be sized (a sparse product, nms): its time is unsized too
+        status = "covered_unsized" if any(always_unsized(a) for a in chain) else "covered"
+        return (status, 0.0, 0.0, None, "", "")
     try:
         cost = op_cost(name, shapes, dtypes, concrete, children)
     except Unsized as exc:
@@ -148,12 +152,13 @@ def roofline(events: pd.DataFrame, breakdown: pd.DataFrame, ceilings: dict | Non
             flops, nbytes = part["flops"].sum() / n, part["bytes_"].sum() / n
             op_t = part["t_us"].sum()
             unsized = part[part["status"] == "unsized"]
+            unsized_t = part.loc[part["status"].isin(["unsized", "covered_unsized"]), "t_us"].sum()
             by_dtype = part[part["status"] == "sized"].groupby("dtype")["flops"].sum()
             dtype_key = ceiling_key(by_dtype.idxmax()) if flops > 0 and len(by_dtype) else "float32"
             peak_dtype = dtype_key if dtype_key in peaks else ("float32" if "float32" in peaks else "")
             peak = peaks.get(peak_dtype, np.nan) if peak_dtype else np.nan
             rows.append(_row(w, c, meta, cat, t, flops, nbytes, peak, peak_dtype, bandwidth, source,
-                             unsized["t_us"].sum() / op_t if op_t > 0 else (1.0 if len(unsized) else 0.0),
+                             unsized_t / op_t if op_t > 0 else (1.0 if len(unsized) else 0.0),
                              unsized["name"].nunique(),
                              _skinny_share(part) if cat == "gemm" else np.nan))
             for (name, reason), grp in unsized.groupby(["name", "reason"], sort=False):

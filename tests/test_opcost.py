@@ -182,6 +182,14 @@ def test_copies_and_concatenation():
     assert c.bytes == 4 * (6 + 10)
 
 
+def test_sparse_products_are_unsized_not_sized_as_dense():
+    with pytest.raises(Unsized, match="sparse"):        # torch.mm(sparse, dense): shapes look dense
+        cost("aten::mm", "[[100, 100], [100, 8]]", "float,float", children="aten::_sparse_mm")
+    with pytest.raises(Unsized, match="sparse"):
+        cost("aten::_sparse_addmm", "[[100, 8], [100, 100], [100, 8], [], []]", "float,float,float,Scalar,Scalar")
+    assert is_worker("aten::_sparse_mm")                # what runs inside it is covered, not counted
+
+
 def test_unknown_ops_and_missing_dtypes_are_unsized():
     with pytest.raises(Unsized, match="no cost model"):
         cost("aten::linalg_svd", "[[4, 4]]", "float")

@@ -99,6 +99,20 @@ def test_roofline_rows_against_hand_computed_values():
     assert list(unsized["name"]) == ["aten::linalg_svd"]
 
 
+def test_time_inside_a_sparse_product_is_unsized_time():
+    ev = _events([
+        {"name": "aten::_sparse_addmm", "input_shapes": "[[8, 4], [8, 8], [8, 4], [], []]",
+         "input_dtypes": "float,float,float,Scalar,Scalar", "self_cpu_us": 10.0},
+        {"name": "aten::addmm", "ancestors": "aten::_sparse_addmm", "input_shapes": "[[3, 4], [3, 1], [1, 4], [], []]",
+         "input_dtypes": "float,float,float,Scalar,Scalar", "self_cpu_us": 30.0},
+    ])
+    ceilings = {"source": "measured", "peak_flops": {"float32": 1e10}, "bandwidth_bytes_s": 1e9}
+    table, unsized = roofline(ev, _breakdown({"sparse_mm": 4e-5}), ceilings)
+    row = table.set_index("category").loc["sparse_mm"]
+    assert row["flops"] == 0 and row["unsized_share"] == 1.0     # never sized as if it were dense
+    assert list(unsized["name"]) == ["aten::_sparse_addmm"]
+
+
 def test_old_runs_without_ceilings_still_get_rows():
     ev = _events([{"name": "aten::add", "input_shapes": "[[4], [4], []]", "input_dtypes": "float,float,Scalar",
                    "self_cpu_us": 5.0}])
