@@ -634,6 +634,18 @@ def one_hot(args):
     return Cost(0.0, x.nbytes + x.numel * classes * 8, None, x.dtype)
 
 
+def loss(per_element: float):
+    """l1/mse/smooth_l1/huber(self, target, reduction): reduction 0 keeps the shape, else a scalar."""
+    def cost(args):
+        x, y = _tensor(args, 0), _tensor(args, 1)
+        reduction = _value(args, 2)
+        if not isinstance(reduction, int):
+            raise Unsized("reduction mode not recorded")
+        out = x.numel if reduction == 0 else 1
+        return Cost(per_element * x.numel, x.nbytes + y.nbytes + out * _itemsize(x), None, x.dtype)
+    return cost
+
+
 def sparse(args):
     raise Unsized("a sparse operand: the work depends on its number of non-zeros, which is not recorded")
 
@@ -707,6 +719,7 @@ def _table() -> list[tuple[re.Pattern, Callable | None]]:
         (r"aten::(" + _EW[1] + ")", elementwise(1.0)),
         (r"aten::(" + _EW[2] + ")", elementwise(2.0)),
         (r"aten::(eq_?|ne_?|lt_?|le_?|gt_?|ge_?|isnan|isinf|isfinite|isclose)", elementwise(1.0, boolean_output=True)),
+        (r"aten::(l1_loss|mse_loss)", loss(3.0)), (r"aten::(smooth_l1_loss|huber_loss)", loss(5.0)),
         # pooling, interpolation, RoI ops
         *[(rf"aten::max_pool{d}d_with_indices", pool(d, True)) for d in (1, 2, 3)],
         *[(rf"aten::(mkldnn_max_pool{d}d|quantized_max_pool{d}d)", pool(d, False)) for d in (1, 2, 3)],
@@ -793,7 +806,8 @@ def _to_tuple(shape):
 
 
 _MASK_INDEXING = re.compile(r"aten::(index|index_put_?|_index_put_impl_)")
-_SPARSE_CALLEE = re.compile(r"aten::(_sparse_\w+|sspaddmm|smm|hspmm)")
+_SPARSE_CALLEE = re.compile(r"aten::(_sparse_mm|_sparse_addmm|sspaddmm|_sparse_sparse_matmul|_sparse_csr_mm|"
+                            r"_sparse_csr_addmm|smm|hspmm)")
 
 
 def op_cost(name: str, shapes: str, dtypes: str, concrete: str = "", children: str = "") -> Cost:

@@ -30,7 +30,8 @@ DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat1
 # to call and would split a symbolic loop's events into one row per call.
 _NUMBERS_KEPT = re.compile(r"aten::(index_select|_?embedding_bag|sum|mean|nansum|prod|max|min|amax|amin|argmax|argmin|"
                            r"all|any|std|var|logsumexp|norm|linalg_vector_norm|topk|kthvalue|sort|argsort|one_hot|"
-                           r"cumsum|cumprod|softmax|_softmax|log_softmax|_log_softmax|arange|count_nonzero)|"
+                           r"cumsum|cumprod|softmax|_softmax|log_softmax|_log_softmax|arange|count_nonzero|"
+                           r"l1_loss|mse_loss|smooth_l1_loss|huber_loss)|"
                            r"torchvision::(roi_align|roi_pool|ps_roi_align|ps_roi_pool)")
 
 

@@ -98,6 +98,13 @@ def test_reductions():
     assert c.flops == 5 * 128 and c.bytes == 4 * (2 * 128 + 32)
 
 
+def test_losses():
+    c = cost("aten::l1_loss", "[[4, 3], [4, 3], []]", "float,float,Scalar", "[null, null, 1]")
+    assert c.flops == 36 and c.bytes == 4 * (12 + 12 + 1)
+    c = cost("aten::mse_loss", "[[4, 3], [4, 3], []]", "float,float,Scalar", "[null, null, 0]")
+    assert c.bytes == 4 * 36
+
+
 def test_fills_and_random():
     assert cost("aten::zero_", "[[3, 4]]", "float") .bytes == 48
     assert cost("aten::zero_", "[[3, 4]]", "float").flops == 0
