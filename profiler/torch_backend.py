@@ -122,6 +122,22 @@ def _rows(events, device: str) -> list[dict]:
     return rows
 
 
+def concrete_from_trace(name: str, values: list) -> str:
+    """The ``concrete_inputs`` column from a Chrome trace's "Concrete Inputs" strings ("", "-2",
+    "False", "[2, 2]", "0.25"), for importers of torch.profiler traces: same rule as a live run."""
+    def parse(text):
+        if not isinstance(text, str):
+            return text
+        t = text.strip()
+        if t in ("True", "False"):
+            return t == "True"
+        try:
+            return json.loads(t)
+        except ValueError:
+            return None
+    return _concrete(name, [parse(v) for v in values or []])
+
+
 def _concrete(name: str, values) -> str:
     """The op's non-tensor arguments that size its work, as JSON (null where not kept)."""
     if not values:

@@ -244,3 +244,13 @@ def test_each_unit_of_work_is_counted_once():
     sized = oc[oc["status"] == "sized"]
     assert sized["flops_call"].sum() == 2 * 8 * 16 * 32
     assert set(oc.loc[oc["name"] == "aten::copy_", "status"]) <= {"covered"}
+
+
+def test_concrete_inputs_from_a_chrome_trace_size_the_same_op():
+    from nscharacterize.profiler.torch_backend import concrete_from_trace
+    concrete = concrete_from_trace("aten::conv2d", ["", "", "", "[2, 2]", "[1, 1]", "[1, 1]", "1"])
+    assert concrete == '[null, null, null, [2, 2], [1, 1], [1, 1], null]'     # a plain number is dropped
+    c = cost("aten::conv2d", "[[1, 3, 8, 8], [4, 3, 3, 3], [4], [], [], [], []]",
+             "float,float,float,ScalarList,ScalarList,ScalarList,Scalar", concrete)
+    assert c.flops == 2 * 4 * 16 * 27
+    assert concrete_from_trace("aten::max", ["", "-2", "False"]) == "[null, -2, false]"
