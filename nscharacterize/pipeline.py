@@ -130,7 +130,8 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
                                   "failed" if len(failed) == len(manifest["workloads"]) else "partial")
         if any(w["status"] == "interrupted" for w in manifest["workloads"]):
             manifest["status"] = "interrupted"
-        _record_ceilings(manifest, events, device)
+        if manifest["status"] != "interrupted":   # a Ctrl-C should not wait for a measurement
+            _record_ceilings(manifest, events, device)
         run_dir.write_json(store.MANIFEST, manifest)
         render(run_dir)
     return RunOutcome(run_dir, result, failed, manifest["notes"])
