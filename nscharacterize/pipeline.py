@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from nscharacterize.profiler import cprofile_backend
+from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
 from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
@@ -137,6 +138,8 @@ def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace
                                   "failed" if len(failed) == len(manifest["workloads"]) else "partial")
         if any(w["status"] == "interrupted" for w in manifest["workloads"]):
             manifest["status"] = "interrupted"
+        if manifest["status"] != "interrupted":   # a Ctrl-C should not wait for a measurement
+            _record_ceilings(manifest, events, device)
         run_dir.write_json(store.MANIFEST, manifest)
         render(run_dir)
     return RunOutcome(run_dir, result, failed, manifest["notes"])
@@ -161,6 +164,16 @@ def _write(run_dir: RunDir, events: list, timings: list, taxonomy: Taxonomy, man
     all_events = pd.concat(events, ignore_index=True) if events else taxonomy.classify_events(empty_events())
     all_timings = pd.concat(timings, ignore_index=True) if timings else pd.DataFrame(columns=TIMING_COLUMNS)
     return write_results(run_dir, all_events, all_timings, manifest)
+
+
+def _record_ceilings(manifest: dict, events: list, device: str) -> None:
+    """The machine's roofline ceilings, for the dtypes the run's ops computed in (cached per machine)."""
+    try:
+        dtypes = {ceiling_key(d) for ev in events for names in ev["input_dtypes"].astype(str).unique()
+                  for d in names.split(",")}
+        manifest["ceilings"] = measured_ceilings(manifest["fingerprint"], sorted(d for d in dtypes if d), device)
+    except Exception as exc:  # the ceilings complete a run; they must not fail it
+        log.warning("could not measure the machine's ceilings: %s", exc)
 
 
 def _attach_log(run_dir: RunDir) -> logging.Handler:
