@@ -1,4 +1,9 @@
-"""The `nscharacterize` command line."""
+"""The `nscharacterize` command line.
+
+Exit status: 0 done, 1 a workload failed or (gate commands) a regression, 2 bad input (one line on
+stderr naming the file or option, the key and the fix), 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
+Anything else is a bug: Python's traceback and exit 1.
+"""
 from __future__ import annotations
 
 import os
@@ -19,14 +24,41 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from nscharacterize.errors import UserError
 
+    restore = _stop_on_signals()
     try:
         return args.handler(args)
     except UserError as exc:
         print(f"nscharacterize: error: {exc.line()}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("nscharacterize: interrupted; results written so far are kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        import signal
+
+        signum = getattr(exc, "signum", signal.SIGINT)
+        where = getattr(exc, "run_dir", None)
+        kept = f"; every finished sample is kept in {where}" if where else ""
+        print(f"nscharacterize: stopped by {signal.Signals(signum).name}{kept}", file=sys.stderr)
+        return 128 + int(signum)
+    finally:
+        restore()
+
+
+def _stop_on_signals():
+    """SIGTERM and SIGHUP raise ``errors.Interrupted`` (a KeyboardInterrupt), so that a `kill`, a
+    CI timeout or a closed terminal stops a run in order, as Ctrl-C does. Returns the undo."""
+    import signal
+    import threading
+
+    from nscharacterize.errors import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {n: signal.signal(getattr(signal, n), stop) for n in names}
+    return lambda: [signal.signal(getattr(signal, n), h) for n, h in previous.items()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,16 +195,34 @@ def cmd_report(args) -> int:
         for path in render_sweep(args.run_dir):
             print(path)
         return EXIT_OK
-    from nscharacterize.reports.render import reclassify, render
-    from nscharacterize.reports.store import RunDir
+    from nscharacterize.reports.render import reclassify, render, write_results
+    from nscharacterize.reports.store import MANIFEST, RunDir, RunDirError, effective_status, mark_killed
     from nscharacterize.reports.tables import rich_table
     from nscharacterize.taxonomy.classifier import Taxonomy
 
     run_dir = RunDir(args.run_dir)
     manifest = run_dir.manifest  # validates the directory before anything is rewritten
+    status = effective_status(manifest)
+    if status == "killed":  # its process died mid-write: rebuild every derived table from the raw rows
+        events, timings = run_dir.events(), run_dir.timings()
+        manifest = mark_killed(manifest, run_dir.config)
+        for w in manifest["workloads"]:
+            if w["status"] == "killed":
+                w["samples_done"] = int(timings.loc[timings["workload"] == w["name"], "sample"].nunique())
+        write_results(run_dir, events, timings, manifest)
+        saved = len(timings[["workload", "sample"]].drop_duplicates())
+        print(f"nscharacterize: note: the run's process (pid {manifest.get('pid')}) is gone: marked killed; "
+              f"tables rebuilt from its {saved} saved samples", file=sys.stderr)
+    elif status == "running":  # another process owns the files: show, never write
+        if args.reclassify:
+            raise RunDirError(run_dir.path / MANIFEST, "status", f"the run is still being written (pid "
+                              f"{manifest.get('pid')})", "wait for it to finish, or stop it, then reclassify")
+        print(f"nscharacterize: note: the run is still being written (pid {manifest.get('pid')}); "
+              "the table shows what has finished so far; nothing was rewritten", file=sys.stderr)
+        _console().print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
+        return EXIT_OK
     if args.reclassify:
-        rules = (run_dir.config.get("taxonomy") or {}).get("rules") or {}
-        reclassify(run_dir, Taxonomy(rules))
+        reclassify(run_dir, Taxonomy(_saved_rules(run_dir)))
     written = render(run_dir)
     console = _console()
     console.print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
@@ -189,6 +239,22 @@ def cmd_import_trace(args) -> int:
     _console().print(rich_table(run.breakdown(), title=f"{args.name}: runtime by category"))
     print(run.path)
     return EXIT_OK
+
+
+def _saved_rules(run_dir) -> dict:
+    """The extra rule files the run was classified with (its config.yaml's taxonomy.rules)."""
+    from nscharacterize.reports.store import CONFIG, RunDirError
+    from nscharacterize.taxonomy.rules import NAMESPACES
+
+    section = run_dir.config.get("taxonomy") or {}
+    rules = section.get("rules") if isinstance(section, dict) else section
+    rules = rules or {}
+    if not (isinstance(rules, dict) and all(ns in NAMESPACES and isinstance(files, list)
+                                            and all(isinstance(f, str) for f in files)
+                                            for ns, files in rules.items())):
+        raise RunDirError(run_dir.path / CONFIG, "taxonomy.rules", "must map a name space "
+                          f"({', '.join(NAMESPACES)}) to a list of rule files", "re-run or re-copy the run")
+    return rules
 
 
 def cmd_explain(args) -> int:

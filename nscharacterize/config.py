@@ -1,16 +1,15 @@
 """The YAML config schema, and loading that turns every mistake into one line naming file and key."""
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nscharacterize.errors import UserError
 from nscharacterize.fileio import load_yaml
+from nscharacterize.reports.store import check_name, config_hash
 from nscharacterize.taxonomy.rules import NAMESPACES
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.base import WorkloadError
@@ -24,8 +23,27 @@ class ConfigError(UserError):
 Namespace = Literal[NAMESPACES]  # type: ignore[valid-type]
 
 
+# Upper bounds: a typo of a few zeros must be an error, not hours of work or an out-of-memory
+# death (samples are built up front by ``make_samples``).
+MAX_SAMPLES = 10_000
+MAX_REPEATS = 1_000
+MAX_WARMUP = 1_000
+MAX_THREADS = 1_024
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits; torch takes 64
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: `samples: true` or `seed: "3"` are errors, not 1 and 3
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _plain_name(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        return check_name(value)
+    except UserError as exc:
+        raise ValueError(f"{exc.what}; {exc.fix}") from None
 
 
 class ProfilerConfig(_Strict):
@@ -44,10 +62,15 @@ class WorkloadEntry(_Strict):
     workload: str = Field(description="built-in name (see `nscharacterize list`) or 'package.module:factory'")
     name: str | None = Field(None, description="label in tables (default: the workload)")
     params: dict = Field(default_factory=dict, description="parameters of the workload")
-    samples: int | None = Field(None, ge=1, description="override of the run's samples for this workload")
+    samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="override of the run's samples for this workload")
     compile: CompileSettings | None = Field(
         None, description="torch.compile the components' modules: {mode: default|reduce-overhead|max-autotune, "
         "components: [...]}; compile time is reported apart from runtime")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return _plain_name(value)
 
     @property
     def label(self) -> str:
@@ -73,12 +96,13 @@ class SweepConfig(_Strict):
 
 class Config(_Strict):
     name: str | None = Field(None, description="run name (default: the config file's stem)")
-    seed: int = Field(0, description="seed of synthetic data and random weights")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of synthetic data and random weights")
     device: Literal["cpu", "cuda", "auto"] = Field("auto", description="where to run; auto = cuda if available")
-    samples: int = Field(3, ge=1, description="profiled samples per workload")
-    warmup: int = Field(1, ge=0, description="unprofiled warm-up passes before measuring")
-    repeats: int = Field(3, ge=1, description="unprofiled timed passes per sample; their median is the runtime")
-    threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's choice)")
+    samples: int = Field(3, ge=1, le=MAX_SAMPLES, description="profiled samples per workload")
+    warmup: int = Field(1, ge=0, le=MAX_WARMUP, description="unprofiled warm-up passes before measuring")
+    repeats: int = Field(3, ge=1, le=MAX_REPEATS,
+                         description="unprofiled timed passes per sample; their median is the runtime")
+    threads: int | None = Field(None, ge=1, le=MAX_THREADS, description="torch intra-op threads (default: torch's choice)")
     output: str = Field("runs", description="folder under which run directories are created")
     profiler: ProfilerConfig = Field(default_factory=ProfilerConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
@@ -86,11 +110,16 @@ class Config(_Strict):
     workloads: list[WorkloadEntry] = Field(min_length=1, description="the workloads to profile, in order")
     sweep: SweepConfig | None = Field(None, description="parameter sweep run by `nscharacterize sweep` (ignored by run)")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return _plain_name(value)
+
     def resolved(self) -> dict:
         return self.model_dump(mode="json")
 
     def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.resolved(), sort_keys=True).encode()).hexdigest()[:16]
+        return config_hash(self.resolved())
 
 
 def load_config(path: str | Path) -> Config:
@@ -103,7 +132,11 @@ def load_config(path: str | Path) -> Config:
     except ValidationError as exc:
         raise ConfigError(path, *describe(exc, Config)) from None
     if config.name is None:
-        config.name = path.stem
+        try:
+            config.name = check_name(path.stem)
+        except UserError as exc:
+            raise ConfigError(path, "name", f"the default name (the file's stem) {exc.what}",
+                              "set 'name' in the config") from None
     seen: dict[str, int] = {}
     for i, entry in enumerate(config.workloads):
         _check_entry(path, i, entry)
@@ -158,13 +191,14 @@ def _check_sweep(path: Path, config: Config) -> None:
 
 
 def _check_entry(path: Path, i: int, entry: WorkloadEntry) -> None:
+    """The workload exists and takes these params, checked before anything is built or called."""
     try:
         if registry.is_user_ref(entry.workload):
-            registry.resolve_factory(entry.workload)  # params are checked by the factory when built
+            registry.check_call(registry.resolve_factory(entry.workload), entry.workload, entry.params)
             return
         spec = registry.get_spec(entry.workload)
     except WorkloadError as exc:
-        raise ConfigError(path, f"workloads[{i}].workload", exc.what, exc.fix) from None
+        raise exc.located(path, f"workloads[{i}]") from None
     try:
         spec.params(**entry.params)
     except ValidationError as exc:
@@ -194,8 +228,16 @@ def describe(exc: ValidationError, model: type[BaseModel]) -> tuple[str, str, st
     if kind == "missing":
         return key, "required key is missing", "add it"
     got = err.get("input")
-    got_txt = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+    got_txt = f" (got {_short(got)})" if not isinstance(got, (dict, list)) else ""
+    if kind == "value_error":  # our own validators say "what; fix"
+        what, _, fix = str(err["ctx"]["error"]).partition("; ")
+        return key, what, fix or "fix the value"
     return key, f"{err['msg']}{got_txt}", "fix the value"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _fields_at(model: type[BaseModel], loc) -> list[str]:

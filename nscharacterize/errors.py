@@ -40,3 +40,16 @@ def _rebuild(cls: type[UserError], file: str, key: str, what: str, fix: str) -> 
     err = cls.__new__(cls)
     UserError.__init__(err, file or None, key, what, fix)
     return err
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop asked for by a signal other than Ctrl-C (SIGTERM from ``kill``, CI timeouts and
+    schedulers; SIGHUP from a closed terminal). ``nscharacterize.cli`` raises it from the signal
+    handler, so every stage stops exactly as on Ctrl-C, and exits with 128 + the signal number."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)

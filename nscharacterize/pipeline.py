@@ -1,13 +1,25 @@
 """The run: config -> workloads -> profiler -> events -> taxonomy -> breakdown -> reports.
 
-Orchestration only. Results are written after every workload, so a workload that fails (or a
-Ctrl-C) never loses what the others measured; the failure is logged with its traceback and
-recorded in the manifest, and the run's exit status says so.
+Orchestration only, and the place that makes faults lose nothing (docs/architecture.md,
+"Faults"):
+
+- Each sample's events and timings are classified and written the moment the sample is measured
+  (events.parquet, timings.csv, and the manifest's ``samples_done``); the derived tables, table.md
+  and the figures are rewritten after each workload.
+- A workload that raises, or calls ``sys.exit``, fails alone: it is logged with its traceback,
+  recorded in the manifest with the samples it finished, and the run goes on.
+- Ctrl-C, SIGTERM and SIGHUP (turned into ``errors.Interrupted`` by the CLI) stop the run in
+  order: statuses ``interrupted`` / ``not_run``, every finished sample kept, tables rendered.
+- A process killed outright (SIGKILL, OOM, ``os._exit``) leaves ``status: running`` with its pid,
+  which ``report`` recognises as ``killed`` and rebuilds the tables from events and timings.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -18,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from nscharacterize.errors import Interrupted, UserError
 from nscharacterize.profiler import cprofile_backend
 from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
@@ -28,6 +41,7 @@ from nscharacterize.reports import store
 from nscharacterize.reports.render import render, write_results
 from nscharacterize.reports.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
+from nscharacterize.taxonomy.rules import RuleFileError
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.compile import compile_workload, toolchain_problem
 
@@ -64,85 +78,180 @@ def run(config: Config, config_path: str, *, device: str | None = None, out: str
     if config.threads:
         torch.set_num_threads(config.threads)
     taxonomy = Taxonomy(dict(config.taxonomy.rules))
-    run_dir = RunDir.create(out or config.output, config.name or Path(config_path).stem)
+    where = (None, "--out") if out else (config_path, "output")
+    run_dir = RunDir.create(out or config.output, config.name or Path(config_path).stem, where)
     handler = _attach_log(run_dir)
     try:
         with stderr_to(run_dir.path / store.LOG, handler):  # torch's and the workloads' warnings
-            return _run(config, config_path, run_dir, taxonomy, device, samples, trace, progress)
+            return _Run(config, config_path, run_dir, taxonomy, device, samples, trace, progress).execute()
     finally:
         log.removeHandler(handler)
         handler.close()
 
 
-def _run(config, config_path, run_dir, taxonomy, device, samples_override, trace, progress) -> RunOutcome:
-    resolved = config.resolved()
-    run_dir.write_yaml(store.CONFIG, resolved)
-    manifest = {
-        "schema": store.SCHEMA, "run_id": str(uuid.uuid4()), "name": config.name, "config_file": str(config_path),
-        "created": _now(), "finished": None, "status": "running",
-        "command": sys.argv, "git_commit": git_commit() or git_commit(str(Path(config_path).resolve().parent)),
-        "seed": config.seed, "samples": samples_override or config.samples, "warmup": config.warmup,
-        "repeats": config.repeats, "config_hash": config.hash(),
-        "fingerprint": fingerprint(device, config.hash()), "workloads": [], "checks": {}, "notes": [],
-    }
-    run_dir.write_json(store.MANIFEST, manifest)
-    events: list[pd.DataFrame] = []   # classified once per workload, as each one finishes
-    timings: list[pd.DataFrame] = []
-    failed: list[str] = []
-    result = _write(run_dir, events, timings, taxonomy, manifest)  # every file exists from the start
-    try:
-        for entry in config.workloads:
-            n = samples_override or entry.samples or config.samples
-            settings = SessionSettings(
-                samples=n, warmup=config.warmup, repeats=config.repeats, device=device,
-                torch=TorchSettings(config.profiler.record_shapes, config.profiler.with_flops,
-                                    config.profiler.memory),
-                trace_dir=run_dir.path / store.TRACES if (trace or config.profiler.chrome_trace) else None)
-            record = {"name": entry.label, "workload": entry.workload, "params": entry.params,
-                      "samples": n, "status": "running", "error": None}
-            manifest["workloads"].append(record)
-            started = time.perf_counter()
-            task = progress.start(entry.label, n) if progress else None
-            try:
-                workload = registry.build(entry.workload, entry.params, config.seed)
-                record["components"] = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
-                                        for c in workload.components]
-                _note_unmeasured(record, manifest)
-                compiled = compile_workload(workload, entry.compile, device)   # None unless `compile` is set
-                record["info"] = workload.info
-                prof = profile_workload(workload, entry.label, settings,
-                                        on_sample=(lambda i: progress.advance(task)) if progress else None)
-                if compiled:
-                    compiled.finish()
-            except KeyboardInterrupt:
-                record.update(status="interrupted", error="interrupted by the user")
-                raise
-            except Exception as exc:  # a failing workload must not take the others down
-                record.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-                log.error("workload %s failed:\n%s", entry.label, traceback.format_exc())
-                failed.append(entry.label)
-            else:
-                record["status"] = "ok"
-                events.append(taxonomy.classify_events(prof.events))
-                timings.append(prof.timings)
-                log.info("workload %s: %d samples, %d event rows", entry.label, n, len(prof.events))
-            finally:
-                record["seconds"] = round(time.perf_counter() - started, 3)
-                if progress:
-                    progress.finish(task, ok=record["status"] == "ok")
-            result = _write(run_dir, events, timings, taxonomy, manifest)
-    finally:
-        manifest["finished"] = _now()
-        if manifest["status"] == "running":
-            manifest["status"] = ("ok" if not failed else
-                                  "failed" if len(failed) == len(manifest["workloads"]) else "partial")
-        if any(w["status"] == "interrupted" for w in manifest["workloads"]):
+@dataclass
+class _Run:
+    config: Config
+    config_path: str
+    run_dir: RunDir
+    taxonomy: Taxonomy
+    device: str
+    samples_override: int | None
+    trace: bool
+    progress: object
+    manifest: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)    # classified per sample, finished workloads and current
+    timings: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    _written: tuple = (-1, -1)          # (events, timings) pieces saved by the last full write
+    _result: pd.DataFrame | None = None
+
+    def execute(self) -> RunOutcome:
+        config = self.config
+        self.run_dir.write_yaml(store.CONFIG, config.resolved())
+        self.manifest = {
+            "schema": store.SCHEMA, "run_id": str(uuid.uuid4()), "name": config.name,
+            "config_file": str(self.config_path),
+            "created": _now(), "updated": _now(), "finished": None, "status": "running",
+            **store.process_identity(),
+            "command": sys.argv, "git_commit": git_commit() or git_commit(str(Path(self.config_path).resolve().parent)),
+            "seed": config.seed, "samples": self.samples_override or config.samples, "warmup": config.warmup,
+            "repeats": config.repeats, "config_hash": config.hash(),
+            "fingerprint": fingerprint(self.device, config.hash()), "workloads": [], "checks": {}, "notes": [],
+        }
+        stop: BaseException | None = None
+        result = None
+        try:
+            result = self._write_all()  # every file exists from the start; the manifest is written last
+            for entry in config.workloads:
+                self._one(entry)
+                result = self._write_all()
+        except (KeyboardInterrupt, RuleFileError) as exc:
+            stop = exc
+            if isinstance(exc, KeyboardInterrupt):
+                exc.run_dir = self.run_dir.path  # type: ignore[attr-defined]  # the CLI names it
+        except BaseException as exc:  # a bug: record it, then let its traceback out
+            stop = exc
+        finally:
+            with _signals_deferred():  # a second Ctrl-C must not cut the final writes short
+                result = self._finish(stop)
+        if stop is not None:
+            raise stop
+        return RunOutcome(self.run_dir, result, self.failed, self.manifest["notes"])
+
+    def _one(self, entry) -> None:
+        config = self.config
+        n = self.samples_override or entry.samples or config.samples
+        settings = SessionSettings(
+            samples=n, warmup=config.warmup, repeats=config.repeats, device=self.device,
+            torch=TorchSettings(config.profiler.record_shapes, config.profiler.with_flops, config.profiler.memory),
+            trace_dir=self.run_dir.path / store.TRACES if (self.trace or config.profiler.chrome_trace) else None)
+        record = {"name": entry.label, "workload": entry.workload, "params": entry.params,
+                  "samples": n, "samples_done": 0, "status": "running", "error": None}
+        self.manifest["workloads"].append(record)
+        self.run_dir.write_json(store.MANIFEST, self.manifest)
+        started = time.perf_counter()
+        task = self.progress.start(entry.label, n) if self.progress else None
+
+        def on_sample(index: int, events: pd.DataFrame, timings: pd.DataFrame) -> None:
+            self.events.append(self.taxonomy.classify_events(events))
+            self.timings.append(timings)
+            record["samples_done"] = index + 1
+            self._write_raw()
+            if self.progress:
+                self.progress.advance(task)
+
+        try:
+            workload = registry.build(entry.workload, entry.params, config.seed)
+            record["components"] = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
+                                    for c in workload.components]
+            _note_unmeasured(record, self.manifest)
+            compiled = compile_workload(workload, entry.compile, self.device)   # None unless `compile` is set
+            record["info"] = workload.info
+            profile_workload(workload, entry.label, settings, on_sample=on_sample)
+            if compiled:
+                compiled.finish()
+        except KeyboardInterrupt as exc:
+            record.update(status="interrupted", error=f"interrupted by {_signal_name(exc)}")
+            raise
+        except RuleFileError as exc:  # the rules cannot classify: no later workload could be either
+            record.update(status="error", error=exc.line())
+            self.failed.append(entry.label)
+            raise
+        except UserError as exc:  # a workload's definition (WorkloadError), placed in the config
+            index = self.config.workloads.index(entry)
+            record.update(status="error", error=exc.located(self.config_path, f"workloads[{index}]").line())
+            self._log_failure(entry.label)
+        except SystemExit as exc:  # sys.exit() inside a workload or factory ends the workload, not the run
+            record.update(status="error", error=f"the workload called sys.exit({exc.code!r})")
+            self._log_failure(entry.label)
+        except Exception as exc:  # a failing workload must not take the others down
+            record.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self._log_failure(entry.label)
+        else:
+            record["status"] = "ok"
+            log.info("workload %s: %d samples", entry.label, n)
+        finally:
+            record["seconds"] = round(time.perf_counter() - started, 3)
+            if self.progress:
+                self.progress.finish(task, ok=record["status"] == "ok")
+
+    def _log_failure(self, label: str) -> None:
+        self.failed.append(label)
+        log.error("workload %s failed:\n%s", label, traceback.format_exc())
+
+    def _finish(self, stop: BaseException | None) -> pd.DataFrame:
+        """Final statuses, every table, table.md and the figures, whatever stopped the run."""
+        manifest = self.manifest
+        started = {w["name"] for w in manifest["workloads"]}
+        for entry in self.config.workloads:
+            if entry.label not in started:
+                manifest["workloads"].append({"name": entry.label, "workload": entry.workload,
+                                              "params": entry.params, "samples": 0, "samples_done": 0,
+                                              "status": "not_run", "error": "the run stopped before it started"})
+        if isinstance(stop, KeyboardInterrupt):
             manifest["status"] = "interrupted"
-        if manifest["status"] != "interrupted":   # a Ctrl-C should not wait for a measurement
-            _record_ceilings(manifest, events, device)
-        run_dir.write_json(store.MANIFEST, manifest)
-        render(run_dir)
-    return RunOutcome(run_dir, result, failed, manifest["notes"])
+            manifest["error"] = f"interrupted by {_signal_name(stop)}"
+        elif stop is not None:
+            manifest["status"] = "failed"
+            manifest["error"] = (stop.line() if isinstance(stop, UserError)
+                                 else f"{type(stop).__name__}: {stop}".splitlines()[0])
+        elif not self.failed:
+            manifest["status"] = "ok"
+        else:
+            manifest["status"] = "failed" if len(self.failed) == len(manifest["workloads"]) else "partial"
+        manifest["finished"] = _now()
+        if stop is None:   # a stopped run (Ctrl-C, a signal, a bug) does not wait for a measurement
+            _record_ceilings(manifest, self.events, self.device)
+        if self._written == (len(self.events), len(self.timings)) and self._result is not None:
+            self.run_dir.write_json(store.MANIFEST, manifest)  # the data is saved: statuses only
+            render(self.run_dir, figures=False)
+            return self._result
+        return self._write_all()
+
+    def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        events = (pd.concat(self.events, ignore_index=True) if self.events
+                  else self.taxonomy.classify_events(empty_events()))
+        timings = pd.concat(self.timings, ignore_index=True) if self.timings else pd.DataFrame(columns=TIMING_COLUMNS)
+        return events, timings
+
+    def _write_raw(self) -> None:
+        """After each sample: the measured rows (events before timings, so that a kill between the
+        two leaves timings of samples whose events are saved) and the manifest's progress."""
+        events, timings = self._frames()
+        self.run_dir.write_parquet(store.EVENTS, events)
+        self.run_dir.write_csv(store.TIMINGS, timings)
+        self.manifest["updated"] = _now()
+        self.run_dir.write_json(store.MANIFEST, self.manifest)
+
+    def _write_all(self) -> pd.DataFrame:
+        """After each workload: every table derived from the samples so far, then table.md and figures."""
+        events, timings = self._frames()
+        self.manifest["updated"] = _now()
+        self._result = write_results(self.run_dir, events, timings, self.manifest)
+        self._written = (len(self.events), len(self.timings))
+        render(self.run_dir)
+        return self._result
 
 
 def _note_unmeasured(record: dict, manifest: dict) -> None:
@@ -160,10 +269,23 @@ def _note_unmeasured(record: dict, manifest: dict) -> None:
     log.warning(line)
 
 
-def _write(run_dir: RunDir, events: list, timings: list, taxonomy: Taxonomy, manifest: dict) -> pd.DataFrame:
-    all_events = pd.concat(events, ignore_index=True) if events else taxonomy.classify_events(empty_events())
-    all_timings = pd.concat(timings, ignore_index=True) if timings else pd.DataFrame(columns=TIMING_COLUMNS)
-    return write_results(run_dir, all_events, all_timings, manifest)
+def _signal_name(exc: BaseException) -> str:
+    return exc.signal_name if isinstance(exc, Interrupted) else "SIGINT (Ctrl-C)"
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Ignores SIGINT/SIGTERM/SIGHUP while the final files are written (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    previous = {s: signal.signal(getattr(signal, s), signal.SIG_IGN) for s in names}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(getattr(signal, s), handler)
 
 
 def _record_ceilings(manifest: dict, events: list, device: str) -> None:

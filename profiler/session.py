@@ -6,6 +6,7 @@ from the same pass, as in the real system.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +22,8 @@ from .torch_backend import TorchSettings
 TIMING_COLUMNS = ["workload", "component", "kind", "profiler", "device", "sample", "wall_s", "wall_min_s",
                   "wall_max_s", "repeats", "profiled_wall_s", "overhead", "peak_mem_bytes",
                   "resident_mem_bytes", "kernel_launches", "median_kernel_us"]
+
+SampleCallback = Callable[[int, pd.DataFrame, pd.DataFrame], None]
 
 
 @dataclass
@@ -41,7 +44,9 @@ class WorkloadProfile:
 
 
 def profile_workload(workload, label: str, settings: SessionSettings,
-                     on_sample: Callable[[int], None] | None = None) -> WorkloadProfile:
+                     on_sample: SampleCallback | None = None) -> WorkloadProfile:
+    """Profiles every sample; ``on_sample(index, events, timings)`` gets each sample's rows as soon
+    as it is measured, so the caller can save them before the next sample starts."""
     device = settings.device
     workload.to_device(device)
     samples = list(workload.make_samples(settings.samples))
@@ -49,11 +54,13 @@ def profile_workload(workload, label: str, settings: SessionSettings,
         raise ValueError(f"workload {label!r} produced no samples")
     for i in range(settings.warmup):
         _unprofiled_pass(workload, samples[i % len(samples)], device)
-    rows: list = []
-    timings: list[dict] = []
+    events: list[pd.DataFrame] = []
+    timings: list[pd.DataFrame] = []
     for index, sample in enumerate(samples):
         reps = [_unprofiled_pass(workload, sample, device) for _ in range(max(1, settings.repeats))]
         x = sample
+        rows: list = []
+        sample_timings: list[dict] = []
         for component in workload.components:
             cap = _profiled_call(component, x, device, settings, label, index)
             x = cap.output
@@ -61,18 +68,21 @@ def profile_workload(workload, label: str, settings: SessionSettings,
             wall = median(walls)
             rows.append(tagged(cap.rows, workload=label, component=component.name, kind=component.kind,
                                sample=index))
-            timings.append({"workload": label, "component": component.name, "kind": component.kind,
-                            "profiler": component.profiler, "device": device, "sample": index,
-                            "wall_s": wall, "wall_min_s": min(walls), "wall_max_s": max(walls),
-                            "repeats": len(walls), "profiled_wall_s": cap.wall_s,
-                            "overhead": cap.wall_s / wall if wall > 0 else float("nan"),
-                            "peak_mem_bytes": cap.peak_mem_bytes,
-                            "resident_mem_bytes": cap.resident_mem_bytes,
-                            "kernel_launches": cap.facts.kernel_launches if cap.facts else 0,
-                            "median_kernel_us": cap.facts.median_kernel_us if cap.facts else float("nan")})
+            sample_timings.append({
+                "workload": label, "component": component.name, "kind": component.kind,
+                "profiler": component.profiler, "device": device, "sample": index,
+                "wall_s": wall, "wall_min_s": min(walls), "wall_max_s": max(walls),
+                "repeats": len(walls), "profiled_wall_s": cap.wall_s,
+                "overhead": cap.wall_s / wall if wall > 0 else float("nan"),
+                "peak_mem_bytes": cap.peak_mem_bytes,
+                "resident_mem_bytes": cap.resident_mem_bytes,
+                "kernel_launches": cap.facts.kernel_launches if cap.facts else 0,
+                "median_kernel_us": cap.facts.median_kernel_us if cap.facts else float("nan")})
+        events.append(events_frame(rows))
+        timings.append(pd.DataFrame(sample_timings, columns=TIMING_COLUMNS))
         if on_sample:
-            on_sample(index)
-    return WorkloadProfile(label, events_frame(rows), pd.DataFrame(timings, columns=TIMING_COLUMNS))
+            on_sample(index, events[-1], timings[-1])
+    return WorkloadProfile(label, pd.concat(events, ignore_index=True), pd.concat(timings, ignore_index=True))
 
 
 def _unprofiled_pass(workload, sample: Any, device: str) -> dict[str, float]:
@@ -90,7 +100,7 @@ def _profiled_call(component, x: Any, device: str, settings: SessionSettings, la
     if settings.trace_dir is not None:
         settings.trace_dir.mkdir(parents=True, exist_ok=True)
         opts = TorchSettings(opts.record_shapes, opts.with_flops, opts.memory,
-                             str(settings.trace_dir / f"{label}.{component.name}.{index}.json.gz"))
+                             str(settings.trace_dir / _file_name(f"{label}.{component.name}.{index}.json.gz")))
     if device == "cuda":  # peak = what the call adds over what was allocated before it (weights, inputs)
         synchronize(device)
         resident = cuda_allocated_bytes(device)
@@ -100,3 +110,8 @@ def _profiled_call(component, x: Any, device: str, settings: SessionSettings, la
         cap.peak_mem_bytes = max(cuda_peak_bytes(device) - resident, 0.0)
         cap.resident_mem_bytes = resident
     return cap
+
+
+def _file_name(name: str) -> str:
+    """One plain file name inside traces/, whatever a user's component is called."""
+    return re.sub(r"[^\w.+-]", "_", name).lstrip(".") or "_"

@@ -61,9 +61,10 @@ def _or_none(value) -> float | None:
     return None if value != value else value
 
 
-def render(run: RunDir) -> list[Path]:
+def render(run: RunDir, figures: bool = True) -> list[Path]:
     """Writes table.md, the figures and report.html from the saved breakdown, timings, checks and
-    manifest."""
+    manifest; with ``figures`` false, the figures are left as they are (a status change, nothing new
+    measured)."""
     from .html_run import write_run_report
 
     result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
@@ -75,6 +76,8 @@ def render(run: RunDir) -> list[Path]:
         text = text.rstrip("\n") + "\n\n" + section
     written = [run.write_csv(store.SYSTEM, system), run.write_text(store.TABLE, text), *roofline_files]
     if result.empty:
+        return written + [write_run_report(run)]
+    if not figures:
         return written + [write_run_report(run)]
     for name, make, data in ((store.HEATMAP, plots.heatmap, result), (store.BARS, plots.stacked_bars, result),
                              (store.PYTHON_PLOT, plots.python_breakdown, result),

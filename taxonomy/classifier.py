@@ -2,17 +2,27 @@
 
 A profile holds few distinct op names and many calls, so the classifier matches rules against
 the unique (source, name, ancestors, children) keys and broadcasts the answer back: the cost is
-in the number of distinct keys, not in the number of events.
+in the number of distinct keys, not in the number of events. Verdicts are kept per key, so a run
+that classifies each sample as it finishes matches every distinct key once.
+
+Matching one name against the rules has a CPU-time bound (``MATCH_LIMIT_S``): a pattern that
+backtracks catastrophically and slipped past the static check (taxonomy/backtrack.py) becomes a
+one-line error naming the rule, not a hang.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .rules import NAMESPACES, Rule, load_rules
+from .rules import NAMESPACES, Rule, RuleFileError, load_rules
+
+MATCH_LIMIT_S = 2.0  # CPU seconds to match one name against a name space's rules (normal: microseconds)
 
 SEP_ANCESTORS = ">"   # ancestors are stored outermost first: "aten::mm>aten::_sparse_addmm"
 SEP_CHILDREN = "|"    # direct children, sorted and unique
@@ -32,17 +42,35 @@ class Taxonomy:
     def __init__(self, extra_rule_files: dict[str, list[str | Path]] | None = None):
         extra = extra_rule_files or {}
         self.rules = {ns: load_rules(ns, tuple(extra.get(ns, ()))) for ns in NAMESPACES}
+        self._verdicts: dict[tuple, Verdict] = {}
 
     def first_match(self, namespace: str, name: str, ancestors: tuple[str, ...] = (),
                     children: tuple[str, ...] = (), source: str | None = None) -> Rule | None:
-        for rule in self.rules[namespace]:
-            if rule.matches(name, ancestors, children, source):
-                return rule
+        trying: list[Rule] = []
+        try:
+            with _cpu_time_bound(MATCH_LIMIT_S):
+                for rule in self.rules[namespace]:
+                    trying[:] = [rule]
+                    if rule.matches(name, ancestors, children, source):
+                        return rule
+        except _MatchTimeout:
+            rule = trying[0]
+            shown = name if len(name) <= 60 else name[:57] + "..."
+            raise RuleFileError(rule.file, f"rule {rule.id}", f"matching {shown!r} took over {MATCH_LIMIT_S:g} s "
+                                "of CPU (catastrophic backtracking)",
+                                "simplify the pattern: no overlapping alternatives or nested quantifiers") from None
         return None
 
     def classify(self, source: str, name: str, ancestors: tuple[str, ...] = (),
                  children: tuple[str, ...] = ()) -> Verdict:
         """Classifies one event; ``source`` is op, runtime, annotation, kernel or python."""
+        key = (source, name, ancestors, children)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = self._classify(source, name, ancestors, children)
+        return verdict
+
+    def _classify(self, source: str, name: str, ancestors: tuple[str, ...], children: tuple[str, ...]) -> Verdict:
         if source == "python":
             rule = self.first_match("python", name)
             return Verdict("other", rule, subcategory=rule.category if rule else "other")
@@ -81,6 +109,30 @@ class Taxonomy:
         out["subcategory"] = _categorical([v.subcategory for v in verdicts], codes)
         out["rule"] = _categorical([v.rule.id if v.rule else "" for v in verdicts], codes)
         return out
+
+
+class _MatchTimeout(BaseException):
+    """Raised by the CPU-time alarm inside a regular-expression match (re checks for signals)."""
+
+
+@contextlib.contextmanager
+def _cpu_time_bound(seconds: float):
+    """Raises _MatchTimeout after ``seconds`` of process CPU time; a no-op off the main thread or
+    where there is no SIGPROF (Windows)."""
+    if not hasattr(signal, "SIGPROF") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _MatchTimeout()
+
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def _categorical(per_key: list[str], codes: np.ndarray) -> pd.Categorical:

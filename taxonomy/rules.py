@@ -14,11 +14,15 @@ from pathlib import Path
 from nscharacterize.errors import UserError
 from nscharacterize.fileio import load_yaml
 
+from .backtrack import nested_quantifier
 from .categories import CATEGORIES, PY_CATEGORIES
 
 RULES_DIR = Path(__file__).parent / "rules"
 NAMESPACES = ("ops", "kernels", "python")  # the one list of rule name spaces
 _ALLOWED_KEYS = {"id", "match", "within", "calls", "source", "category", "reason", "overrides_launcher"}
+_TEXT_KEYS = ("id", "match", "within", "calls", "source", "category", "reason")
+SOURCES = ("op", "runtime", "annotation")  # event sources a rule may be limited to
+MAX_PATTERN = 5_000  # characters; built-in patterns stay under 1,500
 
 
 class RuleFileError(UserError):
@@ -84,9 +88,19 @@ def _load_file(path: Path, namespace: str) -> list[Rule]:
         unknown = set(raw) - _ALLOWED_KEYS
         if unknown:
             raise RuleFileError(path, where, f"unknown key(s) {sorted(unknown)}", f"allowed: {sorted(_ALLOWED_KEYS)}")
+        for key in _TEXT_KEYS:
+            if key in raw and raw[key] is not None and not isinstance(raw[key], str):
+                raise RuleFileError(path, f"{where}.{key}", f"must be text, not {type(raw[key]).__name__} "
+                                    f"({raw[key]!r})", "quote it")
         for key in ("match", "category", "reason"):
             if not raw.get(key):
                 raise RuleFileError(path, f"{where}.{key}", "missing", "every rule needs match, category and reason")
+        if raw.get("source") is not None and raw["source"] not in SOURCES:
+            raise RuleFileError(path, f"{where}.source", f"{raw['source']!r} is not an event source",
+                                f"use one of {', '.join(SOURCES)}")
+        if not isinstance(raw.get("overrides_launcher", False), bool):
+            raise RuleFileError(path, f"{where}.overrides_launcher", f"must be true or false, not "
+                                f"{raw['overrides_launcher']!r}", "write true or false")
         if raw["category"] not in allowed:
             raise RuleFileError(path, f"{where}.category", f"{raw['category']!r} is not a category",
                                 f"use one of {', '.join(allowed)}")
@@ -101,8 +115,19 @@ def _load_file(path: Path, namespace: str) -> list[Rule]:
 
 
 def _compile(pattern: str, path: Path, where: str, key: str) -> re.Pattern:
+    """The compiled pattern, refused if it is malformed, huge, or can backtrack exponentially."""
+    shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+    if len(pattern) > MAX_PATTERN:
+        raise RuleFileError(path, f"{where}.{key}", f"pattern is {len(pattern)} characters long",
+                            f"split it into rules of at most {MAX_PATTERN} characters")
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise RuleFileError(path, f"{where}.{key}", f"bad regular expression {pattern!r} ({exc})",
+        compiled = re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise RuleFileError(path, f"{where}.{key}", f"bad regular expression {shown!r} ({exc})",
                             "fix the pattern") from None
+    if nested_quantifier(pattern):
+        raise RuleFileError(path, f"{where}.{key}", f"pattern {shown!r} nests a quantifier inside a repeated "
+                            "group, which can backtrack exponentially",
+                            "avoid nesting such as (a+)+ or (.*,)*: delimit each repetition (\\.\\w+)*, "
+                            "or make the inner group atomic (?>...)")
+    return compiled

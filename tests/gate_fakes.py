@@ -1,7 +1,6 @@
 """Synthetic run directories in the run-directory format, for the compare/baseline/history tests."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from nscharacterize.reports.store import CSV_SCHEMA, TIMINGS, config_hash
 from nscharacterize.taxonomy.categories import CATEGORIES as CATS
 
 # workload -> component -> (kind, {category: mean seconds per sample})
@@ -39,7 +39,7 @@ def make_run(path: Path, *, workloads: dict | None = None, n: int = 20, noise: f
     path.mkdir(parents=True, exist_ok=True)
     cfg = config or {"name": "fake", "seed": 0, "samples": n, "workloads": [{"name": w} for w in workloads]}
     cfg_text = yaml.safe_dump(cfg, sort_keys=True)
-    chash = hashlib.sha256(cfg_text.encode()).hexdigest()
+    chash = config_hash(cfg)
     rows, trows = [], []
     for wl, comps in workloads.items():
         if wl in failed:
@@ -54,12 +54,11 @@ def make_run(path: Path, *, workloads: dict | None = None, n: int = 20, noise: f
                     t = float(m * rng.lognormal(0.0, noise))
                     total += t
                     rows.append((wl, comp, kind, "cpu", "category", cat, s, t))
-                trows.append((wl, comp, s, total, total * 1.3, 1.3))
+                trows.append((wl, comp, kind, "torch", "cpu", s, total, total, total, 1, total * 1.3, 1.3, None))
     samples = pd.DataFrame(rows, columns=["workload", "component", "kind", "device", "axis", "category", "sample",
                                           "time_s"])
     samples.to_csv(path / "samples.csv", index=False)
-    pd.DataFrame(trows, columns=["workload", "component", "sample", "wall_s", "profiled_wall_s", "overhead"]).to_csv(
-        path / "timings.csv", index=False)
+    pd.DataFrame(trows, columns=list(CSV_SCHEMA[TIMINGS])).to_csv(path / "timings.csv", index=False)
     g = samples.groupby(["workload", "component", "kind", "device", "axis", "category"], sort=False)["time_s"]
     bd = pd.DataFrame({"time_s": g.mean(), "std_s": g.std(), "p25_s": g.quantile(.25), "p75_s": g.quantile(.75),
                        "min_s": g.min(), "max_s": g.max(), "n_samples": g.count()}).reset_index()
@@ -68,9 +67,11 @@ def make_run(path: Path, *, workloads: dict | None = None, n: int = 20, noise: f
     bd.to_csv(path / "breakdown.csv", index=False)
     (path / "config.yaml").write_text(cfg_text)
     fp = {**FINGERPRINT, **(fingerprint or {}), "config_hash": chash}
-    manifest = {"schema": 1, "created": created, "command": ["nscharacterize", "run", "fake.yaml"],
-                "git_commit": commit, "seed": 0, "config_hash": chash, "fingerprint": fp,
-                "workloads": [{"name": w, "status": "error" if w in failed else "ok",
+    manifest = {"schema": 1, "name": cfg.get("name", "fake"), "status": "partial" if failed else "ok",
+                "created": created, "finished": created, "command": ["nscharacterize", "run", "fake.yaml"],
+                "git_commit": commit, "seed": 0, "samples": n, "warmup": 1, "repeats": 1,
+                "config_hash": chash, "fingerprint": fp, "checks": {},
+                "workloads": [{"name": w, "workload": w, "samples": n, "status": "error" if w in failed else "ok",
                                "error": "boom" if w in failed else None} for w in workloads]}
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return path

@@ -38,7 +38,10 @@ def test_failing_workload_keeps_other_results(tmp_path):
     assert status["mlp-demo"][0] == "ok"
     assert manifest["status"] == "partial"
     bd = pd.read_csv(f"{run_dir}/breakdown.csv")
-    assert set(bd["workload"]) == {"mlp-demo"}
+    # the failing workload's first sample finished before it failed on the second: it is kept
+    assert set(bd["workload"]) == {"mlp-demo", "user_models:broken"}
+    assert set(bd.loc[bd["workload"] == "user_models:broken", "n_samples"]) == {1}
+    assert manifest["workloads"][0]["samples_done"] == 1
     assert "planted failure" in open(f"{run_dir}/run.log").read()
     assert "broken" in open(f"{run_dir}/table.md").read()
 

@@ -2,24 +2,65 @@
 
 Built-ins are listed as import paths so that ``nscharacterize list`` and config validation only
 import the workloads they are asked about (torchvision and OpenNMT-py are slow to import).
+
+Trust model (README, "Bring your own model"): a config is code. Naming ``package.module:factory``
+imports that module, which runs whatever it holds; nothing here is a sandbox. What is checked is
+the *call*: before a factory is called, it must be a plain Python function, written outside the
+standard library (and outside installed packages unless it is annotated to return a ``Workload``),
+and its signature must accept the config's params. That keeps a copied or mistyped reference to
+a general-purpose callable (``os:system``, ``subprocess:run``, ``shutil:rmtree``, a class) from
+being called with the config's params before its return value could be checked.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import random
+import sys
+import sysconfig
+import traceback
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from .base import Workload, WorkloadError, module_workload
 
 
+MAX_INT_PARAM = 1_000_000  # a built-in integer parameter without a bound of its own stays under this
+
+
 class Params(BaseModel):
-    """Base of every built-in workload's parameters: unknown keys are errors."""
+    """Base of every built-in workload's parameters: unknown keys are errors, ``true`` is not a
+    number, and no integer parameter (a size, a count) is above ``MAX_INT_PARAM`` unless its field
+    declares its own ``le``: a typo of a few zeros is an error, not an out-of-memory death."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must be a number, not {str(value).lower()}; write a number")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[info.field_name]
+        if (isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT_PARAM
+                and not any(hasattr(m, "le") or hasattr(m, "lt") for m in field.metadata)):
+            raise ValueError(f"{value} is above {MAX_INT_PARAM:,}; use a smaller value")
+        return value
+
+
+def _is_number(annotation: Any) -> bool:
+    import typing
+
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    return any(a in (int, float) for a in options) and bool not in options
 
 
 @dataclass(frozen=True)
@@ -71,14 +112,27 @@ def build(ref: str, params: dict | None, seed: int) -> Workload:
     if not is_user_ref(ref):
         return get_spec(ref).build(params, seed)
     factory = resolve_factory(ref)
+    kwargs = check_call(factory, ref, params, seed)
+    made = factory(**kwargs)  # its own exceptions are the workload's failure (logged with traceback)
+    return as_workload(made, name=ref.split(":")[-1])
+
+
+def check_call(factory: Callable[..., Any], ref: str, params: dict | None, seed: int = 0) -> dict:
+    """The keyword arguments the factory will get; a WorkloadError if its signature refuses them."""
     kwargs = dict(params or {})
-    if "seed" in inspect.signature(factory).parameters:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        raise WorkloadError(f"{ref!r} has no inspectable signature", "point at a Python function", key="workload") from None
+    if "seed" in signature.parameters:
         kwargs.setdefault("seed", seed)
     try:
-        made = factory(**kwargs)
+        signature.bind(**kwargs)
     except TypeError as exc:
-        raise WorkloadError(f"workload factory {ref!r} rejected params {sorted(kwargs)}: {exc}", "match the factory's signature", key="params") from exc
-    return as_workload(made, name=ref.split(":")[-1])
+        takes = ", ".join(n for n, p in signature.parameters.items()
+                          if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)) or "nothing"
+        raise WorkloadError(f"{ref} cannot take these params ({exc})", f"its parameters: {takes}", key="params") from None
+    return kwargs
 
 
 def as_workload(made: Any, name: str) -> Workload:
@@ -94,10 +148,45 @@ def as_workload(made: Any, name: str) -> Workload:
 
 
 def resolve_factory(ref: str) -> Callable[..., Any]:
+    """Imports and returns the factory, refusing what must not be called with a config's params."""
     factory = _import_attr(ref, what="workload factory")
+    fix = "point at a function you wrote that returns a Workload or (nn.Module, input_factory)"
     if not callable(factory):
-        raise WorkloadError(f"{ref!r} is not callable", "point at a function returning a Workload", key="workload")
+        raise WorkloadError(f"{ref!r} is not callable", fix, key="workload")
+    if not inspect.isfunction(factory):
+        kind = "class" if inspect.isclass(factory) else type(factory).__name__
+        raise WorkloadError(f"{ref!r} is a {kind}, not a Python function", fix, key="workload")
+    where = _home(factory.__code__.co_filename)
+    if where == "stdlib":
+        raise WorkloadError(f"{ref!r} is part of Python's standard library, not a workload factory", fix, key="workload")
+    if where == "installed" and not _returns_workload(factory):
+        raise WorkloadError(f"{ref!r} comes from an installed package and is not annotated '-> Workload'",
+                            "annotate the factory's return type as Workload, or point at your own module",
+                            key="workload")
     return factory
+
+
+def _home(filename: str) -> str:
+    """'stdlib', 'installed' (site-packages) or 'user' for a function's source file."""
+    path = os.path.realpath(filename)
+    if path.startswith(os.path.realpath(os.path.dirname(os.path.dirname(__file__))) + os.sep):
+        return "user"  # nscharacterize itself (editable checkout)
+    paths = sysconfig.get_paths()
+    installed = {os.path.realpath(paths[k]) for k in ("purelib", "platlib")}
+    installed |= {os.path.realpath(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
+    if any(path.startswith(p + os.sep) for p in installed):
+        return "installed"
+    stdlib = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib")}
+    if any(path.startswith(p + os.sep) for p in stdlib):
+        return "stdlib"
+    return "user"
+
+
+def _returns_workload(fn: Callable[..., Any]) -> bool:
+    annotation = fn.__annotations__.get("return")
+    if isinstance(annotation, str):
+        return annotation.split(".")[-1] == "Workload"
+    return isinstance(annotation, type) and issubclass(annotation, Workload)
 
 
 def seed_everything(seed: int) -> None:
@@ -109,14 +198,33 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _origin(exc: BaseException) -> str:
+    """' (file, line N)' of the innermost frame of a failed import, for the one-line message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in frames if "importlib" not in f.filename]
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+
+
 def _import_attr(ref: str, what: str) -> Any:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
         raise WorkloadError(f"{what} {ref!r} is not a reference", "write 'package.module:factory'", key="workload")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise WorkloadError(f"cannot import {what} module {module_name!r}: {exc}", "install it or put its folder on PYTHONPATH", key="workload") from exc
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise WorkloadError(f"cannot import {what} module {module_name!r}: {exc}",
+                                "install it or put its folder on PYTHONPATH", key="workload") from None
+        raise WorkloadError(f"{what} module {module_name!r} failed to import: {exc}{_origin(exc)}",
+                            "install what it needs", key="workload") from None
+    except SyntaxError as exc:
+        raise WorkloadError(f"{what} module {module_name!r} has a syntax error: {exc.msg} "
+                            f"({exc.filename}, line {exc.lineno})", "fix the module", key="workload") from None
+    except (Exception, SystemExit) as exc:  # the module's own code failed while it was imported
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        raise WorkloadError(f"{what} module {module_name!r} raised {type(exc).__name__}"
+                            f"{': ' + text if text else ''} when imported{_origin(exc)}",
+                            "fix the module (import it in Python to see the traceback)", key="workload") from None
     try:
         return getattr(module, attr)
     except AttributeError:
