@@ -165,11 +165,11 @@ class Manifest(_Loose):
     status: Literal[RUN_STATUSES]  # type: ignore[valid-type]
     created: str
     finished: str | None = None
-    seed: int
+    seed: int | None = None            # None: an imported trace (no seed, no config)
     samples: int
     warmup: int
     repeats: int
-    config_hash: str
+    config_hash: str | None = None
     git_commit: str | None = None
     checks: dict
     pid: int | None = None
