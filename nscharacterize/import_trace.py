@@ -4,7 +4,9 @@ Traces from a user's own script, TensorBoard's profiler plugin or this tool's ``
 through the same reader, timeline walk, taxonomy and attribution as a live run, so ``report``,
 ``compare`` and the figures work on them. A trace has no unprofiled timing, so the wall time W of
 an imported call is its traced span (first start to last end of host and device activity), and
-``profiled_wall_s`` = ``wall_s`` (overhead 1.0).
+``profiled_wall_s`` = ``wall_s`` (overhead 1.0). For a GPU trace the manifest's roofline
+``ceilings`` are the datasheet peaks of the GPU named in the trace's deviceProperties
+(profiler/ceilings.py): that device is not present to be measured.
 
 Names: a file named like this tool's traces, ``WORKLOAD.COMPONENT.SAMPLE.json[.gz]``, keeps its
 workload, component and sample; any other file is workload ``imported``, component = file stem.
@@ -19,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from nscharacterize.errors import UserError
+from nscharacterize.profiler.ceilings import datasheet_ceilings
 from nscharacterize.profiler.chrome_trace import TraceError, load
 from nscharacterize.profiler.events import events_frame, tagged
 from nscharacterize.profiler.session import TIMING_COLUMNS
@@ -84,6 +87,11 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import") -> 
                 "samples": max(w["samples"] for w in workloads.values()), "warmup": 0, "repeats": 0,
                 "config_hash": None, "fingerprint": fp, "workloads": list(workloads.values()), "checks": {},
                 "imported_traces": [str(Path(p).resolve()) for p, _t, _n in parsed]}
+    # The roofline's ceilings: the recording GPU is not here to measure, so its datasheet peaks
+    # (None where the table does not know the GPU: the roofline rows then have no bound).
+    ceilings = datasheet_ceilings(fp["device_name"]) if device == "cuda" and fp["device_name"] else None
+    if ceilings:
+        manifest["ceilings"] = ceilings
     run.write_yaml(store.CONFIG, {"name": name, "imported_traces": manifest["imported_traces"]})
     write_results(run, events, timing, manifest)
     render(run)

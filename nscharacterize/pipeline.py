@@ -32,6 +32,7 @@ import torch
 
 from nscharacterize.errors import Interrupted, UserError
 from nscharacterize.profiler import cprofile_backend
+from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
 from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
@@ -220,6 +221,8 @@ class _Run:
         else:
             manifest["status"] = "failed" if len(self.failed) == len(manifest["workloads"]) else "partial"
         manifest["finished"] = _now()
+        if stop is None:   # a stopped run (Ctrl-C, a signal, a bug) does not wait for a measurement
+            _record_ceilings(manifest, self.events, self.device)
         if self._written == (len(self.events), len(self.timings)) and self._result is not None:
             self.run_dir.write_json(store.MANIFEST, manifest)  # the data is saved: statuses only
             render(self.run_dir, figures=False)
@@ -283,6 +286,16 @@ def _signals_deferred():
     finally:
         for s, handler in previous.items():
             signal.signal(getattr(signal, s), handler)
+
+
+def _record_ceilings(manifest: dict, events: list, device: str) -> None:
+    """The machine's roofline ceilings, for the dtypes the run's ops computed in (cached per machine)."""
+    try:
+        dtypes = {ceiling_key(d) for ev in events for names in ev["input_dtypes"].astype(str).unique()
+                  for d in names.split(",")}
+        manifest["ceilings"] = measured_ceilings(manifest["fingerprint"], sorted(d for d in dtypes if d), device)
+    except Exception as exc:  # the ceilings complete a run; they must not fail it
+        log.warning("could not measure the machine's ceilings: %s", exc)
 
 
 def _attach_log(run_dir: RunDir) -> logging.Handler:

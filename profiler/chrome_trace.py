@@ -227,14 +227,6 @@ def _merge_same_name_only_children(parent: list[int], names: list[str], order: l
     return keep.tolist()
 
 
-def normalized_dims(dims):
-    """Input dims as torch's FunctionEvent keeps them: a tensor list argument (written by the trace
-    as a list of shapes) becomes an empty entry."""
-    if not dims or not any(isinstance(d, list) and d and isinstance(d[0], list) for d in dims):
-        return dims
-    return [[] if isinstance(d, list) and d and isinstance(d[0], list) else d for d in dims]
-
-
 def _device_table(events: list[dict], host: pd.DataFrame) -> pd.DataFrame:
     args = [e.get("args") or {} for e in events]
     ts = np.array([float(e.get("ts", 0.0)) for e in events], dtype=float)

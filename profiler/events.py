@@ -5,6 +5,7 @@ small table, while every field the taxonomy and the reports need is kept.
 """
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -17,6 +18,71 @@ RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|nccl|hip)[A-Z]\w*")
 # profiler range of its own, which the profiler reports as a user range; its self time is the
 # kernel's work, so such events are ops (source "op"), not annotations.
 INDUCTOR_CPU_KERNEL = re.compile(r"(graph_\d+_)?(cpp_fused_\w+|gemm_m\d+n\d+k\d+_kernel|cpp_CppMicroGemm\w*)")
+
+# Bytes per element of the dtype names torch.profiler records (lower-cased), for the ``bytes``
+# column and the cost model (attribution/opcost.py): the one table.
+DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
+               "long int": 8, "int": 4, "short int": 2, "signed char": 1, "unsigned char": 1, "bool": 1,
+               "c10::complex<float>": 8, "c10::complex<double>": 16, "c10::complex<c10::half>": 4,
+               "c10::float8_e4m3fn": 1, "c10::float8_e5m2": 1, "c10::float8_e4m3fnuz": 1,
+               "c10::float8_e5m2fnuz": 1, "unsigned short": 2, "unsigned int": 4, "unsigned long": 8}
+
+# Concrete (non-tensor) arguments kept per op in ``concrete_inputs``: lists (sizes, strides,
+# paddings, kernel sizes, dims, output sizes) and booleans for every op; plain numbers only for the
+# ops below, whose amount of work depends on an integer argument (the dim of index_select or a
+# reduction, RoI output sizes, k of topk, classes of one_hot). Numbers elsewhere (a select index, a
+# fill value) vary from call to call and would split a symbolic loop's events into one row per call.
+NUMBERS_KEPT = re.compile(r"aten::(index_select|_?embedding_bag|sum|mean|nansum|prod|max|min|amax|amin|argmax|argmin|"
+                          r"all|any|std|var|logsumexp|norm|linalg_vector_norm|topk|kthvalue|sort|argsort|one_hot|"
+                          r"cumsum|cumprod|softmax|_softmax|log_softmax|_log_softmax|arange|count_nonzero|"
+                          r"l1_loss|mse_loss|smooth_l1_loss|huber_loss)|"
+                          r"torchvision::(roi_align|roi_pool|ps_roi_align|ps_roi_pool)")
+_BARE_POINT = re.compile(r"(?<=\d)\.(?!\d)")   # C++ writes 2.0 as "2."
+
+
+def concrete_inputs(name: str, values) -> str:
+    """The ``concrete_inputs`` field of an op from its concrete argument values (a FunctionEvent's
+    ``concrete_inputs``: Python numbers, bools, lists, None): JSON of the values that size its work,
+    one entry per argument, null where not kept; "" when nothing is kept."""
+    if not values:
+        return ""
+    numbers = bool(NUMBERS_KEPT.fullmatch(name))
+    kept = [list(v) if isinstance(v, (list, tuple)) else v if isinstance(v, bool) or
+            (numbers and isinstance(v, (int, float))) else None for v in values]
+    if all(v is None for v in kept):
+        return ""
+    try:
+        return json.dumps(kept)
+    except (TypeError, ValueError):
+        return ""
+
+
+def concrete_from_trace(name: str, values) -> str:
+    """The same field from a Chrome trace's "Concrete Inputs" strings ("", "-2", "False", "[2, 2]",
+    "0.25", "2."), for the live trace path and importers of torch.profiler traces: same rule and
+    same text as from a FunctionEvent."""
+    if not values:
+        return ""
+    return concrete_inputs(name, [_parse_concrete(v) for v in values])
+
+
+def _parse_concrete(text):
+    if not isinstance(text, str):
+        return text
+    t = text.strip()
+    if t in ("True", "False"):
+        return t == "True"
+    if not t:
+        return None
+    t = _BARE_POINT.sub(".0", t.replace("True", "true").replace("False", "false"))
+    try:
+        return json.loads(t)
+    except ValueError:
+        try:
+            return float(t)   # inf, nan
+        except ValueError:
+            return None       # a string argument (a device, a reduction mode name): not kept
+
 
 # Columns in order; the taxonomy stage adds ``category``, ``subcategory`` and ``rule``.
 COLUMNS = {
@@ -31,12 +97,14 @@ COLUMNS = {
     "self_device_us": "float64",  # profiled device time: a kernel's duration; for an op, its kernels'
     "gpu_busy_us": "float64",  # device events: share of the GPU-busy time (overlaps split evenly)
     "gpu_idle_self_us": "float64",  # host events on CUDA: self time while the GPU ran nothing
-    "input_shapes": "string", "input_dtypes": "string",
+    "input_shapes": "string",  # per argument, tensor lists nested: "[[8, 16], [[3, 4], [3, 4]], []]"
+    "input_dtypes": "string",  # per argument, comma-separated, empty for None: "float,Scalar,,long int"
+    "concrete_inputs": "string",  # JSON list of the sizing arguments (strides, dims...), null elsewhere
     "flops": "float64",        # as estimated by torch.profiler (matmul and conv only)
     "bytes": "float64",        # estimated bytes of tensor inputs read
 }
 KEY = ["workload", "component", "kind", "sample", "source", "device", "name", "ancestors", "children",
-       "input_shapes", "input_dtypes"]
+       "input_shapes", "input_dtypes", "concrete_inputs"]
 SUMMED = ["calls", "self_cpu_us", "self_device_us", "gpu_busy_us", "gpu_idle_self_us", "flops", "bytes"]
 
 

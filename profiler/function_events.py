@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from .chrome_trace import is_op_name
-from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
-from .torch_compat import input_dtypes, is_user_annotation, self_device_us
+from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API, concrete_inputs
+from .torch_compat import concrete_values, input_dtypes, input_shapes, is_user_annotation, self_device_us
 from .trace_events import input_bytes
 
 
@@ -22,20 +22,24 @@ def rows(prof, device: str) -> list[dict]:
         ancestors = _ancestors(evt)
         children = sorted({c.name for c in evt.cpu_children if is_op_name(c.name)})
         dtypes = input_dtypes(evt)
+        shapes = input_shapes(evt)   # tensor-list arguments nested, as the trace writes them
         out.append({
             "source": _source(evt), "device": device, "name": evt.name, "ancestors": ">".join(ancestors),
             "children": "|".join(children), "calls": 1,
             "self_cpu_us": float(evt.self_cpu_time_total),
             "self_device_us": self_device_us(evt) if device == "cuda" else 0.0,
-            "input_shapes": str(evt.input_shapes) if evt.input_shapes else "",
-            "input_dtypes": ",".join(str(d) for d in dtypes if d), "flops": float(evt.flops or 0),
-            "bytes": input_bytes(evt.input_shapes, dtypes),
+            "input_shapes": str(shapes) if shapes else "",
+            # one field per argument, empty for None, so dtypes line up with shapes by position
+            "input_dtypes": ",".join(str(d or "") for d in dtypes),
+            "concrete_inputs": concrete_inputs(evt.name, concrete_values(evt)),
+            "flops": float(evt.flops or 0), "bytes": input_bytes(shapes, dtypes),
         })
         for kernel in getattr(evt, "kernels", None) or []:
             out.append({"source": "kernel", "device": device, "name": kernel.name,
                         "ancestors": ">".join(ancestors + [evt.name]), "children": "", "calls": 1,
                         "self_cpu_us": 0.0, "self_device_us": float(kernel.duration),
-                        "input_shapes": "", "input_dtypes": "", "flops": 0.0, "bytes": 0.0})
+                        "input_shapes": "", "input_dtypes": "", "concrete_inputs": "",
+                        "flops": 0.0, "bytes": 0.0})
     return out
 
 

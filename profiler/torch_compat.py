@@ -7,6 +7,9 @@ torch built against numpy 2. Differences the tool meets between 2.3 and current 
   when read directly); ``self_device_time_total`` was ``self_cuda_time_total`` in 2.3.
 - torch < 2.4 turns every profile into FunctionEvents as soon as it stops (slow, but correct);
   newer torch does it lazily, so exporting the trace alone skips that work.
+- ``FunctionEvent.structured_input_shapes`` (the shapes inside tensor-list arguments, as the
+  Chrome trace writes them) is recent; older builds have only ``input_shapes``, where such an
+  argument is an empty entry. ``concrete_inputs`` may be missing on old builds too.
 - CUDA memory statistics are only touched when a GPU is there.
 """
 from __future__ import annotations
@@ -28,6 +31,16 @@ def events_are_lazy() -> bool:
 
 def input_dtypes(evt) -> list:
     return list(getattr(evt, "input_dtypes", None) or [])
+
+
+def input_shapes(evt) -> list:
+    """Shapes per argument, tensor lists nested where this torch records them."""
+    return list(getattr(evt, "structured_input_shapes", None) or evt.input_shapes or [])
+
+
+def concrete_values(evt) -> list:
+    """The op's concrete (non-tensor) argument values, one per argument (None for tensors)."""
+    return list(getattr(evt, "concrete_inputs", None) or [])
 
 
 def self_device_us(evt) -> float:

@@ -14,11 +14,8 @@ import pandas as pd
 
 from nscharacterize.attribution.timeline import walk
 
-from .chrome_trace import Trace, flops, normalized_dims
-
-_DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
-                "long int": 8, "int": 4, "short int": 2, "signed char": 1, "unsigned char": 1, "bool": 1,
-                "c10::complex<float>": 8, "c10::complex<double>": 16}
+from .chrome_trace import Trace, flops
+from .events import DTYPE_BYTES, concrete_from_trace
 _SKIP = ("ProfilerStep",)
 
 
@@ -45,12 +42,11 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
     h = host[keep]
     dims, types, conc, names = h["input_dims"].tolist(), h["input_types"].tolist(), h["concrete_inputs"].tolist(), \
         h["name"].tolist()
+    # Shapes as the trace writes them: a tensor-list argument (cat, stack, index) is the nested list
+    # of its tensors' shapes. Dtypes: one field per argument, empty for None, in step with shapes.
     shapes = [str(d) if d else "" for d in dims]
-    for i, text in enumerate(shapes):
-        if "[[[" in text:  # a tensor-list argument: kept as torch's FunctionEvent keeps it
-            dims[i] = normalized_dims(dims[i])
-            shapes[i] = str(dims[i])
-    dtypes = [",".join(filter(None, ty)) if ty else "" for ty in types]
+    dtypes = [",".join(t or "" for t in ty) if ty else "" for ty in types]
+    concrete = _concrete_column(names, conc)
     # Bytes and flops depend on (name, shapes, dtypes, concrete inputs) only: compute them once per
     # distinct combination (symbolic loops repeat the same few thousands of times).
     conv_args = [str(c) if n == "aten::conv2d" else "" for n, c in zip(names, conc)]  # stride, padding, ...
@@ -67,7 +63,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
         "self_device_us": dev_of_op[keep] if timeline else 0.0,
         "gpu_busy_us": 0.0,
         "gpu_idle_self_us": w.gpu_idle_self_us[keep] if timeline else 0.0,
-        "input_shapes": shapes, "input_dtypes": dtypes,
+        "input_shapes": shapes, "input_dtypes": dtypes, "concrete_inputs": concrete,
         "flops": per_flops[combo] if len(combo) else 0.0, "bytes": per_bytes[combo] if len(combo) else 0.0,
     })
     frames = [host_rows]
@@ -79,7 +75,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
             "source": "kernel", "device": device, "name": dev["name"].to_numpy(), "ancestors": chain,
             "children": "", "calls": 1, "self_cpu_us": 0.0, "self_device_us": dev["dur"].to_numpy(),
             "gpu_busy_us": w.gpu_busy_us, "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "",
-            "flops": 0.0, "bytes": 0.0}))
+            "concrete_inputs": "", "flops": 0.0, "bytes": 0.0}))
     kernels = dev["dur"][dev["kind"] == "kernel"] if len(dev) else pd.Series(dtype=float)
     facts = CallFacts(w.span_us / 1e6, w.busy_us / 1e6, int(len(kernels)),
                       float(kernels.median()) if len(kernels) else float("nan"))
@@ -100,12 +96,30 @@ def peak_added_bytes(trace: Trace, device: str) -> float:
     return float(max(running.max(), 0.0))
 
 
+def _concrete_column(names: list, concrete: list) -> list[str]:
+    """``concrete_inputs`` per event, parsed once per distinct (name, Concrete Inputs)."""
+    seen: dict = {}
+    out = []
+    for name, values in zip(names, concrete):
+        key = (name, tuple(values) if isinstance(values, list) else values)
+        try:
+            text = seen.get(key)
+        except TypeError:   # an unhashable value: parse it without the cache
+            out.append(concrete_from_trace(name, values))
+            continue
+        if text is None:
+            text = seen[key] = concrete_from_trace(name, values)
+        out.append(text)
+    return out
+
+
 def input_bytes(shapes, dtypes) -> float:
+    """Bytes of the plain tensor arguments (a tensor list, recorded nested, is not counted)."""
     total = 0.0
     for shape, dtype in zip(shapes or [], dtypes or []):
         if isinstance(shape, list) and shape and all(isinstance(d, int) for d in shape):
             n = 1
             for d in shape:
                 n *= d
-            total += n * _DTYPE_BYTES.get(str(dtype).lower(), 4)
+            total += n * DTYPE_BYTES.get(str(dtype).lower(), 4)
     return total

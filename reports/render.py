@@ -10,6 +10,7 @@ from nscharacterize.taxonomy.classifier import Taxonomy
 from . import plots, store
 from nscharacterize.attribution.aggregate import attribute, breakdown
 from nscharacterize.attribution.system import system_view
+from .roofline_report import write_roofline
 from .store import RunDir
 from .system_report import system_figure, system_markdown
 from .tables import markdown_report
@@ -68,9 +69,12 @@ def render(run: RunDir, figures: bool = True) -> list[Path]:
 
     result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
     system = system_view(run.samples())
-    written = [run.write_csv(store.SYSTEM, system),
-               run.write_text(store.TABLE, markdown_report(result, timings, checks, manifest) + "\n"
-                              + system_markdown(system))]
+    text = markdown_report(result, timings, checks, manifest) + "\n" + system_markdown(system)
+    roofline_files: list[Path] = []
+    if not result.empty:   # the roofline section, roofline.csv and roofline.png
+        section, roofline_files = write_roofline(run, result, manifest)
+        text = text.rstrip("\n") + "\n\n" + section
+    written = [run.write_csv(store.SYSTEM, system), run.write_text(store.TABLE, text), *roofline_files]
     if result.empty:
         return written + [write_run_report(run)]
     if not figures:

@@ -44,6 +44,8 @@ PYTHON_PLOT = "python_breakdown.png"
 SYSTEM = "system.csv"
 SYSTEM_PLOT = "system.png"
 REPORT_HTML = "report.html"
+ROOFLINE = "roofline.csv"
+ROOFLINE_PLOT = "roofline.png"
 LOG = "run.log"
 TRACES = "traces"
 

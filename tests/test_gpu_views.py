@@ -56,6 +56,30 @@ def test_each_view_adds_up_to_the_wall_time(imported):
     pd.testing.assert_frame_equal(again, samples)
 
 
+def test_imported_h100_traces_get_sized_roofline_rows_under_datasheet_ceilings(imported):
+    manifest = json.loads((imported / "manifest.json").read_text())
+    ceilings = manifest["ceilings"]
+    assert ceilings["source"] == "datasheet" and ceilings["device_name"] == "NVIDIA H100 80GB HBM3"
+    assert ceilings["bandwidth_bytes_s"] == 3.35e12 and ceilings["peak_flops"]["float32"] == 67e12
+    table = pd.read_csv(imported / "roofline.csv")
+    assert set(table["ceilings"]) == {"datasheet"} and set(table["device"]) == {"cuda"}
+    sized = table[(table["flops"] > 0) & (table["bytes"] > 0)]
+    # every traced component has sized work; the convolutions and products are sized from the
+    # trace's Input Dims / Input type / Concrete Inputs, with a bound and a fraction of it
+    assert set(zip(sized["workload"], sized["component"])) == {tuple(p.name.split(".")[:2]) for p in TRACES}
+    conv = table[(table["component"] == "feature_extractor") & (table["category"] == "conv")].iloc[0]
+    assert conv["flops"] > 1e9 and conv["bound"] in ("memory", "compute")
+    assert 0 < conv["fraction_of_bound"] < 1.5 and conv["unsized_share"] == 0
+    gemm = table[(table["workload"] == "mlp-demo") & (table["category"] == "gemm")]
+    assert len(gemm) and (gemm["flops"] > 0).all()
+    text = (imported / "table.md").read_text()
+    assert "## Roofline" in text and "datasheet peaks of NVIDIA H100 SXM5" in text
+    # the model and torch.profiler's formulas agree exactly on convolutions and products
+    for op in ("aten::conv2d", "aten::addmm"):
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {op} |"))
+        assert line.rstrip(" |").endswith("1.0000"), line
+
+
 def test_memcpy_and_memset_are_data_movement():
     trace = chrome_trace.load(FIXTURES / "nscl.image_parser.0.json.gz")
     kinds = set(trace.device["kind"])
@@ -172,3 +196,4 @@ def test_import_trace_api_on_a_cpu_trace_keeps_only_the_host_view(tmp_path):
     assert set(bd["axis"]) == {"category", "other_split", "total"}
     assert bd[bd["axis"] == "category"]["share"].sum() == pytest.approx(1.0)
     assert set(bd["component"]) == {"mine"}
+    assert "ceilings" not in run.manifest   # a CPU trace: no datasheet to take, nothing measured

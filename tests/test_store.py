@@ -33,6 +33,10 @@ def test_render_from_saved_files_only(demo_run, tmp_path):
     assert {p.name for p in written} == {"table.md", "heatmap.png", "breakdown.png", "python_breakdown.png",
                                          "system.csv", "system.png", "report.html"}
     assert "events.parquet is not in this run directory" in (copy / "report.html").read_text()
+    # the roofline is sized from events.parquet: without it table.md says so and no roofline file is
+    # written (the live run, with its events, wrote both)
+    assert "No events.parquet in this run directory: the roofline needs it." in (copy / "table.md").read_text()
+    assert (demo_run / "roofline.csv").is_file() and (demo_run / "roofline.png").is_file()
 
 
 def test_no_temporary_files_left(demo_run):

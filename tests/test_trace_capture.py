@@ -55,6 +55,13 @@ def test_trace_rows_equal_function_event_rows_on_one_profile(tmp_path):
     for col in ("calls", "flops", "bytes"):
         np.testing.assert_array_equal(merged[col + "_new"], merged[col + "_old"], err_msg=col)
     assert merged.loc[merged["name"] == "aten::conv2d", "flops_new"].iloc[0] > 0  # flops recomputed from dims
+    # both paths keep a tensor list's shapes nested, dtypes per argument and the sizing arguments
+    cat = new[new["name"] == "aten::cat"].iloc[0]
+    assert cat["input_shapes"] == "[[[1, 2, 2], [1, 2, 2]], []]" and cat["input_dtypes"] == "TensorList,Scalar"
+    total = new[new["name"] == "aten::sum"].iloc[0]
+    assert total["concrete_inputs"] == "[null, [0, 1], false, null]" and total["input_dtypes"].endswith(",")
+    conv = new[new["name"] == "aten::conv2d"].iloc[0]
+    assert conv["concrete_inputs"] == "[null, null, null, [2, 2], [1, 1], [1, 1], null]"
     np.testing.assert_allclose(merged["self_cpu_us_new"], merged["self_cpu_us_old"], atol=0.01)
 
 

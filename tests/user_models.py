@@ -44,3 +44,34 @@ def broken(fail_at: int = 1):
         return torch.ones(4) * x
 
     return Workload("broken", [Component("step", step)], lambda n: list(range(n)))
+
+
+def embedding_lookup(vocab: int = 5000, dim: int = 64, tokens: int = 4096, padding_idx: int | None = None):
+    """Only an nn.Embedding lookup: all of its time is Embedding (the index_select it runs inside)."""
+    table = torch.nn.Embedding(vocab, dim, padding_idx=padding_idx)
+
+    def ids(i):
+        g = torch.Generator().manual_seed(i)
+        x = torch.randint(0, vocab, (tokens,), generator=g)
+        if padding_idx is not None:
+            x[::4] = padding_idx
+        return x
+    return table, ids
+
+
+def embedding_bag_offsets(vocab: int = 5000, dim: int = 64, tokens: int = 4096, bags: int = 64):
+    """nn.EmbeddingBag over 1-D indices with offsets (mode sum)."""
+    table = torch.nn.EmbeddingBag(vocab, dim, mode="sum")
+
+    class Bag(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = table
+
+        def forward(self, x):
+            return self.table(x[0], x[1])
+
+    def inputs(i):
+        g = torch.Generator().manual_seed(i)
+        return (torch.randint(0, vocab, (tokens,), generator=g), torch.arange(0, tokens, tokens // bags))
+    return Bag(), inputs

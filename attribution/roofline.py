@@ -1,0 +1,228 @@
+"""The roofline per component and category: work (FLOPs, bytes) against time and the ceilings.
+
+For each (workload, component, category), mean per sample:
+
+* ``flops`` and ``bytes``: the sum of ``opcost`` over the category's op rows that do the work
+  (an op nested in a sized op is covered by it and not counted twice);
+* ``time_s``: the category's attributed time from the breakdown (on a GPU the device view when
+  the breakdown has one, else the category axis), the same number table.md shows;
+* ``intensity`` = flops / bytes; achieved FLOP/s and bytes/s = work / time;
+* the bound at that intensity, min(peak, intensity x bandwidth), with peak the measured GEMM
+  ceiling of the dtype that does most of the row's FLOPs;
+* ``fraction_of_bound`` = max(flops / peak, bytes / bandwidth) / time: the shortest time the
+  ceilings allow for this work over the time it took (1 = on the roofline). It is defined for
+  rows without FLOPs too (data movement: bytes / bandwidth / time);
+* ``bound``: memory where bytes / bandwidth > flops / peak (intensity below the ridge), else
+  compute;
+* ``unsized_share``: the share of the category's profiled op time in ops the model cannot size
+  (listed by ``unsized_ops``): where it is large, the achieved rates understate the row;
+* for GEMM rows, ``tall_skinny_share``: the share of GEMM op time in products with
+  min(m, n, k) <= 16.
+
+Category Other is left out: most of its time is outside any op.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from nscharacterize.profiler.ceilings import ceiling_key
+from nscharacterize.profiler.events import op_time_us
+from nscharacterize.taxonomy.categories import CATEGORIES
+
+from .opcost import Unsized, always_unsized, is_worker, op_cost
+
+SKINNY = 16   # min(m, n, k) at or below which a product is tall-and-skinny
+COLUMNS = ["workload", "component", "kind", "device", "category", "time_s", "flops", "bytes", "intensity",
+           "achieved_flops_s", "achieved_bytes_s", "peak_flops_s", "peak_dtype", "bandwidth_bytes_s", "ridge",
+           "bound_flops_s", "fraction_of_bound", "bound", "unsized_share", "unsized_ops", "tall_skinny_share",
+           "ceilings"]
+UNSIZED_COLUMNS = ["workload", "component", "category", "name", "calls", "time_share", "reason"]
+_COMP = ["workload", "component"]
+
+
+def op_costs(events: pd.DataFrame) -> pd.DataFrame:
+    """Per op row: ``status`` (sized | covered | unsized | covered_unsized: inside an op that can
+    never be sized), per-call flops, bytes, gemm dims,
+    dtype and reason, plus ``t_us``, the row's profiled time (kernel time on a GPU)."""
+    ops = events[events["source"] == "op"]
+    cols = ["name", "input_shapes", "input_dtypes", "concrete_inputs", "children", "ancestors"]
+    frame = _strings(ops, cols)
+    memo: dict[tuple, tuple] = {}
+    out = []
+    for key in frame.itertuples(index=False, name=None):
+        if key not in memo:
+            memo[key] = _row_cost(*key)
+        out.append(memo[key])
+    costs = pd.DataFrame(out, index=ops.index, columns=["status", "flops_call", "bytes_call", "gemm", "dtype",
+                                                        "reason"])
+    result = pd.concat([ops, costs], axis=1)
+    result["t_us"] = _row_time_us(events, result)
+    return result
+
+
+def _strings(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """The recorded string columns, "" where missing (runs written before a column existed)."""
+    return pd.DataFrame({c: frame[c].astype(object).where(frame[c].notna(), "").astype(str) if c in frame
+                         else pd.Series("", index=frame.index) for c in cols}, index=frame.index)
+
+
+def _row_cost(name, shapes, dtypes, concrete, children, ancestors):
+    chain = [a for a in ancestors.split(">") if a]
+    if any(is_worker(a) for a in chain):
+        # inside an op that can never be sized (a sparse product, nms): its time is unsized too
+        status = "covered_unsized" if any(always_unsized(a) for a in chain) else "covered"
+        return (status, 0.0, 0.0, None, "", "")
+    try:
+        cost = op_cost(name, shapes, dtypes, concrete, children)
+    except Unsized as exc:
+        return ("unsized", 0.0, 0.0, None, "", str(exc))
+    return ("sized", cost.flops, cost.bytes, cost.gemm, cost.dtype, "")
+
+
+def _gemm_dims(name, shapes, dtypes, concrete):
+    """GEMM dims of any product row, covered or not (its self time is the product's time)."""
+    try:
+        return op_cost(name, shapes, dtypes, concrete).gemm
+    except Unsized:
+        return None
+
+
+def _row_time_us(events: pd.DataFrame, ops: pd.DataFrame) -> pd.Series:
+    """Host: the op's profiled self time. GPU: the device time of the kernels it launched, split
+    among op rows of the same launching context in proportion to their calls."""
+    host = op_time_us(ops)
+    on_gpu = ops["device"] == "cuda"
+    if not on_gpu.any():
+        return host
+    kernels = events[(events["source"] == "kernel") & (events["ancestors"].astype(str) != "")]
+    if kernels.empty:
+        return host.where(~on_gpu, 0.0)
+    chain = kernels["ancestors"].astype(str)
+    k = pd.DataFrame({"workload": kernels["workload"], "component": kernels["component"],
+                      "sample": kernels["sample"], "name": chain.str.rsplit(">", n=1).str[-1],
+                      "ancestors": chain.str.rsplit(">", n=1).str[0].where(chain.str.contains(">"), ""),
+                      "k_us": kernels["self_device_us"]})
+    keys = ["workload", "component", "sample", "name", "ancestors"]
+    per_ctx = k.groupby(keys)["k_us"].sum()
+    ctx = pd.MultiIndex.from_frame(ops[keys].astype({"ancestors": str}))
+    calls_in_ctx = ops.groupby(keys)["calls"].transform("sum")
+    gpu_time = pd.Series(per_ctx.reindex(ctx).to_numpy(), index=ops.index).fillna(0.0) * ops["calls"] / calls_in_ctx
+    return host.where(~on_gpu, gpu_time.fillna(0.0))
+
+
+def time_axis(breakdown: pd.DataFrame) -> str:
+    """The breakdown axis whose times the roofline uses: a device view over the categories when
+    the run has one (GPU runs), else the category axis."""
+    for axis in dict.fromkeys(breakdown["axis"].astype(str)):
+        if axis.startswith("device") and set(breakdown.loc[breakdown["axis"] == axis, "category"]) & set(CATEGORIES):
+            return axis
+    return "category"
+
+
+def roofline(events: pd.DataFrame, breakdown: pd.DataFrame, ceilings: dict | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(roofline rows, unsized ops) for every component and category with op time or work."""
+    if events.empty or breakdown.empty or "category" not in events:
+        return pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=UNSIZED_COLUMNS)
+    ops = op_costs(events)
+    ops = ops.assign(category=ops["category"].astype(str), flops=ops["flops_call"] * ops["calls"],
+                     bytes_=ops["bytes_call"] * ops["calls"])
+    axis = time_axis(breakdown)
+    times = breakdown[breakdown["axis"] == axis].set_index(_COMP + ["category"])
+    samples = breakdown[breakdown["axis"] == "total"].set_index(_COMP)["n_samples"] \
+        if "n_samples" in breakdown else None
+    peaks = (ceilings or {}).get("peak_flops") or {}
+    bandwidth = (ceilings or {}).get("bandwidth_bytes_s")
+    source = (ceilings or {}).get("source", "")
+
+    rows, unsized_rows = [], []
+    for (w, c), comp in ops.groupby(_COMP, sort=False):
+        n = float(samples.get((w, c), np.nan)) if samples is not None else np.nan
+        n = n if n == n and n > 0 else float(comp["sample"].nunique() or 1)
+        meta = breakdown[(breakdown["workload"] == w) & (breakdown["component"] == c)].iloc[0]
+        for cat in CATEGORIES:
+            if cat == "other":
+                continue
+            part = comp[comp["category"] == cat]
+            t = float(times["time_s"].get((w, c, cat), 0.0)) if (w, c, cat) in times.index else 0.0
+            if part.empty or (t <= 0 and part["flops"].sum() == 0 and part["bytes_"].sum() == 0):
+                continue
+            flops, nbytes = part["flops"].sum() / n, part["bytes_"].sum() / n
+            op_t = part["t_us"].sum()
+            unsized = part[part["status"] == "unsized"]
+            unsized_t = part.loc[part["status"].isin(["unsized", "covered_unsized"]), "t_us"].sum()
+            by_dtype = part[part["status"] == "sized"].groupby("dtype")["flops"].sum()
+            dtype_key = ceiling_key(by_dtype.idxmax()) if flops > 0 and len(by_dtype) else "float32"
+            peak_dtype = dtype_key if dtype_key in peaks else ("float32" if "float32" in peaks else "")
+            peak = peaks.get(peak_dtype, np.nan) if peak_dtype else np.nan
+            rows.append(_row(w, c, meta, cat, t, flops, nbytes, peak, peak_dtype, bandwidth, source,
+                             unsized_t / op_t if op_t > 0 else (1.0 if len(unsized) else 0.0),
+                             unsized["name"].nunique(),
+                             _skinny_share(part) if cat == "gemm" else np.nan))
+            for (name, reason), grp in unsized.groupby(["name", "reason"], sort=False):
+                unsized_rows.append({"workload": w, "component": c, "category": cat, "name": name,
+                                     "calls": int(grp["calls"].sum() / n),
+                                     "time_share": grp["t_us"].sum() / op_t if op_t > 0 else np.nan, "reason": reason})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    unsized = pd.DataFrame(unsized_rows, columns=UNSIZED_COLUMNS)
+    return table, unsized.sort_values(["workload", "component", "time_share"], ascending=[True, True, False],
+                                      kind="stable").reset_index(drop=True)
+
+
+def _row(w, c, meta, cat, t, flops, nbytes, peak, peak_dtype, bandwidth, source, unsized_share, n_unsized, skinny):
+    bw = float(bandwidth) if bandwidth else np.nan
+    intensity = flops / nbytes if nbytes > 0 else np.nan
+    t_compute = flops / peak if peak == peak and peak > 0 else np.nan
+    t_memory = nbytes / bw if bw == bw and bw > 0 else np.nan
+    fastest = np.nanmax([t_compute, t_memory]) if not (math.isnan(t_compute) and math.isnan(t_memory)) else np.nan
+    bound_rate = min(peak, intensity * bw) if intensity == intensity else (0.0 if nbytes > 0 else np.nan)
+    return {"workload": w, "component": c, "kind": meta.get("kind", ""), "device": meta.get("device", ""),
+            "category": cat, "time_s": t, "flops": flops, "bytes": nbytes, "intensity": intensity,
+            "achieved_flops_s": flops / t if t > 0 else np.nan, "achieved_bytes_s": nbytes / t if t > 0 else np.nan,
+            "peak_flops_s": peak, "peak_dtype": peak_dtype, "bandwidth_bytes_s": bw,
+            "ridge": peak / bw if bw == bw and bw > 0 and peak == peak else np.nan,
+            "bound_flops_s": bound_rate,
+            "fraction_of_bound": fastest / t if t > 0 and fastest == fastest and (flops > 0 or nbytes > 0) else np.nan,
+            "bound": ("" if math.isnan(t_memory) and math.isnan(t_compute) or (flops == 0 and nbytes == 0) else
+                      "memory" if (t_memory if t_memory == t_memory else 0) >= (t_compute if t_compute == t_compute else 0)
+                      else "compute"),
+            "unsized_share": unsized_share, "unsized_ops": n_unsized, "tall_skinny_share": skinny,
+            "ceilings": source}
+
+
+def _skinny_share(part: pd.DataFrame) -> float:
+    """Share of GEMM op time in products with min(m, n, k) <= SKINNY (any product row that has
+    dims, covered or not: the product's own row holds its time)."""
+    dims = [_gemm_dims(*key) for key in _strings(part, ["name", "input_shapes", "input_dtypes", "concrete_inputs"])
+            .itertuples(index=False, name=None)]
+    has = np.array([d is not None for d in dims])
+    if not has.any():
+        return np.nan
+    skinny = np.array([d is not None and min(d[1:]) <= SKINNY for d in dims])
+    t = part["t_us"].to_numpy()
+    total = t[has].sum()
+    return float(t[skinny].sum() / total) if total > 0 else np.nan
+
+
+def torch_flops_agreement(events: pd.DataFrame) -> pd.DataFrame:
+    """Per op name where torch.profiler estimated FLOPs: its total, ours on the same rows, and
+    the ratio (1.0 = agreement). Products and convolutions agree exactly; for add/mul torch
+    counts the first operand's elements, the model the output's. Used by the tests and the report."""
+    rows = events[(events["source"] == "op") & (events["flops"] > 0)]
+    if rows.empty:
+        return pd.DataFrame(columns=["name", "torch_flops", "model_flops", "ratio", "rows"])
+    ours = []
+    for name, sh, dt, cc, ch in _strings(rows, ["name", "input_shapes", "input_dtypes", "concrete_inputs",
+                                                 "children"]).itertuples(index=False):
+        try:
+            ours.append(op_cost(name, sh, dt, cc, ch).flops)
+        except Unsized:
+            ours.append(np.nan)
+    frame = pd.DataFrame({"name": rows["name"].astype(str).to_numpy(), "torch_flops": rows["flops"].to_numpy(),
+                          "model_flops": np.asarray(ours) * rows["calls"].to_numpy()})
+    out = frame.groupby("name").agg(torch_flops=("torch_flops", "sum"), model_flops=("model_flops", "sum"),
+                                    rows=("torch_flops", "size")).reset_index()
+    out["ratio"] = out["model_flops"] / out["torch_flops"]
+    return out
