@@ -160,6 +160,20 @@ def test_factories_are_checked_before_they_are_called(capsys, tmp_path, ref, par
     assert run_dirs(tmp_path / "runs") == []
 
 
+def test_packages_of_a_venv_inside_the_checkout_are_installed_ones(tmp_path, monkeypatch):
+    """CI keeps its .venv in the checkout: yaml there is still an installed package, not user code."""
+    import os
+    import sys
+
+    from nscharacterize.workloads import registry
+
+    root = os.path.dirname(os.path.dirname(registry.__file__))
+    site = os.path.join(root, ".venv-probe", "lib", "python3", "site-packages")
+    monkeypatch.setattr(sys, "path", [*sys.path, site])
+    assert registry._home(os.path.join(site, "yaml", "__init__.py")) == "installed"
+    assert registry._home(registry.__file__) == "user"
+
+
 # ---- command-line options ----------------------------------------------------------------------------
 BAD_ARGS = [
     (["bogus"], ["invalid choice", "--help"]),

@@ -169,13 +169,15 @@ def resolve_factory(ref: str) -> Callable[..., Any]:
 def _home(filename: str) -> str:
     """'stdlib', 'installed' (site-packages) or 'user' for a function's source file."""
     path = os.path.realpath(filename)
-    if path.startswith(os.path.realpath(os.path.dirname(os.path.dirname(__file__))) + os.sep):
-        return "user"  # nscharacterize itself (editable checkout)
     paths = sysconfig.get_paths()
     installed = {os.path.realpath(paths[k]) for k in ("purelib", "platlib")}
     installed |= {os.path.realpath(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
+    # Site-packages first: a virtual environment often lives inside the checkout (.venv), and its
+    # packages are installed ones even though their files sit under the project's folder.
     if any(path.startswith(p + os.sep) for p in installed):
         return "installed"
+    if path.startswith(os.path.realpath(os.path.dirname(os.path.dirname(__file__))) + os.sep):
+        return "user"  # nscharacterize itself (editable checkout)
     stdlib = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib")}
     if any(path.startswith(p + os.sep) for p in stdlib):
         return "stdlib"
