@@ -19,20 +19,14 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Union
 
+import msgspec
 import numpy as np
 import pandas as pd
 
 from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
-
-try:  # orjson parses large traces about twice as fast; the standard library is the fallback
-    import orjson as _json
-
-    _loads = _json.loads
-except ImportError:  # pragma: no cover - orjson is a declared dependency
-    import json as _json
-
-    _loads = _json.loads
+from .gc_pause import gc_paused
 
 # Event categories across torch versions (1.8-1.10 wrote capitalised names), lower-cased.
 _HOST = {"cpu_op": "op", "operator": "op", "user_annotation": "annotation", "cuda_runtime": "runtime",
@@ -42,6 +36,52 @@ _DEVICE = {"kernel": "kernel", "gpu_memcpy": "memcpy", "memcpy": "memcpy", "gpu_
 # Category as written -> 0 host, 1 device, 2 Python function (any capitalisation torch used).
 _KINDS = {c: k for names, k in ((_HOST, 0), (_DEVICE, 1), ({"python_function": 0}, 2))
           for n in names for c in (n, n.capitalize(), n.title().replace("_", ""), n.upper())}
+
+
+# ---- the parts of the Chrome trace format this reader keeps ------------------------------------
+# Decoding straight into these typed records (msgspec) skips every field the tables do not use
+# and builds no dict per event: about 3x faster than a generic JSON parser on a 70 MB trace, and
+# the one place that says which fields of a trace the tool reads. Values stay loosely typed (Any)
+# where torch versions and other tools disagree; the table builders below convert them.
+class _Args(msgspec.Struct):
+    external_id: Any = msgspec.field(default=None, name="External id")
+    correlation: Any = None
+    input_dims: Any = msgspec.field(default=None, name="Input Dims")
+    input_types: Any = msgspec.field(default=None, name="Input type")
+    concrete_inputs: Any = msgspec.field(default=None, name="Concrete Inputs")
+    stream: Any = None
+    device: Any = None
+    python_id: Any = msgspec.field(default=None, name="Python id")
+    python_parent_id: Any = msgspec.field(default=None, name="Python parent id")
+    bytes: Any = msgspec.field(default=None, name="Bytes")
+    total_allocated: Any = msgspec.field(default=None, name="Total Allocated")
+    device_type: Any = msgspec.field(default=None, name="Device Type")
+
+
+_NO_ARGS = _Args()
+
+
+class _Event(msgspec.Struct):
+    ph: Any = None
+    cat: Any = None
+    name: Any = ""
+    ts: Any = 0.0
+    dur: Any = 0.0
+    tid: Any = None
+    args: Union[_Args, None] = None
+
+
+class _Document(msgspec.Struct):
+    traceEvents: list[_Event]
+    # The top-level facts the reports read (the recording machine); other keys are not kept.
+    deviceProperties: Any = None
+    cuda_runtime_version: Any = None
+    cuda_driver_version: Any = None
+    schemaVersion: Any = None
+    distributedInfo: Any = None
+
+
+_DECODER = msgspec.json.Decoder(Union[_Document, list[_Event]])  # object form, or the bare array
 
 
 class TraceError(Exception):
@@ -55,7 +95,7 @@ class Trace:
     python: pd.DataFrame
     memory: pd.DataFrame
     span_us: tuple[float, float]   # first start and last end of any host or device interval
-    metadata: dict                 # top-level keys other than traceEvents (deviceProperties, ...)
+    metadata: dict                 # the recording machine's facts (deviceProperties, CUDA versions)
 
     @property
     def wall_us(self) -> float:
@@ -69,44 +109,47 @@ class Trace:
         return bool(len(ts)) and bool((ts != np.floor(ts)).any())
 
 
+@gc_paused()
 def load(path: str | Path) -> Trace:
-    """Reads ``path`` (gzip recognised by its magic bytes, whatever the suffix)."""
+    """Reads ``path`` (gzip recognised by its magic bytes, whatever the suffix). The collector is
+    paused: a large trace allocates millions of objects and none of them form cycles."""
     path = Path(path)
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-        data = _loads(raw)
-        del raw  # the parsed events are the peak of memory: do not hold the text beside them
-    except (OSError, EOFError, ValueError) as exc:
+        doc = _DECODER.decode(raw)
+        del raw  # the decoded events are the peak of memory: do not hold the text beside them
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise TraceError(f"not a readable Chrome trace ({type(exc).__name__}: {str(exc)[:80]})") from None
-    if isinstance(data, list):  # the bare-array form of the Chrome trace format
-        data = {"traceEvents": data}
-    if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
-        raise TraceError("no traceEvents list: not a Chrome trace")
-    return from_events(data["traceEvents"], {k: v for k, v in data.items() if k != "traceEvents"})
+    except msgspec.ValidationError as exc:
+        raise TraceError(f"not a Chrome trace: {str(exc)[:120]}") from None
+    except msgspec.DecodeError as exc:
+        raise TraceError(f"not a readable Chrome trace (invalid JSON: {str(exc)[:80]})") from None
+    if isinstance(doc, list):
+        return _from_events(doc, {})
+    meta = {k: getattr(doc, k) for k in doc.__struct_fields__ if k != "traceEvents" and getattr(doc, k) is not None}
+    return _from_events(doc.traceEvents, meta)
 
 
-def from_events(events: list, metadata: dict | None = None) -> Trace:
+def _from_events(events: list[_Event], metadata: dict) -> Trace:
     host, device, python, memory = [], [], [], []
     kinds = _KINDS
     for e in events:
-        if not isinstance(e, dict):
-            continue
-        ph = e.get("ph")
+        ph = e.ph
         if ph == "X":
-            kind = kinds.get(e.get("cat"))
+            kind = kinds.get(e.cat)
             if kind is None:
                 continue
             (host if kind == 0 else device if kind == 1 else python).append(e)
-        elif ph == "i" and e.get("name") == "[memory]":
+        elif ph == "i" and e.name == "[memory]":
             memory.append(e)
     h = _host_table(host)
     d = _device_table(device, h)
     starts = [t for t in (h["ts"].min() if len(h) else None, d["ts"].min() if len(d) else None) if t is not None]
     ends = [t for t in (h["end"].max() if len(h) else None, d["end"].max() if len(d) else None) if t is not None]
     span = (float(min(starts)), float(max(ends))) if starts else (0.0, 0.0)
-    return Trace(h, d, _python_table(python), _memory_table(memory), span, metadata or {})
+    return Trace(h, d, _python_table(python), _memory_table(memory), span, metadata)
 
 
 def is_op_name(name: str) -> bool:
@@ -121,23 +164,49 @@ def _tid(value) -> int:
         return hash(value) & 0x7FFFFFFF
 
 
-def _host_table(events: list[dict]) -> pd.DataFrame:
+def _int_column(values: list, default: int) -> np.ndarray:
+    """int64 column; values that are not integers (missing, text) become ``default``."""
+    return np.array([v if type(v) is int else default if v is None else _int(v, default) for v in values],
+                    dtype=np.int64)
+
+
+def _float_column(values: list, missing: float = 0.0) -> np.ndarray:
+    """float column; missing values (None) become ``missing``, text that is not a number 0."""
+    try:
+        out = np.array(values, dtype=float)  # None becomes NaN here; JSON itself has no NaN
+    except (TypeError, ValueError):
+        out = np.array([np.nan if v is None else _float(v) for v in values], dtype=float)
+    if missing == missing:  # not NaN
+        out[np.isnan(out)] = missing
+    return out
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _host_table(events: list[_Event]) -> pd.DataFrame:
     # Column by column with comprehensions: the largest traces hold 100k+ host events.
-    args = [e.get("args") or {} for e in events]
-    name = [e.get("name", "") for e in events]
-    cats = [_HOST.get(str(e.get("cat", "")).lower(), "op") for e in events]
+    args = [e.args or _NO_ARGS for e in events]
+    name = [e.name if type(e.name) is str else str(e.name) for e in events]
+    cats = [_HOST.get(str(e.cat).lower(), "op") for e in events]
     source = ["op" if INDUCTOR_CPU_KERNEL.fullmatch(n) else
               "annotation" if c == "annotation" or not is_op_name(n) else
               "runtime" if RUNTIME_API.fullmatch(n) else "op" for c, n in zip(cats, name)]
-    ts = np.array([float(e.get("ts", 0.0)) for e in events], dtype=float)
-    dur = np.array([float(e.get("dur", 0.0) or 0.0) for e in events], dtype=float)
+    ts = _float_column([e.ts for e in events])
+    dur = _float_column([e.dur for e in events])
     frame = pd.DataFrame({
-        "name": name, "source": source, "tid": np.array([_tid(e.get("tid")) for e in events], dtype=np.int64),
+        "name": pd.Series(name, dtype=object), "source": pd.Series(source, dtype=object),
+        "tid": np.array([e.tid if type(e.tid) is int else _tid(e.tid) for e in events], dtype=np.int64),
         "ts": ts, "dur": dur, "end": ts + dur,
-        "external_id": np.array([int(a.get("External id", -1)) for a in args], dtype=np.int64),
-        "correlation": np.array([int(a.get("correlation", -1)) for a in args], dtype=np.int64),
-        "input_dims": [a.get("Input Dims") for a in args], "input_types": [a.get("Input type") for a in args],
-        "concrete_inputs": [a.get("Concrete Inputs") for a in args]})
+        "external_id": _int_column([a.external_id for a in args], -1),
+        "correlation": _int_column([a.correlation for a in args], -1),
+        "input_dims": pd.Series([a.input_dims for a in args], dtype=object),
+        "input_types": pd.Series([a.input_types for a in args], dtype=object),
+        "concrete_inputs": pd.Series([a.concrete_inputs for a in args], dtype=object)})
     return _nest(frame)
 
 
@@ -227,18 +296,18 @@ def _merge_same_name_only_children(parent: list[int], names: list[str], order: l
     return keep.tolist()
 
 
-def _device_table(events: list[dict], host: pd.DataFrame) -> pd.DataFrame:
-    args = [e.get("args") or {} for e in events]
-    ts = np.array([float(e.get("ts", 0.0)) for e in events], dtype=float)
-    dur = np.array([float(e.get("dur", 0.0) or 0.0) for e in events], dtype=float)
+def _device_table(events: list[_Event], host: pd.DataFrame) -> pd.DataFrame:
+    args = [e.args or _NO_ARGS for e in events]
+    ts = _float_column([e.ts for e in events])
+    dur = _float_column([e.dur for e in events])
     frame = pd.DataFrame({
-        "name": [e.get("name", "") for e in events],
-        "kind": [_DEVICE.get(str(e.get("cat", "")).lower(), "kernel") for e in events],
+        "name": pd.Series([e.name if type(e.name) is str else str(e.name) for e in events], dtype=object),
+        "kind": pd.Series([_DEVICE.get(str(e.cat).lower(), "kernel") for e in events], dtype=object),
         "ts": ts, "dur": dur, "end": ts + dur,
-        "stream": np.array([_int(a.get("stream"), -1) for a in args], dtype=np.int64),
-        "device": np.array([_int(a.get("device"), 0) for a in args], dtype=np.int64),
-        "correlation": np.array([_int(a.get("correlation"), -1) for a in args], dtype=np.int64),
-        "external_id": np.array([_int(a.get("External id"), -1) for a in args], dtype=np.int64)})
+        "stream": _int_column([a.stream for a in args], -1),
+        "device": _int_column([a.device for a in args], 0),
+        "correlation": _int_column([a.correlation for a in args], -1),
+        "external_id": _int_column([a.external_id for a in args], -1)})
     frame["launcher"] = _launchers(frame, host)
     return frame
 
@@ -268,22 +337,24 @@ def _launchers(device: pd.DataFrame, host: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(pick.astype(float), nan=-1).astype(np.int64)
 
 
-def _python_table(events: list[dict]) -> pd.DataFrame:
-    rows = [(e.get("name", ""), _tid(e.get("tid")), float(e.get("ts", 0.0)), float(e.get("dur", 0.0) or 0.0),
-             int((e.get("args") or {}).get("Python id", -1)), int((e.get("args") or {}).get("Python parent id", -1)))
-            for e in events]
-    frame = pd.DataFrame(rows, columns=["name", "tid", "ts", "dur", "python_id", "python_parent_id"])
-    frame["end"] = frame["ts"] + frame["dur"]
-    return frame
+def _python_table(events: list[_Event]) -> pd.DataFrame:
+    args = [e.args or _NO_ARGS for e in events]
+    ts = _float_column([e.ts for e in events])
+    dur = _float_column([e.dur for e in events])
+    return pd.DataFrame({
+        "name": pd.Series([str(e.name) for e in events], dtype=object),
+        "tid": np.array([_tid(e.tid) for e in events], dtype=np.int64), "ts": ts, "dur": dur,
+        "python_id": _int_column([a.python_id for a in args], -1),
+        "python_parent_id": _int_column([a.python_parent_id for a in args], -1), "end": ts + dur})
 
 
-def _memory_table(events: list[dict]) -> pd.DataFrame:
-    rows = []
-    for e in events:
-        args = e.get("args") or {}
-        rows.append((float(e.get("ts", 0.0)), float(args.get("Bytes", 0) or 0),
-                     float(args.get("Total Allocated", np.nan)), int(args.get("Device Type", 0) or 0)))
-    return pd.DataFrame(rows, columns=["ts", "bytes", "total_allocated", "device_type"])
+def _memory_table(events: list[_Event]) -> pd.DataFrame:
+    args = [e.args or _NO_ARGS for e in events]
+    total = [a.total_allocated for a in args]
+    return pd.DataFrame({
+        "ts": _float_column([e.ts for e in events]), "bytes": _float_column([a.bytes for a in args]),
+        "total_allocated": _float_column(total, missing=np.nan),
+        "device_type": _int_column([a.device_type for a in args], 0)})
 
 
 # ---- derived per-op facts: what torch.profiler computes from the same inputs -------------------
@@ -304,8 +375,8 @@ def flops(name: str, dims, concrete) -> float:
             if not a or not b or a[0] == 0 or a[-1] == 0:
                 return 0.0
             return 2.0 * _prod(a) / a[-1] / a[0] * _prod(b)
-        if name in ("aten::mul", "aten::add"):
-            return float(_prod(dims[0])) if dims[0] else 0.0
+        if name in ("aten::mul", "aten::add"):  # a 0-d tensor (shape []) is one element, as torch counts it
+            return float(_prod(dims[0])) if isinstance(dims[0], list) else 0.0
         if name == "aten::conv2d":
             x, w = dims[0], dims[1]
             if len(x) != 4 or len(w) != 4 or not concrete or len(concrete) < 7:

@@ -9,7 +9,6 @@ every object the process holds. The measured call itself runs exactly as before.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import re
 import sys
@@ -22,6 +21,7 @@ import pandas as pd
 from torch.profiler import ProfilerActivity, profile
 
 from . import chrome_trace, function_events, trace_events
+from .gc_pause import gc_paused
 from .timing import synchronize
 from .torch_compat import events_are_lazy, export_trace
 
@@ -93,18 +93,6 @@ def _trace_of(prof, keep_at: str | None) -> chrome_trace.Trace:
         return chrome_trace.load(path)
     finally:
         os.unlink(path)
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """No garbage collection inside the block (re-enabled after, if it was on)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from nscharacterize.attribution.timeline import walk
 
 from .chrome_trace import Trace, flops
 from .events import DTYPE_BYTES, concrete_from_trace
+from .gc_pause import gc_paused
 _SKIP = ("ProfilerStep",)
 
 
@@ -28,6 +29,7 @@ class CallFacts:
     median_kernel_us: float  # NaN without kernels
 
 
+@gc_paused()
 def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFrame, CallFacts]:
     """Event rows of one call (one row per host or device event, ``calls`` = 1) and its facts."""
     host, dev = trace.host, trace.device

@@ -22,7 +22,8 @@ def _model_call():
     def fn():
         with torch.no_grad(), torch.profiler.record_function("user_range"):
             y = model(x)
-            z = torch.bmm(y.unsqueeze(0), y.t().unsqueeze(0)) * 2 + torch.ones(1)
+            scale = torch.tensor(2.0) * torch.tensor(1.0)  # 0-d tensors: torch counts one flop
+            z = torch.bmm(y.unsqueeze(0), y.t().unsqueeze(0)) * scale + torch.ones(1)
             return torch.cat([z, z], dim=1).sum(dim=(0, 1))  # a tensor-list argument
     fn()
     return fn
