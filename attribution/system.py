@@ -32,14 +32,15 @@ def system_view(samples: pd.DataFrame) -> pd.DataFrame:
         e2e = tot.groupby("sample")["time_s"].sum()          # components run in sequence
         mean_e2e = float(e2e.mean())
         rows = [_row(workload, "end_to_end", "all", "total", e2e, mean_e2e)]
-        cat = cats[cats["workload"] == workload]
+        # (side, category) x sample in one group-by: the 2 x 9 cells are looked up, not filtered
+        by_cell = (cats[cats["workload"] == workload].groupby(["kind", "category", "sample"])["time_s"].sum()
+                   .unstack("sample").reindex(columns=e2e.index).fillna(0.0))
+        zeros = pd.Series(0.0, index=e2e.index)
         for side in SIDES:
             side_tot = tot[tot["kind"] == side].groupby("sample")["time_s"].sum().reindex(e2e.index, fill_value=0.0)
             rows.append(_row(workload, "side", side, "total", side_tot, mean_e2e))
-            side_cat = cat[cat["kind"] == side]
             for c in CATEGORIES:
-                per_sample = (side_cat[side_cat["category"] == c].groupby("sample")["time_s"].sum()
-                              .reindex(e2e.index, fill_value=0.0))
+                per_sample = by_cell.loc[(side, c)] if (side, c) in by_cell.index else zeros
                 rows.append(_row(workload, "side", side, c, per_sample, mean_e2e))
         for component, comp in tot.groupby("component", sort=False):
             per_sample = comp.set_index("sample")["time_s"].reindex(e2e.index, fill_value=0.0)

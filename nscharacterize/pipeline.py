@@ -38,7 +38,7 @@ from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
 from nscharacterize.profiler.torch_backend import TorchSettings
 from nscharacterize.reports import store
-from nscharacterize.reports.render import render, write_results
+from nscharacterize.reports.render import render, render_tables, write_results
 from nscharacterize.reports.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.rules import RuleFileError
@@ -225,9 +225,10 @@ class _Run:
             _record_ceilings(manifest, self.events, self.device)
         if self._written == (len(self.events), len(self.timings)) and self._result is not None:
             self.run_dir.write_json(store.MANIFEST, manifest)  # the data is saved: statuses only
-            render(self.run_dir, figures=False)
-            return self._result
-        return self._write_all()
+        else:
+            self._write_all()
+        render(self.run_dir)  # the roofline, figures and report.html: once, whatever stopped the run
+        return self._result
 
     def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         events = (pd.concat(self.events, ignore_index=True) if self.events
@@ -245,12 +246,13 @@ class _Run:
         self.run_dir.write_json(store.MANIFEST, self.manifest)
 
     def _write_all(self) -> pd.DataFrame:
-        """After each workload: every table derived from the samples so far, then table.md and figures."""
+        """After each workload: every table derived from the samples so far, and table.md (the
+        figures and report.html are drawn once, by ``_finish``)."""
         events, timings = self._frames()
         self.manifest["updated"] = _now()
         self._result = write_results(self.run_dir, events, timings, self.manifest)
         self._written = (len(self.events), len(self.timings))
-        render(self.run_dir)
+        render_tables(self.run_dir)
         return self._result
 
 

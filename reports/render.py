@@ -61,23 +61,41 @@ def _or_none(value) -> float | None:
     return None if value != value else value
 
 
-def render(run: RunDir, figures: bool = True) -> list[Path]:
-    """Writes table.md, the figures and report.html from the saved breakdown, timings, checks and
-    manifest; with ``figures`` false, the figures are left as they are (a status change, nothing new
-    measured)."""
-    from .html_run import write_run_report
+def render_tables(run: RunDir) -> list[Path]:
+    """The cheap part of ``render``, rewritten after each workload of a run in progress: system.csv
+    and table.md without the roofline section. The roofline, the figures and report.html take
+    seconds each (matplotlib layout, plotly), so they are drawn once, when the run ends or stops,
+    and by ``nscharacterize report``; what they show is in the tables either way."""
+    result, manifest, system, text = _tables(run)
+    if not result.empty:
+        text = text.rstrip("\n") + "\n\n" + IN_PROGRESS + "\n"
+    return [run.write_csv(store.SYSTEM, system), run.write_text(store.TABLE, text)]
 
+
+# Where table.md's roofline section will be while a run is still going (render_tables).
+IN_PROGRESS = ("## Roofline\n\nThe run is still going: the roofline section, the figures and report.html are "
+               "written when it ends (or by `nscharacterize report RUN_DIR`).")
+
+
+def _tables(run: RunDir) -> tuple[pd.DataFrame, dict, pd.DataFrame, str]:
+    """The breakdown, manifest, system view and table.md's text up to the roofline section."""
     result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
     system = system_view(run.samples())
-    text = markdown_report(result, timings, checks, manifest) + "\n" + system_markdown(system)
+    return result, manifest, system, markdown_report(result, timings, checks, manifest) + "\n" + system_markdown(system)
+
+
+def render(run: RunDir) -> list[Path]:
+    """Writes table.md, the figures and report.html from the saved breakdown, timings, checks and
+    manifest."""
+    from .html_run import write_run_report
+
+    result, manifest, system, text = _tables(run)
     roofline_files: list[Path] = []
     if not result.empty:   # the roofline section, roofline.csv and roofline.png
         section, roofline_files = write_roofline(run, result, manifest)
         text = text.rstrip("\n") + "\n\n" + section
     written = [run.write_csv(store.SYSTEM, system), run.write_text(store.TABLE, text), *roofline_files]
     if result.empty:
-        return written + [write_run_report(run)]
-    if not figures:
         return written + [write_run_report(run)]
     for name, make, data in ((store.HEATMAP, plots.heatmap, result), (store.BARS, plots.stacked_bars, result),
                              (store.PYTHON_PLOT, plots.python_breakdown, result),

@@ -105,6 +105,32 @@ def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
     assert seen == [(i, set(range(i + 1)), set(range(i + 1)), i + 1) for i in range(3)]
 
 
+def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, monkeypatch):
+    """table.md holds each workload as soon as it finishes; the figures and report.html are drawn
+    once, by the end of the run (drawing them after every workload was most of the tool's time)."""
+    from nscharacterize.profiler import session
+    from nscharacterize.reports import render as render_module
+
+    seen = []
+    real = session.profile_workload
+
+    def spy(workload, label, settings, on_sample=None):
+        run = run_dirs(tmp_path / "runs")[0]
+        seen.append((label, (run / "table.md").read_text(), (run / "heatmap.png").exists(),
+                     (run / "report.html").exists()))
+        return real(workload, label, settings, on_sample=on_sample)
+
+    monkeypatch.setattr("nscharacterize.pipeline.profile_workload", spy)
+    code, err, run = _run(capsys, tmp_path, _config(tmp_path, DEMO, dict(DEMO, name="second")))
+    assert code == 0, err
+    (label0, table0, heat0, page0), (label1, table1, heat1, page1) = seen
+    assert label1 == "second" and "mlp-demo" in table1 and render_module.IN_PROGRESS in table1
+    assert not (heat0 or heat1 or page0 or page1)
+    final = (run / "table.md").read_text()
+    assert render_module.IN_PROGRESS not in final and "## Roofline" in final and "second" in final
+    assert (run / "heatmap.png").is_file() and (run / "report.html").is_file()
+
+
 # ---- signals at random points, in real CLI processes ------------------------------------------------
 def _start(tmp_path: Path, cfg: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(TESTS), COLUMNS="160")
