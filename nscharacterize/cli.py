@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="e.g. aten::addmm, a CUDA kernel name, or json.decoder:raw_decode")
     p.add_argument("--within", default="", help="enclosing ops, outermost first, comma-separated")
     p.add_argument("--calls", default="", help="ops it calls directly, comma-separated")
-    p.add_argument("--as", dest="source", choices=["op", "runtime", "kernel", "python"],
-                   help="what the name is (default: guessed)")
+    p.add_argument("--as", dest="source", choices=["op", "runtime", "annotation", "kernel", "python"],
+                   help="what the name is: annotation is a record_function range such as "
+                        "Optimizer.step#Adam.step (default: guessed)")
     p.set_defaults(handler=cmd_explain)
 
     p = sub.add_parser("taxonomy", help="inspect the rule set")
@@ -290,6 +291,8 @@ def _guess_source(name: str) -> str:
         return "runtime"
     if re.fullmatch(r"[A-Za-z_]\w*::\w+", name):  # dispatcher op (kernels have spaces and templates)
         return "op"
+    if re.fullmatch(r"[\w.]+#[\w.]+", name):  # torch's Class.method#Instance.method ranges (optimizers)
+        return "annotation"
     if name.startswith("builtin:") or (":" in name and " " not in name):
         return "python"
     return "kernel"

@@ -67,6 +67,14 @@ def test_explain_within_and_python():
     assert "parsing_io" in proc.stdout
 
 
+def test_explain_annotation_ranges():
+    proc = run_cli("explain", "Optimizer.step#Adam.step")  # guessed: a record_function range
+    assert proc.returncode == 0, proc.stderr
+    assert "as:        annotation" in proc.stdout and "rule:      optimizer-range" in proc.stdout
+    proc = run_cli("explain", "nmn.module_call", "--as", "annotation")
+    assert "rule:      user-range" in proc.stdout
+
+
 def test_taxonomy_coverage():
     proc = run_cli("taxonomy", "--coverage")
     assert proc.returncode == 0, proc.stderr
