@@ -107,7 +107,7 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
     samples, timings = [], []
     offset = 0
     for i, (run, _) in enumerate(opened):
-        s = runs.samples(run).copy()
+        s = run.samples().copy()
         width = int(s["sample"].max()) + 1 if len(s) else 0
         s["sample"] = s["sample"] + offset
         s["round"] = i

@@ -55,7 +55,7 @@ def save(run: str | Path, name: str, store: str | Path = DEFAULT_STORE, force: b
     check_name(name)
     run = Path(run)
     rd, _ = runs.open_run(run)   # the manifest fields compare relies on,
-    runs.samples(rd)             # samples.csv as compare reads it,
+    rd.samples()                 # samples.csv as compare reads it,
     _ = rd.config                # and the config it diffs (missing or corrupt YAML is refused)
     store = Path(store)
     dest = store / name

@@ -30,7 +30,7 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
     """
     settings = settings or CompareSettings()
     (base, bm), (new, nm) = runs.open_run(base_path), runs.open_run(new_path)
-    bs, ns = runs.samples(base), runs.samples(new)
+    bs, ns = base.samples(), new.samples()
     refused, warned = fingerprint_diffs(bm, nm, settings.fingerprint_keys)
     blocking = {k: v for k, v in refused.items() if k not in allow_keys}
     if blocking and not allow_env_change:

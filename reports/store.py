@@ -171,6 +171,7 @@ class Manifest(_Loose):
     repeats: int
     config_hash: str | None = None
     git_commit: str | None = None
+    run_id: str | None = None          # a UUID per run: the gate's identity of a run (older runs lack it)
     checks: dict
     pid: int | None = None
     host: str | None = None
