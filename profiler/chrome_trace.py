@@ -188,14 +188,23 @@ def _float(value) -> float:
         return 0.0
 
 
+def _source(category: str, name: str) -> str:
+    """The event source of a host event: op, runtime or annotation (profiler/events.py)."""
+    if INDUCTOR_CPU_KERNEL.fullmatch(name):
+        return "op"
+    if category == "annotation" or not is_op_name(name):
+        return "annotation"
+    return "runtime" if RUNTIME_API.fullmatch(name) else "op"
+
+
 def _host_table(events: list[_Event]) -> pd.DataFrame:
     # Column by column with comprehensions: the largest traces hold 100k+ host events.
     args = [e.args or _NO_ARGS for e in events]
     name = [e.name if type(e.name) is str else str(e.name) for e in events]
     cats = [_HOST.get(str(e.cat).lower(), "op") for e in events]
-    source = ["op" if INDUCTOR_CPU_KERNEL.fullmatch(n) else
-              "annotation" if c == "annotation" or not is_op_name(n) else
-              "runtime" if RUNTIME_API.fullmatch(n) else "op" for c, n in zip(cats, name)]
+    # A trace repeats a few hundred names 100k times: match the patterns once per (category, name).
+    sources = {key: _source(*key) for key in set(zip(cats, name))}
+    source = [sources[key] for key in zip(cats, name)]
     ts = _float_column([e.ts for e in events])
     dur = _float_column([e.dur for e in events])
     frame = pd.DataFrame({
@@ -247,7 +256,8 @@ def _nest(frame: pd.DataFrame) -> pd.DataFrame:
         names = frame["name"].tolist()
         order = np.lexsort((-frame["dur"].to_numpy(), frame["ts"].to_numpy(), frame["tid"].to_numpy())).tolist()
         n = len(frame)
-    is_op = [is_op_name(x) for x in names]
+    op_names = {x: is_op_name(x) for x in set(names)}
+    is_op = [op_names[x] for x in names]
     ancestors = [""] * n
     for i in order:  # parents come before their children in this order
         p = parent[i]
