@@ -1,7 +1,10 @@
 """Lists every package under the stage folders. The folder -> import-name map is written once,
 in pyproject.toml's [tool.setuptools] package-dir; this file only walks those folders."""
 import os
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as a package
+    import tomli as tomllib
 
 from setuptools import setup
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tomllib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as a package
+    import tomli as tomllib
 
 from nscharacterize.fileio import read_text
 

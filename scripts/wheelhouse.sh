@@ -3,7 +3,8 @@
 # air-gapped cluster) next to the torch that is already there. Run it where PyPI is reachable:
 #   bash scripts/wheelhouse.sh DIR [PYTHON_VERSION] [PLATFORM] [HAVE]  (default 3.12, manylinux_2_28_x86_64)
 # It downloads binary wheels of every dependency in pyproject.toml except torch and torchvision
-# (GPU machines bring their own CUDA build), plus setuptools to build the editable install. Carry
+# (GPU machines bring their own CUDA build), plus setuptools to build the editable install (the
+# script itself needs Python 3.11+ and pip where it runs). Carry
 # DIR and the checkout over, then, in the environment that has torch:
 #   pip install --no-index --find-links DIR -e .
 # Every wheel is about 155 MB for CPython 3.12. To carry only what the target lacks, save its
@@ -16,14 +17,27 @@ dir=${1:?usage: scripts/wheelhouse.sh DIR [PYTHON_VERSION] [PLATFORM]}
 py=${2:-3.12}
 platform=${3:-manylinux_2_28_x86_64}
 have=${4:-}
-reqs=$(python3 - <<'PY'
-import re, tomllib
+reqs=$(mktemp)
+trap 'rm -f "$reqs"' EXIT
+# pip evaluates environment markers with the Python running it, not --python-version: the
+# project's own markers are evaluated here for the target instead. Dependencies' markers are still
+# pip's to evaluate, so run this script with the target's Python version where you can.
+python3 - "$py" > "$reqs" <<'PY'
+import re, sys, tomllib
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)
-deps = project["project"]["dependencies"] + project["build-system"]["requires"]
-print("\n".join(d for d in deps if re.split(r"[<>=!~ ;\[]", d)[0] not in ("torch", "torchvision")))
+target = {"python_version": sys.argv[1], "python_full_version": sys.argv[1] + ".0"}
+for dep in project["project"]["dependencies"] + project["build-system"]["requires"]:
+    req = Requirement(dep)
+    if req.name in ("torch", "torchvision") or (req.marker and not req.marker.evaluate(target)):
+        continue
+    req.marker = None
+    print(req)
 PY
-)
 mkdir -p "$dir"
 # pip does not widen a given manylinux tag to the older ones the same machine accepts: list them
 platforms=(--platform "$platform")
@@ -34,9 +48,8 @@ if [[ $platform =~ ^manylinux_2_([0-9]+)_(.+)$ ]]; then
     platforms+=(--platform "manylinux2014_${BASH_REMATCH[2]}" --platform "any")
 fi
 download() {
-    # shellcheck disable=SC2086
     python3 -m pip download -q --dest "$dir" --only-binary=:all: --python-version "$py" "${platforms[@]}" \
-        --implementation cp "$@" $reqs
+        --implementation cp "$@" -r "$reqs"
 }
 if [ -n "$have" ]; then
     pins=$(mktemp)

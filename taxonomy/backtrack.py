@@ -11,8 +11,12 @@ forced. The classifier's time bound (``taxonomy.classifier``) catches what this 
 from __future__ import annotations
 
 import re
-from re import _constants as C  # type: ignore[attr-defined]  # the parser's node kinds
-from re import _parser  # type: ignore[attr-defined]
+try:  # Python 3.11+: the parser and its node kinds
+    from re import _constants as C  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+except ImportError:  # Python 3.10: the same modules under their old names
+    import sre_constants as C  # type: ignore[no-redef]
+    import sre_parse as _parser  # type: ignore[no-redef]
 
 _REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT)
 _CATEGORY_TEST = {
