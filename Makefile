@@ -38,17 +38,22 @@ bench: setup
 clean:
 	rm -rf $(VENV) runs
 
-# The oldest supported torch/torchvision pair (pyproject.toml, README) in a second venv: the profiler,
-# taxonomy and attribution tests and one small CLI run, so a torch-version break shows without a GPU.
-# PyPI's Linux torch wheels bring their CUDA libraries (about 2.6 GB), so the venv is kept between
-# runs under ~/.cache; a run that finds it complete only re-checks it (seconds).
-OLDEST_TORCH := torch==2.3.1 torchvision==0.18.1
-COMPAT_VENV  ?= $(HOME)/.cache/nscharacterize/venv-torch-2.3.1
+# The oldest supported torch/torchvision pair (pyproject.toml, README) in a second venv, on the oldest
+# supported Python (3.10) where the machine has it (else $(PYTHON)): the profiler, taxonomy and
+# attribution tests and one small CLI run, so a torch- or Python-version break shows without a GPU.
+# On 3.10 pip also picks pandas 2, so the pandas>=2.0 claim is tested too. PyPI's Linux torch
+# wheels bring their CUDA libraries (about 2.6 GB), so the venv is kept between runs under
+# ~/.cache; a run that finds it complete only re-checks it (seconds).
+OLDEST_TORCH  := torch==2.3.1 torchvision==0.18.1
+OLDEST_PYTHON := $(firstword $(foreach p,python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10),\
+                   $(shell $(p) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $(p))))
+COMPAT_PYTHON ?= $(or $(OLDEST_PYTHON),$(PYTHON))
+COMPAT_VENV   ?= $(HOME)/.cache/nscharacterize/venv-torch-2.3.1-$(shell $(COMPAT_PYTHON) -c 'import sys; print("py%d.%d" % sys.version_info[:2])')
 COMPAT_TESTS := tests/test_trace_capture.py tests/test_gpu_views.py tests/test_taxonomy.py tests/test_attribution.py \
                 tests/test_cuda.py
 
 compat:
-	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/pip install -q $(OLDEST_TORCH)
 	$(COMPAT_VENV)/bin/pip freeze | grep -E '^(torch|torchvision)==' > $(COMPAT_VENV)/torch-pin.txt
 	$(COMPAT_VENV)/bin/pip install -q -c $(COMPAT_VENV)/torch-pin.txt -e '.[dev]'

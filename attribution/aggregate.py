@@ -43,8 +43,8 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
                                        np.where(ev["rule"].astype(str) != "", "ops_deliberate", "ops_unmatched")))
     by_cat = ev.groupby(_COMP + ["category"], observed=True)["t_us"].sum().unstack("category")
     by_cat = by_cat.reindex(columns=list(CATEGORIES), fill_value=0.0)
-    by_other = ev[ev["other_kind"] != ""].groupby(_COMP + ["other_kind"])["t_us"].sum().unstack("other_kind")
-    by_py = ev[ev["source"] == "python"].groupby(_COMP + ["subcategory"])["t_us"].sum().unstack("subcategory")
+    by_other = ev[ev["other_kind"] != ""].groupby(_COMP + ["other_kind"], observed=True)["t_us"].sum().unstack("other_kind")
+    by_py = ev[ev["source"] == "python"].groupby(_COMP + ["subcategory"], observed=True)["t_us"].sum().unstack("subcategory")
 
     t = timings.set_index(_COMP)
     idx = t.index
