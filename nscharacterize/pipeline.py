@@ -226,8 +226,8 @@ class _Run:
         if self._written == (len(self.events), len(self.timings)) and self._result is not None:
             self.run_dir.write_json(store.MANIFEST, manifest)  # the data is saved: statuses only
         else:
-            self._write_all()
-        render(self.run_dir)  # the roofline, figures and report.html: once, whatever stopped the run
+            self._write_results()
+        render(self.run_dir)  # table.md, the roofline, figures and report.html: once, whatever stopped the run
         return self._result
 
     def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -248,12 +248,16 @@ class _Run:
     def _write_all(self) -> pd.DataFrame:
         """After each workload: every table derived from the samples so far, and table.md (the
         figures and report.html are drawn once, by ``_finish``)."""
+        self._write_results()
+        render_tables(self.run_dir)
+        return self._result
+
+    def _write_results(self) -> None:
+        """events, timings, samples, breakdown, checks and the manifest, from the samples so far."""
         events, timings = self._frames()
         self.manifest["updated"] = _now()
         self._result = write_results(self.run_dir, events, timings, self.manifest)
         self._written = (len(self.events), len(self.timings))
-        render_tables(self.run_dir)
-        return self._result
 
 
 def _note_unmeasured(record: dict, manifest: dict) -> None:
