@@ -164,6 +164,11 @@ def _tid(value) -> int:
         return hash(value) & 0x7FFFFFFF
 
 
+def _tid_column(values: list) -> np.ndarray:
+    """int64 thread ids; a named thread (text) gets a number from its name, the same within one read."""
+    return np.array([v if type(v) is int else _tid(v) for v in values], dtype=np.int64)
+
+
 def _int_column(values: list, default: int) -> np.ndarray:
     """int64 column; values that are not integers (missing, text) become ``default``."""
     return np.array([v if type(v) is int else default if v is None else _int(v, default) for v in values],
@@ -209,7 +214,7 @@ def _host_table(events: list[_Event]) -> pd.DataFrame:
     dur = _float_column([e.dur for e in events])
     frame = pd.DataFrame({
         "name": pd.Series(name, dtype=object), "source": pd.Series(source, dtype=object),
-        "tid": np.array([e.tid if type(e.tid) is int else _tid(e.tid) for e in events], dtype=np.int64),
+        "tid": _tid_column([e.tid for e in events]),
         "ts": ts, "dur": dur, "end": ts + dur,
         "external_id": _int_column([a.external_id for a in args], -1),
         "correlation": _int_column([a.correlation for a in args], -1),
@@ -353,7 +358,7 @@ def _python_table(events: list[_Event]) -> pd.DataFrame:
     dur = _float_column([e.dur for e in events])
     return pd.DataFrame({
         "name": pd.Series([str(e.name) for e in events], dtype=object),
-        "tid": np.array([_tid(e.tid) for e in events], dtype=np.int64), "ts": ts, "dur": dur,
+        "tid": _tid_column([e.tid for e in events]), "ts": ts, "dur": dur,
         "python_id": _int_column([a.python_id for a in args], -1),
         "python_parent_id": _int_column([a.python_parent_id for a in args], -1), "end": ts + dur})
 
