@@ -244,11 +244,16 @@ def _nest(frame: pd.DataFrame) -> pd.DataFrame:
     parent = [-1] * n
     stack: list[int] = []
     current_tid = None
+    # A child never outlasts its parent. With whole-microsecond timestamps (torch 2.3), an op that
+    # starts in the last microsecond of the one before it seems to start inside it; ending after
+    # it by more than the rounding (1 us) shows it is a sibling. ns timestamps: float error only.
+    ts_all = frame["ts"].to_numpy()
+    slack = 1e-3 / 2 if bool((ts_all != np.floor(ts_all)).any()) else 1.0
     for i in order:
         if tids[i] != current_tid:
             stack, current_tid = [], tids[i]
-        start = starts[i]
-        while stack and ends[stack[-1]] <= start:
+        start, end = starts[i], ends[i]
+        while stack and (ends[stack[-1]] <= start or end > ends[stack[-1]] + slack):
             stack.pop()
         if stack:
             parent[i] = stack[-1]
