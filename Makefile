@@ -15,7 +15,7 @@ ONMT_IMPORT_NEEDS := configargparse pyonmttok spacy pyahocorasick rapidfuzz sacr
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py constraints.txt
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch torchvision
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ray]'
@@ -49,8 +49,8 @@ OLDEST_PYTHON := $(firstword $(foreach p,python3.10 $(wildcard $(HOME)/.pyenv/ve
                    $(shell $(p) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $(p))))
 COMPAT_PYTHON ?= $(or $(OLDEST_PYTHON),$(PYTHON))
 COMPAT_VENV   ?= $(HOME)/.cache/nscharacterize/venv-torch-2.3.1-$(shell $(COMPAT_PYTHON) -c 'import sys; print("py%d.%d" % sys.version_info[:2])')
-COMPAT_TESTS := tests/test_trace_capture.py tests/test_gpu_views.py tests/test_taxonomy.py tests/test_attribution.py \
-                tests/test_cuda.py
+COMPAT_TESTS := tests/profiler/test_trace_capture.py tests/attribution/test_gpu_views.py tests/taxonomy/test_taxonomy.py tests/attribution/test_attribution.py \
+                tests/profiler/test_cuda.py
 
 compat:
 	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)

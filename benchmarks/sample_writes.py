@@ -14,7 +14,7 @@ import pandas as pd
 from nscharacterize.pipeline import _Run
 from nscharacterize.profiler.events import COLUMNS
 from nscharacterize.profiler.session import TIMING_COLUMNS
-from nscharacterize.reports.store import RunDir
+from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
-    from nscharacterize.errors import UserError
+    from nscharacterize.core.errors import UserError
 
     restore = _stop_on_signals()
     try:
@@ -48,7 +48,7 @@ def _stop_on_signals():
     import signal
     import threading
 
-    from nscharacterize.errors import Interrupted
+    from nscharacterize.core.errors import Interrupted
 
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -188,7 +188,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from nscharacterize.reports import store as _store
+    from nscharacterize.rundir import store as _store
 
     if _store.is_sweep_dir(args.run_dir):
         from nscharacterize.reports.sweep_report import render_sweep
@@ -197,7 +197,7 @@ def cmd_report(args) -> int:
             print(path)
         return EXIT_OK
     from nscharacterize.reports.render import reclassify, render, write_results
-    from nscharacterize.reports.store import MANIFEST, RunDir, RunDirError, effective_status, mark_killed
+    from nscharacterize.rundir.store import MANIFEST, RunDir, RunDirError, effective_status, mark_killed
     from nscharacterize.reports.tables import rich_table
     from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -244,7 +244,7 @@ def cmd_import_trace(args) -> int:
 
 def _saved_rules(run_dir) -> dict:
     """The extra rule files the run was classified with (its config.yaml's taxonomy.rules)."""
-    from nscharacterize.reports.store import CONFIG, RunDirError
+    from nscharacterize.rundir.store import CONFIG, RunDirError
     from nscharacterize.taxonomy.rules import NAMESPACES
 
     section = run_dir.config.get("taxonomy") or {}

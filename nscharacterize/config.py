@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from nscharacterize.errors import UserError
-from nscharacterize.fileio import load_yaml
-from nscharacterize.reports.store import check_name, config_hash
+from nscharacterize.core.errors import UserError
+from nscharacterize.core.fileio import load_yaml
+from nscharacterize.rundir.store import check_name, config_hash
 from nscharacterize.taxonomy.rules import NAMESPACES
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.base import WorkloadError

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from nscharacterize.fileio import atomic_write_text
+from nscharacterize.core.fileio import atomic_write_text
 from nscharacterize.gate import settings
 from nscharacterize.gate.errors import CompareError
 from nscharacterize.gate.settings import DEFAULT_DB, DEFAULT_STORE, CompareSettings

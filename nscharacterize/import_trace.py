@@ -6,7 +6,7 @@ through the same reader, timeline walk, taxonomy and attribution as a live run, 
 an imported call is its traced span (first start to last end of host and device activity), and
 ``profiled_wall_s`` = ``wall_s`` (overhead 1.0). For a GPU trace the manifest's roofline
 ``ceilings`` are the datasheet peaks of the GPU named in the trace's deviceProperties
-(profiler/ceilings.py): that device is not present to be measured.
+(nscharacterize/profiler/ceilings.py): that device is not present to be measured.
 
 Names: a file named like this tool's traces, ``WORKLOAD.COMPONENT.SAMPLE.json[.gz]``, keeps its
 workload, component and sample; any other file is workload ``imported``, component = file stem.
@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from nscharacterize.errors import UserError
+from nscharacterize.core.errors import UserError
 from nscharacterize.profiler.ceilings import datasheet_ceilings
 from nscharacterize.profiler.chrome_trace import TraceError, load
 from nscharacterize.profiler.events import events_frame, tagged
 from nscharacterize.profiler.session import TIMING_COLUMNS
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
-from nscharacterize.reports import store
+from nscharacterize.rundir import store
 from nscharacterize.reports.render import render, write_results
-from nscharacterize.reports.store import RunDir
+from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 _OWN_NAME = re.compile(r"(?P<workload>[^.]+)\.(?P<component>[^.]+)\.(?P<sample>\d+)\.json(\.gz)?")

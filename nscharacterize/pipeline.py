@@ -30,16 +30,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from nscharacterize.errors import Interrupted, UserError
+from nscharacterize.core.errors import Interrupted, UserError
 from nscharacterize.profiler import cprofile_backend
 from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
 from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
 from nscharacterize.profiler.torch_backend import TorchSettings
-from nscharacterize.reports import store
+from nscharacterize.rundir import store
 from nscharacterize.reports.render import render, render_tables, write_results
-from nscharacterize.reports.store import RunDir
+from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.rules import RuleFileError
 from nscharacterize.workloads import registry
@@ -262,7 +262,7 @@ class _Run:
 
 def _note_unmeasured(record: dict, manifest: dict) -> None:
     """Marks cProfile components that cannot be measured by function here (an outer profiler holds
-    the hook, see profiler/cprofile_backend.py) and says why, once per workload, in one line."""
+    the hook, see nscharacterize/profiler/cprofile_backend.py) and says why, once per workload, in one line."""
     why = cprofile_backend.conflict()
     names = [c["name"] for c in record["components"] if c["profiler"] == "cprofile"]
     if not why or not names:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable
 
 from nscharacterize.config import Config, ConfigError, point_config
-from nscharacterize.fileio import atomic_write_text, dump_yaml
-from nscharacterize.reports import store
+from nscharacterize.core.fileio import atomic_write_text, dump_yaml
+from nscharacterize.rundir import store
 
 EXECUTORS = ("serial", "ray")
 ATTEMPTS = 2            # a point whose process dies is retried once

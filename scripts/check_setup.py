@@ -18,7 +18,7 @@ def main() -> int:
         import torch
         with warnings.catch_warnings():  # its own deprecation notices about torch.cuda.amp
             warnings.simplefilter("ignore")
-            import onmt.decoders.transformer  # noqa: F401  (what workloads/parsers/question.py builds on)
+            import onmt.decoders.transformer  # noqa: F401  (what nscharacterize/workloads/parsers/question.py builds on)
             import onmt.encoders.transformer  # noqa: F401
     except Exception as exc:  # any import failure is a broken setup
         print(f"setup check: FAILED: OpenNMT-py does not import here ({type(exc).__name__}: {exc})",

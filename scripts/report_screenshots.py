@@ -2,7 +2,7 @@
 
     python scripts/report_screenshots.py RUN_DIR [OUT_DIR=docs]
 
-Opens the page in Debian's chromium through Playwright (as tests/test_html_report.py does), with
+Opens the page in Debian's chromium through Playwright (as tests/reports/test_html_report.py does), with
 the network refused, and writes report-overview.png (header, figures), report-hover.png (the
 heatmap with a hover label) and report-classification.png (the ops table searched for an op).
 """

@@ -1,0 +1,120 @@
+"""The gate's thresholds (``CompareSettings``), their precedence with blame for bad values, and
+the default locations of the history and the baseline store.
+
+Precedence: defaults < the new run's config (``compare:`` section) < ``--settings FILE`` (its
+``compare:`` section) < command-line options. Each value remembers where it came from, so that a
+value pydantic refuses is reported against that file and key, or that option (``--rel-threshold
+-1`` names ``--rel-threshold``, not the run's config).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nscharacterize.core.fileio import load_yaml
+
+from .errors import CompareError
+
+# Where the gate keeps its stores unless told otherwise (relative to the working directory, so a
+# repository can commit them). Here, not in history/baselines, so the CLI can name them as defaults
+# without importing pandas.
+DEFAULT_DB = Path(".nscharacterize") / "history.sqlite"
+DEFAULT_STORE = Path(".nscharacterize") / "baselines"
+
+
+class CompareSettings(BaseModel):
+    """The ``compare:`` section of a config; most fields are also ``compare`` options.
+
+    Defaults were measured on a shared, loaded 2-core machine (benchmarks/false_alarm.py), where
+    whole workloads ran up to 3-4x slower from one run to the next: asv's alpha = 0.002, a wide
+    relative threshold, a floor that ignores microsecond-sized categories, and (for A/B rounds)
+    the round check are what kept interleaved comparisons of unchanged code free of false alarms.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rel_threshold: float = Field(0.25, ge=0, description="relative change a regression must exceed (0.25 = +25 %)")
+    abs_floor_s: float = Field(5e-5, ge=0, description="absolute change per sample a regression must exceed (s)")
+    alpha: float = Field(0.002, gt=0, lt=1, description="significance level of the per-sample test (one-sided; asv uses 0.002)")
+    statistic: Literal["median", "mean"] = Field(
+        "median", description="per-sample statistic compared (median resists load spikes; mean adds up to totals)")
+    test: Literal["mannwhitney", "bootstrap"] = Field("mannwhitney", description="significance test")
+    bootstrap_resamples: int = Field(2000, ge=100, description="resamples of the bootstrap test")
+    share_points: float = Field(5.0, ge=0, description="category-share shift to flag, in points of the component total")
+    fail_on_share_shift: bool = Field(False, description="exit 1 on a significant share shift, not just flag it")
+    round_check: bool = Field(True, description="with A/B rounds: a change must also exceed the disagreement "
+                              "between rounds of the same side, and every round must agree on its direction")
+    fail_on_missing: bool = Field(True, description="exit 1 when a workload of the base is missing or failed in the new run")
+    axes: list[str] = Field(default_factory=lambda: ["category"], description="samples.csv axes to compare")
+    fingerprint_keys: list[str] = Field(
+        default_factory=lambda: ["torch", "device", "device_name", "cuda", "cpu_model", "threads", "config_hash"],
+        description="fingerprint keys that must match (others only warn)")
+
+
+def section(data: Any, file: str | Path) -> dict:
+    """The ``compare:`` mapping of a parsed config or settings file ({} when it has none)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CompareError(file, "", f"must be a mapping, got {type(data).__name__}",
+                           "write a YAML mapping with a `compare:` section")
+    sec = data.get("compare")
+    if sec is None:
+        return {}
+    if not isinstance(sec, dict):
+        raise CompareError(file, "compare", f"must be a mapping, got {type(sec).__name__}",
+                           "write `compare:` with keys such as rel_threshold")
+    return sec
+
+
+def resolve(run_config: dict | None = None, run_config_file: str | Path = "",
+            settings_file: str | Path | None = None,
+            options: dict[str, tuple[str, Any]] | None = None) -> CompareSettings:
+    """Merges the layers in precedence order and validates the result.
+
+    ``options`` maps a field to ``(option name, value)``; ``None`` values are not given.
+    """
+    merged: dict[str, Any] = {}
+    origin: dict[str, tuple[str, str]] = {}   # field -> (file or option, key prefix)
+    layers: list[tuple[str, str, dict]] = []
+    if run_config is not None:
+        layers.append((str(run_config_file), "compare", section(run_config, run_config_file)))
+    if settings_file:
+        data = load_yaml(settings_file, "settings file", CompareError)
+        layers.append((str(settings_file), "compare", section(data, settings_file)))
+    for source, prefix, values in layers:
+        for key, value in values.items():
+            merged[key] = value
+            origin[str(key)] = (source, prefix)
+    for field, (option, value) in (options or {}).items():
+        if value is not None:
+            merged[field] = value
+            origin[field] = (option, "")
+    return validate(merged, origin)
+
+
+def validate(values: dict, origin: dict[str, tuple[str, str]] | None = None) -> CompareSettings:
+    """``CompareSettings(**values)``; a refused value is a CompareError naming its file and key,
+    or its option."""
+    try:
+        return CompareSettings(**values)
+    except ValidationError as exc:
+        from nscharacterize.config import describe   # the project's one wording of pydantic errors
+
+        key, what, fix = describe(exc, CompareSettings)
+        loc = exc.errors()[0].get("loc") or ("",)
+        source, prefix = (origin or {}).get(str(loc[0]), ("compare settings", "compare"))
+        raise CompareError(source, ".".join(p for p in (prefix, key) if p) if prefix else "", what, fix) from None
+
+
+def for_run(new_run: str | Path, settings_file: str | Path | None = None,
+            options: dict[str, tuple[str, Any]] | None = None) -> CompareSettings:
+    """``resolve`` with the new run's own config (its ``compare:`` section) as the lowest layer;
+    a run without config.yaml contributes nothing (compare then reports the run itself)."""
+    from nscharacterize.rundir import store
+
+    file = Path(new_run) / store.CONFIG
+    run_config = store.RunDir(new_run).config if file.is_file() else None
+    return resolve(run_config, file, settings_file, options)

@@ -1,0 +1,174 @@
+"""The machine's ceilings for the roofline: peak FLOP/s per dtype and memory bandwidth.
+
+Measured on the device the run uses, once per environment (the fingerprint's machine fields:
+CPU or GPU model, thread count, torch, CUDA, driver), and cached as JSON under
+``$NSCHARACTERIZE_CACHE`` (default ``~/.cache/nscharacterize``), so a run pays for the
+measurement once per machine and configuration (about 1-2 s on one CPU thread):
+
+* peak FLOP/s: the best of a few square GEMMs (``torch.mm``) per dtype in use, counted as 2*n^3;
+* bandwidth: the best of a few copies of a buffer larger than the last-level cache, counted as
+  read plus write (2 x its bytes).
+
+These are achievable ceilings on this software stack, not datasheet numbers. For a trace
+imported from a device that is not present, ``datasheet_ceilings(device_name)`` returns the
+vendor's datasheet peaks (dense, no sparsity) from ``DATASHEET`` and says so in ``source``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import torch
+
+from .timing import synchronize
+
+# Fingerprint fields that change the machine's ceilings (not the config, seed or git commit).
+MACHINE_FIELDS = ("platform", "cpu_model", "cpu_count", "threads", "device", "device_name", "torch", "cuda",
+                  "driver")
+_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+                 "bfloat16": torch.bfloat16}
+# Recorded dtype names (torch.profiler, lower-cased) -> ceiling keys.
+DTYPE_KEYS = {"float": "float32", "double": "float64", "c10::half": "float16", "half": "float16",
+              "c10::bfloat16": "bfloat16", "bfloat16": "bfloat16"}
+
+
+def ceiling_key(dtype_name: str) -> str | None:
+    return DTYPE_KEYS.get((dtype_name or "").lower())
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NSCHARACTERIZE_CACHE") or Path.home() / ".cache" / "nscharacterize")
+
+
+def machine_hash(fp: dict) -> str:
+    key = json.dumps({k: fp.get(k) for k in MACHINE_FIELDS}, sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def measured_ceilings(fp: dict, dtypes: list[str], device: str) -> dict:
+    """Ceilings for this machine: from the cache where measured before, else measured now (and
+    cached). ``dtypes`` are ceiling keys (float32, float64, float16, bfloat16)."""
+    path = cache_dir() / f"ceilings-{machine_hash(fp)}.json"
+    cached = _read(path)
+    if cached is None or cached.get("device") != device:
+        cached = {"source": "measured", "device": device,
+                  "device_name": fp.get("device_name") or fp.get("cpu_model"), "threads": fp.get("threads"),
+                  "machine": {k: fp.get(k) for k in MACHINE_FIELDS}, "peak_flops": {}, "bandwidth_bytes_s": None}
+    changed = False
+    for key in dict.fromkeys(["float32"] + [d for d in dtypes if d in _TORCH_DTYPES]):
+        if key not in cached["peak_flops"]:
+            cached["peak_flops"][key] = measure_gemm(device, _TORCH_DTYPES[key])
+            changed = True
+    if cached.get("bandwidth_bytes_s") is None:
+        cached["bandwidth_bytes_s"] = measure_bandwidth(device)
+        changed = True
+    if changed:
+        cached["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _write(path, cached)
+    return dict(cached, cache_file=str(path))
+
+
+def measure_gemm(device: str, dtype: torch.dtype, budget_s: float = 0.4) -> float:
+    """Best FLOP/s of repeated n x n GEMMs within a time budget."""
+    n = 4096 if device == "cuda" else (512 if dtype in (torch.float32, torch.float64) else 256)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+    b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+    return 2.0 * n ** 3 / _best_time(lambda: torch.mm(a, b), device, budget_s)
+
+
+def measure_bandwidth(device: str, budget_s: float = 0.4) -> float:
+    """Best bytes/s (read + write) of copying a buffer larger than the last-level cache."""
+    numel = (1 << 28) if device == "cuda" else (1 << 24)       # 1 GiB on a GPU, 64 MiB on a CPU
+    src = torch.ones(numel, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    return 2.0 * src.numel() * src.element_size() / _best_time(lambda: dst.copy_(src), device, budget_s)
+
+
+def _best_time(fn, device: str, budget_s: float, min_reps: int = 3) -> float:
+    with torch.no_grad():
+        fn()                                 # warm-up: allocation, kernel selection, page faults
+        synchronize(device)
+        best, spent, reps = float("inf"), 0.0, 0
+        while reps < min_reps or spent < budget_s:
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            t = time.perf_counter() - start
+            best, spent, reps = min(best, t), spent + t, reps + 1
+            if reps >= 50:
+                break
+    return best
+
+
+# ---- datasheet peaks, for imported traces whose device is not present ----------------------------
+# Vendor datasheet numbers, dense (no structured sparsity), boost clocks. FLOP/s per dtype as a
+# GEMM runs it by default in PyTorch: float32 without TF32 (torch's default for matmul), float16
+# and bfloat16 on tensor cores. Bandwidth of the memory in bytes/s. Ordered: first match wins.
+_T = 1e12
+DATASHEET: list[tuple[str, str, dict, float]] = [
+    # (pattern on the device name, label, peak FLOP/s per dtype, bandwidth)
+    (r"H200", "NVIDIA H200 (SXM, 141 GB HBM3e)",
+     {"float64": 67 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 4.8e12),
+    (r"H100.*(NVL)", "NVIDIA H100 NVL (94 GB)",
+     {"float64": 60 * _T, "float32": 60 * _T, "float16": 835 * _T, "bfloat16": 835 * _T}, 3.9e12),
+    (r"H100.*(PCIe|PCIE)", "NVIDIA H100 PCIe (80 GB)",
+     {"float64": 51 * _T, "float32": 51 * _T, "float16": 756 * _T, "bfloat16": 756 * _T}, 2.0e12),
+    (r"H100", "NVIDIA H100 SXM5 (80 GB HBM3)",
+     {"float64": 67 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 3.35e12),
+    (r"A100.*(PCIE|PCIe).*40|A100.*40GB.*(PCIE|PCIe)|A100-PCIE-40GB", "NVIDIA A100 PCIe (40 GB)",
+     {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 1.555e12),
+    (r"A100.*(PCIE|PCIe)", "NVIDIA A100 PCIe (80 GB)",
+     {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 1.935e12),
+    (r"A100.*40GB", "NVIDIA A100 SXM4 (40 GB)",
+     {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 1.555e12),
+    (r"A100", "NVIDIA A100 SXM4 (80 GB)",
+     {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 2.039e12),
+    (r"V100.*(PCIE|PCIe)", "NVIDIA Tesla V100 PCIe",
+     {"float64": 7 * _T, "float32": 14 * _T, "float16": 112 * _T}, 0.9e12),
+    (r"V100", "NVIDIA Tesla V100 SXM2",
+     {"float64": 7.8 * _T, "float32": 15.7 * _T, "float16": 125 * _T}, 0.9e12),
+    (r"\bT4\b", "NVIDIA Tesla T4",
+     {"float64": 0.25 * _T, "float32": 8.1 * _T, "float16": 65 * _T}, 0.32e12),
+    (r"\bL4\b", "NVIDIA L4",
+     {"float64": 0.49 * _T, "float32": 30.3 * _T, "float16": 121 * _T, "bfloat16": 121 * _T}, 0.3e12),
+    (r"L40S", "NVIDIA L40S",
+     {"float64": 1.4 * _T, "float32": 91.6 * _T, "float16": 362 * _T, "bfloat16": 362 * _T}, 0.864e12),
+    (r"\bA10\b", "NVIDIA A10",
+     {"float64": 0.98 * _T, "float32": 31.2 * _T, "float16": 125 * _T, "bfloat16": 125 * _T}, 0.6e12),
+    (r"M40", "NVIDIA Tesla M40 (the reference study's GPU)",
+     {"float64": 0.21 * _T, "float32": 7.0 * _T}, 0.288e12),
+]
+
+
+def datasheet_ceilings(device_name: str) -> dict | None:
+    """Datasheet ceilings for a GPU named as in a trace's ``deviceProperties`` (e.g. "NVIDIA H100
+    80GB HBM3"), or None if the table does not know it. For an imported trace whose device is not
+    present: nothing is measured, and ``source`` says the numbers are the datasheet's."""
+    for pattern, label, peaks, bandwidth in DATASHEET:
+        if re.search(pattern, device_name or ""):
+            return {"source": "datasheet", "device": "cuda", "device_name": device_name, "datasheet_entry": label,
+                    "peak_flops": dict(peaks), "bandwidth_bytes_s": bandwidth,
+                    "note": "datasheet peaks (dense, boost clock), not measured: the device was not present"}
+    return None
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("peak_flops"), dict) else None
+
+
+def _write(path: Path, data: dict) -> None:
+    from nscharacterize.core.fileio import atomic_write
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, default=str)))
+    except OSError:
+        pass   # an unwritable cache only costs a re-measurement next time

@@ -1,0 +1,153 @@
+"""The event table: one row per distinct (component, sample, op, context, shapes), with call counts.
+
+Rows are aggregated within a profiled call so that a long symbolic loop of tiny ops stays a
+small table, while every field the taxonomy and the reports need is kept.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+
+# Host-side CUDA/HIP runtime and driver API calls (cudaLaunchKernel, cuLaunchKernel, cudnnXxx,
+# cublasXxx, ncclXxx, hipXxx): the one definition. They are recorded with source "runtime".
+RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|nccl|hip)[A-Z]\w*")
+
+# C++ kernels torch.compile generates on the CPU (nscharacterize/workloads/compile.py). Each runs inside a
+# profiler range of its own, which the profiler reports as a user range; its self time is the
+# kernel's work, so such events are ops (source "op"), not annotations.
+INDUCTOR_CPU_KERNEL = re.compile(r"(graph_\d+_)?(cpp_fused_\w+|gemm_m\d+n\d+k\d+_kernel|cpp_CppMicroGemm\w*)")
+
+# Bytes per element of the dtype names torch.profiler records (lower-cased), for the ``bytes``
+# column and the cost model (nscharacterize/attribution/opcost.py): the one table.
+DTYPE_BYTES = {"float": 4, "double": 8, "half": 2, "c10::half": 2, "c10::bfloat16": 2, "bfloat16": 2,
+               "long int": 8, "int": 4, "short int": 2, "signed char": 1, "unsigned char": 1, "bool": 1,
+               "c10::complex<float>": 8, "c10::complex<double>": 16, "c10::complex<c10::half>": 4,
+               "c10::float8_e4m3fn": 1, "c10::float8_e5m2": 1, "c10::float8_e4m3fnuz": 1,
+               "c10::float8_e5m2fnuz": 1, "unsigned short": 2, "unsigned int": 4, "unsigned long": 8}
+
+# Concrete (non-tensor) arguments kept per op in ``concrete_inputs``: lists (sizes, strides,
+# paddings, kernel sizes, dims, output sizes) and booleans for every op; plain numbers only for the
+# ops below, whose amount of work depends on an integer argument (the dim of index_select or a
+# reduction, RoI output sizes, k of topk, classes of one_hot). Numbers elsewhere (a select index, a
+# fill value) vary from call to call and would split a symbolic loop's events into one row per call.
+NUMBERS_KEPT = re.compile(r"aten::(index_select|_?embedding_bag|sum|mean|nansum|prod|max|min|amax|amin|argmax|argmin|"
+                          r"all|any|std|var|logsumexp|norm|linalg_vector_norm|topk|kthvalue|sort|argsort|one_hot|"
+                          r"cumsum|cumprod|softmax|_softmax|log_softmax|_log_softmax|arange|count_nonzero|"
+                          r"l1_loss|mse_loss|smooth_l1_loss|huber_loss)|"
+                          r"torchvision::(roi_align|roi_pool|ps_roi_align|ps_roi_pool)")
+_BARE_POINT = re.compile(r"(?<=\d)\.(?!\d)")   # C++ writes 2.0 as "2."
+
+
+def concrete_inputs(name: str, values) -> str:
+    """The ``concrete_inputs`` field of an op from its concrete argument values (a FunctionEvent's
+    ``concrete_inputs``: Python numbers, bools, lists, None): JSON of the values that size its work,
+    one entry per argument, null where not kept; "" when nothing is kept."""
+    if not values:
+        return ""
+    numbers = bool(NUMBERS_KEPT.fullmatch(name))
+    kept = [list(v) if isinstance(v, (list, tuple)) else v if isinstance(v, bool) or
+            (numbers and isinstance(v, (int, float))) else None for v in values]
+    if all(v is None for v in kept):
+        return ""
+    try:
+        return json.dumps(kept)
+    except (TypeError, ValueError):
+        return ""
+
+
+def concrete_from_trace(name: str, values) -> str:
+    """The same field from a Chrome trace's "Concrete Inputs" strings ("", "-2", "False", "[2, 2]",
+    "0.25", "2."), for the live trace path and importers of torch.profiler traces: same rule and
+    same text as from a FunctionEvent."""
+    if not values:
+        return ""
+    return concrete_inputs(name, [_parse_concrete(v) for v in values])
+
+
+def _parse_concrete(text):
+    if not isinstance(text, str):
+        return text
+    t = text.strip()
+    if t in ("True", "False"):
+        return t == "True"
+    if not t:
+        return None
+    t = _BARE_POINT.sub(".0", t.replace("True", "true").replace("False", "false"))
+    try:
+        return json.loads(t)
+    except ValueError:
+        try:
+            return float(t)   # inf, nan
+        except ValueError:
+            return None       # a string argument (a device, a reduction mode name): not kept
+
+
+# Columns in order; the taxonomy stage adds ``category``, ``subcategory`` and ``rule``.
+COLUMNS = {
+    "workload": "string", "component": "string", "kind": "string", "sample": "int64",
+    "source": "string",        # op | runtime | annotation | kernel | python
+    "device": "string",        # cpu | cuda
+    "name": "string",          # aten::addmm, kernel name, or module:function
+    "ancestors": "string",     # enclosing ops, outermost first, joined by ">"
+    "children": "string",      # ops called directly, sorted, joined by "|"
+    "calls": "int64",
+    "self_cpu_us": "float64",  # profiled self time on the host
+    "self_device_us": "float64",  # profiled device time: a kernel's duration; for an op, its kernels'
+    "gpu_busy_us": "float64",  # device events: share of the GPU-busy time (overlaps split evenly)
+    "gpu_idle_self_us": "float64",  # host events on CUDA: self time while the GPU ran nothing
+    "input_shapes": "string",  # per argument, tensor lists nested: "[[8, 16], [[3, 4], [3, 4]], []]"
+    "input_dtypes": "string",  # per argument, comma-separated, empty for None: "float,Scalar,,long int"
+    "concrete_inputs": "string",  # JSON list of the sizing arguments (strides, dims...), null elsewhere
+    "flops": "float64",        # as estimated by torch.profiler (matmul and conv only)
+    "bytes": "float64",        # estimated bytes of tensor inputs read
+}
+KEY = ["workload", "component", "kind", "sample", "source", "device", "name", "ancestors", "children",
+       "input_shapes", "input_dtypes", "concrete_inputs"]
+SUMMED = ["calls", "self_cpu_us", "self_device_us", "gpu_busy_us", "gpu_idle_self_us", "flops", "bytes"]
+
+
+def empty_events() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
+
+
+def events_frame(rows: list) -> pd.DataFrame:
+    """Builds the typed table from raw per-call rows (dicts, lists of dicts, or frames of rows),
+    summing calls with the same key."""
+    frames = [r for r in rows if isinstance(r, pd.DataFrame) and len(r)]
+    dicts = [r for r in rows if isinstance(r, dict)]
+    dicts += [d for r in rows if isinstance(r, list) for d in r]
+    if dicts:
+        frames.append(pd.DataFrame(dicts))
+    if not frames:
+        return empty_events()
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    for col in COLUMNS:
+        if col not in df:
+            df[col] = 0 if COLUMNS[col] in ("int64", "float64") else ""
+    for col in SUMMED:  # rows from sources without a column (cProfile, older runs) hold 0 there
+        df[col] = df[col].fillna(0)
+    df = df.groupby(KEY, sort=False, dropna=False, as_index=False)[SUMMED].sum()
+    return df[list(COLUMNS)].astype(COLUMNS)
+
+
+def tagged(rows: list[dict] | pd.DataFrame, **keys) -> list[dict] | pd.DataFrame:
+    """The rows of one call with the keys that say which call (workload, component, kind, sample)."""
+    if isinstance(rows, pd.DataFrame):
+        return rows.assign(**keys)
+    for r in rows:
+        r.update(keys)
+    return rows
+
+
+def op_time_us(events: pd.DataFrame) -> pd.Series:
+    """The profiled host time each row contributes to its category (the host view), in microseconds.
+
+    Self time of ops and runtime calls on the host, on every device (on a GPU, that is the time
+    the host spends dispatching, launching and waiting; device time has its own views in
+    nscharacterize/attribution/views.py), and Python self time. User ranges (annotations) count nowhere: their
+    self time is host code between ops.
+    """
+    host = events["source"].isin(["op", "runtime", "python"])
+    return events["self_cpu_us"].where(host, 0.0)

@@ -1,0 +1,127 @@
+"""From a trace's interval tables (nscharacterize/profiler/chrome_trace.py) to event rows and per-call facts.
+
+The rows have the same columns and meaning as those the old ``prof.events()`` path produced (a
+test compares both on a real module), plus the two timeline amounts of nscharacterize/attribution/timeline.py.
+They are computed per event here, from timestamps, before nscharacterize/profiler/events.py sums rows per key:
+attribute first, then aggregate, so events.parquet does not grow with the number of calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nscharacterize.attribution.timeline import walk
+
+from .chrome_trace import Trace, flops
+from .events import DTYPE_BYTES, concrete_from_trace
+from .gc_pause import gc_paused
+_SKIP = ("ProfilerStep",)
+
+
+@dataclass
+class CallFacts:
+    """What one profiled call did on the device, beyond the per-op rows."""
+    span_s: float            # first start to last end of host and device activity in the trace
+    gpu_busy_s: float        # union of kernel, memcpy and memset intervals
+    kernel_launches: int     # kernels (memcpy and memset not counted)
+    median_kernel_us: float  # NaN without kernels
+
+
+@gc_paused()
+def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFrame, CallFacts]:
+    """Event rows of one call (one row per host or device event, ``calls`` = 1) and its facts."""
+    host, dev = trace.host, trace.device
+    timeline = device == "cuda"
+    w = walk(host["ts"], host["end"], host["tid"], host["parent"], dev["ts"], dev["end"])
+    dev_of_op = np.zeros(len(host))
+    launched = dev["launcher"].to_numpy() if len(dev) else np.zeros(0, dtype=np.int64)
+    if len(dev):
+        known = launched >= 0
+        np.add.at(dev_of_op, launched[known], dev["dur"].to_numpy()[known])
+    keep = ~host["name"].str.startswith(_SKIP).to_numpy() if len(host) else np.zeros(0, dtype=bool)
+    h = host[keep]
+    dims, types, conc, names = h["input_dims"].tolist(), h["input_types"].tolist(), h["concrete_inputs"].tolist(), \
+        h["name"].tolist()
+    # Shapes as the trace writes them: a tensor-list argument (cat, stack, index) is the nested list
+    # of its tensors' shapes. Dtypes: one field per argument, empty for None, in step with shapes.
+    shapes = [str(d) if d else "" for d in dims]
+    dtypes = [",".join(t or "" for t in ty) if ty else "" for ty in types]
+    concrete = _concrete_column(names, conc)
+    # Bytes and flops depend on (name, shapes, dtypes, concrete inputs) only: compute them once per
+    # distinct combination (symbolic loops repeat the same few thousands of times).
+    conv_args = [str(c) if n == "aten::conv2d" else "" for n, c in zip(names, conc)]  # stride, padding, ...
+    combo = pd.MultiIndex.from_arrays([names, shapes, dtypes, conv_args]).factorize()[0] if len(names) \
+        else np.zeros(0, int)
+    first = pd.Series(np.arange(len(combo))).groupby(combo).first().to_numpy() if len(combo) else combo
+    per_bytes = np.array([input_bytes(dims[i], types[i]) for i in first], dtype=float)
+    per_flops = np.array([flops(names[i], dims[i], conc[i]) for i in first], dtype=float) if with_flops \
+        else np.zeros(len(first))
+    host_rows = pd.DataFrame({
+        "source": h["source"].to_numpy(), "device": device, "name": names,
+        "ancestors": h["ancestors"].to_numpy(), "children": h["children"].to_numpy(), "calls": 1,
+        "self_cpu_us": h["self_us"].to_numpy(),
+        "self_device_us": dev_of_op[keep] if timeline else 0.0,
+        "gpu_busy_us": 0.0,
+        "gpu_idle_self_us": w.gpu_idle_self_us[keep] if timeline else 0.0,
+        "input_shapes": shapes, "input_dtypes": dtypes, "concrete_inputs": concrete,
+        "flops": per_flops[combo] if len(combo) else 0.0, "bytes": per_bytes[combo] if len(combo) else 0.0,
+    })
+    frames = [host_rows]
+    if len(dev):
+        anc = host["ancestors"].to_numpy()
+        nm = host["name"].to_numpy()
+        chain = [(anc[i] + ">" + nm[i] if anc[i] else nm[i]) if i >= 0 else "" for i in launched.tolist()]
+        frames.append(pd.DataFrame({
+            "source": "kernel", "device": device, "name": dev["name"].to_numpy(), "ancestors": chain,
+            "children": "", "calls": 1, "self_cpu_us": 0.0, "self_device_us": dev["dur"].to_numpy(),
+            "gpu_busy_us": w.gpu_busy_us, "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "",
+            "concrete_inputs": "", "flops": 0.0, "bytes": 0.0}))
+    kernels = dev["dur"][dev["kind"] == "kernel"] if len(dev) else pd.Series(dtype=float)
+    facts = CallFacts(w.span_us / 1e6, w.busy_us / 1e6, int(len(kernels)),
+                      float(kernels.median()) if len(kernels) else float("nan"))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else host_rows, facts
+
+
+def peak_added_bytes(trace: Trace, device: str) -> float:
+    """Peak of what the call allocated on ``device`` over what was allocated before it: the running
+    sum of the allocation records (frees are negative), at allocation granularity."""
+    mem = trace.memory
+    if mem.empty:
+        return 0.0
+    cuda_types = mem["device_type"] != 0   # 0 is the CPU in c10's DeviceType
+    part = mem[cuda_types] if device == "cuda" else mem[~cuda_types]
+    if part.empty:
+        return 0.0
+    running = part.sort_values("ts", kind="stable")["bytes"].cumsum()
+    return float(max(running.max(), 0.0))
+
+
+def _concrete_column(names: list, concrete: list) -> list[str]:
+    """``concrete_inputs`` per event, parsed once per distinct (name, Concrete Inputs)."""
+    seen: dict = {}
+    out = []
+    for name, values in zip(names, concrete):
+        key = (name, tuple(values) if isinstance(values, list) else values)
+        try:
+            text = seen.get(key)
+        except TypeError:   # an unhashable value: parse it without the cache
+            out.append(concrete_from_trace(name, values))
+            continue
+        if text is None:
+            text = seen[key] = concrete_from_trace(name, values)
+        out.append(text)
+    return out
+
+
+def input_bytes(shapes, dtypes) -> float:
+    """Bytes of the plain tensor arguments (a tensor list, recorded nested, is not counted)."""
+    total = 0.0
+    for shape, dtype in zip(shapes or [], dtypes or []):
+        if isinstance(shape, list) and shape and all(isinstance(d, int) for d in shape):
+            n = 1
+            for d in shape:
+                n *= d
+            total += n * DTYPE_BYTES.get(str(dtype).lower(), 4)
+    return total

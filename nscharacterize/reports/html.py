@@ -1,0 +1,174 @@
+"""One self-contained HTML page: the building blocks every page (run, compare, sweep) is made of.
+
+A page must open from a file with no network, so everything travels inside it: Plotly's
+JavaScript (``plotly.offline.get_plotlyjs``) once in the head, DataTables through itables'
+offline bundle once, then the data of each figure and table. The interactive parts come from
+those two libraries: Plotly gives the hover, zoom and legend toggles of the figures, DataTables
+(via itables) sorting, paging, a search box and a filter per column. The only JavaScript
+written here is the glue in the template (none beyond what the libraries emit).
+
+Pages are lists of :class:`Section`; :func:`render_page` lays them out with the table of
+contents from ``html_template.html``. :func:`sweep_page` turns any set of tables (a sweep
+directory's, say) into a page with no knowledge of their columns.
+"""
+from __future__ import annotations
+
+import html as _html
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from nscharacterize.core.fileio import atomic_write_text
+
+TEMPLATE = Path(__file__).with_name("html_template.html")
+_ids = itertools.count()
+
+
+@dataclass
+class Section:
+    """A titled part of a page: ``answers`` is the question it answers, in one line."""
+
+    id: str
+    title: str
+    answers: str = ""
+    body: list[str] = field(default_factory=list)
+    level: int = 2
+
+    def add(self, *parts: str) -> "Section":
+        self.body.extend(p for p in parts if p)
+        return self
+
+
+def esc(text: Any) -> str:
+    return _html.escape("" if text is None else str(text))
+
+
+def paragraph(text: str) -> str:
+    return f"<p>{esc(text)}</p>"
+
+
+def pre(text: str, title: str | None = None) -> str:
+    block = f"<pre>{esc(text)}</pre>"
+    return f"<details><summary>{esc(title)}</summary>{block}</details>" if title else block
+
+
+def facts(pairs: Mapping[str, Any] | Iterable[tuple[str, Any]], css: str = "facts") -> str:
+    """A small static key / value list (environment, measurement facts)."""
+    items = pairs.items() if isinstance(pairs, Mapping) else pairs
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_plain(v))}</td></tr>" for k, v in items)
+    return f'<table class="{css}">{rows}</table>'
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None, page_length: int = 25,
+          order: list | None = None, wide: tuple[str, ...] = ("why", "reason")) -> str:
+    """An interactive DataTables table (itables, offline mode): sortable by any column (click its
+    header), searchable, with a filter box under each column and paging past ``page_length``
+    rows. Every row is embedded: no down-sampling. Columns named in ``wide`` hold prose."""
+    from itables import to_html_datatable
+
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]  # one header row (a named column index adds one)
+    if frame.empty:
+        return f'<p class="empty">{esc(caption + ": " if caption else "")}no rows.</p>'
+    for col in frame.columns:  # categoricals and objects are shown as text; numbers stay numbers
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
+    table_id = table_id or f"t{next(_ids)}"
+    options: dict[str, Any] = dict(
+        connected=False, table_id=table_id, maxBytes=0, maxRows=0, maxColumns=0, showIndex=False,
+        classes="display compact cell-border", column_filters="footer", text_in_header_can_be_selected=False,
+        display_logo_when_loading=False, order=order or [], pageLength=page_length,
+        lengthMenu=[10, 25, 100, 500, 5000], style="table-layout:auto;width:auto;margin:0;caption-side:top",
+        allow_html=False, warn_on_unexpected_types=False, format_floats_in_python=False)
+    wide_columns = [i for i, c in enumerate(frame.columns) if c in wide]  # prose: give it room
+    if wide_columns:
+        options["columnDefs"] = [{"targets": wide_columns, "className": "wide"}]
+    if len(frame) <= page_length:
+        options.update(paging=False, layout={"topStart": None, "topEnd": "search", "bottomStart": "info",
+                                             "bottomEnd": None})
+    body = to_html_datatable(frame, caption=caption or None, **options)
+    return f'<div class="table" data-rows="{len(frame)}">{body}</div>'
+
+
+def figure(fig, *, height: int | None = None) -> str:
+    """A Plotly figure as a div; Plotly's JavaScript itself is in the page head, once."""
+    if height:
+        fig.update_layout(height=height)
+    fig.update_layout(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10))
+    div = fig.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False,
+                      div_id=f"fig{next(_ids)}", config={"displaylogo": False, "responsive": True})
+    return f'<div class="figure">{div}</div>'
+
+
+def _libraries() -> tuple[str, str]:
+    """Plotly and DataTables sources for the head of the page, inlined (no network)."""
+    from itables import options as itables_options
+    from itables.javascript import generate_init_offline_itables_html
+    from plotly.offline import get_plotlyjs
+
+    plotly = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    datatables = generate_init_offline_itables_html(itables_options.dt_bundle)
+    return plotly, datatables
+
+
+def render_page(title: str, subtitle: str, sections: list[Section]) -> str:
+    """The whole page: head with the libraries, a table of contents, then each section."""
+    import jinja2
+
+    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+    template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
+    plotly, datatables = _libraries()
+    import plotly as plotly_pkg
+    import itables
+
+    made = (f"Made by nscharacterize on {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; "
+            f"figures by Plotly {plotly_pkg.__version__}, tables by itables {itables.__version__} (DataTables). "
+            "Everything is inside this file: it opens offline.")
+    return template.render(title=esc(title), subtitle=esc(subtitle), sections=sections, plotly=plotly,
+                           datatables=datatables, made=esc(made))
+
+
+def write_page(path: str | Path, page: str) -> Path:
+    """Writes a page atomically (a reader never sees half of it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(path, page)
+
+
+def sweep_page(title: str, tables: Mapping[str, pd.DataFrame], *, subtitle: str = "",
+               facts_: Mapping[str, Any] | None = None, figures: Iterable[Any] = (),
+               notes: Iterable[str] = ()) -> str:
+    """A page for a sweep (or any set of tables): optional facts, optional Plotly figures, then
+    each table, sortable and filterable, under its name. Knows nothing of the tables' columns, so
+    a new table or column appears without a change here."""
+    sections = []
+    if facts_ or notes:
+        sec = Section("facts", "Facts", "What was run, and how.")
+        sec.add(*(paragraph(n) for n in notes))
+        if facts_:
+            sec.add(facts(facts_))
+        sections.append(sec)
+    figs = [figure(f) for f in figures]
+    if figs:
+        sections.append(Section("figures", "Figures", "Hover for exact values.", figs))
+    for name, frame in tables.items():
+        sections.append(Section(slug(name), name, "", [table(frame, name)]))
+    return render_page(title, subtitle, sections)
+
+
+def slug(text: str) -> str:
+    out = "".join(c if c.isalnum() else "-" for c in str(text).lower()).strip("-")
+    return out or f"s{next(_ids)}"

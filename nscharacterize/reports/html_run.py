@@ -1,0 +1,374 @@
+"""report.html of a run directory: every table, the figures, the measurement facts, the
+environment and the classification of each op, on one page that opens offline.
+
+Reads only the run directory (``store.RunDir``), like every report, so ``nscharacterize report``
+re-renders it from saved files. The breakdown is rendered axis by axis from ``breakdown.csv``:
+an axis this module has never heard of (a new view another stage adds) still gets its table and
+its figure, labelled with the category names as written. The reasons of the rules come from the
+rule files the run's config names (the built-in ones plus its ``taxonomy.rules``), looked up by
+the rule id that ``events.parquet`` stores for every op.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from nscharacterize.core.errors import UserError
+from nscharacterize.taxonomy.categories import (
+    CATEGORIES, COLORS, LABELS, OTHER_SPLIT, OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_COLORS, PY_LABELS)
+
+from nscharacterize.rundir import store
+from .format import fmt_bytes, fmt_time
+from .html import Section, esc, facts, figure, paragraph, pre, render_page, table, write_page
+from nscharacterize.rundir.store import RunDir
+
+# What is known about the axes of breakdown.csv; any other axis is rendered with its own names.
+AXIS_ORDER = {"category": CATEGORIES, "other_split": OTHER_SPLIT, "python": PY_CATEGORIES}
+AXIS_LABELS = {"category": LABELS, "other_split": OTHER_SPLIT_LABELS, "python": PY_LABELS}
+AXIS_COLORS = {"category": COLORS, "python": PY_COLORS}
+AXIS_TITLES = {
+    "category": ("Runtime by operator category", "Where does each component's time go, by the study's "
+                 "eight operator categories plus Other (Table III, Fig. 6)? Mean per sample; the "
+                 "categories add up to the unprofiled wall time."),
+    "other_split": ("What Other holds", "How much of Other is ops a rule sends there on purpose, ops no "
+                    "rule matched, and time outside any op (Python, framework, idle)?"),
+    "python": ("Python functions of cProfile components", "What does pure-Python symbolic code spend its "
+               "time on: feature query, arithmetic, program control, parsing/IO (Fig. 7)?"),
+}
+SKIP_AXES = {"total"}   # the component total: a column of the runtime table, not a view of its own
+LOG_TAIL_LINES = 400
+
+
+def write_run_report(run: RunDir) -> Path:
+    """Renders the run's page and writes ``report.html`` into the run directory."""
+    return write_page(run.path / store.REPORT_HTML, run_page(run))
+
+
+def run_page(run: RunDir) -> str:
+    manifest = run.manifest
+    breakdown, timings, checks = run.breakdown(), run.timings(), run.checks()
+    fp = manifest.get("fingerprint") or {}
+    subtitle = (f"{manifest.get('status', '?')} run of {len(manifest.get('workloads', []))} workload(s) on "
+                f"{fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model') or '?'}), "
+                f"{manifest.get('created', '?')}")
+    sections = [_overview(run, manifest, breakdown, checks)]
+    sections += _breakdown_sections(breakdown)
+    sections.append(_measurement(timings, checks, manifest))
+    sections.append(_workloads(manifest))
+    sections.append(_classification(run, manifest))
+    sections.append(_environment(run, manifest))
+    more = _other_figures(run)
+    if more is not None:
+        sections.append(more)
+    sections.append(_data_files(run, breakdown, timings, checks))
+    sections += _traces_and_log(run)
+    return render_page(f"nscharacterize: {manifest.get('name', run.path.name)}", subtitle, sections)
+
+
+# ---- sections ------------------------------------------------------------------------------------
+def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.DataFrame) -> Section:
+    sec = Section("overview", "Overview", "What ran, did it finish, and do the numbers add up?")
+    summary = manifest.get("checks") or {}
+    sec.add(facts([
+        ("run directory", run.path.name), ("status", manifest.get("status")),
+        ("workloads", ", ".join(f"{w.get('name')} ({w.get('status')})" for w in manifest.get("workloads", []))),
+        ("created", manifest.get("created")), ("finished", manifest.get("finished")),
+        ("command", " ".join(manifest.get("command") or [])), ("git commit", manifest.get("git_commit")),
+        ("seed", manifest.get("seed")), ("samples per workload", manifest.get("samples")),
+        ("warm-up passes", manifest.get("warmup")), ("unprofiled repeats per sample", manifest.get("repeats")),
+        ("categories add up to wall time", summary.get("addup_ok")),
+        ("largest relative add-up error", summary.get("max_addup_rel_error")),
+        ("event rows", summary.get("event_rows")),
+    ]))
+    for note in manifest.get("notes") or []:
+        sec.add(f'<p class="bad">note: {esc(note)}</p>')
+    failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
+    for w in failed:
+        sec.add(f'<p class="bad">{esc(w.get("name"))}: {esc(w.get("status"))}: {esc(w.get("error"))} '
+                f"(traceback in {store.LOG})</p>")
+    if breakdown.empty:
+        sec.add(paragraph("No workload produced results, so there are no tables or figures below."))
+    return sec
+
+
+def _workloads(manifest: dict) -> Section:
+    sec = Section("workloads", "Workloads", "Which workloads ran, with what parameters and components, how "
+                  "long each took, and the facts each reports about itself.")
+    rows = []
+    for w in manifest.get("workloads", []):
+        rows.append({"workload": w.get("name"), "built-in / factory": w.get("workload"), "status": w.get("status"),
+                     "samples": w.get("samples"), "seconds": w.get("seconds"),
+                     "components": ", ".join(f"{c['name']} ({c['kind']}, {c['profiler']})"
+                                             for c in w.get("components") or []),
+                     "params": json.dumps(w.get("params") or {}), "error": w.get("error") or "",
+                     "facts": json.dumps(w.get("info") or {}, default=str)})
+    return sec.add(table(pd.DataFrame(rows), "Workloads"))
+
+
+def _breakdown_sections(breakdown: pd.DataFrame) -> list[Section]:
+    if breakdown.empty:
+        return []
+    out = []
+    axes = [a for a in dict.fromkeys(breakdown["axis"]) if a not in SKIP_AXES]
+    axes.sort(key=lambda a: (a != "category",))  # the operator axis first, the rest as written
+    totals = _wide(breakdown, "total", "time_s")
+    for axis in axes:
+        title, answers = AXIS_TITLES.get(axis, (f"Breakdown by {axis.replace('_', ' ')}",
+                                                f"Runtime per component on the '{axis}' axis of breakdown.csv."))
+        sec = Section(f"axis-{axis}", title, answers)
+        times, shares = _wide(breakdown, axis, "time_s"), _wide(breakdown, axis, "share")
+        labels = _labels(axis, times.columns)
+        if axis == "category":
+            sec.add(figure(_heatmap(shares, times, labels), height=110 + 34 * len(shares)))
+        sec.add(figure(_stacked(times, shares, labels, axis), height=220 + 34 * len(times)))
+        ms = (times * 1e3).rename(columns=lambda c: f"{labels[c]} (ms)")
+        if axis == "category" and not totals.empty:
+            ms["Total (ms)"] = (totals.reindex(times.index)["total"] * 1e3).to_numpy()
+        sec.add(table(_keys(ms).round(4), f"{title}: mean time per sample (ms)"))
+        pct = (shares * 100).rename(columns=lambda c: f"{labels[c]} (%)")
+        sec.add(table(_keys(pct).round(2), f"{title}: share of the component's runtime (%)"))
+        out.append(sec)
+    return out
+
+
+def _measurement(timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) -> Section:
+    sec = Section("measurement", "Measurement", "How trustworthy is each number: how many samples, how "
+                  "much they spread, how much the profiler slowed the code, whether the categories add "
+                  "up, and peak memory?")
+    sec.add(paragraph("Wall = median of the unprofiled repeats, averaged over samples; overhead = profiled / "
+                      "unprofiled wall; add-up error = largest |sum of categories - wall| over samples; "
+                      "clamped = samples whose op time had to be scaled down to the wall time."))
+    if timings.empty:
+        return sec.add(paragraph("No timings: no workload finished."))
+    g = timings.groupby(["workload", "component"], sort=False)
+    frame = g.agg(samples=("sample", "count"), wall_ms=("wall_s", "mean"), spread_std_ms=("wall_s", "std"),
+                  min_ms=("wall_min_s", "min"), max_ms=("wall_max_s", "max"),
+                  profiled_wall_ms=("profiled_wall_s", "mean"), overhead=("overhead", "mean"),
+                  peak_mem_mib=("peak_mem_bytes", "max"))
+    for col in ("wall_ms", "spread_std_ms", "min_ms", "max_ms", "profiled_wall_ms"):
+        frame[col] = frame[col] * 1e3
+    frame["peak_mem_mib"] = frame["peak_mem_mib"] / 2**20
+    if not checks.empty:
+        c = checks.groupby(["workload", "component"], sort=False)
+        frame["max_addup_error_s"] = c["addup_error_s"].max()
+        if "clamped" in checks.columns:
+            frame["clamped_samples"] = c["clamped"].sum()
+    kinds = timings.groupby(["workload", "component"], sort=False)[["kind", "profiler", "device"]].first()
+    frame = kinds.join(frame).reset_index()
+    sec.add(table(frame.round({c: 4 for c in frame.columns if c.endswith(("_ms", "_mib")) or c == "overhead"}),
+                  "Per component"))
+    unmeasured = [(w.get("name"), c.get("name"), c.get("unmeasured")) for w in manifest.get("workloads", [])
+                  for c in w.get("components") or [] if c.get("unmeasured")]
+    for wl, comp, why in unmeasured:
+        sec.add(f'<p class="bad">{esc(wl)} / {esc(comp)}: not measured by function: {esc(why)}</p>')
+    return sec
+
+
+def _classification(run: RunDir, manifest: dict) -> Section:
+    sec = Section("classification", "Classification of every op", "Which category did each op, kernel "
+                  "and Python function get, by which rule, and why? Type an op's name in the name filter under "
+                  "the table (or anything in the search box).")
+    if not (run.path / store.EVENTS).is_file():  # the tables render without it; only this section needs it
+        return sec.add(paragraph(f"{store.EVENTS} is not in this run directory: the per-op classification "
+                                 "cannot be shown."))
+    events = run.events()
+    if events.empty:
+        return sec.add(paragraph("No events."))
+    reasons, note = _rule_reasons(run)
+    if note:
+        sec.add(paragraph(note))
+    keys = ["workload", "component", "source", "name", "category", "subcategory", "rule", "ancestors", "children"]
+    keys = [k for k in keys if k in events.columns]
+    frame = events.copy()
+    for k in keys:
+        frame[k] = frame[k].astype(str)
+    values = {c: "sum" for c in ("calls", "self_cpu_us", "self_device_us", "flops", "bytes") if c in frame.columns}
+    ops = frame.groupby(keys, sort=False, observed=True).agg(values).reset_index()
+    samples = frame.groupby(["workload", "component"], observed=True)["sample"].nunique()
+    n = ops.set_index(["workload", "component"]).index.map(samples).to_numpy()
+    ops.insert(len(keys), "calls_per_sample", (ops.pop("calls") / n).round(3))
+    for col in [c for c in ("self_cpu_us", "self_device_us") if c in ops.columns]:
+        ops[col.replace("_us", "_us_per_sample")] = (ops.pop(col) / n).round(3)
+    if "self_device_us_per_sample" in ops.columns and not ops["self_device_us_per_sample"].any():
+        ops = ops.drop(columns="self_device_us_per_sample")
+    ops["why"] = [reasons.get(r, ("", ""))[1] if r else "no rule matches: counted as Other (unmatched)"
+                  for r in ops["rule"]]
+    ops["rule file"] = [reasons.get(r, ("", ""))[0] for r in ops["rule"]]
+    ops = ops.rename(columns={"ancestors": "enclosing ops (outermost first)", "children": "calls ops"})
+    time_col = "self_cpu_us_per_sample"
+    ops = ops.sort_values(time_col, ascending=False) if time_col in ops.columns else ops
+    first = ["name", "category", "subcategory", "rule", "why", "workload", "component", "source"]
+    ops = ops[[c for c in first if c in ops.columns] + [c for c in ops.columns if c not in first]]
+    sec.add(paragraph("One row per distinct op in its context (enclosing ops, ops it calls), summed over "
+                      "input shapes and averaged over samples. Self time is profiled time, before the "
+                      "scaling to the unprofiled wall time that the breakdown applies."))
+    sec.add(table(ops, "Ops, their category and the rule that decided it", page_length=25))
+    used = ops.groupby("rule", sort=False).agg(ops=("name", "count"), self_cpu_us_per_sample=(time_col, "sum"))
+    rules = pd.DataFrame([{"rule": r, "file": reasons.get(r, ("", ""))[0], "reason": reasons.get(r, ("", ""))[1],
+                           "ops matched": int(used.loc[r, "ops"]),
+                           "self_cpu_us_per_sample": float(used.loc[r, "self_cpu_us_per_sample"])}
+                          for r in used.index if r])
+    sec.add(table(rules, "Rules that matched in this run"))
+    return sec
+
+
+def _environment(run: RunDir, manifest: dict) -> Section:
+    sec = Section("environment", "Environment", "On what machine and software was this measured? "
+                  "compare refuses runs whose fingerprints differ.")
+    sec.add(facts(manifest.get("fingerprint") or {}))
+    try:
+        config_text = (run.path / store.CONFIG).read_text(encoding="utf-8")
+    except OSError:
+        config_text = "(config.yaml is missing)"
+    sec.add(pre(config_text, "The resolved config (config.yaml)"))
+    return sec
+
+
+def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
+    """Every CSV file of the run directory, the known ones first: a table another stage adds to the
+    run directory appears here without a change to this module."""
+    sec = Section("data", "Data files", "The run directory's tables as saved, every row: sort, filter and "
+                  "search them here, or read the CSV files themselves.")
+    known = {store.BREAKDOWN: breakdown, store.TIMINGS: timings, store.CHECKS: checks}
+    names = list(known) + [store.SAMPLES] + sorted(p.name for p in run.path.glob("*.csv")
+                                                   if p.name not in known and p.name != store.SAMPLES)
+    for name in names:
+        if name in known:
+            frame = known[name]
+        elif name == store.SAMPLES:
+            frame = run.samples()
+        else:
+            try:
+                frame = pd.read_csv(run.path / name)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                sec.add(paragraph(f"{name}: cannot be read ({type(exc).__name__})"))
+                continue
+        sec.add(f"<h3>{esc(name)}</h3>", table(frame, name, page_length=10))
+    return sec
+
+
+def _other_figures(run: RunDir) -> Section | None:
+    """Figures of the run directory this page does not redraw interactively (another stage's PNG,
+    such as the system view), embedded as images so that the page stays one file."""
+    redrawn = {store.HEATMAP, store.BARS, store.PYTHON_PLOT}
+    pngs = sorted(p for p in run.path.glob("*.png") if p.name not in redrawn)
+    if not pngs:
+        return None
+    sec = Section("more-figures", "More figures", "The run directory's other figures, as saved.")
+    for p in pngs:
+        data = base64.b64encode(p.read_bytes()).decode("ascii")
+        sec.add(f"<h3>{esc(p.name)}</h3>",
+                f'<img class="png" alt="{esc(p.name)}" src="data:image/png;base64,{data}">')
+    return sec
+
+
+def _traces_and_log(run: RunDir) -> list[Section]:
+    out = []
+    traces = sorted((run.path / store.TRACES).glob("*.json*")) if (run.path / store.TRACES).is_dir() else []
+    if traces:
+        sec = Section("traces", "Chrome traces", "Where is the timeline of each profiled call? Open a trace "
+                      "in Perfetto (ui.perfetto.dev), chrome://tracing or TensorBoard; .json.gz is read as is.")
+        links = "".join(f'<li><a href="{store.TRACES}/{esc(p.name)}">{esc(p.name)}</a> '
+                        f"({fmt_bytes(float(p.stat().st_size))})</li>" for p in traces)
+        out.append(sec.add(f"<ul>{links}</ul>"))
+    log = run.path / store.LOG
+    if log.is_file():
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        tail = lines[-LOG_TAIL_LINES:]
+        sec = Section("log", "Run log", "What happened during the run: progress, warnings of torch and the "
+                      "workloads, and the traceback of any failed workload.")
+        shown = f"run.log ({len(lines)} lines" + (f", the last {len(tail)} shown)" if len(tail) < len(lines) else ")")
+        out.append(sec.add(pre("\n".join(tail), shown)))
+    return out
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+def _wide(breakdown: pd.DataFrame, axis: str, value: str) -> pd.DataFrame:
+    """One row per (workload, component, kind), one column per category of ``axis``, in the
+    known order of that axis (else as written)."""
+    part = breakdown[breakdown["axis"] == axis]
+    if part.empty:
+        return pd.DataFrame()
+    keys = ["workload", "component", "kind"] if "kind" in part.columns else ["workload", "component"]
+    order = list(dict.fromkeys(zip(*(part[k] for k in keys))))
+    cats = list(dict.fromkeys(part["category"]))
+    known = AXIS_ORDER.get(axis)
+    if known:
+        cats = [c for c in known if c in cats or axis != "python"] + [c for c in cats if c not in known]
+    table_ = part.pivot_table(index=keys, columns="category", values=value, aggfunc="first", sort=False)
+    return table_.reindex(index=pd.MultiIndex.from_tuples(order, names=keys), columns=cats).fillna(0.0)
+
+
+def _keys(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.reset_index()
+
+
+def _labels(axis: str, cats) -> dict[str, str]:
+    known = AXIS_LABELS.get(axis, {})
+    return {c: known.get(c, str(c).replace("_", " ")) for c in cats}
+
+
+def _row_names(index) -> list[str]:
+    return [f"{key[0]} / {key[1]}" for key in index]
+
+
+def _heatmap(shares: pd.DataFrame, times: pd.DataFrame, labels: dict[str, str]):
+    import plotly.graph_objects as go
+
+    pct = shares * 100
+    text = [[fmt_time(t) for t in row] for row in times.to_numpy()]
+    fig = go.Figure(go.Heatmap(
+        z=pct.to_numpy(), x=[labels[c] for c in pct.columns], y=_row_names(pct.index), zmin=0, zmax=100,
+        colorscale="Blues", customdata=text, texttemplate="%{z:.1f}", xgap=1, ygap=1,
+        colorbar=dict(title=dict(text="share (%)")),
+        hovertemplate="%{y}<br>%{x}: %{z:.3f} % of the component<br>%{customdata} per sample<extra></extra>"))
+    fig.update_layout(title="Runtime share by operator category (Fig. 5 form)", yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def _stacked(times: pd.DataFrame, shares: pd.DataFrame, labels: dict[str, str], axis: str):
+    import plotly.graph_objects as go
+
+    colors = AXIS_COLORS.get(axis, {})
+    names = _row_names(times.index)
+    fig = go.Figure()
+    for cat in times.columns:
+        ms = times[cat].to_numpy() * 1e3
+        fig.add_trace(go.Bar(
+            y=names, x=ms, name=labels[cat], orientation="h", marker_color=colors.get(cat),
+            customdata=list(zip([fmt_time(t) for t in times[cat]], shares[cat].to_numpy() * 100)),
+            hovertemplate="%{y}<br>" + esc(labels[cat]) + ": %{customdata[0]} per sample "
+                          "(%{x:.6f} ms, %{customdata[1]:.2f} % of the component)<extra></extra>"))
+    totals = times.sum(axis=1)
+    fig.add_trace(go.Scatter(y=names, x=totals.to_numpy() * 1e3, mode="text", showlegend=False,
+                             text=[f" {fmt_time(t)}" for t in totals], textposition="middle right",
+                             hoverinfo="skip"))
+    title = AXIS_TITLES.get(axis, (f"Breakdown by {axis}",))[0]
+    fig.update_layout(barmode="stack", title=f"{title}: time per sample (Fig. 6 form)" if axis == "category"
+                      else f"{title}: time per sample", xaxis_title="ms per sample",
+                      yaxis=dict(autorange="reversed"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.3 if len(names) < 4 else -0.12, x=0))
+    return fig
+
+
+def _rule_reasons(run: RunDir) -> tuple[dict[str, tuple[str, str]], str]:
+    """rule id -> (file name, reason), from the rule files the run's config names; with a note
+    when those files cannot be read now (then only the built-in rules are shown)."""
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    note = ""
+    try:
+        rules = (run.config.get("taxonomy") or {}).get("rules") or {}
+        taxonomy = Taxonomy(rules)
+    except UserError as exc:
+        taxonomy = Taxonomy()
+        note = (f"The run's extra rule files cannot be read here ({exc.line()}): reasons are shown for the "
+                "built-in rules only.")
+    out = {}
+    for rules_ in taxonomy.rules.values():
+        for r in rules_:
+            out.setdefault(r.id, (Path(r.file).name if r.file else "", r.reason))
+    return out, note

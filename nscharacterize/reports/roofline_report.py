@@ -1,0 +1,159 @@
+"""The roofline outputs of a run directory: roofline.csv, a table.md section and roofline.png.
+
+Everything is recomputed from the saved events, breakdown and the manifest's ``ceilings``, so
+``nscharacterize report`` re-renders it from the run directory alone. The maths is in
+``nscharacterize.attribution.roofline``; this module only lays it out.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from nscharacterize.attribution.roofline import UNSIZED_COLUMNS, roofline, torch_flops_agreement  # noqa: E402
+from nscharacterize.taxonomy.categories import COLORS, LABELS  # noqa: E402
+
+from nscharacterize.rundir import store  # noqa: E402
+from .format import fmt_time, markdown_table  # noqa: E402
+from nscharacterize.rundir.store import RunDir  # noqa: E402
+
+_MAX_UNSIZED_LISTED = 25
+
+
+def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict) -> tuple[str, list[Path]]:
+    """Writes roofline.csv and roofline.png; returns the Markdown section for table.md and the
+    files written. Without events.parquet (a copied-out run) there is nothing to size: the
+    section says so and no file is written."""
+    if not (run.path / store.EVENTS).is_file():
+        return "## Roofline\n\nNo events.parquet in this run directory: the roofline needs it.\n", []
+    events = run.events()
+    ceilings = manifest.get("ceilings")
+    table, unsized = roofline(events, breakdown, ceilings)
+    written = [run.write_csv(store.ROOFLINE, table)]
+    fig = plot(table, ceilings)
+    if fig is not None:
+        written.append(run.write_figure(store.ROOFLINE_PLOT, fig))
+        plt.close(fig)
+    return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None), written
+
+
+def _g(x: float, scale: float = 1e9, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x / scale:.{digits}g}"
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def ceilings_line(ceilings: dict | None) -> str:
+    if not ceilings:
+        return ("No machine ceilings in the manifest (a run from an older version, or the measurement failed): "
+                "bounds and fractions of bound are empty.")
+    peaks = ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in (ceilings.get("peak_flops") or {}).items())
+    bw = ceilings.get("bandwidth_bytes_s")
+    where = ceilings.get("device_name") or ceilings.get("device", "")
+    if ceilings.get("source") == "datasheet":
+        how = f"datasheet peaks of {ceilings.get('datasheet_entry', where)}, not measured (the device was not present)"
+    else:
+        how = f"measured on {where} ({ceilings.get('device')}, {ceilings.get('threads')} thread(s))"
+    return f"Ceilings ({how}): peak {peaks}; memory bandwidth {bw / 1e9:.1f} GB/s." if bw else \
+        f"Ceilings ({how}): peak {peaks}."
+
+
+def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
+            agreement: pd.DataFrame | None) -> str:
+    out = ["## Roofline", "", ceilings_line(ceilings), "",
+           "Per component and category, mean per sample: work from the op cost model, time as in the table "
+           "above. *Bound* is the roofline at the row's intensity; *% of bound* is the shortest time the ceilings "
+           "allow for this work over the time taken; *unsized* is the share of the category's op time in ops the "
+           "model cannot size (listed below); *T&S* is the share of GEMM time in tall-and-skinny products "
+           "(min(m, n, k) <= 16). Columns: roofline.csv; figure: roofline.png.", ""]
+    if table.empty:
+        return "\n".join(out + ["No op rows to put on the roofline.", ""])
+    header = ["Workload", "Component", "Category", "Time", "GFLOP", "MB", "FLOP/B", "GFLOP/s", "GB/s",
+              "Bound GFLOP/s", "% of bound", "Bound by", "Unsized", "T&S"]
+    rows = [[r.workload, r.component, LABELS.get(r.category, r.category), fmt_time(r.time_s), _g(r.flops),
+             _g(r.bytes, 1e6), _g(r.intensity, 1.0), _g(r.achieved_flops_s), _g(r.achieved_bytes_s),
+             _g(r.bound_flops_s), _pct(r.fraction_of_bound), r.bound or "-", _pct(r.unsized_share),
+             _pct(r.tall_skinny_share) if r.category == "gemm" else ""]
+            for r in table.itertuples(index=False)]
+    out += [markdown_table(header, rows), ""]
+    out += _unsized_section(unsized)
+    if agreement is not None and len(agreement):
+        out += ["### FLOPs: torch.profiler's estimate against the model", "",
+                "Products and convolutions must agree (ratio 1). For add and mul torch counts the first "
+                "operand's elements and the model the output's: they differ where the first operand is "
+                "broadcast.", "",
+                markdown_table(["Op", "Rows", "torch GFLOP", "model GFLOP", "model / torch"],
+                               [[r.name, int(r.rows), _g(r.torch_flops), _g(r.model_flops),
+                                 "-" if r.ratio != r.ratio else f"{r.ratio:.4f}"]
+                                for r in agreement.itertuples(index=False)]), ""]
+    return "\n".join(out)
+
+
+def _unsized_section(unsized: pd.DataFrame) -> list[str]:
+    if unsized.empty:
+        return ["Every op with time in these categories was sized by the model.", ""]
+    names = unsized.groupby("name").agg(calls=("calls", "sum"), components=("component", "nunique"),
+                                        reason=("reason", "first"),
+                                        worst=("time_share", "max")).sort_values("worst", ascending=False)
+    shown = names.head(_MAX_UNSIZED_LISTED)
+    lines = [f"### Ops the model cannot size ({len(names)} distinct)", "",
+             markdown_table(["Op", "Calls per sample", "Components", "Largest share of its category's op time",
+                             "Why"],
+                            [[n, int(r.calls), int(r.components), _pct(r.worst), r.reason]
+                             for n, r in shown.iterrows()])]
+    if len(names) > len(shown):
+        lines.append(f"\n... and {len(names) - len(shown)} more.")
+    return lines + [""]
+
+
+def plot(table: pd.DataFrame, ceilings: dict | None):
+    """Log-log roofline: the ceilings, and one marker per component and category sized by time."""
+    pts = table[(table["flops"] > 0) & (table["bytes"] > 0) & (table["time_s"] > 0)] if len(table) else table
+    if pts.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 6))
+    xs = pts["intensity"].to_numpy(dtype=float)
+    ys = pts["achieved_flops_s"].to_numpy(dtype=float)
+    lo, hi = max(xs.min() / 10, 1e-3), xs.max() * 10
+    peaks = (ceilings or {}).get("peak_flops") or {}
+    bw = (ceilings or {}).get("bandwidth_bytes_s")
+    grid = np.logspace(math.log10(lo), math.log10(hi), 200)
+    if bw:
+        top = max(peaks.values()) if peaks else float(ys.max()) * 10
+        ax.plot(grid, np.minimum(grid * bw, top), color="black", lw=1.5,
+                label=f"memory {bw / 1e9:.1f} GB/s")
+    for i, (dtype, peak) in enumerate(sorted(peaks.items(), key=lambda kv: -kv[1])):
+        ax.axhline(peak, color="black", lw=1.2, ls=["-", "--", ":", "-."][i % 4],
+                   label=f"peak {dtype} {peak / 1e9:.1f} GFLOP/s")
+    tmax = float(pts["time_s"].max())
+    for cat, grp in pts.groupby("category", sort=False):
+        ax.scatter(grp["intensity"], grp["achieved_flops_s"], s=30 + 600 * grp["time_s"] / tmax,
+                   color=COLORS.get(cat, "#7f7f7f"), alpha=0.7, edgecolors="black", linewidths=0.5,
+                   label=LABELS.get(cat, cat))
+        for r in grp.itertuples(index=False):
+            ax.annotate(f"{r.workload}/{r.component}", (r.intensity, r.achieved_flops_s), fontsize=6,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("operational intensity (FLOP / byte)")
+    ax.set_ylabel("achieved FLOP/s")
+    src = (ceilings or {}).get("source", "no ceilings recorded")
+    ax.set_title(f"Roofline per component and category (marker area ~ time; ceilings: {src})")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(True, which="both", alpha=0.2)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["write_roofline", "section", "plot", "UNSIZED_COLUMNS"]

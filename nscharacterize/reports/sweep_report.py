@@ -1,0 +1,147 @@
+"""A sweep directory's report: scaling.csv, table.md and scaling.png, from whatever points finished."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nscharacterize.attribution.scaling import Point, scaling_table, split
+from nscharacterize.core.fileio import atomic_write, atomic_write_text, read_text
+from nscharacterize.taxonomy.categories import CATEGORIES, COLORS, LABELS
+
+from nscharacterize.rundir import store
+from .format import fmt_time, markdown_table
+from nscharacterize.rundir.store import RunDir, RunDirError
+
+MIN_SHARE = 0.02   # categories below this share of the component at every point are left off the figure
+
+
+def load_sweep(sweep_dir: str | Path) -> dict:
+    path = Path(sweep_dir) / store.SWEEP_MANIFEST
+    if not path.is_file():
+        raise RunDirError(path, "", "missing; not a sweep directory", "give a folder written by 'nscharacterize sweep'")
+    try:
+        data = json.loads(read_text(path, "sweep manifest", RunDirError))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(path, "", f"corrupt JSON (line {exc.lineno})", "re-run the sweep") from None
+    if not isinstance(data, dict) or data.get("kind") != "sweep" or not isinstance(data.get("points"), list):
+        raise RunDirError(path, "kind", "not a sweep manifest", "give a folder written by 'nscharacterize sweep'")
+    return data
+
+
+def finished_points(sweep_dir: Path, manifest: dict) -> list[Point]:
+    points = []
+    for rec in manifest["points"]:
+        if not rec.get("run_dir") or rec.get("status") not in ("ok", "partial", "failed"):
+            continue
+        run = RunDir(sweep_dir / rec["run_dir"])
+        try:
+            samples = run.samples()
+        except RunDirError:
+            continue   # a point killed before it wrote its tables
+        if len(samples):
+            points.append(Point(dict(rec["params"]), samples))
+    return points
+
+
+def render_sweep(sweep_dir: str | Path) -> list[Path]:
+    sweep_dir = Path(sweep_dir)
+    manifest = load_sweep(sweep_dir)
+    points = finished_points(sweep_dir, manifest)
+    table = scaling_table(points, manifest["x"])
+    written = [atomic_write(sweep_dir / store.SCALING, lambda tmp: table.to_csv(tmp, index=False)),
+               atomic_write_text(sweep_dir / store.TABLE, sweep_markdown(manifest, table))]
+    fig = scaling_figure(table)
+    if fig is not None:
+        import matplotlib.pyplot as plt
+
+        written.append(atomic_write(sweep_dir / store.SCALING_PLOT,
+                                    lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")))
+        plt.close(fig)
+    from .html_sweep import write_sweep_report
+
+    written.append(write_sweep_report(sweep_dir, manifest, table))
+    return written
+
+
+def sweep_markdown(manifest: dict, table: pd.DataFrame) -> str:
+    x = manifest["x"]
+    out = [f"# nscharacterize sweep: {manifest.get('name', '')}", "",
+           f"Parameters: {', '.join(f'{k} = {v}' for k, v in manifest['parameters'].items())} ({manifest.get('mode')}); "
+           f"executor: {manifest.get('executor')}; status: {manifest.get('status')}.", "",
+           "## Points", "",
+           markdown_table(["Point", "Status", "Attempts", "Seconds", "Run directory", "Error"],
+                          [[p["name"], p["status"], str(p.get("attempts", "")), str(p.get("seconds") or "-"),
+                            p.get("run_dir") or "-", (p.get("error") or "")[:120]] for p in manifest["points"]]), ""]
+    if table.empty:
+        out += ["No finished point has per-sample times to fit yet.", ""]
+        return "\n".join(out)
+    out += [f"## Scaling: time = a * {x}^b (least squares on log-log axes; b's {95}% interval from a bootstrap "
+            "over per-sample times; R^2 on log-log)", ""]
+    rows = []
+    for r in table.itertuples():
+        if r.axis == "category" and not (split(r.mean_s) > 0).any():
+            continue
+        label = "Total" if r.axis == "total" else LABELS.get(r.category, r.category)
+        means = split(r.mean_s)
+        rows.append([r.workload, r.component, label, r.others or "-", str(r.n_points),
+                     " / ".join(fmt_time(v) for v in means), _num(r.b), f"[{_num(r.b_lo)}, {_num(r.b_hi)}]",
+                     _num(r.r2), r.note if isinstance(r.note, str) else ""])
+    out += [markdown_table(["Workload", "Component", "Category", "Other parameters", "Points",
+                            f"Mean time at {x} = " + " / ".join(f"{v:g}" for v in split(table['x'].iloc[0])),
+                            "b", "95% CI", "R^2", "Note"], rows), ""]
+    return "\n".join(out)
+
+
+def _num(v: float) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
+def scaling_figure(table: pd.DataFrame):
+    """Log-log panels, one per (workload, component): measured means with spread, fitted lines."""
+    if table.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys(zip(table["workload"], table["component"], table["others"])))
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows), squeeze=False)
+    for ax, (w, c, o) in zip(axes.flat, panels):
+        part = table[(table["workload"] == w) & (table["component"] == c) & (table["others"] == o)]
+        total = part[part["axis"] == "total"]
+        total_means = split(total["mean_s"].iloc[0]) if len(total) else None
+        for r in part.itertuples():
+            xs, means, stds = split(r.x), split(r.mean_s), split(r.std_s)
+            if r.axis == "category":
+                if total_means is None or not (means >= MIN_SHARE * total_means).any():
+                    continue
+                color, label, style = COLORS[r.category], LABELS[r.category], "o"
+            else:
+                color, label, style = "black", "Total", "s"
+            ok = means > 0
+            if ok.sum() == 0:
+                continue
+            lower = np.minimum(stds[ok], means[ok] * 0.999)
+            ax.errorbar(xs[ok], means[ok], yerr=[lower, stds[ok]], fmt=style, color=color, ms=4, capsize=2,
+                        label=f"{label} (b={r.b:.2f})" if not math.isnan(r.b) else label)
+            if not math.isnan(r.b):
+                grid = np.geomspace(xs[ok].min(), xs[ok].max(), 20)
+                ax.plot(grid, r.a * grid ** r.b, "--", color=color, lw=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{w} / {c}" + (f" ({o})" if o else ""), fontsize="small")
+        ax.set_xlabel(str(table["parameter"].iloc[0]))
+        ax.set_ylabel("time per sample (s)")
+        ax.legend(fontsize="x-small", frameon=False)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle("Scaling by category (log-log; dashed: fitted power law)")
+    fig.tight_layout()
+    return fig

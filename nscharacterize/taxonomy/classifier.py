@@ -1,0 +1,156 @@
+"""Sorts events into categories with the rule files, once per unique name in a table.
+
+A profile holds few distinct op names and many calls, so the classifier matches rules against
+the unique (source, name, ancestors, children) keys and broadcasts the answer back: the cost is
+in the number of distinct keys, not in the number of events. Verdicts are kept per key, so a run
+that classifies each sample as it finishes matches every distinct key once.
+
+Matching one name against the rules has a CPU-time bound (``MATCH_LIMIT_S``): a pattern that
+backtracks catastrophically and slipped past the static check (nscharacterize/taxonomy/backtrack.py) becomes a
+one-line error naming the rule, not a hang.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .rules import NAMESPACES, Rule, RuleFileError, load_rules
+
+MATCH_LIMIT_S = 2.0  # CPU seconds to match one name against a name space's rules (normal: microseconds)
+
+SEP_ANCESTORS = ">"   # ancestors are stored outermost first: "aten::mm>aten::_sparse_addmm"
+SEP_CHILDREN = "|"    # direct children, sorted and unique
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: str
+    rule: Rule | None          # None: no explicit rule matched (counted as Other, unmatched)
+    subcategory: str = ""      # Python category for cProfile functions
+    via: str = ""              # how a kernel or runtime call got its category: its own rule or "launching op"
+
+
+class Taxonomy:
+    """The loaded rule sets of the three name spaces."""
+
+    def __init__(self, extra_rule_files: dict[str, list[str | Path]] | None = None):
+        extra = extra_rule_files or {}
+        self.rules = {ns: load_rules(ns, tuple(extra.get(ns, ()))) for ns in NAMESPACES}
+        self._verdicts: dict[tuple, Verdict] = {}
+
+    def first_match(self, namespace: str, name: str, ancestors: tuple[str, ...] = (),
+                    children: tuple[str, ...] = (), source: str | None = None) -> Rule | None:
+        trying: list[Rule] = []
+        try:
+            with _cpu_time_bound(MATCH_LIMIT_S):
+                for rule in self.rules[namespace]:
+                    trying[:] = [rule]
+                    if rule.matches(name, ancestors, children, source):
+                        return rule
+        except _MatchTimeout:
+            rule = trying[0]
+            shown = name if len(name) <= 60 else name[:57] + "..."
+            raise RuleFileError(rule.file, f"rule {rule.id}", f"matching {shown!r} took over {MATCH_LIMIT_S:g} s "
+                                "of CPU (catastrophic backtracking)",
+                                "simplify the pattern: no overlapping alternatives or nested quantifiers") from None
+        return None
+
+    def classify(self, source: str, name: str, ancestors: tuple[str, ...] = (),
+                 children: tuple[str, ...] = ()) -> Verdict:
+        """Classifies one event; ``source`` is op, runtime, annotation, kernel or python."""
+        key = (source, name, ancestors, children)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = self._classify(source, name, ancestors, children)
+        return verdict
+
+    def _classify(self, source: str, name: str, ancestors: tuple[str, ...], children: tuple[str, ...]) -> Verdict:
+        if source == "python":
+            rule = self.first_match("python", name)
+            return Verdict("other", rule, subcategory=rule.category if rule else "other")
+        if source == "kernel":
+            rule = self.first_match("kernels", name)
+            if rule is not None and rule.overrides_launcher:
+                return Verdict(rule.category, rule, via="kernel rule")
+            if ancestors:  # the launching op is the innermost ancestor
+                launcher = self.first_match("ops", ancestors[-1], ancestors[:-1], (), "op")
+                if launcher is not None:
+                    return Verdict(launcher.category, launcher, via="launching op")
+            return Verdict(rule.category, rule, via="kernel rule") if rule else Verdict("other", None)
+        if source == "runtime" and ancestors:
+            # A launch, copy or synchronous wait on the host is part of the op that made it (the
+            # paper's host time per op): it takes the category of its innermost enclosing op.
+            launcher = self.first_match("ops", ancestors[-1], ancestors[:-1], (), "op")
+            if launcher is not None:
+                return Verdict(launcher.category, launcher, via="launching op")
+        rule = self.first_match("ops", name, ancestors, children, source)
+        return Verdict(rule.category if rule else "other", rule)
+
+    def classify_events(self, events: pd.DataFrame) -> pd.DataFrame:
+        """Returns ``events`` with ``category``, ``subcategory`` and ``rule`` columns filled in."""
+        out = events.copy(deep=False)  # copy-on-write: the caller's frame is never modified
+        if out.empty:
+            for col in ("category", "subcategory", "rule"):
+                out[col] = pd.Series(dtype="string")
+            return out
+        keys = ["source", "name", "ancestors", "children"]
+        codes = _joint_codes(out, keys)
+        first = np.unique(codes, return_index=True)[1]  # sorted codes: the k-th entry is key k
+        uniques = out.iloc[first][keys]
+        verdicts = [self.classify(src, name, _split(anc, SEP_ANCESTORS), _split(ch, SEP_CHILDREN))
+                    for src, name, anc, ch in uniques.itertuples(index=False)]
+        out["category"] = _categorical([v.category for v in verdicts], codes)
+        out["subcategory"] = _categorical([v.subcategory for v in verdicts], codes)
+        out["rule"] = _categorical([v.rule.id if v.rule else "" for v in verdicts], codes)
+        return out
+
+
+class _MatchTimeout(BaseException):
+    """Raised by the CPU-time alarm inside a regular-expression match (re checks for signals)."""
+
+
+@contextlib.contextmanager
+def _cpu_time_bound(seconds: float):
+    """Raises _MatchTimeout after ``seconds`` of process CPU time; a no-op off the main thread or
+    where there is no SIGPROF (Windows)."""
+    if not hasattr(signal, "SIGPROF") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _MatchTimeout()
+
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def _categorical(per_key: list[str], codes: np.ndarray) -> pd.Categorical:
+    """Broadcasts one label per distinct key to every row, without building a string per row."""
+    labels, label_of_key = np.unique(np.array(per_key, dtype=object), return_inverse=True)
+    return pd.Categorical.from_codes(label_of_key[codes], categories=list(labels))
+
+
+def _joint_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Dense codes 0..k-1 of the distinct key tuples (hash factorisation per column, then combined)."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for key in keys:
+        col_codes, col_uniques = pd.factorize(frame[key], use_na_sentinel=False)  # Arrow-backed: C++ hashing
+        codes = pd.factorize(codes * len(col_uniques) + col_codes)[0]
+    return codes
+
+
+def _split(value, sep: str) -> tuple[str, ...]:
+    if not isinstance(value, str) or not value:
+        return ()
+    return tuple(value.split(sep))

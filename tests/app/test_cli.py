@@ -1,0 +1,144 @@
+"""The CLI in subprocesses: every command a user types, and every bad input we promise to catch."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from clirun import ROOT, run_cli, write_config
+
+EXPECTED_FILES = ["config.yaml", "manifest.json", "events.parquet", "timings.csv", "samples.csv",
+                  "breakdown.csv", "checks.csv", "table.md", "heatmap.png", "breakdown.png",
+                  "python_breakdown.png", "run.log", "report.html"]
+
+
+def test_run_writes_every_output(demo_run):
+    for name in EXPECTED_FILES:
+        assert (demo_run / name).is_file(), name
+    manifest = json.loads((demo_run / "manifest.json").read_text())
+    assert manifest["status"] == "ok"
+    assert manifest["fingerprint"]["torch"] == torch.__version__
+    assert manifest["checks"]["addup_ok"] is True
+    assert [w["status"] for w in manifest["workloads"]] == ["ok"]
+    table = (demo_run / "table.md").read_text()
+    assert "| mlp-demo | encoder | neural |" in table and "Data Movement" in table
+
+
+def test_run_prints_table_and_samples_override(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml")
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--samples", "1", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert "mlp-demo / encoder" in proc.stdout and "Total" in proc.stdout
+    run_dir = proc.stdout.strip().splitlines()[-1]
+    timings = pd.read_csv(f"{run_dir}/timings.csv")
+    assert set(timings["sample"]) == {0}
+
+
+def test_report_rerenders_from_run_dir_alone(demo_run):
+    for name in ("table.md", "heatmap.png", "breakdown.png", "python_breakdown.png"):
+        (demo_run / name).unlink()
+    proc = run_cli("report", str(demo_run), "--reclassify")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("table.md", "heatmap.png", "breakdown.png", "python_breakdown.png"):
+        assert (demo_run / name).stat().st_size > 0
+    assert "encoder" in proc.stdout
+
+
+@pytest.mark.parametrize("name,category", [
+    ("aten::addmm", "gemm"), ("aten::softmax", "elementwise"), ("aten::cat", "data_movement"),
+    ("aten::index", "data_transform"), ("aten::upsample_bilinear2d", "regional"),
+    ("torchvision::roi_align", "regional"), ("aten::embedding", "embedding"),
+    ("Memcpy HtoD (Pageable -> Device)", "data_movement"),
+    ("void cutlass::Kernel2<cutlass_80_tensorop_s1688gemm_128x128>", "gemm"),
+])
+def test_explain(name, category):
+    proc = run_cli("explain", name)
+    assert proc.returncode == 0, proc.stderr
+    assert f"category:  {category}" in proc.stdout
+    assert "reason:" in proc.stdout
+
+
+def test_explain_within_and_python():
+    proc = run_cli("explain", "aten::addmm", "--within", "aten::mm,aten::_sparse_addmm")
+    assert "category:  sparse_mm" in proc.stdout
+    proc = run_cli("explain", "json.decoder:raw_decode")
+    assert "parsing_io" in proc.stdout
+
+
+def test_explain_annotation_ranges():
+    proc = run_cli("explain", "Optimizer.step#Adam.step")  # guessed: a record_function range
+    assert proc.returncode == 0, proc.stderr
+    assert "as:        annotation" in proc.stdout and "rule:      optimizer-range" in proc.stdout
+    proc = run_cli("explain", "nmn.module_call", "--as", "annotation")
+    assert "rule:      user-range" in proc.stdout
+
+
+def test_taxonomy_coverage():
+    proc = run_cli("taxonomy", "--coverage")
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.splitlines()[0]
+    assert line.startswith("ATen ops registered in torch:")
+    pct = float(line.rsplit("(", 1)[1].rstrip("%)"))
+    assert pct >= 95.0, line
+    assert "gemm" in proc.stdout and "without a rule" in proc.stdout
+
+
+def test_list_shows_workloads_and_params():
+    proc = run_cli("list")
+    assert proc.returncode == 0, proc.stderr
+    assert "mlp-demo" in proc.stdout and "objects" in proc.stdout and "default" in proc.stdout
+
+
+def _one_line_error(proc, *needles):
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if not ln.startswith(("USDT", "STAGE"))]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_bad_inputs_give_one_line_and_exit_2(tmp_path):
+    _one_line_error(run_cli("run", str(tmp_path / "nope.yaml")), "nope.yaml", "no such config")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workloads: [\n  - {workload: mlp-demo\n")
+    _one_line_error(run_cli("run", str(bad)), "bad.yaml", "invalid YAML", "line")
+    _one_line_error(run_cli("run", str(write_config(tmp_path / "k.yaml", sampels=3))),
+                    "k.yaml", "sampels", "unknown key", "samples")
+    _one_line_error(run_cli("run", str(write_config(tmp_path / "t.yaml", samples="many"))),
+                    "t.yaml", "samples", "integer")
+    _one_line_error(run_cli("run", str(write_config(tmp_path / "w.yaml", workloads=[{"workload": "nope"}]))),
+                    "w.yaml", "workloads[0].workload", "nope", "mlp-demo")
+    _one_line_error(run_cli("run", str(write_config(
+        tmp_path / "p.yaml", workloads=[{"workload": "mlp-demo", "params": {"objcts": 3}}]))),
+        "p.yaml", "workloads[0].params.objcts", "unknown key", "objects")
+    _one_line_error(run_cli("run", str(write_config(tmp_path / "d.yaml", device="tpu"))), "d.yaml", "device")
+    _one_line_error(run_cli("run", str(write_config(tmp_path / "l.yaml", workloads=[
+        {"workload": "mlp-demo"}, {"workload": "mlp-demo", "params": {"objects": 3}}]))),
+        "l.yaml", "workloads[1].name", "already used", "distinct name")
+    _one_line_error(run_cli("report", str(tmp_path / "missing-run")), "missing-run")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_cuda_without_gpu_is_a_clear_error(tmp_path):
+    cfg = write_config(tmp_path / "g.yaml", device="cuda")
+    _one_line_error(run_cli("run", str(cfg)), "g.yaml", "device", "cuda", "cpu")
+    cfg = write_config(tmp_path / "h.yaml")
+    _one_line_error(run_cli("run", str(cfg), "--device", "cuda"), "--device", "cuda")
+
+
+def test_bad_samples_flag(tmp_path):
+    proc = run_cli("run", str(write_config(tmp_path / "c.yaml")), "--samples", "0")
+    assert proc.returncode == 2 and "at least 1" in proc.stderr
+
+
+def test_readme_config_keys_are_documented():
+    from nscharacterize.config import Config, ProfilerConfig, WorkloadEntry
+
+    readme = (ROOT / "README.md").read_text()
+    for model in (Config, ProfilerConfig, WorkloadEntry):
+        for key in model.model_fields:
+            assert f"`{key}`" in readme, f"config key {key} is not documented in README.md"

@@ -1,0 +1,185 @@
+"""Ceilings (measured, cached, datasheet), the roofline maths, the GPU time path on the real H100
+run, and the whole thing through the CLI with embedding models of our own."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clirun import ROOT, run_cli, write_config
+from nscharacterize.attribution.roofline import op_costs, roofline
+from nscharacterize.profiler import ceilings as ceil
+from nscharacterize.profiler.events import events_frame
+from nscharacterize.profiler.environment import fingerprint
+from nscharacterize.taxonomy.classifier import Taxonomy
+
+H100_RUN = ROOT.parent / "shared" / "fixtures" / "gpu-h100" / "quickstart-run"
+
+
+# ---- ceilings -------------------------------------------------------------------------------------
+def test_ceilings_are_measured_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NSCHARACTERIZE_CACHE", str(tmp_path))
+    fp = fingerprint("cpu", "x")
+    first = ceil.measured_ceilings(fp, ["float32"], "cpu")
+    assert first["source"] == "measured" and first["peak_flops"]["float32"] > 1e8
+    assert first["bandwidth_bytes_s"] > 1e8
+    cache = Path(first["cache_file"])
+    assert cache.parent == tmp_path and cache.is_file()
+    # A second call must not measure again: plant a value in the cache and get it back.
+    data = json.loads(cache.read_text())
+    data["peak_flops"]["float32"] = 123.0
+    cache.write_text(json.dumps(data))
+    assert ceil.measured_ceilings(fp, ["float32"], "cpu")["peak_flops"]["float32"] == 123.0
+    # Another machine configuration (threads) is another cache entry.
+    assert ceil.machine_hash(dict(fp, threads=fp["threads"] + 1)) != ceil.machine_hash(fp)
+    assert ceil.machine_hash(dict(fp, config_hash="other")) == ceil.machine_hash(fp)
+
+
+def test_datasheet_ceilings_by_device_name():
+    h100 = ceil.datasheet_ceilings("NVIDIA H100 80GB HBM3")
+    assert h100["source"] == "datasheet" and "SXM" in h100["datasheet_entry"]
+    assert h100["bandwidth_bytes_s"] == 3.35e12 and h100["peak_flops"]["float32"] == 67e12
+    assert "PCIe" in ceil.datasheet_ceilings("NVIDIA H100 PCIe")["datasheet_entry"]
+    assert ceil.datasheet_ceilings("NVIDIA H200")["bandwidth_bytes_s"] == 4.8e12
+    assert ceil.datasheet_ceilings("NVIDIA A100-SXM4-40GB")["bandwidth_bytes_s"] == 1.555e12
+    assert ceil.datasheet_ceilings("Tesla T4")["peak_flops"]["float32"] == 8.1e12
+    assert ceil.datasheet_ceilings("Tesla M40 24GB")["bandwidth_bytes_s"] == 0.288e12
+    assert ceil.datasheet_ceilings("Some Future GPU") is None
+
+
+# ---- the maths ------------------------------------------------------------------------------------
+def _events(rows):
+    base = {"workload": "w", "component": "c", "kind": "neural", "sample": 0, "source": "op", "device": "cpu",
+            "ancestors": "", "children": "", "calls": 1, "self_device_us": 0.0, "concrete_inputs": "",
+            "flops": 0.0, "bytes": 0.0}
+    return Taxonomy().classify_events(events_frame([dict(base, **r) for r in rows]))
+
+
+def _breakdown(times: dict, n=1):
+    rows = [{"workload": "w", "component": "c", "kind": "neural", "device": "cpu", "axis": "category",
+             "category": cat, "time_s": t, "n_samples": n} for cat, t in times.items()]
+    rows.append({"workload": "w", "component": "c", "kind": "neural", "device": "cpu", "axis": "total",
+                 "category": "total", "time_s": sum(times.values()), "n_samples": n})
+    return pd.DataFrame(rows)
+
+
+def test_roofline_rows_against_hand_computed_values():
+    # a 64x64x64 GEMM (2*64^3 FLOPs, 3*64*64*4 bytes) in 1 ms; a 1 MiB copy in 2 ms
+    ev = _events([
+        {"name": "aten::mm", "input_shapes": "[[64, 64], [64, 64]]", "input_dtypes": "float,float",
+         "self_cpu_us": 900.0},
+        {"name": "aten::mm", "input_shapes": "[[1024, 8], [8, 64]]", "input_dtypes": "float,float",
+         "self_cpu_us": 100.0},
+        {"name": "aten::copy_", "input_shapes": "[[262144], [262144], []]", "input_dtypes": "float,float,Scalar",
+         "self_cpu_us": 2000.0},
+        {"name": "aten::linalg_svd", "input_shapes": "[[4, 4]]", "input_dtypes": "float", "self_cpu_us": 500.0},
+    ])
+    ceilings = {"source": "measured", "peak_flops": {"float32": 1e10}, "bandwidth_bytes_s": 1e9}
+    table, unsized = roofline(ev, _breakdown({"gemm": 1e-3, "data_movement": 2e-3}), ceilings)
+    g = table.set_index("category").loc["gemm"]
+    flops = 2 * 64 ** 3 + 2 * 1024 * 64 * 8
+    nbytes = 4 * 3 * 64 * 64 + 4 * (1024 * 8 + 8 * 64 + 1024 * 64)
+    assert g["flops"] == flops and g["bytes"] == nbytes
+    assert g["intensity"] == pytest.approx(flops / nbytes)
+    assert g["achieved_flops_s"] == pytest.approx(flops / 1e-3)
+    assert g["ridge"] == pytest.approx(10.0)
+    assert g["bound_flops_s"] == pytest.approx(min(1e10, flops / nbytes * 1e9))
+    assert g["fraction_of_bound"] == pytest.approx(max(flops / 1e10, nbytes / 1e9) / 1e-3)
+    assert g["bound"] == "memory"                                  # intensity ~2.6 < ridge 10
+    assert g["tall_skinny_share"] == pytest.approx(0.1)          # the k=8 product: 100 of 1000 us
+    d = table.set_index("category").loc["data_movement"]
+    assert d["flops"] == 0 and d["bytes"] == 2 * 1048576
+    assert d["fraction_of_bound"] == pytest.approx(2 * 1048576 / 1e9 / 2e-3)
+    assert d["bound"] == "memory"
+    # svd has no model: counted and listed with its share of GEMM op time, never guessed
+    assert g["unsized_share"] == pytest.approx(500 / 1500)
+    assert list(unsized["name"]) == ["aten::linalg_svd"]
+
+
+def test_time_inside_a_sparse_product_is_unsized_time():
+    ev = _events([
+        {"name": "aten::_sparse_addmm", "input_shapes": "[[8, 4], [8, 8], [8, 4], [], []]",
+         "input_dtypes": "float,float,float,Scalar,Scalar", "self_cpu_us": 10.0},
+        {"name": "aten::addmm", "ancestors": "aten::_sparse_addmm", "input_shapes": "[[3, 4], [3, 1], [1, 4], [], []]",
+         "input_dtypes": "float,float,float,Scalar,Scalar", "self_cpu_us": 30.0},
+    ])
+    ceilings = {"source": "measured", "peak_flops": {"float32": 1e10}, "bandwidth_bytes_s": 1e9}
+    table, unsized = roofline(ev, _breakdown({"sparse_mm": 4e-5}), ceilings)
+    row = table.set_index("category").loc["sparse_mm"]
+    assert row["flops"] == 0 and row["unsized_share"] == 1.0     # never sized as if it were dense
+    assert list(unsized["name"]) == ["aten::_sparse_addmm"]
+
+
+def test_old_runs_without_ceilings_still_get_rows():
+    ev = _events([{"name": "aten::add", "input_shapes": "[[4], [4], []]", "input_dtypes": "float,float,Scalar",
+                   "self_cpu_us": 5.0}])
+    table, _ = roofline(ev, _breakdown({"elementwise": 5e-6}), None)
+    row = table.iloc[0]
+    assert row["flops"] == 4 and np.isnan(row["fraction_of_bound"]) and row["bound"] == ""
+
+
+@pytest.mark.skipif(not (H100_RUN / "events.parquet").is_file(), reason="H100 fixture not present")
+def test_gpu_rows_take_the_kernel_time_of_the_ops_they_launched():
+    ev = pd.read_parquet(H100_RUN / "events.parquet")
+    ev = ev[ev["workload"] == "mlp-demo"]
+    oc = op_costs(ev)
+    kernels = ev[(ev["source"] == "kernel") & (ev["ancestors"] != "")]
+    assert oc["t_us"].sum() == pytest.approx(kernels["self_device_us"].sum(), rel=1e-9)
+    # that run's torch did not record dtypes: its rows are unsized, with the reason, not guessed
+    assert any(r.startswith("input dtypes were not recorded") for r in set(oc["reason"]))
+    bd = pd.read_csv(H100_RUN / "breakdown.csv")
+    table, unsized = roofline(ev, bd, ceil.datasheet_ceilings("NVIDIA H100 80GB HBM3"))
+    assert len(table) and (table["ceilings"] == "datasheet").all()
+    assert len(unsized)
+
+
+# ---- end to end through the CLI -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def embedding_run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("emb")
+    cfg = write_config(tmp / "emb.yaml", samples=1, workloads=[
+        {"workload": "user_models:embedding_lookup", "name": "lookup", "params": {"tokens": 2048}},
+        {"workload": "user_models:embedding_lookup", "name": "padded", "params": {"tokens": 2048, "padding_idx": 0}},
+        {"workload": "user_models:embedding_bag_offsets", "name": "bag", "params": {"tokens": 2048}},
+        {"workload": "user_models:tiny_cnn", "name": "cnn"},
+    ])
+    proc = run_cli("run", str(cfg), "--out", str(tmp / "runs"), "--quiet",
+                   env={"NSCHARACTERIZE_CACHE": str(tmp / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def test_embedding_lookups_are_embedding(embedding_run):
+    ev = pd.read_parquet(embedding_run / "events.parquet")
+    for workload in ("lookup", "padded", "bag"):
+        ops = ev[(ev["workload"] == workload) & (ev["source"] == "op")]
+        inside = ops[ops["ancestors"].astype(str).str.contains("embedding")]
+        assert len(inside) and set(inside["category"]) == {"embedding"}, inside[["name", "category"]]
+        assert "aten::index_select" in set(inside["name"]) or workload == "bag"
+    bd = pd.read_csv(embedding_run / "breakdown.csv")
+    cats = bd[bd["axis"] == "category"].set_index(["workload", "category"])["time_s"]
+    for workload in ("lookup", "padded", "bag"):
+        assert cats[(workload, "embedding")] > 10 * cats[(workload, "data_transform")]
+
+
+def test_roofline_outputs_and_report_rerenders_them(embedding_run):
+    manifest = json.loads((embedding_run / "manifest.json").read_text())
+    assert manifest["ceilings"]["source"] == "measured" and manifest["ceilings"]["peak_flops"]["float32"] > 0
+    table = pd.read_csv(embedding_run / "roofline.csv")
+    emb = table[(table["workload"] == "lookup") & (table["category"] == "embedding")].iloc[0]
+    assert emb["bytes"] == 2048 * 8 + 2 * 2048 * 64 * 4 and emb["flops"] == 0 and emb["bound"] == "memory"
+    conv = table[(table["workload"] == "cnn") & (table["category"] == "conv")].iloc[0]
+    assert conv["flops"] == 2 * 8 * 32 * 32 * 3 * 9                # Conv2d(3, 8, 3, padding=1) on 32x32
+    assert (embedding_run / "roofline.png").stat().st_size > 0
+    text = (embedding_run / "table.md").read_text()
+    assert "## Roofline" in text and "Ceilings (measured on" in text
+    (embedding_run / "roofline.csv").unlink()
+    (embedding_run / "roofline.png").unlink()
+    proc = run_cli("report", str(embedding_run))
+    assert proc.returncode == 0, proc.stderr
+    again = pd.read_csv(embedding_run / "roofline.csv")
+    pd.testing.assert_frame_equal(again, table)
+    assert (embedding_run / "roofline.png").is_file()

@@ -1,0 +1,229 @@
+"""Fault injection, during a run: workloads that exit or raise, a hung classifier, signals at
+random points (real CLI subprocesses), a process killed outright, and concurrent writers. Every
+case checks the exit status, the one line printed, and the run directory left behind."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clirun import ROOT, SUPPORT, write_config
+from faults import assert_consistent, cli, one_line, run_dirs, workload_status
+from nscharacterize.rundir.store import RunDir
+
+DEMO = {"workload": "mlp-demo", "params": {"objects": 6, "hidden": 16}, "samples": 1}
+
+
+def _config(tmp_path: Path, *workloads, **fields) -> Path:
+    fields.setdefault("samples", 2)
+    fields.setdefault("repeats", 1)
+    fields.setdefault("warmup", 0)
+    return write_config(tmp_path / "c.yaml", workloads=list(workloads), **fields)
+
+
+def _run(capsys, tmp_path, cfg):
+    code, out, err = cli(capsys, "run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    dirs = run_dirs(tmp_path / "runs")
+    return code, err, dirs[0] if dirs else None
+
+
+# ---- exits and exceptions inside workloads (in process: the run must survive them) --------------------
+FAILING = [
+    ("fault_models:exits", {"code": 3, "at": 1}, "sys.exit(3)", 1),
+    ("fault_models:exits", {"code": 0, "at": 0}, "sys.exit(0)", 0),
+    ("fault_models:exits", {"code": "bye", "at": 1}, "sys.exit('bye')", 1),
+    ("fault_models:raises", {"at": 1}, "RuntimeError: planted failure on sample 1", 1),
+    ("fault_models:factory_exits", {"code": 3}, "sys.exit(3)", 0),
+    ("fault_models:returns_nonsense", {}, "returned int", 0),
+]
+
+
+@pytest.mark.parametrize("ref,params,error,done", FAILING, ids=[f"{r}-{p}" for r, p, _, _ in FAILING])
+def test_failing_workload_fails_alone(capsys, tmp_path, ref, params, error, done):
+    cfg = _config(tmp_path, {"workload": ref, "name": "bad", "params": params}, DEMO)
+    code, err, run = _run(capsys, tmp_path, cfg)
+    assert code == 1, err
+    manifest = assert_consistent(run, "partial")
+    assert workload_status(manifest) == {"bad": "error", "mlp-demo": "ok"}
+    bad = manifest["workloads"][0]
+    assert error in bad["error"] and bad["samples_done"] == done
+    assert "workload bad failed" in (run / "run.log").read_text()
+    assert "## Failed workloads" in (run / "table.md").read_text()
+    assert cli(capsys, "report", str(run))[0] == 0
+
+
+def test_every_workload_failing_is_status_failed(capsys, tmp_path):
+    cfg = _config(tmp_path, {"workload": "fault_models:exits", "params": {"at": 0}})
+    code, err, run = _run(capsys, tmp_path, cfg)
+    assert code == 1
+    assert workload_status(assert_consistent(run, "failed")) == {"fault_models:exits": "error"}
+
+
+def test_hung_classifier_is_stopped_with_one_line(capsys, tmp_path):
+    """A pattern the static check lets through (overlapping alternatives) but that backtracks
+    exponentially on the demo's Python function names: the CPU-time bound names the rule."""
+    rules = tmp_path / "slow_rules.yaml"
+    rules.write_text(yaml.safe_dump({"namespace": "python", "rules": [
+        {"id": "hangs", "match": "(.|\\w)*QQ", "category": "other", "reason": "planted"}]}))
+    cfg = _config(tmp_path, DEMO, {"workload": "mlp-demo", "name": "second"}, samples=2,
+                  taxonomy={"rules": {"python": [str(rules)]}})
+    code, err, run = _run(capsys, tmp_path, cfg)
+    one_line(code, err, "slow_rules.yaml", "rule hangs", "catastrophic backtracking")
+    manifest = assert_consistent(run, "failed")
+    assert workload_status(manifest) == {"mlp-demo": "error", "second": "not_run"}
+    assert "catastrophic" in manifest["error"]
+    assert cli(capsys, "report", str(run))[0] == 0
+
+
+def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
+    """While a workload runs, each finished sample is already in events.parquet and timings.csv."""
+    from nscharacterize.profiler import session
+
+    seen = []
+    real = session.profile_workload
+
+    def spy(workload, label, settings, on_sample=None):
+        def check(index, events, timings):
+            on_sample(index, events, timings)
+            run = RunDir(run_dirs(tmp_path / "runs")[0])
+            seen.append((index, set(run.timings()["sample"]), set(run.events()["sample"]),
+                         run.manifest["workloads"][-1]["samples_done"]))
+        return real(workload, label, settings, on_sample=check)
+
+    monkeypatch.setattr("nscharacterize.pipeline.profile_workload", spy)
+    code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3)))
+    assert code == 0, err
+    assert seen == [(i, set(range(i + 1)), set(range(i + 1)), i + 1) for i in range(3)]
+
+
+def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, monkeypatch):
+    """table.md holds each workload as soon as it finishes; the figures and report.html are drawn
+    once, by the end of the run (drawing them after every workload was most of the tool's time)."""
+    from nscharacterize.profiler import session
+    from nscharacterize.reports import render as render_module
+
+    seen = []
+    real = session.profile_workload
+
+    def spy(workload, label, settings, on_sample=None):
+        run = run_dirs(tmp_path / "runs")[0]
+        seen.append((label, (run / "table.md").read_text(), (run / "heatmap.png").exists(),
+                     (run / "report.html").exists()))
+        return real(workload, label, settings, on_sample=on_sample)
+
+    monkeypatch.setattr("nscharacterize.pipeline.profile_workload", spy)
+    code, err, run = _run(capsys, tmp_path, _config(tmp_path, DEMO, dict(DEMO, name="second")))
+    assert code == 0, err
+    (label0, table0, heat0, page0), (label1, table1, heat1, page1) = seen
+    assert label1 == "second" and "mlp-demo" in table1 and render_module.IN_PROGRESS in table1
+    assert not (heat0 or heat1 or page0 or page1)
+    final = (run / "table.md").read_text()
+    assert render_module.IN_PROGRESS not in final and "## Roofline" in final and "second" in final
+    assert (run / "heatmap.png").is_file() and (run / "report.html").is_file()
+
+
+# ---- signals at random points, in real CLI processes ------------------------------------------------
+def _start(tmp_path: Path, cfg: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(SUPPORT), COLUMNS="160")
+    return subprocess.Popen([sys.executable, "-m", "nscharacterize.cli", "run", str(cfg), "--out",
+                             str(tmp_path / "runs"), "--quiet"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_samples(tmp_path: Path, proc: subprocess.Popen, n: int) -> Path:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        dirs = run_dirs(tmp_path / "runs")
+        if dirs and (dirs[0] / "manifest.json").is_file():
+            m = json.loads((dirs[0] / "manifest.json").read_text())
+            if sum(w.get("samples_done", 0) for w in m["workloads"]) >= n:
+                return dirs[0]
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the run never got going")
+
+
+def _slow_config(tmp_path: Path) -> Path:
+    return _config(tmp_path, {"workload": "fault_models:slow", "name": "slow", "params": {"pause": 0.1}},
+                   DEMO, samples=25)
+
+
+@pytest.mark.parametrize("signum,seed", [(signal.SIGINT, 2), (signal.SIGTERM, 3), (signal.SIGHUP, 5)])
+def test_signal_at_a_random_point_stops_in_order(capsys, tmp_path, signum, seed):
+    rng = random.Random(seed)
+    proc = _start(tmp_path, _slow_config(tmp_path))
+    run = _wait_for_samples(tmp_path, proc, rng.randint(0, 3))
+    code, out, err = cli(capsys, "report", str(run))  # a reader while the run writes: fine
+    assert code == 0 and "still being written" in err, err
+    time.sleep(rng.uniform(0, 0.8))
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    one_line(proc.returncode, err, f"stopped by {signal.Signals(signum).name}", str(run), status=128 + signum)
+    manifest = assert_consistent(run, "interrupted")
+    status = workload_status(manifest)  # a signal may land before the first workload starts
+    assert status["mlp-demo"] == "not_run" and status["slow"] in ("interrupted", "not_run"), status
+    assert manifest["workloads"][0]["samples_done"] < 25
+    assert signal.Signals(signum).name in manifest["error"]
+    assert cli(capsys, "report", str(run))[0] == 0
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "os._exit"])
+def test_process_killed_outright_is_reported_killed(capsys, tmp_path, how):
+    if how == "SIGKILL":
+        proc = _start(tmp_path, _slow_config(tmp_path))
+        run = _wait_for_samples(tmp_path, proc, random.Random(7).randint(1, 3))
+        proc.kill()
+        proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        cfg = _config(tmp_path, {"workload": "fault_models:hard_exit", "name": "dies", "params": {"at": 2}}, DEMO, samples=3)
+        proc = _start(tmp_path, cfg)
+        proc.communicate(timeout=300)
+        assert proc.returncode == 7
+        run = run_dirs(tmp_path / "runs")[0]
+    assert json.loads((run / "manifest.json").read_text())["status"] == "running"
+    code, out, err = cli(capsys, "report", str(run))
+    assert code == 0 and "marked killed" in err, err
+    manifest = assert_consistent(run, "killed")
+    first = manifest["workloads"][0]
+    assert first["status"] == "killed" and first["samples_done"] >= (1 if how == "SIGKILL" else 2)
+    assert workload_status(manifest)["mlp-demo"] == "not_run"
+    assert cli(capsys, "report", str(run))[0] == 0  # a second report changes nothing
+    assert assert_consistent(run, "killed")["workloads"] == manifest["workloads"]
+
+
+# ---- concurrent writers --------------------------------------------------------------------------------
+def test_runs_started_at_once_get_their_own_directories(tmp_path):
+    cfg = _config(tmp_path, DEMO, samples=1, name="same")
+    procs = [_start(tmp_path, cfg) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    dirs = run_dirs(tmp_path / "runs")
+    assert len(dirs) == 2
+    for d in dirs:
+        assert_consistent(d, "ok")
+
+
+def test_run_directory_creation_races(tmp_path):
+    made, barrier = [], threading.Barrier(8)
+
+    def create():
+        barrier.wait()
+        made.append(RunDir.create(tmp_path, "race").path)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(made)) == 8 and all(p.is_dir() and p.parent == tmp_path for p in made)

@@ -1,0 +1,62 @@
+"""The run directory: round trip, atomic writes, and clear errors for damaged directories."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from nscharacterize.reports.render import reclassify, render
+from nscharacterize.rundir.store import RunDir, RunDirError
+from nscharacterize.taxonomy.classifier import Taxonomy
+from clirun import run_cli
+
+
+def test_round_trip_reproduces_breakdown(demo_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_run, copy)
+    run = RunDir(copy)
+    before = run.breakdown()
+    again = reclassify(run, Taxonomy())
+    pd.testing.assert_frame_equal(before.reset_index(drop=True), pd.read_csv(copy / "breakdown.csv"))
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), before, check_dtype=False, rtol=1e-9)
+    ev = run.events()
+    assert {"category", "rule", "ancestors", "input_shapes", "self_cpu_us", "flops", "bytes"} <= set(ev.columns)
+    assert ev["calls"].sum() > 0
+
+
+def test_render_from_saved_files_only(demo_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_run, copy, ignore=shutil.ignore_patterns("events.parquet", "*.png", "table.md"))
+    written = render(RunDir(copy))
+    assert {p.name for p in written} == {"table.md", "heatmap.png", "breakdown.png", "python_breakdown.png",
+                                         "system.csv", "system.png", "report.html"}
+    assert "events.parquet is not in this run directory" in (copy / "report.html").read_text()
+    # the roofline is sized from events.parquet: without it table.md says so and no roofline file is
+    # written (the live run, with its events, wrote both)
+    assert "No events.parquet in this run directory: the roofline needs it." in (copy / "table.md").read_text()
+    assert (demo_run / "roofline.csv").is_file() and (demo_run / "roofline.png").is_file()
+
+
+def test_no_temporary_files_left(demo_run):
+    assert not [p for p in demo_run.iterdir() if p.name.startswith(".")]
+
+
+def test_damaged_run_directories(demo_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_run, copy)
+    (copy / "breakdown.csv").write_text("not,a\nbreakdown\n\"")
+    with pytest.raises(RunDirError, match="breakdown.csv"):
+        RunDir(copy).breakdown()
+    (copy / "manifest.json").write_text("{")
+    with pytest.raises(RunDirError, match="corrupt JSON"):
+        RunDir(copy).manifest
+    (copy / "manifest.json").write_text(json.dumps({"schema": 99}))
+    with pytest.raises(RunDirError, match="schema"):
+        RunDir(copy).manifest
+    (copy / "samples.csv").unlink()
+    with pytest.raises(RunDirError, match="missing"):
+        RunDir(copy).samples()
+    proc = run_cli("report", str(copy))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "manifest.json" in proc.stderr

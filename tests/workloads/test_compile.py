@@ -1,0 +1,114 @@
+"""Compile mode: a real torch.compile run on the CPU through the CLI, its facts kept apart from the
+runtime, its kernels classified with reasons, and one-line errors when it cannot run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from clirun import TESTS, run_cli, write_config
+from nscharacterize.taxonomy.classifier import Taxonomy
+from nscharacterize.workloads.base import WorkloadError
+from nscharacterize.workloads.compile import CompiledWorkload, CompileSettings, toolchain_problem
+
+NAMES = TESTS / "data" / "compiled_names.yaml"
+needs_toolchain = pytest.mark.skipif(toolchain_problem("cpu") is not None,
+                                     reason=f"torch.compile cannot run here: {toolchain_problem('cpu')}")
+
+
+@needs_toolchain
+def test_compiled_cpu_run_end_to_end(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", samples=2, workloads=[
+        {"workload": "user_models:tiny_cnn", "name": "cnn-eager"},
+        {"workload": "user_models:tiny_cnn", "name": "cnn-compiled", "compile": {"mode": "default"}}])
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = Path(proc.stdout.strip().splitlines()[-1])
+    manifest = json.loads((run / "manifest.json").read_text())
+    eager, compiled = manifest["workloads"]
+    assert "compile" not in eager["info"]
+    facts = compiled["info"]["compile"]
+    assert facts["mode"] == "default" and facts["components"] == ["forward"] and facts["modules"] == 1
+    assert facts["graphs"] >= 1 and facts["compile_s"] > 0
+    assert facts["first_pass_s"] > facts["steady_pass_s"]         # the first pass compiled, the second did not
+    assert facts["graphs_during_measurement"] == 0                  # nothing compiled inside a measured pass
+    assert yaml.safe_load((run / "config.yaml").read_text())["workloads"][1]["compile"]["mode"] == "default"
+
+    events = pd.read_parquet(run / "events.parquet")
+    mine = events[events["workload"] == "cnn-compiled"]
+    kernels = mine[mine["name"].str.contains("cpp_fused")]
+    assert len(kernels) > 0, sorted(set(mine["name"]))              # Inductor's C++ kernels are events
+    assert kernels["rule"].astype(str).str.startswith("inductor-").all()
+    assert (mine["rule"].astype(str) != "").all()                   # every event has an explicit rule
+    glue = mine[mine["name"].str.startswith("Torch-Compiled Region")]
+    assert set(glue["rule"].astype(str)) == {"torch-compile-runtime"}
+    assert "aten::convolution" in set(mine["name"])                 # the conv stays an extern call
+    # the compiled entry lost the eager element-wise ops that Inductor fused into kernels
+    eager_ops = set(events.loc[(events["workload"] == "cnn-eager") & (events["source"] == "op"), "name"])
+    assert "aten::relu" in eager_ops and "aten::relu" not in set(mine["name"])
+
+    table = (run / "table.md").read_text()
+    section = table.split("## Compilation")[1].split("\n## ")[0]
+    assert "cnn-compiled" in section and "cnn-eager" not in section
+
+
+def test_missing_compiler_is_one_line(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", workloads=[
+        {"workload": "mlp-demo", "compile": {"mode": "default"}}])
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), env={"CXX": "/nonexistent/g++"})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.strip().splitlines() if not ln.startswith(("USDT", "STAGE", "W1", "W0"))]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "workloads[0].compile" in lines[0] and "C++ compiler" in lines[0]
+    assert not (tmp_path / "runs").exists()                          # refused before any work
+
+
+def test_bad_compile_mode_is_a_config_error(tmp_path):
+    from nscharacterize.config import ConfigError, load_config
+
+    cfg = write_config(tmp_path / "c.yaml", workloads=[{"workload": "mlp-demo", "compile": {"mode": "fast"}}])
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    line = str(err.value)
+    assert "workloads.0.compile.mode" in line and "\n" not in line, line
+
+
+def test_compile_needs_components_with_modules():
+    from nscharacterize.workloads.registry import get_spec
+
+    spec = get_spec("mlp-demo")
+    with pytest.raises(WorkloadError, match="not components"):
+        CompiledWorkload(spec.build(spec.smoke, 0), CompileSettings(components=["nope"]), "cpu")
+    nmn = get_spec("nmn")
+    w = nmn.build(nmn.smoke, 0)
+    CompiledWorkload(w, CompileSettings(mode="max-autotune"), "cpu")   # lazy: nothing compiles yet
+    assert w.info["compile"] == {"mode": "max-autotune", "components": ["execution_engine"], "modules": 42,
+                                 "recompile_limit": 64}
+
+
+def _names():
+    return yaml.safe_load(NAMES.read_text())
+
+
+@pytest.fixture(scope="module")
+def tax():
+    return Taxonomy()
+
+
+@pytest.mark.parametrize("entry", _names()["cpu_run"], ids=lambda e: e["name"][:60])
+def test_rules_on_names_from_a_real_compiled_cpu_run(entry, tax):
+    verdict = tax.classify(entry["source"], entry["name"])
+    assert verdict.rule is not None and verdict.rule.id != "user-range", entry
+    assert verdict.category == entry["category"], (entry, verdict.rule.id)
+    assert verdict.rule.reason
+
+
+@pytest.mark.parametrize("entry", _names()["triton"], ids=lambda e: e["name"])
+def test_triton_kernels_get_the_same_category_on_host_and_device(entry, tax):
+    host = tax.classify("annotation", entry["name"])
+    device = tax.classify("kernel", entry["name"], ancestors=("aten::mm",))   # a launcher must not win
+    assert host.category == device.category == entry["category"], (entry, host.rule.id, device.rule.id)
+    assert device.via == "kernel rule" and host.rule.id == device.rule.id
