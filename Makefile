@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # names). scripts/check_setup.py then checks the installed set itself and says so in one line.
 ONMT_IMPORT_NEEDS := configargparse pyonmttok spacy pyahocorasick rapidfuzz sacrebleu fasttext six
 
-.PHONY: setup run test bench clean compat
+.PHONY: setup run test lint bench clean compat
 
 setup: $(STAMP)
 
@@ -29,6 +29,13 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Static checks, each must pass: ruff (pyproject [tool.ruff]), mypy ([tool.mypy]), the layering
+# contracts of import-linter where pyproject.toml declares them ([tool.importlinter]).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	if grep -q '^\[tool\.importlinter\]' pyproject.toml; then $(BIN)/lint-imports; fi
 
 bench: setup
 	$(BIN)/python benchmarks/classify_throughput.py

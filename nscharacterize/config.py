@@ -173,6 +173,8 @@ def point_config(config: Config, values: dict) -> dict:
 
 def _check_sweep(path: Path, config: Config) -> None:
     sweep = config.sweep
+    if sweep is None:
+        return
     if sweep.x is not None and sweep.x not in sweep.parameters:
         raise ConfigError(path, "sweep.x", f"{sweep.x!r} is not a swept parameter",
                           f"use one of {', '.join(sweep.parameters)}")
@@ -184,9 +186,9 @@ def _check_sweep(path: Path, config: Config) -> None:
                               "use a parameter listed by `nscharacterize list`")
     if sweep.mode == "zip" and len({len(v) for v in sweep.parameters.values()}) > 1:
         raise ConfigError(path, "sweep.mode", "zip needs lists of equal length", "make the lists equal or use grid")
-    for values in sweep.points():
+    for point in sweep.points():
         for i, entry in enumerate(config.workloads):
-            params = {**entry.params, **{k: v for k, v in values.items() if accepts(entry, k)}}
+            params = {**entry.params, **{k: v for k, v in point.items() if accepts(entry, k)}}
             _check_entry(path, i, entry.model_copy(update={"params": params}))
 
 

@@ -114,6 +114,7 @@ def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, re
     if refs:
         a, b = gate_refs.run_refs(refs[0], refs[1], config, args.rounds, args.samples, out, log=_log)
     else:
+        assert config_b is not None, "ab: either refs or a second config"
         a, b = abrun.run_configs(config, config_b, args.rounds, args.samples, out, log=_log)
     _log(f"merged runs: A={a} B={b}")
     chosen = settings.for_run(b, args.settings, _options(args))

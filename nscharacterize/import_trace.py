@@ -17,6 +17,7 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -55,7 +56,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import") -> 
 
     run = RunDir.create(out, name)
     frames, timings, devices = [], [], set()
-    for path, trace, (workload, component, sample) in parsed:
+    for _path, trace, (workload, component, sample) in parsed:
         device = "cuda" if len(trace.device) else "cpu"
         devices.add(device)
         table, facts = rows(trace, device)
@@ -71,10 +72,10 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import") -> 
     device = "cuda" if "cuda" in devices else "cpu"
     meta = parsed[0][1].metadata
     # The machine that recorded the trace, as far as the trace says; not the importing machine.
-    fp = {"device": device, "device_name": _device_name(parsed), "imported": True,
+    fp: dict[str, Any] = {"device": device, "device_name": _device_name(parsed), "imported": True,
           "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
           "torch": None, "threads": None, "config_hash": None}
-    workloads = {}
+    workloads: dict[str, dict] = {}
     for _path, _trace, (workload, component, _sample) in parsed:
         rec = workloads.setdefault(workload, {"name": workload, "workload": "imported-trace", "params": {},
                                               "samples": 0, "status": "ok", "error": None, "components": []})

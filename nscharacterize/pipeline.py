@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -98,7 +99,7 @@ class _Run:
     device: str
     samples_override: int | None
     trace: bool
-    progress: object
+    progress: Any                    # the CLI's progress display (start, advance, finish) or None
     manifest: dict = field(default_factory=dict)
     events: list = field(default_factory=list)    # classified per sample, finished workloads and current
     timings: list = field(default_factory=list)

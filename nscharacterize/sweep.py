@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from nscharacterize.config import Config, ConfigError, point_config
 from nscharacterize.core.fileio import atomic_write_text, dump_yaml
@@ -96,7 +96,7 @@ class RayExecutor:
                               "pip install -e '.[ray]' (or pip install ray)") from None
         self.ray = ray
         self.started = time.perf_counter()
-        kwargs = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+        kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
                       configure_logging=False)
         try:
             if address:
@@ -146,14 +146,15 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
     sweep_dir = store.create_run_path(out or config.output, f"{name}-sweep")
     points = config.sweep.points()
     cpus = config.threads or 1
-    manifest = {"schema": store.SCHEMA, "kind": "sweep", "sweep_id": uuid.uuid4().hex, "name": name,
+    manifest: dict[str, Any] = {"schema": store.SCHEMA, "kind": "sweep", "sweep_id": uuid.uuid4().hex, "name": name,
                 "config_file": str(config_path), "created": _now(), "finished": None, "status": "running",
                 "executor": executor, "ray_address": ray_address, "device": device or config.device,
                 "parameters": config.sweep.parameters, "mode": config.sweep.mode, "x": config.sweep.x_parameter,
                 "points": []}
     atomic_write_text(sweep_dir / store.SWEEP_CONFIG, dump_yaml(config.resolved()))
     (sweep_dir / store.SWEEP_POINTS).mkdir()
-    jobs, records = [], {}
+    jobs: list[tuple[str, str]] = []
+    records: dict[str, dict[str, Any]] = {}
     for values in points:
         key = point_name(values)
         cfg = point_config(config, values)

@@ -49,7 +49,7 @@ def suite() -> dict:
         if name in EXCLUDE:
             continue
         spec = get_spec(name)
-        entry = {"workload": name, "params": dict(spec.smoke)}
+        entry: dict[str, object] = {"workload": name, "params": dict(spec.smoke)}
         if name in ONE_SAMPLE:
             entry["samples"] = 1
         entries.append(entry)

@@ -38,6 +38,7 @@ def main(run_dir: str, out_dir: str = "docs") -> None:
         heat = page.locator("div.figure").first
         heat.evaluate("e => e.scrollIntoView({block: 'center'})")
         box = heat.locator(".nsewdrag").first.bounding_box()
+        assert box is not None, "the heatmap is not visible"
         page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.3)
         page.locator(".hoverlayer .hovertext").first.wait_for(timeout=5000)
         page.screenshot(path=str(out / "report-hover.png"))

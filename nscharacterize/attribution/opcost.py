@@ -32,7 +32,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable
 
 from nscharacterize.profiler.events import DTYPE_BYTES
 
@@ -43,7 +43,7 @@ _NON_TENSOR = {"", "scalar", "scalarlist", "tensorlist", "genericlist", "string"
 @dataclass(frozen=True)
 class Arg:
     """One argument as recorded: shape (nested for tensor lists), dtype name, concrete value."""
-    shape: tuple | None
+    shape: Any   # a tuple (nested for tensor lists); None where not recorded (never for a tensor)
     dtype: str
     value: object = None
 
@@ -457,7 +457,6 @@ def roi_align(args):
 
 
 def roi_pool(args):
-    x, rois = _tensor(args, 0), _tensor(args, 1)
     ph, pw = _value(args, 3), _value(args, 4)
     if not all(isinstance(v, int) for v in (ph, pw)):
         raise Unsized("pooled size not recorded")

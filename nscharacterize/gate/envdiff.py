@@ -12,7 +12,8 @@ def fingerprint_diffs(base_manifest: dict, new_manifest: dict, keys: list[str]
     for fp, man in ((fb, base_manifest), (fn, new_manifest)):
         if "config_hash" not in fp and man.get("config_hash"):
             fp["config_hash"] = man["config_hash"]
-    refused, warned = {}, {}
+    refused: dict[str, tuple] = {}
+    warned: dict[str, tuple] = {}
     for k in sorted(set(fb) | set(fn)):
         a, b = fb.get(k), fn.get(k)
         if a != b:

@@ -140,7 +140,7 @@ def add(run: str | Path, db: str | Path = DEFAULT_DB) -> tuple[int, bool]:
                 (key, str(run.resolve()), commit, date, created, cfg.get("name") if isinstance(cfg, dict) else None,
                  man.get("config_hash"), json.dumps(man["fingerprint"], sort_keys=True, default=str),
                  datetime.now(timezone.utc).isoformat()))
-            run_id = int(cur.lastrowid)
+            run_id = int(cur.lastrowid or 0)   # always set by an INSERT
             con.executemany("INSERT INTO times VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(run_id, *t) for t in times])
             con.execute("COMMIT")
         except BaseException:

@@ -6,7 +6,6 @@ Python consults after the path; no shim is needed.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from contextlib import contextmanager

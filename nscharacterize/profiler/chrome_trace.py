@@ -133,7 +133,10 @@ def load(path: str | Path) -> Trace:
 
 
 def _from_events(events: list[_Event], metadata: dict) -> Trace:
-    host, device, python, memory = [], [], [], []
+    host: list[_Event] = []
+    device: list[_Event] = []
+    python: list[_Event] = []
+    memory: list[_Event] = []
     kinds = _KINDS
     for e in events:
         ph = e.ph

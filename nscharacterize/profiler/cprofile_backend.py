@@ -63,7 +63,7 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str) -> Capture:
         prof.disable()
         wall = time.perf_counter() - start
         try:
-            stats = pstats.Stats(prof).stats  # (file, line, func) -> (cc, nc, tt, ct, callers)
+            stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]  # not in typeshed; (file, line, func) -> (cc, nc, tt, ct, callers)
         finally:  # after Stats: it calls disable() again, which would empty the slot once more
             if outer is not None:
                 _restore(outer)

@@ -6,6 +6,7 @@ the same everywhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 
 def fmt_time(seconds: float | None) -> str:
@@ -32,7 +33,7 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub-flavoured Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

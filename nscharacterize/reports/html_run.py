@@ -367,7 +367,7 @@ def _rule_reasons(run: RunDir) -> tuple[dict[str, tuple[str, str]], str]:
         taxonomy = Taxonomy()
         note = (f"The run's extra rule files cannot be read here ({exc.line()}): reasons are shown for the "
                 "built-in rules only.")
-    out = {}
+    out: dict[str, tuple[str, str]] = {}
     for rules_ in taxonomy.rules.values():
         for r in rules_:
             out.setdefault(r.id, (Path(r.file).name if r.file else "", r.reason))

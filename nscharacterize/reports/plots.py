@@ -22,7 +22,8 @@ def _row_labels(index) -> list[str]:
 
 def heatmap(breakdown: pd.DataFrame):
     """One panel on CPU; on CUDA the bound view first, then the host and the device views."""
-    panels = [("category", CATEGORIES, LABELS, "Runtime share by operator category")]
+    panels: list[tuple[str, tuple[str, ...], dict[str, str], str]] = [
+        ("category", CATEGORIES, LABELS, "Runtime share by operator category")]
     if (breakdown["axis"] == BOUND_AXIS).any():
         panels = [(BOUND_AXIS, CATEGORIES, LABELS, "CUDA bound view: GPU busy -> kernel's category, "
                    "GPU idle -> host op's (Other: Python/framework)"),

@@ -10,7 +10,7 @@ import pandas as pd
 
 from nscharacterize.attribution.scaling import Point, scaling_table, split
 from nscharacterize.core.fileio import atomic_write, atomic_write_text, read_text
-from nscharacterize.taxonomy.categories import CATEGORIES, COLORS, LABELS
+from nscharacterize.taxonomy.categories import COLORS, LABELS
 
 from nscharacterize.rundir import store
 from .format import fmt_time, markdown_table

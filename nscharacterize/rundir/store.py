@@ -400,7 +400,7 @@ def effective_status(manifest: dict) -> str:
 
     A run directory copied from another host keeps ``running``: nothing here can tell.
     """
-    status = manifest.get("status")
+    status = manifest.get("status", "")
     if status != "running" or not manifest.get("pid") or manifest.get("host") != socket.gethostname():
         return status
     return "running" if _alive(int(manifest["pid"]), manifest.get("pid_started")) else "killed"

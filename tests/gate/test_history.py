@@ -18,7 +18,7 @@ from nscharacterize.gate.stats import detect_steps  # noqa: E402
 def test_detect_steps_finds_shift_and_ignores_noise():
     rng = np.random.default_rng(0)
     false = 0
-    for seed in range(50):
+    for _ in range(50):
         y = 10 * rng.lognormal(0, 0.05, 20)
         false += bool(detect_steps(y))
     assert false <= 2

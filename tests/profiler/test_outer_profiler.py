@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from clirun import run_cli, write_config
+from clirun import write_config
 from nscharacterize.profiler import cprofile_backend
 
 

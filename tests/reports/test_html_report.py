@@ -10,7 +10,6 @@ import gzip
 import json
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 

@@ -51,10 +51,10 @@ def test_damaged_run_directories(demo_run, tmp_path):
         RunDir(copy).breakdown()
     (copy / "manifest.json").write_text("{")
     with pytest.raises(RunDirError, match="corrupt JSON"):
-        RunDir(copy).manifest
+        _ = RunDir(copy).manifest
     (copy / "manifest.json").write_text(json.dumps({"schema": 99}))
     with pytest.raises(RunDirError, match="schema"):
-        RunDir(copy).manifest
+        _ = RunDir(copy).manifest
     (copy / "samples.csv").unlink()
     with pytest.raises(RunDirError, match="missing"):
         RunDir(copy).samples()

@@ -1,6 +1,7 @@
 """NLM workloads: episode control flow, component split, re-runnability, determinism, info."""
 from __future__ import annotations
 
+import pydantic
 import pytest
 import torch
 
@@ -118,9 +119,9 @@ def test_info_reports_largest_tensor():
 
 
 def test_params_are_validated():
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError):
         SORT.build({"n": 5, "bogus": 1}, seed=0)
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError):
         PATH.build({"gen_method": "grid"}, seed=0)
     with pytest.raises(WorkloadError):
         registry.get_spec("nlm-nothing")

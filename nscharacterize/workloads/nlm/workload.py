@@ -53,7 +53,7 @@ task's step limit, the work of the paper's evaluation for an episode it fails.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Callable, Literal, Optional
 
 import math
 
