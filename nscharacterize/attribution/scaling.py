@@ -66,6 +66,7 @@ def scaling_table(points: list[Point], parameter: str) -> pd.DataFrame:
         if not np.issubdtype(type(p.params.get(parameter)), np.number) or isinstance(p.params.get(parameter), bool):
             continue
         s = p.samples[p.samples["axis"].isin(FITTED_AXES)]
+        s = pd.concat([s, side_totals(p.samples)], ignore_index=True)
         others = ",".join(f"{k}={v}" for k, v in sorted(p.params.items()) if k != parameter)
         long.append(s.assign(x=float(p.params[parameter]), others=others))
     if not long:
@@ -98,6 +99,22 @@ def scaling_table(points: list[Point], parameter: str) -> pd.DataFrame:
     table["_r"] = [first_seen[k] for k in zip(table["workload"], table["component"])]
     table["_c"] = table["category"].map(order)
     return table.sort_values(["others", "_r", "_c"], kind="stable").drop(columns=["_r", "_c"]).reset_index(drop=True)
+
+
+SIDES = "(all)"  # the component name of the neural-side and symbolic-side rows
+
+
+def side_totals(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per workload and sample, the summed time of its neural and of its symbolic components, as
+    rows of axis ``kind`` (component ``(all)``, category ``neural`` / ``symbolic``): fitting both
+    sides tests whether the neural/symbolic ratio stays stable as the task grows (equal exponents)."""
+    if "kind" not in samples.columns:
+        return samples.iloc[0:0]
+    total = samples[samples["axis"] == "total"]
+    if total.empty:
+        return samples.iloc[0:0]
+    sides = total.groupby(["workload", "kind", "sample"], as_index=False, sort=False)["time_s"].sum()
+    return sides.assign(component=SIDES, axis="kind", category=sides["kind"])
 
 
 def _join(values: np.ndarray) -> str:

@@ -89,6 +89,10 @@ BUILTIN: dict[str, str] = {
     "dolphin-sum": "nscharacterize.workloads.dolphin:SUM",
     "dolphin-hwf": "nscharacterize.workloads.dolphin:HWF",
     "nmn": "nscharacterize.workloads.nmn:NMN",
+    "nvsa": "nscharacterize.workloads.nvsa:NVSA",
+    "ltn": "nscharacterize.workloads.ltn:LTN",
+    "lnn": "nscharacterize.workloads.lnn:LNN",
+    "prae": "nscharacterize.workloads.prae:PRAE",
 }
 
 
