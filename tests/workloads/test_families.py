@@ -152,7 +152,7 @@ def test_ltn_counts_its_syncs_and_training_raises_satisfaction():
     before = fuzzy.CHECKS.calls
     sat0 = float(reasoning(grounding(0)))
     assert fuzzy.CHECKS.calls - before == checks_per_inference() == 25
-    for step in range(40):
+    for _step in range(40):
         train(None)
     assert float(reasoning(grounding(0))) > sat0
     g = grounding(0)

@@ -103,11 +103,11 @@ class KnowledgeBase:
 
     def infer(self, max_iterations: int, tolerance: float) -> dict:
         """Upward and downward passes until the bounds stop moving; returns what it took."""
-        for it in range(1, max_iterations + 1):
+        iterations, moved = 0, float("inf")
+        while iterations < max_iterations and moved > tolerance:
             before = self.unary.clone()
             self.downward(self.upward())
             moved = float((self.unary - before).abs().max())
-            if moved <= tolerance:
-                break
+            iterations += 1
         self.contradictions = int((self.unary[..., 0] > self.unary[..., 1] + 1e-6).sum())
-        return {"iterations": it, "moved": moved, "contradictions": self.contradictions}
+        return {"iterations": iterations, "moved": moved, "contradictions": self.contradictions}

@@ -20,11 +20,11 @@ def bind(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
     """Blockwise circular convolution of ``[..., d]`` vectors, broadcast over the leading axes."""
     a, b = torch.broadcast_tensors(a, b)
     lead, d = a.shape[:-1], a.shape[-1]
-    l = d // k
-    groups = a.numel() // l
-    x = a.reshape(1, groups, l)
-    w = torch.flip(b.reshape(groups, 1, l), dims=[-1])
-    out = F.conv1d(F.pad(x, (l - 1, 0), mode="circular"), w, groups=groups)
+    bl = d // k
+    groups = a.numel() // bl
+    x = a.reshape(1, groups, bl)
+    w = torch.flip(b.reshape(groups, 1, bl), dims=[-1])
+    out = F.conv1d(F.pad(x, (bl - 1, 0), mode="circular"), w, groups=groups)
     return out.reshape(*lead, d)
 
 
@@ -32,9 +32,9 @@ def unbind(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
     """Blockwise circular correlation: ``unbind(bind(x, y), y) == x`` for codewords."""
     a, b = torch.broadcast_tensors(a, b)
     lead, d = a.shape[:-1], a.shape[-1]
-    l = d // k
-    groups = a.numel() // l
-    out = F.conv1d(F.pad(a.reshape(1, groups, l), (0, l - 1), mode="circular"), b.reshape(groups, 1, l),
+    bl = d // k
+    groups = a.numel() // bl
+    out = F.conv1d(F.pad(a.reshape(1, groups, bl), (0, bl - 1), mode="circular"), b.reshape(groups, 1, bl),
                    groups=groups)
     return out.reshape(*lead, d)
 
@@ -46,20 +46,20 @@ def similarity(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
 
 def codebook(n: int, d: int, k: int, generator: torch.Generator) -> torch.Tensor:
     """``[n, d]`` codewords of values 0..n-1 by fractional power encoding: value v has, in block j,
-    its one at position ``v * step_j mod l`` with a random step per block, so bind(v_a, v_b) is
+    its one at position ``v * step_j mod l`` (l the block length) with a random step per block, so bind(v_a, v_b) is
     v_{a+b} (for a + b < l) and unbind(v_a, v_b) is v_{a-b}."""
-    l = d // k
-    steps = torch.randint(1, l, (k,), generator=generator)
-    pos = (torch.arange(n)[:, None] * steps[None, :]) % l            # [n, k]
-    book = torch.zeros(n, k, l)
+    bl = d // k
+    steps = torch.randint(1, bl, (k,), generator=generator)
+    pos = (torch.arange(n)[:, None] * steps[None, :]) % bl            # [n, k]
+    book = torch.zeros(n, k, bl)
     book.scatter_(2, pos[..., None], 1.0)
     return book.reshape(n, d)
 
 
 def random_codewords(n: int, d: int, k: int, generator: torch.Generator) -> torch.Tensor:
     """``[n, d]`` independent random codewords (one random position per block)."""
-    l = d // k
-    pos = torch.randint(0, l, (n, k), generator=generator)
-    book = torch.zeros(n, k, l)
+    bl = d // k
+    pos = torch.randint(0, bl, (n, k), generator=generator)
+    book = torch.zeros(n, k, bl)
     book.scatter_(2, pos[..., None], 1.0)
     return book.reshape(n, d)
