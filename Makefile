@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # names). scripts/check_setup.py then checks the installed set itself and says so in one line.
 ONMT_IMPORT_NEEDS := configargparse pyonmttok spacy pyahocorasick rapidfuzz sacrebleu fasttext six
 
-.PHONY: setup run test lint bench clean compat
+.PHONY: setup run test lint docs bench clean compat
 
 setup: $(STAMP)
 
@@ -31,19 +31,29 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 # Static checks, each must pass: ruff (pyproject [tool.ruff]), mypy ([tool.mypy]), the layering
-# contracts of import-linter where pyproject.toml declares them ([tool.importlinter]).
+# contracts of import-linter where pyproject.toml declares them ([tool.importlinter]), the docs
+# site's strict build (broken links and anchors fail), the generated reference pages current, and
+# every repository path cited in docs and code comments present (scripts/check_paths.py).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	if grep -q '^\[tool\.importlinter\]' pyproject.toml; then $(BIN)/lint-imports; fi
+	$(BIN)/python scripts/gen_reference.py --check
+	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/python scripts/check_paths.py
 
+# The docs site (mkdocs.yml) into site/; its reference pages regenerated from the code first.
+docs: setup
+	$(BIN)/python scripts/gen_reference.py
+	$(BIN)/mkdocs build --strict
+
+# Every benchmark at its full size (NSC_BENCH_TINY=1 make bench: each at the tiny size of its smoke
+# test, tests/benchmarks/test_smoke.py). Each prints numbers and asserts nothing.
 bench: setup
-	$(BIN)/python benchmarks/classify_throughput.py
-	$(BIN)/python benchmarks/profiler_overhead.py
-	$(BIN)/python benchmarks/end_to_end.py
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site
 
 # The oldest supported torch/torchvision pair (pyproject.toml, README) in a second venv, on the oldest
 # supported Python (3.10) where the machine has it (else $(PYTHON)): the profiler, taxonomy and

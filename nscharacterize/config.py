@@ -106,7 +106,7 @@ class Config(_Strict):
     output: str = Field("runs", description="folder under which run directories are created")
     profiler: ProfilerConfig = Field(default_factory=ProfilerConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
-    compare: dict = Field(default_factory=dict, description="thresholds of `nscharacterize compare` (see README)")
+    compare: dict = Field(default_factory=dict, description="thresholds of `nscharacterize compare` (docs/ci.md)")
     workloads: list[WorkloadEntry] = Field(min_length=1, description="the workloads to profile, in order")
     sweep: SweepConfig | None = Field(None, description="parameter sweep run by `nscharacterize sweep` (ignored by run)")
 

@@ -141,7 +141,7 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
     from nscharacterize.reports.sweep_report import render_sweep
 
     if config.sweep is None:
-        raise ConfigError(config_path, "sweep", "missing", "add a sweep: block with parameters (see README, Sweeps)")
+        raise ConfigError(config_path, "sweep", "missing", "add a sweep: block with parameters (see docs/guide/sweeps.md)")
     name = config.name or Path(config_path).stem
     sweep_dir = store.create_run_path(out or config.output, f"{name}-sweep")
     points = config.sweep.points()

@@ -1,4 +1,4 @@
-"""Screenshots of a run's report.html for docs/ (the README shows them).
+"""Screenshots of a run's report.html for docs/ (the README and docs/guide/report-page.md show them).
 
     python scripts/report_screenshots.py RUN_DIR [OUT_DIR=docs]
 

@@ -571,7 +571,7 @@ def cat(args):
 
 # torch.profiler records a tensor list's shapes but not its element dtype ("TensorList"), so
 # cat/stack bytes assume 4-byte elements (float32, int32): exact for the float32 workloads here,
-# half the true traffic for an int64 or float64 list. Documented in the README ("Roofline").
+# half the true traffic for an int64 or float64 list. Documented in docs/guide/roofline.md.
 LIST_ITEMSIZE = 4
 
 
@@ -654,7 +654,7 @@ def data_dependent(args):
 
 
 # ---- the table ----------------------------------------------------------------------------------
-# Per-element FLOPs of element-wise ops (documented convention, README "Roofline").
+# Per-element FLOPs of element-wise ops (documented convention, docs/guide/roofline.md).
 _EW = {
     1: r"add|add_|sub|sub_|rsub|mul|mul_|div|div_|true_divide_?|floor_divide_?|neg|neg_|abs|abs_|"
        r"reciprocal_?|sign|sgn|floor|ceil|round|trunc|clamp\w*|clip_?|maximum|minimum|fmax|fmin|"

@@ -12,7 +12,7 @@ module adds, from the per-event timeline amounts of nscharacterize/attribution/t
 
 Kernel time is not inflated by the profiler, so GPU-busy time is kept as measured (capped at W);
 the idle part, host time that the profiler does inflate, is scaled so the view adds up to W.
-The verdict per component compares GPU busy with W (thresholds below, in the README).
+The verdict per component compares GPU busy with W (thresholds below, in docs/guide/cuda.md).
 """
 from __future__ import annotations
 

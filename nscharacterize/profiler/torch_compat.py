@@ -1,6 +1,6 @@
 """Everything that differs across the supported torch versions, read in one place.
 
-The oldest supported pair is torch 2.3 / torchvision 0.18 (pyproject.toml, README): the first
+The oldest supported pair is torch 2.3 / torchvision 0.18 (pyproject.toml, docs/guide/install.md): the first
 torch built against numpy 2. Differences the tool meets between 2.3 and current releases:
 
 - ``FunctionEvent.input_dtypes`` does not exist before 2.4-ish builds (it broke torch 2.11 users

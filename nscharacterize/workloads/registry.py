@@ -3,7 +3,7 @@
 Built-ins are listed as import paths so that ``nscharacterize list`` and config validation only
 import the workloads they are asked about (torchvision and OpenNMT-py are slow to import).
 
-Trust model (README, "Bring your own model"): a config is code. Naming ``package.module:factory``
+Trust model (docs/guide/own-models.md): a config is code. Naming ``package.module:factory``
 imports that module, which runs whatever it holds; nothing here is a sandbox. What is checked is
 the *call*: before a factory is called, it must be a plain Python function, written outside the
 standard library (and outside installed packages unless it is annotated to return a ``Workload``),

@@ -135,10 +135,11 @@ def test_bad_samples_flag(tmp_path):
     assert proc.returncode == 2 and "at least 1" in proc.stderr
 
 
-def test_readme_config_keys_are_documented():
+def test_guide_config_keys_are_documented():
+    """The hand-written config guide names every key (docs/reference/config.md lists them generated)."""
     from nscharacterize.config import Config, ProfilerConfig, WorkloadEntry
 
-    readme = (ROOT / "README.md").read_text()
+    guide = (ROOT / "docs" / "guide" / "config.md").read_text()
     for model in (Config, ProfilerConfig, WorkloadEntry):
         for key in model.model_fields:
-            assert f"`{key}`" in readme, f"config key {key} is not documented in README.md"
+            assert f"`{key}`" in guide, f"config key {key} is not documented in docs/guide/config.md"

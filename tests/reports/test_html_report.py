@@ -152,7 +152,7 @@ class Page:
 
 
 def _shot(page: Page, name: str) -> None:
-    """Screenshots for docs/ when NSC_SCREENSHOT_DIR is set (scripts/report_screenshots.sh)."""
+    """Screenshots for docs/ when NSC_SCREENSHOT_DIR is set (scripts/report_screenshots.py)."""
     folder = os.environ.get("NSC_SCREENSHOT_DIR")
     if folder:
         page.page.screenshot(path=str(Path(folder) / name))

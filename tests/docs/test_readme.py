@@ -1,0 +1,41 @@
+"""The README is short, its commands exist as written, and its own-model example runs."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+from clirun import ROOT, run_cli
+
+README = (ROOT / "README.md").read_text()
+
+
+def _block(first_line: str) -> str:
+    """The fenced code block of the README whose first line is ``first_line``."""
+    blocks = re.findall(r"```\w*\n(.*?)```", README, flags=re.S)
+    return next(b for b in blocks if b.splitlines()[0] == first_line)
+
+
+def test_readme_is_short():
+    assert len(README.splitlines()) < 200
+
+
+def test_readme_make_targets_exist():
+    targets = set(re.findall(r"\bmake (\w+)", README))
+    assert {"setup", "run", "test", "lint", "docs", "bench"} <= targets
+    for target in targets:
+        proc = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"make {target}: {proc.stderr}"
+
+
+def test_readme_own_model_example_runs(tmp_path):
+    package = tmp_path / "mypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "classifier.py").write_text(_block("# mypkg/classifier.py"))
+    config = tmp_path / "mine.yaml"
+    config.write_text(_block("# mine.yaml").replace("samples: 5", "samples: 1") + "warmup: 0\nrepeats: 1\n")
+    proc = run_cli("run", str(config), "--out", str(tmp_path / "runs"), "--quiet", cwd=tmp_path,
+                   env={"PYTHONPATH": f"{tmp_path}:{ROOT}"})
+    assert proc.returncode == 0, proc.stderr
+    run_dir = proc.stdout.strip().splitlines()[-1]
+    assert "classifier" in (tmp_path / run_dir / "table.md").read_text()
