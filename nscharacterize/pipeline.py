@@ -4,8 +4,9 @@ Orchestration only, and the place that makes faults lose nothing (docs/architect
 "Faults"):
 
 - Each sample's events and timings are classified and written the moment the sample is measured
-  (events.parquet, timings.csv, and the manifest's ``samples_done``); the derived tables, table.md
-  and the figures are rewritten after each workload.
+  (events.parquet, timings.csv, and the manifest's ``samples_done``); the derived tables and
+  table.md are rewritten after each workload; the figures and report.html are drawn once, when the
+  run ends or is stopped.
 - A workload that raises, or calls ``sys.exit``, fails alone: it is logged with its traceback,
   recorded in the manifest with the samples it finished, and the run goes on.
 - Ctrl-C, SIGTERM and SIGHUP (turned into ``errors.Interrupted`` by the CLI) stop the run in

@@ -11,7 +11,7 @@ from nscharacterize.workloads.clevr_common.attributes import ATTRIBUTES
 from nscharacterize.workloads.clevr_common.dataset import Paths, ensure, generate
 from nscharacterize.workloads.clevr_common.programs import answer_text, execute_clevr
 from nscharacterize.workloads.clevr_common.questions import make_questions
-from nscharacterize.workloads.clevr_common.render import render
+from nscharacterize.workloads.clevr_common.scene_image import render
 from nscharacterize.workloads.clevr_common.scenes import HEIGHT, WIDTH, image_filename, make_scene
 from nscharacterize.workloads.clevr_common.vocab import program_tokens, tokenize
 from nscharacterize.workloads.nscl.programs import NSCL_OPS, execute_nscl_symbolic, to_nscl

@@ -7,7 +7,7 @@ import torch
 
 from nscharacterize.workloads.clevr_common.attributes import ATTRIBUTES, CONCEPT_ATTRIBUTE
 from nscharacterize.workloads.clevr_common.questions import make_questions
-from nscharacterize.workloads.clevr_common.render import render
+from nscharacterize.workloads.clevr_common.scene_image import render
 from nscharacterize.workloads.clevr_common.scenes import make_scene
 from nscharacterize.workloads.nscl.programs import to_nscl
 from nscharacterize.workloads.nscl import model as m

@@ -11,7 +11,7 @@ from nscharacterize.workloads.nsdr.clevrer.annotations import gt_predictions
 from nscharacterize.workloads.nsdr.clevrer.dataset import ensure_dataset, load_video
 from nscharacterize.workloads.nsdr.clevrer.physics import Body, simulate
 from nscharacterize.workloads.nsdr.clevrer.questions import make_questions, question_words
-from nscharacterize.workloads.nsdr.clevrer.render import render_frame
+from nscharacterize.workloads.nsdr.clevrer.frame_image import render_frame
 from nscharacterize.workloads.nsdr.clevrer.videos import GenConfig, generate_video
 
 CFG = GenConfig(frames=10, min_objects=3, max_objects=5)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .files import write_json, write_png
 from .questions import make_questions
-from .render import render
+from .scene_image import render
 from .scenes import HEIGHT, WIDTH, make_scene
 
 GENERATOR = "nscharacterize-clevr-synth"

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from ..base import Component, Workload, WorkloadError
 from ..clevr_common import questions as clevr_questions
-from ..clevr_common import render as clevr_render
+from ..clevr_common import scene_image
 from ..clevr_common import scenes as clevr_scenes
 from ..clevr_common import vocab as clevr_vocab
 from ..registry import Params, WorkloadSpec
@@ -133,7 +133,7 @@ def make_batch(seed: int, index: int, p: NMNParams) -> dict:
         programs.append(q["program"])
         answers.append(q["answer"])
         if p.features == "resnet101":
-            images.append(_resize(clevr_render.render(scene), 224))
+            images.append(_resize(scene_image.render(scene), 224))
     sample = {"index": index, "programs": programs, "answers": answers}
     if images:
         sample["images"] = np.stack(images)
@@ -147,7 +147,7 @@ def make_batch(seed: int, index: int, p: NMNParams) -> dict:
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC), dtype=np.uint8)
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC), dtype=np.uint8)  # type: ignore[attr-defined]  # not in the stubs
 
 
 NMN = WorkloadSpec(

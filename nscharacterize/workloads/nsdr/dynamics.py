@@ -473,7 +473,7 @@ class Rollout:
     def _to_json(what_if: int, frames_pred: list, stride: int) -> dict:
         traj, cols = [], []
         for i, (objs, rels) in enumerate(frames_pred):
-            entry = {"frame_index": i * stride, "objects": []}
+            entry: dict = {"frame_index": i * stride, "objects": []}
             for _attr, feat, ident in objs:
                 row = float(feat[0, 1, 0, 0]) * H / 2.0 + H / 2.0
                 col = float(feat[0, 2, 0, 0]) * W / 2.0 + W / 2.0

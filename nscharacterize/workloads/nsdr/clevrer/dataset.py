@@ -16,7 +16,7 @@ import numpy as np
 from ...clevr_common.files import write_json, write_png
 from .annotations import gt_predictions
 from .questions import make_questions
-from .render import render_frame
+from .frame_image import render_frame
 from .videos import GenConfig, Video, generate_video
 
 FIRST_VIDEO_ID = 10000    # CLEVRER validation ids start at 10000
