@@ -7,17 +7,20 @@ long one measurement takes, which a run pays once per machine configuration.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
 
 from nscharacterize.profiler.ceilings import _TORCH_DTYPES, measure_bandwidth, measure_gemm
 
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1 if TINY else 3)
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()

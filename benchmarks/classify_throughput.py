@@ -5,6 +5,7 @@ a Python function table), so the number of distinct keys is realistic.
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -14,6 +15,8 @@ import torchvision
 from nscharacterize.profiler.events import events_frame, tagged
 from nscharacterize.profiler.torch_backend import TorchSettings, capture
 from nscharacterize.taxonomy.classifier import Taxonomy
+
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 
 
 def real_rows() -> list[dict]:
@@ -50,4 +53,4 @@ def main(n: int = 1_000_000) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(20_000 if TINY else 1_000_000)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 sys.path.insert(0, str(ROOT))
 
 from nscharacterize.gate.abrun import find_run_dir, merge_runs  # noqa: E402
@@ -72,6 +74,8 @@ def main() -> int:
     ap.add_argument("--json", help="write the numbers here")
     ap.add_argument("--reuse", action="store_true", help="with --out: re-evaluate the runs already there "
                     "(e.g. with other thresholds) instead of running them again")
+    if TINY:   # the small compat config's mlp-demo, four unchanged runs, one planted size
+        ap.set_defaults(config=str(ROOT / "configs" / "compat.yaml"), only="mlp-demo", runs=4, copies="400")
     args = ap.parse_args()
     global REUSE
     REUSE = args.reuse

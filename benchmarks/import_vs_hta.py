@@ -7,12 +7,14 @@ tools alternating. HTA is not a dependency: install it in a scratch venv and pas
 Prints, for the largest trace, the wall time and peak RSS of ``chrome_trace.load`` + the timeline
 walk and event rows (what ``import-trace`` does per file before classification) against
 ``TraceAnalysis(trace_dir=...)``; then, for every trace, GPU busy/idle as a share of the span from
-this tool and HTA's ``get_temporal_breakdown`` (docs/gpu.md explains where they differ).
+this tool and HTA's ``get_temporal_breakdown`` (docs/gpu.md explains where they differ). Without
+HTA's python the HTA columns say so and this tool's numbers are printed alone.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -21,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 # The project's shared/ folder lies beside the checkout (or beside the folder of worktrees).
 DEFAULT_TRACES = next((p / "shared" / "fixtures" / "gpu-h100" / "traces" for p in ROOT.parents
                        if (p / "shared" / "fixtures" / "gpu-h100" / "traces").is_dir()), ROOT / "tests" / "fixtures" / "gpu-h100")
@@ -85,8 +88,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-breakdown", action="store_true")
     ap.add_argument("--only-breakdown", action="store_true")
+    if TINY:   # the repository's small H100 traces, one repeat
+        ap.set_defaults(traces=ROOT / "tests" / "fixtures" / "gpu-h100", repeats=1)
     args = ap.parse_args()
     traces = sorted(args.traces.glob("*.json*"), key=lambda p: p.stat().st_size)
+    if TINY:
+        traces = traces[:2]
+    if not Path(args.hta_python).exists():
+        print(f"HTA: no python at {args.hta_python} (see the docstring): this tool's numbers alone")
+        args.hta_python = None
     if not traces:
         raise SystemExit(f"no traces in {args.traces}")
     if not args.only_breakdown:
@@ -100,13 +110,15 @@ def load_side_by_side(largest: Path, args) -> None:
     ours, hta = [], []
     for _ in range(args.repeats):
         ours.append(run(sys.executable, OURS, str(largest)))
-        hta.append(run(args.hta_python, HTA, str(folder), "load"))
+        if args.hta_python:
+            hta.append(run(args.hta_python, HTA, str(folder), "load"))
     shutil.rmtree(folder)
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     print(f"largest trace: {largest.name} ({largest.stat().st_size / 2**20:.1f} MiB gzipped), {args.repeats} runs each, medians")
     print(f"  nscharacterize load + timeline + rows: {med(ours, 'seconds'):7.2f} s   peak RSS {med(ours, 'rss_mib'):7.0f} MiB")
-    print(f"  HTA TraceAnalysis load:                {med(hta, 'seconds'):7.2f} s   peak RSS {med(hta, 'rss_mib'):7.0f} MiB")
-    print(f"  speed-up: {med(hta, 'seconds') / med(ours, 'seconds'):.1f}x")
+    if hta:
+        print(f"  HTA TraceAnalysis load:                {med(hta, 'seconds'):7.2f} s   peak RSS {med(hta, 'rss_mib'):7.0f} MiB")
+        print(f"  speed-up: {med(hta, 'seconds') / med(ours, 'seconds'):.1f}x")
 
 
 def breakdowns(traces: list[Path], args) -> None:
@@ -115,9 +127,12 @@ def breakdowns(traces: list[Path], args) -> None:
           f"{'HTA non-compute':>15}")
     for trace in traces:
         mine = run(sys.executable, OURS, str(trace))
-        folder = hta_dir(trace)
-        theirs = run(args.hta_python, HTA, str(folder), "breakdown")
-        shutil.rmtree(folder)
+        if args.hta_python:
+            folder = hta_dir(trace)
+            theirs = run(args.hta_python, HTA, str(folder), "breakdown")
+            shutil.rmtree(folder)
+        else:
+            theirs = {"error": "not installed"}
         busy = 100 * mine["busy_us"] / mine["span_us"]
         if "error" in theirs:
             print(f"  {trace.name.split('.json')[0]:<36} {busy:6.1f} {100 - busy:6.1f} "

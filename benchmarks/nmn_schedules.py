@@ -11,6 +11,7 @@ batch) and the speedups over per_example. Unprofiled: this measures runtime only
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -18,6 +19,8 @@ import torch
 
 from nscharacterize.workloads.nmn import NMNParams, build_nmn, make_batch
 from nscharacterize.workloads.nmn import programs as prog
+
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 
 
 def timed(fn) -> float:
@@ -28,9 +31,9 @@ def timed(fn) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[2, 8, 32])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--module-dim", type=int, default=128)
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[2] if TINY else [2, 8, 32])
+    ap.add_argument("--rounds", type=int, default=1 if TINY else 5)
+    ap.add_argument("--module-dim", type=int, default=16 if TINY else 128)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -1,6 +1,8 @@
 """Profiler overhead factor (profiled / unprofiled wall) and the add-up error on real modules."""
 from __future__ import annotations
 
+import os
+
 import torch
 import torchvision
 
@@ -10,9 +12,12 @@ from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.base import module_workload
 from nscharacterize.workloads.registry import get_spec
 
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 
-def report(workload, samples: int = 5) -> None:
-    prof = profile_workload(workload, workload.name, SessionSettings(samples=samples, warmup=2, repeats=5))
+
+def report(workload, samples: int = 1 if TINY else 5) -> None:
+    warmup, repeats = (1, 1) if TINY else (2, 5)
+    prof = profile_workload(workload, workload.name, SessionSettings(samples=samples, warmup=warmup, repeats=repeats))
     att = attribute(Taxonomy().classify_events(prof.events), prof.timings)
     t = prof.timings.groupby("component", sort=False).agg(wall=("wall_s", "mean"), prof=("profiled_wall_s", "mean"),
                                                            overhead=("overhead", "median"))
@@ -26,9 +31,10 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     resnet = torchvision.models.resnet18(weights=None).eval()
-    report(module_workload("resnet18", resnet, lambda i: torch.rand(1, 3, 224, 224)))
-    tr = torch.nn.Transformer(d_model=256, nhead=8, num_encoder_layers=2, num_decoder_layers=2).eval()
-    report(module_workload("transformer", _Seq2Seq(tr), lambda i: torch.rand(20, 1, 256)))
+    side, width = (32, 32) if TINY else (224, 256)
+    report(module_workload("resnet18", resnet, lambda i: torch.rand(1, 3, side, side)))
+    tr = torch.nn.Transformer(d_model=width, nhead=8, num_encoder_layers=2, num_decoder_layers=2).eval()
+    report(module_workload("transformer", _Seq2Seq(tr), lambda i: torch.rand(20, 1, width)))
     spec = get_spec("mlp-demo")
     report(spec.build(spec.params().model_dump(), seed=0))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,20 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
+# Two points of one small NLM workload, one sample each: the smoke test's sweep.
+TINY_CONFIG = """name: sweep-tiny
+seed: 0
+device: cpu
+threads: 1
+samples: 1
+warmup: 0
+repeats: 1
+workloads:
+  - workload: nlm-sort
+sweep:
+  parameters: {n: [3, 4]}
+"""
 
 
 def run(mode: str, config: str, out: Path, workers: int) -> tuple[float, Path]:
@@ -38,6 +53,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if TINY:
+            args.config = str(Path(tmp) / "sweep-tiny.yaml")
+            Path(args.config).write_text(TINY_CONFIG)
         serial_s, serial_dir = run("serial", args.config, Path(tmp) / "serial", args.workers)
         ray_s, ray_dir = run("ray", args.config, Path(tmp) / "ray", args.workers)
         startup = json.loads((ray_dir / "sweep.json").read_text()).get("ray_startup_s")

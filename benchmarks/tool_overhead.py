@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from nscharacterize import pipeline
 from nscharacterize.profiler import cprofile_backend, session, torch_backend
 from nscharacterize.profiler.events import KEY
 
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 _measured = {"unprofiled": 0.0, "profiled": 0.0}
 
 
@@ -107,8 +109,8 @@ def compare_tables(before: Path, after: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("config", nargs="?", default="configs/ci.yaml")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("config", nargs="?", default="configs/compat.yaml" if TINY else "configs/ci.yaml")
+    ap.add_argument("--rounds", type=int, default=1 if TINY else 3)
     args = ap.parse_args()
     _instrument()
     modes = ("before", "events", "after")
