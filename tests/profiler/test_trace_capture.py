@@ -6,6 +6,7 @@ import gzip
 import shutil
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.profiler import ProfilerActivity, profile
 
@@ -44,10 +45,25 @@ def test_trace_rows_equal_function_event_rows_on_one_profile(tmp_path):
     assert set(new["source"]) == {"op", "annotation"} and facts.kernel_launches == 0
     assert (new["gpu_idle_self_us"] == 0).all() and (new["gpu_busy_us"] == 0).all()  # CPU: nothing changes
     if not trace.ns_resolution:  # torch 2.3: whole microseconds; compare per op name
-        a, b = (f.groupby("name")[["calls", "self_cpu_us", "flops"]].sum() for f in (new, old))
-        assert a.index.equals(b.index) and (a["calls"] == b["calls"]).all()
-        # an event's and each child's duration are rounded: a few us per event at most
-        assert ((a["self_cpu_us"] - b["self_cpu_us"]).abs() <= 2 * a["calls"] + 5 + 0.05 * b["self_cpu_us"]).all()
+        # The reference is the profiler's own nanosecond tree, not prof.events(): torch 2.3 builds
+        # the FunctionEvent tree from the same truncated microseconds as the trace, and then drops a
+        # child that seems to end up to 1 us after its parent (aten::clamp_min out of aten::relu),
+        # moving its whole duration into the parent's self time, about 1 run in 15.
+        a = new.groupby("name")[["calls", "self_cpu_us", "flops"]].sum()
+        ref = _exact_tree_rows(prof)
+        assert list(a.index) == list(ref.index), (a, ref)
+        # Two same-named sibling calls within one microsecond (aten::resolve_conj twice in aten::bmm)
+        # look nested in whole microseconds, and are merged as torch merges an op into itself:
+        # fewer calls, by at most the pairs of such siblings.
+        fewer = ref["calls"] - a["calls"].to_numpy()
+        assert ((fewer >= 0) & (fewer <= ref["mergeable"])).all(), pd.DataFrame({"fewer": fewer, "ref": ref["mergeable"]})
+        # Each event's duration, and each child's, is truncated to whole us (under 1 us each); a
+        # child starting in its parent's last rounded us may be placed beside it (its duration
+        # is then under 2 us): 2 us per event and per child bounds the difference.
+        bound = 2 * (ref["calls"] + ref["children"]) + 1e-6
+        diff = (a["self_cpu_us"].to_numpy() - ref["self_cpu_us"]).abs()
+        assert (diff <= bound).all(), pd.DataFrame({"diff": diff, "bound": bound})[diff > bound]
+        b = old.groupby("name")[["flops"]].sum()  # flops are per event: no tree involved
         assert (a["flops"] == b["flops"]).all() and a.loc["aten::conv2d", "flops"] > 0
         return
     assert len(new) == len(old) > 20
@@ -64,6 +80,46 @@ def test_trace_rows_equal_function_event_rows_on_one_profile(tmp_path):
     conv = new[new["name"] == "aten::conv2d"].iloc[0]
     assert conv["concrete_inputs"] == "[null, null, null, [2, 2], [1, 1], [1, 1], null]"
     np.testing.assert_allclose(merged["self_cpu_us_new"], merged["self_cpu_us_old"], atol=0.01)
+
+
+def _exact_tree_rows(prof) -> pd.DataFrame:
+    """Per op name: calls, self time (us), direct children, and calls that whole microseconds may
+    merge into a same-named sibling (one starting under 1 us after the other ends, lasting under
+    2 us), from the profiler's event tree in nanoseconds (``experimental_event_tree``), with
+    torch's merge of an op into a same-named parent whose only child it is (as ``prof.events()``
+    and the trace path both do)."""
+    from torch._C._profiler import _EventType
+
+    def ops_below(node):  # direct op children, looking through allocations and other records
+        for child in node.children:
+            if child.tag == _EventType.TorchOp:
+                yield child
+            else:
+                yield from ops_below(child)
+
+    rows = []
+
+    def visit(node, children):
+        while len(children) == 1 and children[0].name == node.name:  # an op re-dispatching to itself
+            children = list(ops_below(children[0]))
+        if not node.name.startswith("ProfilerStep"):
+            rows.append({"name": node.name, "calls": 1, "children": len(children), "mergeable": 0,
+                         "self_cpu_us": (node.duration_time_ns - sum(c.duration_time_ns for c in children)) / 1e3})
+        level(children)
+
+    def level(siblings):
+        for first, second in zip(siblings, siblings[1:]):
+            if (first.name == second.name and second.start_time_ns - first.end_time_ns < 1000
+                    and second.duration_time_ns < 2000):
+                rows.append({"name": second.name, "calls": 0, "children": 0, "mergeable": 1, "self_cpu_us": 0.0})
+        for sibling in siblings:
+            visit(sibling, list(ops_below(sibling)))
+
+    top = []
+    for root in prof.profiler.kineto_results.experimental_event_tree():
+        top += [root] if root.tag == _EventType.TorchOp else list(ops_below(root))
+    level(sorted(top, key=lambda n: n.start_time_ns))
+    return pd.DataFrame(rows).groupby("name")[["calls", "self_cpu_us", "children", "mergeable"]].sum()
 
 
 def test_reader_reads_json_and_gzip_alike(tmp_path):
