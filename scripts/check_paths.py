@@ -6,7 +6,8 @@ A citation is a path that starts at a top-level folder of this repository (``nsc
 ``tests/``, ``docs/``, ``configs/``, ``scripts/``, ``benchmarks/``) or a path inside the package
 written from a stage folder (``profiler/session.py`` for ``nscharacterize/profiler/session.py``,
 with a file name, so that a folder word in prose is not taken for a path). Globs
-(``configs/nlm-*.yaml``) must match at least one file. Scanned: Markdown files, and the comments
+(``configs/nlm-*.yaml``) must match at least one file; a component in capitals is a placeholder
+(``docs/results/PAGE.md``) and is not checked. Scanned: Markdown files, and the comments
 and docstrings of Python files, the Makefile, .ci/run, YAML configs and pyproject.toml. Not
 scanned: docs/research/ (notes that quote other repositories' paths) and generated output.
 tests/docs/test_paths.py runs it.
@@ -52,8 +53,15 @@ def text_to_scan(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+def placeholder(cited: str) -> bool:
+    """``docs/results/PAGE.md``: a component in capitals stands for a name the reader fills in."""
+    return any(re.fullmatch(r"[A-Z][A-Z_]*(\.\w+)?", part) for part in cited.split("/")[1:])
+
+
 def exists(cited: str) -> bool:
     cited = cited.rstrip(".")
+    if placeholder(cited):
+        return True
     if "*" in cited:
         return any(ROOT.glob(cited.rstrip("/")))
     module_attr = re.fullmatch(r"(.+/\w+)\.\w+", cited)   # nscharacterize/gate/runs.identity
