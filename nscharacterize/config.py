@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from nscharacterize.core.errors import UserError
+from nscharacterize.core.errors import UserError, key_path
 from nscharacterize.core.fileio import load_yaml
 from nscharacterize.rundir.store import check_name, config_hash
 from nscharacterize.taxonomy.rules import NAMESPACES
@@ -221,8 +221,7 @@ def _check_compare(path: Path, config: Config) -> None:
 def describe(exc: ValidationError, model: type[BaseModel]) -> tuple[str, str, str]:
     """(key path, what is wrong, fix) for the first error of a pydantic validation."""
     err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
-    key = ".".join(loc) if loc else "(top level)"
+    key = key_path(err["loc"]) or "(top level)"
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _fields_at(model, err["loc"][:-1])

@@ -59,6 +59,7 @@ class RunOutcome:
     breakdown: pd.DataFrame
     failed: list[str]
     notes: list[str] = field(default_factory=list)   # one line each: what could not be measured, and why
+    errors: dict[str, str] = field(default_factory=dict)  # failed workload -> its one-line error (the manifest's)
 
 
 def check_device(device: str, file: str | None, key: str) -> str:
@@ -139,7 +140,8 @@ class _Run:
                 result = self._finish(stop)
         if stop is not None:
             raise stop
-        return RunOutcome(self.run_dir, result, self.failed, self.manifest["notes"])
+        errors = {w["name"]: w.get("error") or "" for w in self.manifest["workloads"] if w["name"] in self.failed}
+        return RunOutcome(self.run_dir, result, self.failed, self.manifest["notes"], errors)
 
     def _one(self, entry) -> None:
         config = self.config
@@ -188,7 +190,7 @@ class _Run:
             record.update(status="error", error=f"the workload called sys.exit({exc.code!r})")
             self._log_failure(entry.label)
         except Exception as exc:  # a failing workload must not take the others down
-            record.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            record.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0] + _where(exc))
             self._log_failure(entry.label)
         else:
             record["status"] = "ok"
@@ -260,6 +262,17 @@ class _Run:
         self.manifest["updated"] = _now()
         self._result = write_results(self.run_dir, events, timings, self.manifest)
         self._written = (len(self.events), len(self.timings))
+
+
+def _where(exc: BaseException) -> str:
+    """' (file, line N)' of the innermost frame of the workload's own code (not torch's, not the
+    profiler's), so that the one line printed on the terminal points at the line to fix."""
+    own = Path(__file__).resolve().parent
+    runner = [own / "profiler", own / "pipeline.py", own / "workloads" / "base.py", own / "workloads" / "registry.py"]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if registry.home(f.filename) == "user"
+              and not any(Path(f.filename).resolve().is_relative_to(r) for r in runner)]
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 
 
 def _note_unmeasured(record: dict, manifest: dict) -> None:

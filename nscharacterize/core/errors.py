@@ -42,6 +42,15 @@ def _rebuild(cls: type[UserError], file: str, key: str, what: str, fix: str) -> 
     return err
 
 
+def key_path(loc) -> str:
+    """A key's path written the one way every message writes it: ``workloads[0].params.batch``
+    (pydantic's location tuples say ``('workloads', 0, 'params', 'batch')``)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 class Interrupted(KeyboardInterrupt):
     """A stop asked for by a signal other than Ctrl-C (SIGTERM from ``kill``, CI timeouts and
     schedulers; SIGHUP from a closed terminal). ``nscharacterize.cli`` raises it from the signal

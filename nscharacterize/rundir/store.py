@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nscharacterize.core.errors import UserError
+from nscharacterize.core.errors import UserError, key_path
 from nscharacterize.core.fileio import atomic_write, dump_yaml
 
 SCHEMA = 1
@@ -228,7 +228,7 @@ class RunDir:
             Manifest.model_validate(data)
         except ValidationError as exc:
             err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            key = key_path(err["loc"]) or "(top level)"
             got = err.get("input")
             got = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
             what = "required field is missing" if err["type"] == "missing" else f"{err['msg'].lower()}{got}"

@@ -82,7 +82,11 @@ def module_workload(name: str, module: Any, make_input: Callable[[int], Any], *,
     """Wraps an ``nn.Module`` plus an input factory as a one-component workload.
 
     ``make_input(i)`` builds the i-th input; the module runs under ``torch.no_grad`` in eval mode,
-    which is the inference path the characterization is about.
+    which is the inference path the characterization is about. A model of several inputs (a
+    Transformer's ``input_ids`` and ``attention_mask``) gets them as it would from its user: a
+    tuple is spread into positional arguments (``module(*x)``), a dict into keyword arguments
+    (``module(**x)``); anything else, a list included, is the one argument (to pass a tuple as
+    one argument, wrap it: ``(pair,)``).
     """
     import torch
 
@@ -94,8 +98,13 @@ def module_workload(name: str, module: Any, make_input: Callable[[int], Any], *,
         module.to(device)
 
     def forward(x: Any) -> Any:
+        x = _move(x, state["device"])
         with torch.no_grad():
-            return module(_move(x, state["device"]))
+            if isinstance(x, tuple):
+                return module(*x)
+            if isinstance(x, dict):
+                return module(**x)
+            return module(x)
 
     def make_samples(n: int) -> list:
         return [make_input(i) for i in range(n)]

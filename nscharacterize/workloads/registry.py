@@ -33,8 +33,8 @@ MAX_INT_PARAM = 1_000_000  # a built-in integer parameter without a bound of its
 
 
 class Params(BaseModel):
-    """Base of every built-in workload's parameters: unknown keys are errors, ``true`` is not a
-    number, and no integer parameter (a size, a count) is above ``MAX_INT_PARAM`` unless its field
+    """Base of every built-in workload's parameters: unknown keys are errors, ``true`` and ``"2"``
+    are not numbers, and no integer parameter (a size, a count) is above ``MAX_INT_PARAM`` unless its field
     declares its own ``le``: a typo of a few zeros is an error, not an out-of-memory death."""
 
     model_config = ConfigDict(extra="forbid")
@@ -44,6 +44,8 @@ class Params(BaseModel):
     def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, bool) and _is_number(cls.model_fields[info.field_name].annotation):
             raise ValueError(f"must be a number, not {str(value).lower()}; write a number")
+        if isinstance(value, str) and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must be a number, not text {value!r}; write the number without quotes")
         return value
 
     @field_validator("*", mode="after")
@@ -136,7 +138,51 @@ def check_call(factory: Callable[..., Any], ref: str, params: dict | None, seed:
         takes = ", ".join(n for n, p in signature.parameters.items()
                           if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)) or "nothing"
         raise WorkloadError(f"{ref} cannot take these params ({exc})", f"its parameters: {takes}", key="params") from None
-    return kwargs
+    return _typed(factory, signature, kwargs)
+
+
+def _typed(factory: Callable[..., Any], signature: inspect.Signature, kwargs: dict) -> dict:
+    """The params checked against the factory's annotations, as the built-ins' are against their
+    models: ``batch: "2"`` for ``batch: int`` is a one-line error naming ``params.batch`` before
+    anything runs, not a traceback in run.log. Converted as pydantic converts (a list for a
+    ``tuple[int, int]``, text for a ``Path``); an annotation pydantic cannot check (a class of the
+    user's own) or cannot resolve is left unchecked."""
+    import typing
+
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        hints = typing.get_type_hints(factory)
+    except Exception:  # a forward reference the factory's module cannot resolve: check what resolves
+        hints = {k: v for k, v in getattr(factory, "__annotations__", {}).items() if not isinstance(v, str)}
+    out = dict(kwargs)
+    for name, value in kwargs.items():
+        parameter = signature.parameters.get(name)
+        if parameter is None or parameter.kind is parameter.VAR_KEYWORD or name not in hints:
+            continue
+        annotation = hints[name]
+        if _is_number(annotation) and isinstance(value, (bool, str)):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise WorkloadError(f"must be a number ({_annotation_name(annotation)}), not "
+                                f"{'true/false' if isinstance(value, bool) else 'text'} {shown}",
+                                "write the number without quotes" if isinstance(value, str) else "write a number",
+                                key=f"params.{name}")
+        try:
+            adapter = TypeAdapter(annotation)
+        except Exception:  # not a type pydantic knows how to check
+            continue
+        try:
+            out[name] = adapter.validate_python(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = "".join(f"[{p}]" for p in err["loc"])
+            raise WorkloadError(f"{err['msg']} (got {value!r}; the factory takes {_annotation_name(annotation)})",
+                                "fix the value", key=f"params.{name}{where}") from None
+    return out
+
+
+def _annotation_name(annotation: Any) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 def as_workload(made: Any, name: str) -> Workload:
@@ -160,7 +206,7 @@ def resolve_factory(ref: str) -> Callable[..., Any]:
     if not inspect.isfunction(factory):
         kind = "class" if inspect.isclass(factory) else type(factory).__name__
         raise WorkloadError(f"{ref!r} is a {kind}, not a Python function", fix, key="workload")
-    where = _home(factory.__code__.co_filename)
+    where = home(factory.__code__.co_filename)
     if where == "stdlib":
         raise WorkloadError(f"{ref!r} is part of Python's standard library, not a workload factory", fix, key="workload")
     if where == "installed" and not _returns_workload(factory):
@@ -170,7 +216,7 @@ def resolve_factory(ref: str) -> Callable[..., Any]:
     return factory
 
 
-def _home(filename: str) -> str:
+def home(filename: str) -> str:
     """'stdlib', 'installed' (site-packages) or 'user' for a function's source file."""
     path = os.path.realpath(filename)
     paths = sysconfig.get_paths()

@@ -29,8 +29,8 @@ BAD_VALUES = [
     ({"warmup": 10**9}, ["warmup", "less than or equal"]),
     ({"threads": True}, ["threads", "integer"]),
     ({"samples": "3"}, ["samples", "integer"]),
-    ({"workloads": [{"workload": "mlp-demo", "name": "a/b"}]}, ["workloads.0.name", "'/'"]),
-    ({"workloads": [{"workload": "mlp-demo", "samples": 10**9}]}, ["workloads.0.samples"]),
+    ({"workloads": [{"workload": "mlp-demo", "name": "a/b"}]}, ["workloads[0].name", "'/'"]),
+    ({"workloads": [{"workload": "mlp-demo", "samples": 10**9}]}, ["workloads[0].samples"]),
     ({"workloads": [{"workload": "mlp-demo", "params": {"objects": True}}]},
      ["workloads[0].params.objects", "not true"]),
     ({"workloads": [{"workload": "mlp-demo", "params": {"hidden": 10**9}}]},
@@ -170,8 +170,8 @@ def test_packages_of_a_venv_inside_the_checkout_are_installed_ones(tmp_path, mon
     root = os.path.dirname(os.path.dirname(registry.__file__))
     site = os.path.join(root, ".venv-probe", "lib", "python3", "site-packages")
     monkeypatch.setattr(sys, "path", [*sys.path, site])
-    assert registry._home(os.path.join(site, "yaml", "__init__.py")) == "installed"
-    assert registry._home(registry.__file__) == "user"
+    assert registry.home(os.path.join(site, "yaml", "__init__.py")) == "installed"
+    assert registry.home(registry.__file__) == "user"
 
 
 # ---- command-line options ----------------------------------------------------------------------------

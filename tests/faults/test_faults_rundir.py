@@ -66,7 +66,7 @@ SPECIFIC = {
         "unknown_status": (_manifest_edit(_set("status", "great")), "status"),
         "workloads_text": (_manifest_edit(_set("workloads", "x")), "workloads"),
         "workload_status": (_manifest_edit(lambda d: d["workloads"][0].__setitem__("status", None)),
-                            "workloads.0.status"),
+                            "workloads[0].status"),
         "seed_text": (_manifest_edit(_set("seed", "0")), "seed"),
         "fingerprint_list": (_manifest_edit(_set("fingerprint", [])), "fingerprint"),
     },

@@ -73,7 +73,7 @@ def test_bad_compile_mode_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(cfg)
     line = str(err.value)
-    assert "workloads.0.compile.mode" in line and "\n" not in line, line
+    assert "workloads[0].compile.mode" in line and "\n" not in line, line
 
 
 def test_compile_needs_components_with_modules():
