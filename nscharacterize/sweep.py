@@ -37,6 +37,7 @@ class PointResult:
     rc: int                   # the CLI's exit status (negative: killed by that signal)
     archive: bytes | None     # tar.gz of the run directory, None if none was written
     log_tail: str             # the end of the CLI's stderr
+    seconds: float | None = None  # the point's own run, timed where it ran (not its wait in a queue)
 
 
 def point_name(values: dict) -> str:
@@ -55,7 +56,9 @@ def run_point(config_yaml: str, device: str | None, threads_env: dict | None = N
         if device:
             cmd += ["--device", device]
         env = {**os.environ, **(threads_env or {})}
+        started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - started
         runs = sorted((Path(tmp) / "out").glob("*/")) if (Path(tmp) / "out").is_dir() else []
         archive = None
         if runs:
@@ -63,7 +66,7 @@ def run_point(config_yaml: str, device: str | None, threads_env: dict | None = N
             with tarfile.open(fileobj=buf, mode="w:gz") as tar:
                 tar.add(runs[-1], arcname="run")
             archive = buf.getvalue()
-        return PointResult(proc.returncode, archive, proc.stderr[-2000:])
+        return PointResult(proc.returncode, archive, proc.stderr[-2000:], seconds)
 
 
 class SerialExecutor:
@@ -165,7 +168,6 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
         manifest["points"].append(records[key])
         jobs.append((key, text))
     _write_manifest(sweep_dir, manifest)
-    started = {key: time.perf_counter() for key, _ in jobs}
     ex = make_executor(executor, ray_address, ray_cpus)
     if executor == "ray":
         manifest["ray_startup_s"] = round(ex.startup_s, 3)
@@ -173,7 +175,8 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
     def on_done(key: str, result) -> None:
         rec = records[key]
         rec["attempts"] += 1
-        rec["seconds"] = round(time.perf_counter() - started[key], 3)
+        # the point's own run (its last attempt), not the time since the sweep began
+        rec["seconds"] = round(result.seconds, 3) if isinstance(result, PointResult) and result.seconds is not None else None
         if isinstance(result, PointResult) and result.archive is not None and result.rc in (EXIT_OK, EXIT_PARTIAL):
             target = sweep_dir / store.SWEEP_POINTS / key
             _extract(result.archive, target)
@@ -186,14 +189,14 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
                 rec["status"] = "retrying"
                 log(f"point {key}: {rec['error']}; retrying once")
                 _write_manifest(sweep_dir, manifest)
-                started[key] = time.perf_counter()
                 ex.map([(key, rec["config"])], device, cpus, on_done)
                 return
             rec["status"] = "failed"
             if isinstance(result, PointResult) and result.archive is not None:  # keep what it measured
                 _extract(result.archive, sweep_dir / store.SWEEP_POINTS / key)
                 rec["run_dir"] = f"{store.SWEEP_POINTS}/{key}"
-        log(f"point {key}: {rec['status']} ({rec['seconds']} s)")
+        took = f" ({rec['seconds']:.1f} s)" if rec["seconds"] is not None else ""
+        log(f"point {key}: {rec['status']}{took}")
         _write_manifest(sweep_dir, manifest)
 
     try:

@@ -100,6 +100,17 @@ def _num(v: float) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
 
 
+def _swept_ticks(ax, part: pd.DataFrame) -> None:
+    """x ticks at the swept values, written as plain numbers (``12``, not ``6x10^0`` or nothing)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    swept = sorted({float(v) for x in part["x"] for v in split(x)})
+    if swept:
+        ax.xaxis.set_major_locator(FixedLocator(swept))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+
+
 def scaling_figure(table: pd.DataFrame):
     """Log-log panels, one per (workload, component): measured means with spread, fitted lines."""
     if table.empty:
@@ -136,8 +147,9 @@ def scaling_figure(table: pd.DataFrame):
                 ax.plot(grid, r.a * grid ** r.b, "--", color=color, lw=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _swept_ticks(ax, part)
         ax.set_title(f"{w} / {c}" + (f" ({o})" if o else ""), fontsize="small")
-        ax.set_xlabel(str(table["parameter"].iloc[0]))
+        ax.set_xlabel(f"{table['parameter'].iloc[0]} (swept; log scale)")
         ax.set_ylabel("time per sample (s)")
         ax.legend(fontsize="x-small", frameon=False)
     for ax in list(axes.flat)[len(panels):]:
