@@ -65,7 +65,9 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import") -> 
         timings.append({"workload": workload, "component": component, "kind": KIND, "profiler": "torch",
                         "device": device, "sample": sample, "wall_s": span, "wall_min_s": span,
                         "wall_max_s": span, "repeats": 0, "profiled_wall_s": span, "overhead": 1.0,
-                        "peak_mem_bytes": peak_added_bytes(trace, device), "resident_mem_bytes": float("nan"),
+                        # no memory records (profile_memory off): not measured, not 0 B
+                        "peak_mem_bytes": float("nan") if trace.memory.empty else peak_added_bytes(trace, device),
+                        "resident_mem_bytes": float("nan"),
                         "kernel_launches": facts.kernel_launches, "median_kernel_us": facts.median_kernel_us})
     events = Taxonomy().classify_events(events_frame(frames))
     timing = pd.DataFrame(timings, columns=TIMING_COLUMNS)

@@ -86,6 +86,8 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
     for col in frame.columns:  # categoricals and objects are shown as text; numbers stay numbers
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
             frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
+        elif pd.api.types.is_float_dtype(frame[col]):
+            frame[col] = readable(frame[col])
     table_id = table_id or f"t{next(_ids)}"
     options: dict[str, Any] = dict(
         connected=False, table_id=table_id, maxBytes=0, maxRows=0, maxColumns=0, showIndex=False,
@@ -101,6 +103,23 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
                                              "bottomEnd": None})
     body = to_html_datatable(frame, caption=caption or None, **options)
     return f'<div class="table" data-rows="{len(frame)}">{body}</div>'
+
+
+SIGNIFICANT = 4
+
+
+def readable(values: pd.Series) -> pd.Series:
+    """Floats rounded to ``SIGNIFICANT`` significant digits (0.00014443283538894 -> 0.0001444),
+    whole parts kept (123456.7 -> 123457): still numbers, so columns sort as numbers; the CSV
+    files keep every digit."""
+    import numpy as np
+
+    x = values.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(x)))
+    decimals = np.where(np.isfinite(magnitude), np.clip(SIGNIFICANT - 1 - magnitude, 0, 15), 0).astype(int)
+    out = [round(v, d) if np.isfinite(v) else v for v, d in zip(x, decimals)]
+    return pd.Series(out, index=values.index, dtype=float)
 
 
 def figure(fig, *, height: int | None = None) -> str:

@@ -55,7 +55,11 @@ def run_page(run: RunDir) -> str:
                 f"{fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model') or '?'}), "
                 f"{manifest.get('created', '?')}")
     sections = [_overview(run, manifest, breakdown, checks)]
+    if not breakdown.empty:   # the headline first: how long a sample takes, neural against symbolic
+        sections.append(_end_to_end(run))
     sections += _breakdown_sections(breakdown)
+    if not breakdown.empty:
+        sections.append(_roofline(run, manifest))
     sections.append(_measurement(timings, checks, manifest))
     sections.append(_workloads(manifest))
     sections.append(_classification(run, manifest))
@@ -94,6 +98,96 @@ def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.D
     return sec
 
 
+def _end_to_end(run: RunDir) -> Section:
+    """The study's headline per workload: latency per sample, neural against symbolic time and
+    their ratio, each component's share, and the category mix within each side (system.csv)."""
+    from nscharacterize.attribution.system import SIDES, side_split, system_view
+
+    sec = Section("end-to-end", "End to end: neural vs symbolic", "How long does a sample take end to end, "
+                  "and how much of it is neural and how much symbolic? Components run in sequence, so the "
+                  "latency is the sum of their unprofiled wall times; neural and symbolic are the components' "
+                  "kinds, whichever profiler measured them.")
+    system = system_view(run.samples())
+    if system.empty:
+        return sec.add(paragraph("No samples: nothing to add up."))
+    split = side_split(system)
+    comps = system[(system["scope"] == "component")]
+    kinds = run.timings().groupby(["workload", "component"], sort=False)["kind"].first()
+    for r in split.itertuples():
+        if r.neural_s + r.symbolic_s <= 0:   # e.g. an imported trace: its components have no role
+            roles = sorted({str(k) for (w, _c), k in kinds.items() if w == r.workload})
+            sec.add(f'<p class="headline"><b>{esc(r.workload)}</b>: {esc(fmt_time(r.end_to_end_s))} per sample end '
+                    f"to end. Its components have no neural or symbolic role (kind: {esc(', '.join(roles))}), "
+                    "so there is no neural : symbolic split: an imported trace does not record which part of "
+                    "the program is which.</p>")
+            continue
+        ratio = (f"{r.neural_s / r.symbolic_s:.2f} : 1" if r.symbolic_s > 0 else "no symbolic side")
+        sec.add(f'<p class="headline"><b>{esc(r.workload)}</b>: {esc(fmt_time(r.end_to_end_s))} per sample end to end '
+                f"(std {esc(fmt_time(r.std_s))}); neural {esc(fmt_time(r.neural_s))} ({100 * r.neural_share:.1f}%), "
+                f"symbolic {esc(fmt_time(r.symbolic_s))} ({100 * r.symbolic_share:.1f}%); "
+                f"neural : symbolic = {esc(ratio)}.</p>")
+    side = system[(system["scope"] == "side") & (system["category"] != "total")]
+    times = side.pivot_table(index=["workload", "group"], columns="category", values="time_s", aggfunc="first",
+                             sort=False).reindex(columns=list(CATEGORIES)).fillna(0.0)
+    times = times[times.sum(axis=1) > 0]
+    if not times.empty:
+        times = times.reindex([k for k in times.index if k[1] in SIDES])
+        e2e = split.set_index("workload")["end_to_end_s"]
+        shares = times.div([e2e.get(w, 0.0) or 1.0 for w, _g in times.index], axis=0)
+        sec.add(figure(_stacked(times, shares, LABELS, "category",
+                                title="End to end: time per sample by side and category",
+                                share_of="of end to end"), height=_bars_height(len(times))))
+    table_ = pd.DataFrame([{"workload": r.workload, "end to end (ms)": r.end_to_end_s * 1e3,
+                            "std (ms)": r.std_s * 1e3, "neural (ms)": r.neural_s * 1e3,
+                            "symbolic (ms)": r.symbolic_s * 1e3, "neural (%)": 100 * r.neural_share,
+                            "symbolic (%)": 100 * r.symbolic_share,
+                            "neural : symbolic": (f"{r.neural_s / r.symbolic_s:.2f} : 1" if r.symbolic_s > 0
+                                                  else "-")} for r in split.itertuples()])
+    sec.add(table(table_, "End to end per workload"))
+    comp = pd.DataFrame({"workload": comps["workload"], "component": comps["group"],
+                         "kind": [kinds.get((w, c), "") for w, c in zip(comps["workload"], comps["group"])],
+                         "time (ms)": comps["time_s"] * 1e3, "share of end to end (%)": comps["share"] * 100})
+    return sec.add(table(comp, "Each component's share of the end-to-end time"))
+
+
+def _roofline(run: RunDir, manifest: dict) -> Section:
+    """roofline.csv as a table, the ceilings it is measured against, and roofline.png."""
+    from .roofline_report import ceilings_line
+
+    sec = Section("roofline", "Roofline", "How close does each component's work come to what the machine "
+                  "allows? Work (FLOPs, bytes) from the op cost model against the time taken and the machine's "
+                  "ceilings.")
+    sec.add(paragraph(ceilings_line(manifest.get("ceilings"), manifest)))
+    path = run.path / store.ROOFLINE
+    if not path.is_file():
+        return sec.add(paragraph(f"{store.ROOFLINE} is not in this run directory (it is written from "
+                                 f"{store.EVENTS} by `nscharacterize report`)."))
+    try:
+        roof = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        return sec.add(paragraph(f"{store.ROOFLINE}: cannot be read ({type(exc).__name__})"))
+    if roof.empty:
+        return sec.add(paragraph("No op rows to put on the roofline (no op with a known category did work "
+                                 "the cost model can size)."))
+    shown = pd.DataFrame({
+        "workload": roof["workload"], "component": roof["component"],
+        "category": [LABELS.get(c, c) for c in roof["category"]], "time (ms)": roof["time_s"] * 1e3,
+        "GFLOP": roof["flops"] / 1e9, "MB": roof["bytes"] / 1e6, "FLOP/B": roof["intensity"],
+        "GFLOP/s": roof["achieved_flops_s"] / 1e9, "GB/s": roof["achieved_bytes_s"] / 1e9,
+        "bound GFLOP/s": roof["bound_flops_s"] / 1e9, "% of bound": roof["fraction_of_bound"] * 100,
+        "bound by": roof["bound"].astype(object).where(roof["bound"].notna(), ""), "unsized (%)": roof["unsized_share"] * 100})
+    sec.add(table(shown, "Per component and category, mean per sample (roofline.csv)"))
+    png = run.path / store.ROOFLINE_PLOT
+    if png.is_file():
+        sec.add(_png(png))
+    return sec
+
+
+def _png(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img class="png" alt="{esc(path.name)}" src="data:image/png;base64,{data}">'
+
+
 def _workloads(manifest: dict) -> Section:
     sec = Section("workloads", "Workloads", "Which workloads ran, with what parameters and components, how "
                   "long each took, and the facts each reports about itself.")
@@ -121,9 +215,9 @@ def _breakdown_sections(breakdown: pd.DataFrame) -> list[Section]:
         sec = Section(f"axis-{axis}", title, answers)
         times, shares = _wide(breakdown, axis, "time_s"), _wide(breakdown, axis, "share")
         labels = _labels(axis, times.columns)
-        if axis == "category":
-            sec.add(figure(_heatmap(shares, times, labels), height=110 + 34 * len(shares)))
-        sec.add(figure(_stacked(times, shares, labels, axis), height=220 + 34 * len(times)))
+        if axis == "category":   # a colour bar needs room even for one row
+            sec.add(figure(_heatmap(shares, times, labels), height=max(280, 110 + 34 * len(shares))))
+        sec.add(figure(_stacked(times, shares, labels, axis), height=_bars_height(len(times))))
         ms = (times * 1e3).rename(columns=lambda c: f"{labels[c]} (ms)")
         if axis == "category" and not totals.empty:
             ms["Total (ms)"] = (totals.reindex(times.index)["total"] * 1e3).to_numpy()
@@ -253,7 +347,7 @@ def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
 def _other_figures(run: RunDir) -> Section | None:
     """Figures of the run directory this page does not redraw interactively (another stage's PNG,
     such as the system view), embedded as images so that the page stays one file."""
-    redrawn = {store.HEATMAP, store.BARS, store.PYTHON_PLOT}
+    redrawn = {store.HEATMAP, store.BARS, store.PYTHON_PLOT, store.SYSTEM_PLOT, store.ROOFLINE_PLOT}
     pngs = sorted(p for p in run.path.glob("*.png") if p.name not in redrawn)
     if not pngs:
         return None
@@ -329,7 +423,15 @@ def _heatmap(shares: pd.DataFrame, times: pd.DataFrame, labels: dict[str, str]):
     return fig
 
 
-def _stacked(times: pd.DataFrame, shares: pd.DataFrame, labels: dict[str, str], axis: str):
+def _bars_height(rows: int) -> int:
+    return 240 + 34 * rows
+
+
+def _stacked(times: pd.DataFrame, shares: pd.DataFrame, labels: dict[str, str], axis: str, *,
+             title: str | None = None, share_of: str = "of the component"):
+    """Horizontal stacked bars, one per row, the categories left to right in the axis' order; the
+    legend beside the plot in that same order (top to bottom), clear of the axis title; each
+    bar's total printed past its end, inside the plotted range."""
     import plotly.graph_objects as go
 
     colors = AXIS_COLORS.get(axis, {})
@@ -341,16 +443,20 @@ def _stacked(times: pd.DataFrame, shares: pd.DataFrame, labels: dict[str, str], 
             y=names, x=ms, name=labels[cat], orientation="h", marker_color=colors.get(cat),
             customdata=list(zip([fmt_time(t) for t in times[cat]], shares[cat].to_numpy() * 100)),
             hovertemplate="%{y}<br>" + esc(labels[cat]) + ": %{customdata[0]} per sample "
-                          "(%{x:.6f} ms, %{customdata[1]:.2f} % of the component)<extra></extra>"))
+                          "(%{x:.6f} ms, %{customdata[1]:.2f} % " + esc(share_of) + ")<extra></extra>"))
     totals = times.sum(axis=1)
+    longest = float(totals.max()) * 1e3 if len(totals) else 0.0
     fig.add_trace(go.Scatter(y=names, x=totals.to_numpy() * 1e3, mode="text", showlegend=False,
                              text=[f" {fmt_time(t)}" for t in totals], textposition="middle right",
-                             hoverinfo="skip"))
-    title = AXIS_TITLES.get(axis, (f"Breakdown by {axis}",))[0]
-    fig.update_layout(barmode="stack", title=f"{title}: time per sample (Fig. 6 form)" if axis == "category"
-                      else f"{title}: time per sample", xaxis_title="ms per sample",
-                      yaxis=dict(autorange="reversed"),
-                      legend=dict(orientation="h", yanchor="top", y=-0.3 if len(names) < 4 else -0.12, x=0))
+                             hoverinfo="skip", cliponaxis=False))
+    if title is None:
+        title = AXIS_TITLES.get(axis, (f"Breakdown by {axis}",))[0]
+        title = f"{title}: time per sample (Fig. 6 form)" if axis == "category" else f"{title}: time per sample"
+    fig.update_layout(barmode="stack", title=title, xaxis_title="ms per sample",
+                      xaxis=dict(range=[0, longest * 1.18 if longest > 0 else 1]),   # room for the totals
+                      yaxis=dict(autorange="reversed", automargin=True),
+                      legend=dict(orientation="v", traceorder="normal", x=1.01, xanchor="left", y=1,
+                                  yanchor="top"))
     return fig
 
 

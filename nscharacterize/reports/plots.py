@@ -31,7 +31,7 @@ def heatmap(breakdown: pd.DataFrame):
                   (DEVICE_AXIS, DEVICE_CATEGORIES, DEVICE_LABELS, "Device view: kernel time by launching op; GPU idle")]
     frames = [(wide(breakdown, axis, "share", cats) * 100, cats, labels, title) for axis, cats, labels, title in panels]
     frames = [f for f in frames if not f[0].empty]
-    heights = [0.45 * len(f[0]) + 1.4 for f in frames]
+    heights = [max(0.45 * len(f[0]) + 1.4, 2.6) for f in frames]   # one row still gets a readable colour bar
     fig, axes = plt.subplots(len(frames), 1, figsize=(12, sum(heights) + 0.4), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, (shares, cats, labels, title) in zip(axes[:, 0], frames):

@@ -40,7 +40,8 @@ def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict) -> tupl
     if fig is not None:
         written.append(run.write_figure(store.ROOFLINE_PLOT, fig))
         plt.close(fig)
-    return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None), written
+    return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None,
+                   manifest), written
 
 
 def _g(x: float, scale: float = 1e9, digits: int = 3) -> str:
@@ -53,10 +54,18 @@ def _pct(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
-def ceilings_line(ceilings: dict | None) -> str:
+def ceilings_line(ceilings: dict | None, manifest: dict | None = None) -> str:
     if not ceilings:
-        return ("No machine ceilings in the manifest (a run from an older version, or the measurement failed): "
-                "bounds and fractions of bound are empty.")
+        fp = (manifest or {}).get("fingerprint") or {}
+        if fp.get("imported"):
+            why = (f"the trace's GPU ({fp['device_name']}) is not in the datasheet table" if fp.get("device_name")
+                   and fp.get("device") == "cuda" else
+                   "an imported trace does not record the peaks of the machine that recorded it, and that "
+                   "machine is not here to measure")
+        else:
+            why = ("the run was stopped before they were measured, the measurement failed (see run.log), "
+                   "or the run comes from a version that did not measure them")
+        return f"No machine ceilings ({why}): bounds and fractions of bound are empty."
     peaks = ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in (ceilings.get("peak_flops") or {}).items())
     bw = ceilings.get("bandwidth_bytes_s")
     where = ceilings.get("device_name") or ceilings.get("device", "")
@@ -69,8 +78,8 @@ def ceilings_line(ceilings: dict | None) -> str:
 
 
 def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
-            agreement: pd.DataFrame | None) -> str:
-    out = ["## Roofline", "", ceilings_line(ceilings), "",
+            agreement: pd.DataFrame | None, manifest: dict | None = None) -> str:
+    out = ["## Roofline", "", ceilings_line(ceilings, manifest), "",
            "Per component and category, mean per sample: work from the op cost model, time as in the table "
            "above. *Bound* is the roofline at the row's intensity; *% of bound* is the shortest time the ceilings "
            "allow for this work over the time taken; *unsized* is the share of the category's op time in ops the "

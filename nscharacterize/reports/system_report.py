@@ -15,14 +15,19 @@ def system_markdown(system: pd.DataFrame) -> str:
     if system.empty:
         return ""
     split = side_split(system)
+    roleless = [r.workload for r in split.itertuples() if r.neural_s + r.symbolic_s <= 0 < r.end_to_end_s]
     out = ["## End to end (components in sequence, mean per sample)", "",
            "Latency = sum of the components' unprofiled wall times per sample. Neural = components of "
            "kind neural, symbolic = kind symbolic, whichever profiler measured them.", "",
            markdown_table(["Workload", "End to end", "Spread (std)", "Neural", "Symbolic", "Neural : symbolic"],
                           [[r.workload, fmt_time(r.end_to_end_s), fmt_time(r.std_s),
-                            f"{fmt_time(r.neural_s)} ({100 * r.neural_share:.1f}%)",
-                            f"{fmt_time(r.symbolic_s)} ({100 * r.symbolic_share:.1f}%)",
-                            _ratio(r.neural_s, r.symbolic_s)] for r in split.itertuples()]), ""]
+                            *(["-", "-", "no roles"] if r.workload in roleless else
+                              [f"{fmt_time(r.neural_s)} ({100 * r.neural_share:.1f}%)",
+                               f"{fmt_time(r.symbolic_s)} ({100 * r.symbolic_share:.1f}%)",
+                               _ratio(r.neural_s, r.symbolic_s)])] for r in split.itertuples()]), ""]
+    if roleless:
+        out += [f"{', '.join(roleless)}: the components have no neural or symbolic role (an imported trace does "
+                "not record which part of the program is which), so there is no neural : symbolic split.", ""]
     comp = system[(system["scope"] == "component")]
     out += ["### Share of end-to-end time per component", "",
             markdown_table(["Workload", "Component", "Time", "Share (%)"],
@@ -73,7 +78,9 @@ def system_figure(system: pd.DataFrame):
         share = float(system[(system["workload"] == w) & (system["scope"] == "side") & (system["group"] == s)
                              & (system["category"] == "total")]["share"].iloc[0])
         ax.text(total, y, f" {total:.3g} {unit} ({100 * share:.0f}% of end to end)", va="center", fontsize="small")
-    return finish_bars(fig, ax, f"time per sample ({unit})", "End to end: neural vs symbolic, by category")
+    ax.set_xlim(0, max(left) * 1.55 if max(left) > 0 else 1)   # the longest bar's label inside the axes,
+    return finish_bars(fig, ax, f"time per sample ({unit})",    # clear of the legend beside them
+                       "End to end: neural vs symbolic, by category")
 
 
 __all__ = ["system_markdown", "system_figure", "SIDES"]

@@ -31,13 +31,36 @@ def runtime_rows(breakdown: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def device_line(manifest: dict) -> str:
+    """Where and how the run measured, in one sentence. An imported trace records less than a run
+    (no torch version, no thread count): what it lacks is said, not printed as None."""
+    fp = manifest.get("fingerprint") or {}
+    missing = []
+    name = fp.get("device_name") or fp.get("cpu_model")
+    device = f"{fp.get('device', '?')} ({name})" if name else str(fp.get("device", "?"))
+    parts = [f"Device: {device}"]
+    threads = fp.get("threads")
+    if threads is not None:
+        parts.append(f"{threads} thread{'' if threads == 1 else 's'}")
+    else:
+        missing.append("thread count")
+    if fp.get("torch"):
+        parts.append(f"torch {fp['torch']}")
+    else:
+        missing.append("torch version")
+    if not name:
+        missing.insert(0, "device model")
+    text = ", ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:])
+    if fp.get("imported"):
+        text += (f" (imported trace: {', '.join(missing)} not recorded in the trace)" if missing else " (imported trace)")
+        return text + "."
+    return (text + f"; samples per workload: {manifest.get('samples', '?')}, "
+            f"unprofiled repeats: {manifest.get('repeats', '?')}.")
+
+
 def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) -> str:
     fp = manifest.get("fingerprint", {})
-    out = [f"# nscharacterize: {manifest.get('name', '')}", "",
-           f"Device: {fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model', '?')}), "
-           f"{fp.get('threads', '?')} threads; torch {fp.get('torch', '?')}; "
-           f"samples per workload: {manifest.get('samples', '?')}, unprofiled repeats: {manifest.get('repeats', '?')}.",
-           ""]
+    out = [f"# nscharacterize: {manifest.get('name', '')}", "", device_line(manifest), ""]
     out += cuda_sections(breakdown, timings)
     host = " (host view: op self time on the host)" if (breakdown["axis"] == BOUND_AXIS).any() else ""
     out += [f"## Runtime by category{host} (mean per sample, Table III form)", ""]

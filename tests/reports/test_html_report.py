@@ -165,7 +165,7 @@ def test_run_page_in_browser(traced_run, browser):
         assert page.errors == [] and page.blocked == []
         axes = set(pd.read_csv(run_dir / "breakdown.csv")["axis"]) - {"total"}
         figures = page.page.locator("div.figure")
-        assert figures.count() == len(axes) + 1   # a stacked bar per axis, plus the heatmap
+        assert figures.count() == len(axes) + 2   # a stacked bar per axis, the heatmap, the end-to-end bars
         for i in range(figures.count()):          # each drawn by Plotly: an SVG with its data
             assert figures.nth(i).locator(".js-plotly-plot .main-svg").count() > 0
             assert figures.nth(i).locator("g.trace, g.hm").count() > 0
@@ -196,7 +196,7 @@ def test_run_page_in_browser(traced_run, browser):
         _shot(page, "report-classification.png")
 
         # hover the heatmap: Plotly shows the exact share and time of the cell
-        heat = figures.nth(0)
+        heat = figures.nth(1)   # after the end-to-end bars
         heat.scroll_into_view_if_needed()
         box = heat.locator(".nsewdrag").first.bounding_box()
         page.page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.2)
