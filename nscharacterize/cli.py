@@ -12,6 +12,7 @@ os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # silence Kineto's start/stop ch
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -65,8 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nscharacterize", description="Workload characterization for neuro-symbolic AI.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="profile the workloads of a config and write a run directory")
-    p.add_argument("config", help="YAML config (see configs/)")
+    p = sub.add_parser("run", help="profile the workloads of a config and write a run directory",
+                       epilog="A config's workload is a built-in name (`nscharacterize list`) or your own "
+                              "factory as 'package.module:factory', which must be importable: installed, or "
+                              "its folder on PYTHONPATH, e.g. `PYTHONPATH=. nscharacterize run mine.yaml` "
+                              "(README, Bring your own model).")
+    p.add_argument("config", help="YAML config (see configs/); workloads are built-in names or 'package.module:factory'")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the config's device")
     p.add_argument("--out", help="parent folder of the run directory (default: the config's output, runs/)")
     p.add_argument("--samples", type=_positive, help="profiled samples per workload (overrides the config)")
@@ -98,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="source", choices=["op", "runtime", "annotation", "kernel", "python"],
                    help="what the name is: annotation is a record_function range such as "
                         "Optimizer.step#Adam.step (default: guessed)")
+    p.add_argument("--config", help="a run's config: its taxonomy.rules files are checked first, as the run does")
+    p.add_argument("--rules", action="append", default=[], metavar="NAMESPACE=FILE",
+                   help="an extra rule file, e.g. python=myrules.yaml (repeatable; checked before the built-ins)")
     p.set_defaults(handler=cmd_explain)
 
     p = sub.add_parser("taxonomy", help="inspect the rule set")
@@ -110,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("traces", nargs="+", metavar="TRACE", help="Chrome trace(s), .json or .json.gz")
     p.add_argument("--out", default="runs", help="parent folder of the run directory (default: runs/)")
     p.add_argument("--name", default="import", help="run name (default: import)")
+    p.add_argument("--quiet", action="store_true", help="no table: print only the run directory")
     p.set_defaults(handler=cmd_import_trace)
 
     p = sub.add_parser("list", help="built-in workloads and their parameters")
@@ -118,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     from nscharacterize import gate_cli
 
     gate_cli.register(sub)
+    for action in sub._choices_actions:   # each command's --help opens with what it does
+        command = sub.choices[action.dest]
+        if not command.description and action.help:
+            command.description = action.help[0].upper() + action.help[1:] + "."
     return parser
 
 
@@ -158,8 +171,9 @@ def cmd_run(args) -> int:
         from nscharacterize.reports.tables import rich_table
 
         console.print(rich_table(outcome.breakdown))
-    for name in outcome.failed:
-        console.print(f"[red]workload {name} failed[/red]: see {outcome.run.path / 'run.log'}")
+    for name in outcome.failed:   # the reason, on the terminal even with --quiet; the traceback stays in run.log
+        print(f"nscharacterize: workload {name} failed: {outcome.errors.get(name) or '?'} "
+              f"(traceback in {outcome.run.path / 'run.log'})", file=sys.stderr)
     for note in outcome.notes:
         print(f"nscharacterize: note: {note}", file=sys.stderr)
     print(outcome.run.path)
@@ -201,6 +215,10 @@ def cmd_report(args) -> int:
     from nscharacterize.reports.tables import rich_table
     from nscharacterize.taxonomy.classifier import Taxonomy
 
+    if Path(args.run_dir).is_file():
+        raise RunDirError(args.run_dir, "", "is a file, not a run directory",
+                          "give the folder a run wrote (the last line `run` prints); to run a config: "
+                          "nscharacterize run FILE")
     run_dir = RunDir(args.run_dir)
     manifest = run_dir.manifest  # validates the directory before anything is rewritten
     status = effective_status(manifest)
@@ -237,7 +255,8 @@ def cmd_import_trace(args) -> int:
     from nscharacterize.reports.tables import rich_table
 
     run = import_traces(args.traces, out=args.out, name=args.name)
-    _console().print(rich_table(run.breakdown(), title=f"{args.name}: runtime by category"))
+    if not args.quiet:
+        _console().print(rich_table(run.breakdown(), title=f"{args.name}: runtime by category"))
     print(run.path)
     return EXIT_OK
 
@@ -261,11 +280,17 @@ def _saved_rules(run_dir) -> dict:
 def cmd_explain(args) -> int:
     from nscharacterize.taxonomy.classifier import Taxonomy
 
-    source = args.source or _guess_source(args.name)
+    name, source = args.name, args.source or _guess_source(args.name)
+    bare = None
+    if args.source is None and source == "kernel":   # `explain relu`: an op written without its name space?
+        bare = _aten_op(name)
+        if bare:
+            name, source = bare, "op"
     within = tuple(x for x in args.within.split(",") if x)
     calls = tuple(x for x in args.calls.split(",") if x)
-    verdict = Taxonomy().classify(source, args.name, within, calls)
-    print(f"name:      {args.name}")
+    verdict = Taxonomy(_explain_rules(args)).classify(source, name, within, calls)
+    print(f"name:      {name}" + (f"  (you wrote {args.name!r}: no name space, so the ATen op of that name; "
+                                  f"--as kernel to read it as a kernel name)" if bare else ""))
     print(f"as:        {source}" + (f" (within {' > '.join(within)})" if within else ""))
     if source == "python":
         print(f"category:  {verdict.subcategory} (Python, Fig. 7); operator axis: other")
@@ -280,6 +305,39 @@ def cmd_explain(args) -> int:
         print(f"via:       {verdict.via}")
     print(f"reason:    {verdict.rule.reason}")
     return EXIT_OK
+
+
+def _aten_op(name: str) -> str | None:
+    """``aten::NAME`` if ``NAME`` is a bare identifier that this torch registers as an ATen op."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z_]\w*", name):
+        return None
+    from nscharacterize.taxonomy.coverage import registered_aten_ops
+
+    return f"aten::{name}" if f"aten::{name}" in set(registered_aten_ops()) else None
+
+
+def _explain_rules(args) -> dict:
+    """The extra rule files `explain` checks first: a config's ``taxonomy.rules`` (as its run
+    does) and any ``--rules NAMESPACE=FILE``; the files are loaded, so a bad one is one line."""
+    from nscharacterize.config import ConfigError
+    from nscharacterize.taxonomy.rules import NAMESPACES
+
+    rules: dict[str, list[str]] = {}
+    if args.config:
+        from nscharacterize.config import load_config
+
+        config = load_config(args.config)
+        for ns, files in config.taxonomy.rules.items():  # relative paths: from the working directory, as `run` reads them
+            rules.setdefault(ns, []).extend(files)
+    for item in args.rules:
+        ns, sep, file = item.partition("=")
+        if not sep or ns not in NAMESPACES or not file:
+            raise ConfigError(None, "--rules", f"{item!r} is not NAMESPACE=FILE",
+                              f"write e.g. python=myrules.yaml (name spaces: {', '.join(NAMESPACES)})")
+        rules.setdefault(ns, []).append(file)
+    return rules
 
 
 def _guess_source(name: str) -> str:
