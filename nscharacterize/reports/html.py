@@ -69,6 +69,8 @@ def _plain(value: Any) -> str:
         return "-"
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
+    if isinstance(value, float):   # 1.7785703712484037e-16 reads 1.779e-16
+        return f"{value:.4g}"
     return str(value)
 
 
@@ -96,8 +98,16 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
         lengthMenu=[10, 25, 100, 500, 5000], style="table-layout:auto;width:auto;margin:0;caption-side:top",
         allow_html=False, warn_on_unexpected_types=False, format_floats_in_python=False)
     wide_columns = [i for i, c in enumerate(frame.columns) if c in wide]  # prose: give it room
-    if wide_columns:
-        options["columnDefs"] = [{"targets": wide_columns, "className": "wide"}]
+    column_defs = [{"targets": wide_columns, "className": "wide"}] if wide_columns else []
+    unknown = [i for i, c in enumerate(frame.columns)
+               if pd.api.types.is_float_dtype(frame[c]) and frame[c].isna().any()]
+    if unknown:   # a value that is not known or does not apply reads "-", not "NaN"; the column still sorts as numbers
+        from itables import JavascriptFunction
+
+        column_defs.append({"targets": unknown, "render": JavascriptFunction(
+            "function (data, type) { return (type === 'display' && Number.isNaN(data)) ? '-' : data; }")})
+    if column_defs:
+        options["columnDefs"] = column_defs
     if len(frame) <= page_length:
         options.update(paging=False, layout={"topStart": None, "topEnd": "search", "bottomStart": "info",
                                              "bottomEnd": None})

@@ -121,11 +121,11 @@ def _end_to_end(run: RunDir) -> Section:
                     "so there is no neural : symbolic split: an imported trace does not record which part of "
                     "the program is which.</p>")
             continue
-        ratio = (f"{r.neural_s / r.symbolic_s:.2f} : 1" if r.symbolic_s > 0 else "no symbolic side")
+        ratio = (f"neural : symbolic = {r.neural_s / r.symbolic_s:.2f} : 1" if r.symbolic_s > 0 and r.neural_s > 0
+                 else "no symbolic component" if r.neural_s > 0 else "no neural component")
         sec.add(f'<p class="headline"><b>{esc(r.workload)}</b>: {esc(fmt_time(r.end_to_end_s))} per sample end to end '
                 f"(std {esc(fmt_time(r.std_s))}); neural {esc(fmt_time(r.neural_s))} ({100 * r.neural_share:.1f}%), "
-                f"symbolic {esc(fmt_time(r.symbolic_s))} ({100 * r.symbolic_share:.1f}%); "
-                f"neural : symbolic = {esc(ratio)}.</p>")
+                f"symbolic {esc(fmt_time(r.symbolic_s))} ({100 * r.symbolic_share:.1f}%); {esc(ratio)}.</p>")
     side = system[(system["scope"] == "side") & (system["category"] != "total")]
     times = side.pivot_table(index=["workload", "group"], columns="category", values="time_s", aggfunc="first",
                              sort=False).reindex(columns=list(CATEGORIES)).fillna(0.0)
@@ -137,10 +137,13 @@ def _end_to_end(run: RunDir) -> Section:
         sec.add(figure(_stacked(times, shares, LABELS, "category",
                                 title="End to end: time per sample by side and category",
                                 share_of="of end to end"), height=_bars_height(len(times))))
+    nan = float("nan")
     table_ = pd.DataFrame([{"workload": r.workload, "end to end (ms)": r.end_to_end_s * 1e3,
-                            "std (ms)": r.std_s * 1e3, "neural (ms)": r.neural_s * 1e3,
-                            "symbolic (ms)": r.symbolic_s * 1e3, "neural (%)": 100 * r.neural_share,
-                            "symbolic (%)": 100 * r.symbolic_share,
+                            "std (ms)": r.std_s * 1e3,
+                            **({"neural (ms)": nan, "symbolic (ms)": nan, "neural (%)": nan, "symbolic (%)": nan}
+                               if r.neural_s + r.symbolic_s <= 0 else   # no roles: not "0 and 0"
+                               {"neural (ms)": r.neural_s * 1e3, "symbolic (ms)": r.symbolic_s * 1e3,
+                                "neural (%)": 100 * r.neural_share, "symbolic (%)": 100 * r.symbolic_share}),
                             "neural : symbolic": (f"{r.neural_s / r.symbolic_s:.2f} : 1" if r.symbolic_s > 0
                                                   else "-")} for r in split.itertuples()])
     sec.add(table(table_, "End to end per workload"))
@@ -424,7 +427,7 @@ def _heatmap(shares: pd.DataFrame, times: pd.DataFrame, labels: dict[str, str]):
 
 
 def _bars_height(rows: int) -> int:
-    return 240 + 34 * rows
+    return max(340, 240 + 34 * rows)   # the legend of nine categories fits beside even one bar
 
 
 def _stacked(times: pd.DataFrame, shares: pd.DataFrame, labels: dict[str, str], axis: str, *,

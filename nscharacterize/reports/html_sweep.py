@@ -60,12 +60,13 @@ def fits_table(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         label = "Total" if r.axis == "total" else LABELS.get(r.category, r.category)
         rows.append({"workload": r.workload, "component": r.component, "category": label,
                      "b": _round(r.b), "b 95% interval": f"[{_num(r.b_lo)}, {_num(r.b_hi)}]", "R^2": _round(r.r2),
-                     "points": r.n_points, f"mean time at {r.parameter} = " + " / ".join(f"{v:g}" for v in split(r.x)):
-                     " / ".join(fmt_time(v) for v in split(r.mean_s)),
-                     "other parameters": r.others if isinstance(r.others, str) else "",
-                     "note": r.note if isinstance(r.note, str) else ""})
+                     "points": r.n_points, "other parameters": r.others if isinstance(r.others, str) else "",
+                     "note": r.note if isinstance(r.note, str) else "",
+                     f"mean time at {r.parameter} = " + " / ".join(f"{v:g}" for v in split(r.x)):
+                     " / ".join(fmt_time(v) for v in split(r.mean_s))})
     frame = pd.DataFrame(rows)
-    return frame.fillna(""), len(table) - len(kept)
+    empty = [c for c in ("other parameters", "note") if not frame[c].astype(bool).any()]
+    return frame.drop(columns=empty), len(table) - len(kept)
 
 
 def _round(v) -> float | None:

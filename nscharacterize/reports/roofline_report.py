@@ -72,7 +72,8 @@ def ceilings_line(ceilings: dict | None, manifest: dict | None = None) -> str:
     if ceilings.get("source") == "datasheet":
         how = f"datasheet peaks of {ceilings.get('datasheet_entry', where)}, not measured (the device was not present)"
     else:
-        how = f"measured on {where} ({ceilings.get('device')}, {ceilings.get('threads')} thread(s))"
+        threads = ceilings.get("threads")
+        how = f"measured on {where} ({ceilings.get('device')}, {threads} thread{'' if threads == 1 else 's'})"
     return f"Ceilings ({how}): peak {peaks}; memory bandwidth {bw / 1e9:.1f} GB/s." if bw else \
         f"Ceilings ({how}): peak {peaks}."
 

@@ -77,7 +77,8 @@ def system_figure(system: pd.DataFrame):
     for y, ((w, s), total) in enumerate(zip(bars, left)):
         share = float(system[(system["workload"] == w) & (system["scope"] == "side") & (system["group"] == s)
                              & (system["category"] == "total")]["share"].iloc[0])
-        ax.text(total, y, f" {total:.3g} {unit} ({100 * share:.0f}% of end to end)", va="center", fontsize="small")
+        pct = f"{100 * share:.1f}" if 0 < share < 0.01 or 0.99 < share < 1 else f"{100 * share:.0f}"   # not 0% or 100% for a part
+        ax.text(total, y, f" {total:.3g} {unit} ({pct}% of end to end)", va="center", fontsize="small")
     ax.set_xlim(0, max(left) * 1.55 if max(left) > 0 else 1)   # the longest bar's label inside the axes,
     return finish_bars(fig, ax, f"time per sample ({unit})",    # clear of the legend beside them
                        "End to end: neural vs symbolic, by category")

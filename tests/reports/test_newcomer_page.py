@@ -27,6 +27,9 @@ def test_data_tables_print_floats_to_four_significant_digits():
 
     html = table(pd.DataFrame({"t": [0.00014443283538894, 123456.789, 2.0]}), "numbers")
     assert "0.00014443283538894" not in html and "0.0001444" in html and "123457" in html
+    assert "isNaN" not in html
+    html = table(pd.DataFrame({"t": [1.5, float("nan")]}), "unknown")   # shown as "-", not "NaN"
+    assert "Number.isNaN(data)) ? '-'" in html
 
 
 # ---- 4. an imported CPU trace reads right --------------------------------------------------------------
@@ -121,3 +124,10 @@ def test_page_time_per_sample_chart_legend_in_stacking_order_and_totals_inside(d
     text = [t for t in fig.data if t.type == "scatter"][0]
     assert text.cliponaxis is False
     assert fig.layout.xaxis.range[1] >= 1.15 * max(text.x)
+
+
+def test_facts_print_floats_to_four_significant_digits():
+    from nscharacterize.reports.html import facts
+
+    html = facts({"largest relative add-up error": 1.7785703712484037e-16, "samples": 3})
+    assert "1.779e-16" in html and "1.7785703712484037e-16" not in html and ">3<" in html
