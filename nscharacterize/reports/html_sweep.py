@@ -57,7 +57,8 @@ def fits_table(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         return pd.DataFrame(), 0
     kept = _nonzero(table)
     for r in kept.itertuples():
-        label = "Total" if r.axis == "total" else LABELS.get(r.category, r.category)
+        label = ("Total" if r.axis == "total" else f"{r.category} side" if r.axis == "kind"
+                 else LABELS.get(r.category, r.category))
         rows.append({"workload": r.workload, "component": r.component, "category": label,
                      "b": _round(r.b), "b 95% interval": f"[{_num(r.b_lo)}, {_num(r.b_hi)}]", "R^2": _round(r.r2),
                      "points": r.n_points, "other parameters": r.others if isinstance(r.others, str) else "",

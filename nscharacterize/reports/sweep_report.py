@@ -16,6 +16,7 @@ from nscharacterize.rundir import store
 from .format import fmt_time, markdown_table
 from nscharacterize.rundir.store import RunDir, RunDirError
 
+SIDE_COLORS = {"neural": "#1f77b4", "symbolic": "#d62728"}
 MIN_SHARE = 0.02   # categories below this share of the component at every point are left off the figure
 
 
@@ -134,6 +135,8 @@ def scaling_figure(table: pd.DataFrame):
                 if total_means is None or not (means >= MIN_SHARE * total_means).any():
                     continue
                 color, label, style = COLORS[r.category], LABELS[r.category], "o"
+            elif r.axis == "kind":   # a workload's neural or symbolic side, summed over its components
+                color, label, style = SIDE_COLORS.get(r.category, "grey"), f"{r.category} side", "D"
             else:
                 color, label, style = "black", "Total", "s"
             ok = means > 0

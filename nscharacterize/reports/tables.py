@@ -59,7 +59,6 @@ def device_line(manifest: dict) -> str:
 
 
 def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) -> str:
-    fp = manifest.get("fingerprint", {})
     out = [f"# nscharacterize: {manifest.get('name', '')}", "", device_line(manifest), ""]
     out += cuda_sections(breakdown, timings)
     host = " (host view: op self time on the host)" if (breakdown["axis"] == BOUND_AXIS).any() else ""

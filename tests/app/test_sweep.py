@@ -68,7 +68,8 @@ def test_sweep_runs_each_point_and_fits_scaling(tmp_path):
     assert (sweep_dir / "scaling.png").stat().st_size > 0
     assert "## Scaling" in (sweep_dir / "table.md").read_text()
     page = (sweep_dir / "report.html").read_text()   # the sweep's page: points, fits, figure
-    assert "Scaling fits (scaling.csv)" in page and "objects=8" in page and "Plotly.newPlot" in page
+    assert "Scaling fits as saved (scaling.csv)" in page and "b 95% interval" in page and "objects=8" in page
+    assert "Plotly.newPlot" in page
     (sweep_dir / "scaling.csv").unlink()
     assert run_cli("report", str(sweep_dir)).returncode == 0
     assert (sweep_dir / "scaling.csv").is_file()
