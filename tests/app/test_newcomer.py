@@ -232,3 +232,31 @@ def test_config_error_paths_are_written_one_way(tmp_path, capsys):
     cfg = write_config(tmp_path / "c.yaml", workloads=[{"workload": "mlp-demo", "samples": "3"}])
     code, _, err = cli(capsys, "run", str(cfg))
     assert code == 2 and "workloads[0].samples" in err and "workloads.0" not in err
+
+
+def test_the_own_model_example_with_several_inputs_runs_as_written(tmp_path, capsys, monkeypatch):
+    """The documented example (docs/guide/own-model.md where the docs site has it, else README's
+    "Bring your own model"), copied into a package and run as the docs say."""
+    import re
+
+    from clirun import ROOT
+
+    guide = ROOT / "docs" / "guide" / "own-model.md"
+    text = guide.read_text() if guide.is_file() else (ROOT / "README.md").read_text().split("## Bring your own model")[1]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
+    code = next(b for lang, b in blocks if lang == "python" and "def two_tower" in b)
+    config = next(b for lang, b in blocks if lang == "yaml" and "mypkg.vqa:two_tower" in b)
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    (tmp_path / "mypkg" / "vqa.py").write_text(code)
+    import yaml
+
+    raw = yaml.safe_load(config)
+    raw.update(samples=1, warmup=0, repeats=1)
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code_, out, err = cli(capsys, "run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    assert code_ == 0, err
+    manifest = json.loads((Path(out.strip().splitlines()[-1]) / "manifest.json").read_text())
+    assert {w["status"] for w in manifest["workloads"]} == {"ok"}
