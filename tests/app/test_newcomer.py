@@ -235,14 +235,12 @@ def test_config_error_paths_are_written_one_way(tmp_path, capsys):
 
 
 def test_the_own_model_example_with_several_inputs_runs_as_written(tmp_path, capsys, monkeypatch):
-    """The documented example (docs/guide/own-model.md where the docs site has it, else README's
-    "Bring your own model"), copied into a package and run as the docs say."""
+    """The documented example (docs/guide/own-models.md), copied into a package and run as the docs say."""
     import re
 
     from clirun import ROOT
 
-    guide = ROOT / "docs" / "guide" / "own-model.md"
-    text = guide.read_text() if guide.is_file() else (ROOT / "README.md").read_text().split("## Bring your own model")[1]
+    text = (ROOT / "docs" / "guide" / "own-models.md").read_text()
     blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
     code = next(b for lang, b in blocks if lang == "python" and "def two_tower" in b)
     config = next(b for lang, b in blocks if lang == "yaml" and "mypkg.vqa:two_tower" in b)
