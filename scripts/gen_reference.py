@@ -47,7 +47,10 @@ def _option_row(action: argparse.Action) -> str | None:
     if action.option_strings and action.nargs != 0 and action.default not in (None, argparse.SUPPRESS):
         default = f"`{action.default}`"
     choices = ", ".join(f"`{c}`" for c in action.choices) if action.choices else ""
-    return f"| {name} | {_cell(action.help or '')} | {choices} | {default} |"
+    text = action.help or ""
+    if "%(" in text:   # argparse's own expansion of %(default)s and the like
+        text = text % {**vars(action), "default": action.default}
+    return f"| {name} | {_cell(text)} | {choices} | {default} |"
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: str) -> list[str]:
