@@ -229,6 +229,7 @@ def cmd_report(args) -> int:
             if w["status"] == "killed":
                 w["samples_done"] = int(timings.loc[timings["workload"] == w["name"], "sample"].nunique())
         write_results(run_dir, events, timings, manifest)
+        run_dir.drop_logs()  # its rows are in events.parquet and timings.csv now
         saved = len(timings[["workload", "sample"]].drop_duplicates())
         print(f"nscharacterize: note: the run's process (pid {manifest.get('pid')}) is gone: marked killed; "
               f"tables rebuilt from its {saved} saved samples", file=sys.stderr)

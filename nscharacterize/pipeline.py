@@ -3,10 +3,11 @@
 Orchestration only, and the place that makes faults lose nothing (docs/architecture.md,
 "Faults"):
 
-- Each sample's events and timings are classified and written the moment the sample is measured
-  (events.parquet, timings.csv, and the manifest's ``samples_done``); the derived tables and
-  table.md are rewritten after each workload; the figures and report.html are drawn once, when the
-  run ends or is stopped.
+- Each sample's events and timings are classified and appended to the run's append-only logs the
+  moment the sample is measured (nscharacterize/rundir/samplelog.py), then the manifest's
+  ``samples_done``; no saved sample is rewritten, so each sample costs the same. Samples are
+  attributed in batches; the derived tables and table.md are rewritten after each workload; at the
+  end the logs become events.parquet and timings.csv, and the figures and report.html are drawn.
 - A workload that raises, or calls ``sys.exit``, fails alone: it is logged with its traceback,
   recorded in the manifest with the samples it finished, and the run goes on.
 - Ctrl-C, SIGTERM and SIGHUP (turned into ``errors.Interrupted`` by the CLI) stop the run in
@@ -36,11 +37,12 @@ from nscharacterize.core.errors import Interrupted, UserError
 from nscharacterize.profiler import cprofile_backend
 from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
+from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
 from nscharacterize.profiler.torch_backend import TorchSettings
 from nscharacterize.rundir import store
-from nscharacterize.reports.render import render, render_tables, write_results
+from nscharacterize.reports.render import render, render_tables, write_derived, write_results
 from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.rules import RuleFileError
@@ -103,11 +105,17 @@ class _Run:
     trace: bool
     progress: Any                    # the CLI's progress display (start, advance, finish) or None
     manifest: dict = field(default_factory=dict)
-    events: list = field(default_factory=list)    # classified per sample, finished workloads and current
-    timings: list = field(default_factory=list)
     failed: list = field(default_factory=list)
-    _written: tuple = (-1, -1)          # (events, timings) pieces saved by the last full write
+    timings: list = field(default_factory=list)     # per sample: one row per component (small)
+    samples: list = field(default_factory=list)     # attributed: per batch of samples
+    checks: list = field(default_factory=list)
+    pending: list = field(default_factory=list)     # (events, timings) of samples not yet attributed
+    pending_rows: int = 0
+    event_rows: int = 0
+    dtypes: set = field(default_factory=set)        # input dtypes seen, for the roofline's ceilings
+    logs: tuple | None = None                       # (events, timings) append-only logs
     _result: pd.DataFrame | None = None
+    _derived_from: int = -1                         # samples in the derived tables last written
 
     def execute(self) -> RunOutcome:
         config = self.config
@@ -158,10 +166,10 @@ class _Run:
         task = self.progress.start(entry.label, n) if self.progress else None
 
         def on_sample(index: int, events: pd.DataFrame, timings: pd.DataFrame) -> None:
-            self.events.append(self.taxonomy.classify_events(events))
-            self.timings.append(timings)
+            self._save_sample(self.taxonomy.classify_events(events), timings)
             record["samples_done"] = index + 1
-            self._write_raw()
+            self.manifest["updated"] = _now()
+            self.run_dir.write_json(store.MANIFEST, self.manifest)
             if self.progress:
                 self.progress.advance(task)
 
@@ -226,42 +234,81 @@ class _Run:
             manifest["status"] = "failed" if len(self.failed) == len(manifest["workloads"]) else "partial"
         manifest["finished"] = _now()
         if stop is None:   # a stopped run (Ctrl-C, a signal, a bug) does not wait for a measurement
-            _record_ceilings(manifest, self.events, self.device)
-        if self._written == (len(self.events), len(self.timings)) and self._result is not None:
-            self.run_dir.write_json(store.MANIFEST, manifest)  # the data is saved: statuses only
-        else:
-            self._write_results()
+            _record_ceilings(manifest, self.dtypes, self.device)
+        self._save_logged()
         render(self.run_dir)  # table.md, the roofline, figures and report.html: once, whatever stopped the run
         return self._result
 
-    def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        events = (pd.concat(self.events, ignore_index=True) if self.events
-                  else self.taxonomy.classify_events(empty_events()))
-        timings = pd.concat(self.timings, ignore_index=True) if self.timings else pd.DataFrame(columns=TIMING_COLUMNS)
-        return events, timings
+    # Samples are attributed in batches of about this many event rows: attributing each sample
+    # alone costs pandas' fixed overhead per sample; holding every sample costs memory.
+    ATTRIBUTE_ROWS = 50_000
 
-    def _write_raw(self) -> None:
-        """After each sample: the measured rows (events before timings, so that a kill between the
-        two leaves timings of samples whose events are saved) and the manifest's progress."""
-        events, timings = self._frames()
-        self.run_dir.write_parquet(store.EVENTS, events)
-        self.run_dir.write_csv(store.TIMINGS, timings)
-        self.manifest["updated"] = _now()
-        self.run_dir.write_json(store.MANIFEST, self.manifest)
+    def _save_sample(self, events: pd.DataFrame, timings: pd.DataFrame) -> None:
+        """One finished sample: appended to the logs (events before timings, so that a kill
+        between the two leaves no timings of a sample whose events are lost), then kept for
+        attribution."""
+        if self.logs is None:
+            self.logs = self.run_dir.sample_logs()
+        self.logs[0].append(events)
+        self.logs[1].append(timings)
+        self.timings.append(timings)
+        self.pending.append((events, timings))
+        self.pending_rows += len(events)
+        self.event_rows += len(events)
+        if len(events):
+            self.dtypes.update(events["input_dtypes"].astype(str).unique())
+        if self.pending_rows >= self.ATTRIBUTE_ROWS:
+            self._attribute_pending()
+
+    def _attribute_pending(self) -> None:
+        if not self.pending:
+            return
+        events = pd.concat([e for e, _t in self.pending], ignore_index=True)
+        timings = pd.concat([t for _e, t in self.pending], ignore_index=True)
+        attribution = attribute(events, timings)
+        self.samples.append(attribution.samples)
+        self.checks.append(attribution.checks)
+        self.pending, self.pending_rows = [], 0
+
+    def _all_timings(self) -> pd.DataFrame:
+        return (pd.concat(self.timings, ignore_index=True) if self.timings
+                else pd.DataFrame(columns=TIMING_COLUMNS))
 
     def _write_all(self) -> pd.DataFrame:
         """After each workload: every table derived from the samples so far, and table.md (the
         figures and report.html are drawn once, by ``_finish``)."""
-        self._write_results()
+        self._write_derived()
         render_tables(self.run_dir)
         return self._result
 
-    def _write_results(self) -> None:
-        """events, timings, samples, breakdown, checks and the manifest, from the samples so far."""
-        events, timings = self._frames()
+    def _write_derived(self) -> None:
+        """samples, breakdown, checks and the manifest, from the samples so far."""
+        self._attribute_pending()
+        if self._derived_from == len(self.timings) and self._result is not None:
+            self.run_dir.write_json(store.MANIFEST, self.manifest)  # the tables are up to date: statuses only
+            return
+        self._derived_from = len(self.timings)
+        if not self.samples:   # nothing measured yet: every table, empty, from the empty frames
+            self.manifest["updated"] = _now()
+            self._result = write_results(self.run_dir, self.taxonomy.classify_events(empty_events()),
+                                         self._all_timings(), self.manifest)
+            return
+        samples = pd.concat(self.samples, ignore_index=True)
+        checks = pd.concat(self.checks, ignore_index=True)
         self.manifest["updated"] = _now()
-        self._result = write_results(self.run_dir, events, timings, self.manifest)
-        self._written = (len(self.events), len(self.timings))
+        self._result = write_derived(self.run_dir, samples, checks, self._all_timings(), self.manifest,
+                                     self.event_rows)
+
+    def _save_logged(self) -> None:
+        """The run's end: the logs become events.parquet and timings.csv (streamed: memory does
+        not grow with the samples), the derived tables and manifest are written, then the logs go."""
+        if self.logs is not None:
+            for log in self.logs:
+                log.close()
+            self.run_dir.compact_events_log()
+            self.run_dir.write_csv(store.TIMINGS, self._all_timings())
+        self._write_derived()
+        self.run_dir.drop_logs()
 
 
 def _where(exc: BaseException) -> str:
@@ -309,11 +356,10 @@ def _signals_deferred():
             signal.signal(getattr(signal, s), handler)
 
 
-def _record_ceilings(manifest: dict, events: list, device: str) -> None:
+def _record_ceilings(manifest: dict, recorded: set, device: str) -> None:
     """The machine's roofline ceilings, for the dtypes the run's ops computed in (cached per machine)."""
     try:
-        dtypes = {ceiling_key(d) for ev in events for names in ev["input_dtypes"].astype(str).unique()
-                  for d in names.split(",")}
+        dtypes = {ceiling_key(d) for names in recorded for d in names.split(",")}
         manifest["ceilings"] = measured_ceilings(manifest["fingerprint"], sorted(d for d in dtypes if d), device)
     except Exception as exc:  # the ceilings complete a run; they must not fail it
         log.warning("could not measure the machine's ceilings: %s", exc)

@@ -46,7 +46,9 @@ class WorkloadProfile:
 def profile_workload(workload, label: str, settings: SessionSettings,
                      on_sample: SampleCallback | None = None) -> WorkloadProfile:
     """Profiles every sample; ``on_sample(index, events, timings)`` gets each sample's rows as soon
-    as it is measured, so the caller can save them before the next sample starts."""
+    as it is measured, so the caller can save them before the next sample starts. With
+    ``on_sample`` the rows are the caller's alone (the profile returned holds none), so memory does
+    not grow with the samples; without it they are returned together."""
     device = settings.device
     workload.to_device(device)
     samples = list(workload.make_samples(settings.samples))
@@ -78,10 +80,15 @@ def profile_workload(workload, label: str, settings: SessionSettings,
                 "resident_mem_bytes": cap.resident_mem_bytes,
                 "kernel_launches": cap.facts.kernel_launches if cap.facts else 0,
                 "median_kernel_us": cap.facts.median_kernel_us if cap.facts else float("nan")})
-        events.append(events_frame(rows))
-        timings.append(pd.DataFrame(sample_timings, columns=TIMING_COLUMNS))
+        sample_events = events_frame(rows)
+        sample_frame = pd.DataFrame(sample_timings, columns=TIMING_COLUMNS)
         if on_sample:
-            on_sample(index, events[-1], timings[-1])
+            on_sample(index, sample_events, sample_frame)
+        else:
+            events.append(sample_events)
+            timings.append(sample_frame)
+    if not events:
+        return WorkloadProfile(label, events_frame([]), pd.DataFrame(columns=TIMING_COLUMNS))
     return WorkloadProfile(label, pd.concat(events, ignore_index=True), pd.concat(timings, ignore_index=True))
 
 

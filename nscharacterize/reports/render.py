@@ -22,13 +22,21 @@ def write_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, mani
     checks, and the manifest with its ``checks`` summary recomputed from the same checks, so the
     two never disagree. Returns the breakdown."""
     attribution = attribute(events, timings)
-    result = breakdown(attribution.samples)
     run.write_parquet(store.EVENTS, events)
     run.write_csv(store.TIMINGS, timings)
-    run.write_csv(store.SAMPLES, attribution.samples)
-    run.write_csv(store.CHECKS, attribution.checks)
+    return write_derived(run, attribution.samples, attribution.checks, timings, manifest, len(events))
+
+
+def write_derived(run: RunDir, samples: pd.DataFrame, checks: pd.DataFrame, timings: pd.DataFrame,
+                  manifest: dict, event_rows: int) -> pd.DataFrame:
+    """samples, checks and breakdown from an attribution already made (a run attributes its
+    samples in batches as they finish, so it never holds every event), and the manifest with the
+    ``checks`` summary of those same checks. Returns the breakdown."""
+    result = breakdown(samples)
+    run.write_csv(store.SAMPLES, samples)
+    run.write_csv(store.CHECKS, checks)
     run.write_csv(store.BREAKDOWN, result)
-    manifest["checks"] = summarize_checks(attribution.checks, timings, events)
+    manifest["checks"] = summarize_checks(checks, timings, event_rows)
     run.write_json(store.MANIFEST, manifest)
     return result
 
@@ -38,7 +46,7 @@ def reclassify(run: RunDir, taxonomy: Taxonomy) -> pd.DataFrame:
     return write_results(run, taxonomy.classify_events(run.events()), run.timings(), run.manifest)
 
 
-def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, events: pd.DataFrame) -> dict:
+def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, event_rows: int) -> dict:
     """The add-up invariant and the overhead factor, per component, for the manifest."""
     if checks.empty:
         return {"addup_ok": True, "components": []}
@@ -53,7 +61,7 @@ def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, events: pd.Dat
                       "peak_mem_bytes": _or_none(grp["peak_mem_bytes"].max())})
     max_rel = float(rel.max()) if rel.notna().any() else 0.0
     return {"addup_ok": bool(max_rel < 1e-6), "max_addup_rel_error": max_rel,
-            "event_rows": int(len(events)), "components": comps}
+            "event_rows": int(event_rows), "components": comps}
 
 
 def _or_none(value) -> float | None:

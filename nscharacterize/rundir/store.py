@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import pandas as pd
+import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nscharacterize.core.errors import UserError, key_path
 from nscharacterize.core.fileio import atomic_write, dump_yaml
+
+from . import samplelog
 
 SCHEMA = 1
 CONFIG = "config.yaml"
@@ -140,6 +143,10 @@ class RunDirError(UserError):
     """A run directory that cannot be read: the file, what is wrong and the fix."""
 
 
+class _NoLog(Exception):
+    """compact_events_log: the log has no readable schema; nothing is written."""
+
+
 class _Loose(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -209,6 +216,36 @@ class RunDir:
     def _atomic(self, name: str, write: Callable[[str], Any]) -> Path:
         return atomic_write(self.path / name, write)
 
+    # ---- the append-only logs of a run in progress (nscharacterize/rundir/samplelog.py) -------
+    def sample_logs(self) -> tuple[samplelog.SampleLog, samplelog.SampleLog]:
+        """The (events, timings) logs a run appends each finished sample to."""
+        return samplelog.SampleLog(self.path / samplelog.EVENTS_LOG), samplelog.SampleLog(self.path / samplelog.TIMINGS_LOG)
+
+    def has_logs(self) -> bool:
+        return any((self.path / name).is_file() for name in samplelog.LOGS)
+
+    def compact_events_log(self) -> int:
+        """events.parquet from the events log, a row group at a time (memory does not grow with
+        the samples); returns its rows, -1 when there is no readable log (nothing written)."""
+        log = self.path / samplelog.EVENTS_LOG
+        if not log.is_file():
+            return -1
+        rows = [-1]
+
+        def write(tmp: str) -> None:
+            rows[0] = samplelog.compact_events(log, tmp)
+            if rows[0] < 0:
+                raise _NoLog()
+        try:
+            self._atomic(EVENTS, write)
+        except _NoLog:
+            pass
+        return rows[0]
+
+    def drop_logs(self) -> None:
+        """After events.parquet and timings.csv hold every logged row."""
+        samplelog.remove(self.path)
+
     # ---- reading -------------------------------------------------------------------------------
     @property
     def manifest(self) -> dict:
@@ -255,11 +292,14 @@ class RunDir:
         return data
 
     def events(self) -> pd.DataFrame:
-        path = self._need(EVENTS)
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
+        """The classified events: of a run in progress (or killed) from its append-only log."""
+        path, frame = self._logged(samplelog.EVENTS_LOG)
+        if frame is None:
+            path = self._need(EVENTS)
+            try:
+                frame = pd.read_parquet(path)
+            except Exception as exc:  # pyarrow raises several types for a damaged file
+                raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
         _check_columns(path, frame, EVENT_COLUMNS)
         missing = [c for c in CLASSIFIED_COLUMNS if c not in frame.columns]
         if missing:
@@ -267,7 +307,20 @@ class RunDir:
         return frame
 
     def timings(self) -> pd.DataFrame:
+        """Per-sample timings: of a run in progress (or killed) from its append-only log."""
+        path, frame = self._logged(samplelog.TIMINGS_LOG)
+        if frame is not None:
+            return _check_columns(path, frame, CSV_SCHEMA[TIMINGS])
         return self._csv(TIMINGS)
+
+    def _logged(self, name: str) -> tuple[Path, pd.DataFrame | None]:
+        path = self.path / name
+        if not path.is_file():
+            return path, None
+        try:
+            return path, samplelog.read_frame(path)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise RunDirError(path, "", f"unreadable sample log ({type(exc).__name__})", "re-run the profile") from None
 
     def samples(self) -> pd.DataFrame:
         return self._csv(SAMPLES)
