@@ -42,12 +42,13 @@ SKIP_AXES = {"total"}   # the component total: a column of the runtime table, no
 LOG_TAIL_LINES = 400
 
 
-def write_run_report(run: RunDir) -> Path:
-    """Renders the run's page and writes ``report.html`` into the run directory."""
-    return write_page(run.path / store.REPORT_HTML, run_page(run))
+def write_run_report(run: RunDir, events: pd.DataFrame | None = None) -> Path:
+    """Renders the run's page and writes ``report.html`` into the run directory. ``events``: the
+    run's events when the caller has read them already (``render``), else read here."""
+    return write_page(run.path / store.REPORT_HTML, run_page(run, events))
 
 
-def run_page(run: RunDir) -> str:
+def run_page(run: RunDir, events: pd.DataFrame | None = None) -> str:
     manifest = run.manifest
     breakdown, timings, checks = run.breakdown(), run.timings(), run.checks()
     fp = manifest.get("fingerprint") or {}
@@ -62,7 +63,7 @@ def run_page(run: RunDir) -> str:
         sections.append(_roofline(run, manifest))
     sections.append(_measurement(timings, checks, manifest))
     sections.append(_workloads(manifest))
-    sections.append(_classification(run, manifest))
+    sections.append(_classification(run, manifest, events))
     sections.append(_environment(run, manifest))
     more = _other_figures(run)
     if more is not None:
@@ -264,14 +265,15 @@ def _measurement(timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) ->
     return sec
 
 
-def _classification(run: RunDir, manifest: dict) -> Section:
+def _classification(run: RunDir, manifest: dict, events: pd.DataFrame | None = None) -> Section:
     sec = Section("classification", "Classification of every op", "Which category did each op, kernel "
                   "and Python function get, by which rule, and why? Type an op's name in the name filter under "
                   "the table (or anything in the search box).")
-    if not (run.path / store.EVENTS).is_file():  # the tables render without it; only this section needs it
-        return sec.add(paragraph(f"{store.EVENTS} is not in this run directory: the per-op classification "
-                                 "cannot be shown."))
-    events = run.events()
+    if events is None:
+        if not (run.path / store.EVENTS).is_file() and not run.has_logs():  # only this section needs it
+            return sec.add(paragraph(f"{store.EVENTS} is not in this run directory: the per-op classification "
+                                     "cannot be shown."))
+        events = run.events()
     if events.empty:
         return sec.add(paragraph("No events."))
     reasons, note = _rule_reasons(run)

@@ -11,7 +11,7 @@ from nscharacterize.rundir import store
 from . import plots
 from nscharacterize.attribution.aggregate import attribute, breakdown
 from nscharacterize.attribution.system import system_view
-from .roofline_report import write_roofline
+from .roofline_report import has_events, write_roofline
 from nscharacterize.rundir.store import RunDir
 from .system_report import system_figure, system_markdown
 from .tables import markdown_report
@@ -99,13 +99,14 @@ def render(run: RunDir) -> list[Path]:
     from .html_run import write_run_report
 
     result, manifest, system, text = _tables(run)
+    events = run.events() if has_events(run) else None   # read once, for the roofline and the page
     roofline_files: list[Path] = []
     if not result.empty:   # the roofline section, roofline.csv and roofline.png
-        section, roofline_files = write_roofline(run, result, manifest)
+        section, roofline_files = write_roofline(run, result, manifest, events)
         text = text.rstrip("\n") + "\n\n" + section
     written = [run.write_csv(store.SYSTEM, system), run.write_text(store.TABLE, text), *roofline_files]
     if result.empty:
-        return written + [write_run_report(run)]
+        return written + [write_run_report(run, events)]
     for name, make, data in ((store.HEATMAP, plots.heatmap, result), (store.BARS, plots.stacked_bars, result),
                              (store.PYTHON_PLOT, plots.python_breakdown, result),
                              (store.SYSTEM_PLOT, system_figure, system)):
@@ -113,5 +114,5 @@ def render(run: RunDir) -> list[Path]:
         if fig is not None:
             written.append(run.write_figure(name, fig))
             plots.close(fig)
-    written.append(write_run_report(run))
+    written.append(write_run_report(run, events))
     return written

@@ -26,13 +26,16 @@ from nscharacterize.rundir.store import RunDir  # noqa: E402
 _MAX_UNSIZED_LISTED = 25
 
 
-def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict) -> tuple[str, list[Path]]:
+def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict,
+                   events: pd.DataFrame | None = None) -> tuple[str, list[Path]]:
     """Writes roofline.csv and roofline.png; returns the Markdown section for table.md and the
-    files written. Without events.parquet (a copied-out run) there is nothing to size: the
-    section says so and no file is written."""
-    if not (run.path / store.EVENTS).is_file():
-        return "## Roofline\n\nNo events.parquet in this run directory: the roofline needs it.\n", []
-    events = run.events()
+    files written. ``events``: the run's events when the caller has read them already (``render``
+    reads them once for every section), else read here. Without events.parquet (a copied-out
+    run) there is nothing to size: the section says so and no file is written."""
+    if events is None:
+        if not has_events(run):
+            return "## Roofline\n\nNo events.parquet in this run directory: the roofline needs it.\n", []
+        events = run.events()
     ceilings = manifest.get("ceilings")
     table, unsized = roofline(events, breakdown, ceilings)
     written = [run.write_csv(store.ROOFLINE, table)]
@@ -42,6 +45,11 @@ def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict) -> tupl
         plt.close(fig)
     return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None,
                    manifest), written
+
+
+def has_events(run: RunDir) -> bool:
+    """events.parquet, or the events log of a run in progress or killed."""
+    return (run.path / store.EVENTS).is_file() or run.has_logs()
 
 
 def _g(x: float, scale: float = 1e9, digits: int = 3) -> str:
