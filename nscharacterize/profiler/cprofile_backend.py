@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import _lsprof
 import cProfile
+import functools
 import os
 import pstats
 import re
@@ -95,14 +96,23 @@ def function_name(filename: str, func: str, modules: dict[str, str]) -> str:
             name, owner = m.group(1), m.group(2)
             return f"builtin:{owner}.{name}" if owner else f"builtin:{name}"
         return f"builtin:{func}"
-    module = modules.get(os.path.abspath(filename)) or os.path.splitext(os.path.basename(filename))[0]
+    module = modules.get(_abspath(filename)) or os.path.splitext(os.path.basename(filename))[0]
     return f"{module}:{func}"
 
 
+_modules: dict = {"count": -1, "paths": {}}
+_abspath = functools.lru_cache(maxsize=8192)(os.path.abspath)  # the same code files, every capture
+
+
 def _module_names() -> dict[str, str]:
-    out = {}
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if path:
-            out[os.path.abspath(path)] = name
-    return out
+    """File path -> module name of every loaded module. Rebuilt only when the number of loaded
+    modules changed: walking sys.modules (thousands, with torch) cost tens of milliseconds per
+    captured call, more than a small symbolic component takes."""
+    if len(sys.modules) != _modules["count"]:
+        out = {}
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if path:
+                out[os.path.abspath(path)] = name
+        _modules.update(count=len(sys.modules), paths=out)
+    return _modules["paths"]

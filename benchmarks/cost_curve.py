@@ -1,0 +1,186 @@
+"""The tool's cost against the number of samples, and its share of a ci.yaml run, for this tree
+and another one (a baseline commit), measured side by side in one run (issue 23).
+
+For each size N of a small workload (mlp-demo at its smoke size, 1 warm-up, 1 repeat) and for
+configs/ci.yaml, each tree runs ``nscharacterize run`` in a fresh process of its own (trees
+alternate, so load from other processes hits both alike), instrumented from outside:
+
+* workload: the unprofiled passes (warm-up included) plus the profiled calls as measured inside
+  the profiler; what the run would cost without the tool;
+* tool in loop: the sample loop (``profile_workload``) minus the workload, per sample: profiler
+  start/stop, trace parsing, event rows, classification, attribution and saving;
+* fixed: the rest of the run's wall time (set-up, the end: tables, roofline, figures, report.html);
+* share: (imports + run - workload) / (imports + run), the tool's share of the whole process;
+* peak RSS of the process (``ru_maxrss``), imports of torch included.
+
+    .venv/bin/python benchmarks/cost_curve.py --base /tmp/cost-base --sizes 10,100,1000,10000
+        [--base-max 1000] [--ci configs/ci.yaml] [--check 100,800]
+
+``--base`` is a checkout of the baseline (``git worktree add /tmp/cost-base 25d781e``); its
+runs are skipped above ``--base-max`` samples (its cost grows with the square of N: hours at
+10,000). ``--check A,B`` adds runs of A and B samples of this tree and prints B's wall over A's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SMALL = {"name": "curve", "seed": 0, "device": "cpu", "threads": 1, "samples": 10, "warmup": 1, "repeats": 1,
+         "workloads": [{"workload": "mlp-demo", "params": {"objects": 6, "hidden": 16}}]}
+
+
+# ---- the child: one instrumented run in a process of its own ----------------------------------
+def child(config: str, samples: int | None, out: str) -> dict:
+    """Runs ``config`` with whatever ``nscharacterize`` is first on sys.path; returns the numbers."""
+    t_start = time.perf_counter()
+    from nscharacterize import pipeline
+    from nscharacterize.config import load_config
+    from nscharacterize.profiler import cprofile_backend, session, torch_backend
+
+    measured = {"workload": 0.0, "loop": 0.0}
+    real_pass = session._unprofiled_pass
+
+    def timed_pass(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return real_pass(*args, **kwargs)
+        finally:
+            measured["workload"] += time.perf_counter() - t0
+    session._unprofiled_pass = timed_pass
+    for module in (torch_backend, cprofile_backend):
+        def wrapped(*args, _real=module.capture, **kwargs):
+            cap = _real(*args, **kwargs)
+            measured["workload"] += cap.wall_s
+            return cap
+        module.capture = wrapped
+    real_loop = pipeline.profile_workload
+
+    def timed_loop(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return real_loop(*args, **kwargs)
+        finally:
+            measured["loop"] += time.perf_counter() - t0
+    pipeline.profile_workload = timed_loop
+    imported = time.perf_counter() - t_start
+    t0 = time.perf_counter()
+    outcome = pipeline.run(load_config(config), config, out=out, samples=samples)
+    wall = time.perf_counter() - t0
+    done = sum(w.get("samples_done", 0) for w in json.loads((outcome.run.path / "manifest.json").read_text())["workloads"])
+    return {"import_s": imported, "wall_s": wall, "workload_s": measured["workload"], "loop_s": measured["loop"],
+            "samples": done, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "failed": list(outcome.failed)}
+
+
+# ---- the parent ---------------------------------------------------------------------------------
+def measure(tree: Path, config: Path, samples: int | None, tmp: Path, timeout: float) -> dict:
+    out = tmp / f"runs-{tree.name}-{samples}-{time.monotonic_ns()}"
+    env = dict(os.environ, PYTHONPATH=str(tree), NSCHARACTERIZE_CACHE=os.environ.get(
+        "NSCHARACTERIZE_CACHE", str(Path.home() / ".cache" / "nscharacterize")))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(config), str(samples or 0), str(out)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout:.0f} s"}
+    total = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_s"] = total
+    subprocess.run(["rm", "-rf", str(out)], check=False)
+    return result
+
+
+def row(label: str, tree: str, r: dict) -> str:
+    if "error" in r:
+        return f"| {label} | {tree} | not measured: {r['error']} ||||||||"
+    n = max(r["samples"], 1)
+    tool_loop = (r["loop_s"] - r["workload_s"]) / n
+    fixed = r["wall_s"] - r["loop_s"]
+    return (f"| {label} | {tree} | {r['samples']} | {r['import_s']:.1f} | {r['wall_s']:.1f} | {r['workload_s']:.2f} | "
+            f"{tool_loop * 1e3:.1f} | {fixed:.1f} | {100 * share(r):.0f}% | {r['peak_rss_mib']:.0f} |")
+
+
+def share(r: dict) -> float:
+    """The tool's share of the whole process: imports, the run, minus the workload's passes."""
+    total = r["import_s"] + r["wall_s"]
+    return (total - r["workload_s"]) / total
+
+
+HEADER = ("| run | tree | samples | import (s) | run (s) | workload (s) | tool in loop (ms/sample) | fixed (s) | "
+          "tool share | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", nargs=3, metavar=("CONFIG", "SAMPLES", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--base", type=Path, help="a checkout of the baseline commit (omit: this tree only)")
+    ap.add_argument("--sizes", default="10,100,1000,10000")
+    ap.add_argument("--base-max", type=int, default=1000, help="largest size the baseline runs")
+    ap.add_argument("--ci", default=str(ROOT / "configs" / "ci.yaml"), help="'' to skip")
+    ap.add_argument("--check", default="", help="A,B: also run A and B samples of this tree, print B/A wall")
+    ap.add_argument("--timeout", type=float, default=3600)
+    args = ap.parse_args(argv)
+    if args.child:
+        config, samples, out = args.child
+        print(json.dumps(child(config, int(samples) or None, out)))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    trees = [("new", ROOT)] + ([("base", args.base.resolve())] if args.base else [])
+    print(HEADER, flush=True)
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        small = tmp / "small.yaml"
+        small.write_text(json.dumps(SMALL))   # JSON is YAML
+        for i, n in enumerate(sizes):
+            order = trees if i % 2 == 0 else trees[::-1]    # alternate who goes first
+            for name, tree in order:
+                if name == "base" and n > args.base_max:
+                    r = {"error": f"skipped above {args.base_max} samples (--base-max)"}
+                else:
+                    r = measure(tree, small, n, tmp, args.timeout)
+                results[(name, n)] = r
+                print(row(f"mlp-demo x{n}", name, r), flush=True)
+        if args.ci:
+            for name, tree in trees:
+                r = measure(tree, Path(args.ci).resolve(), None, tmp, args.timeout)
+                results[(name, "ci")] = r
+                print(row("configs/ci.yaml", name, r), flush=True)
+        if args.check:
+            a, b = (int(x) for x in args.check.split(","))
+            ra, rb = (measure(ROOT, small, n, tmp, args.timeout) for n in (a, b))
+            print(row(f"mlp-demo x{a}", "new", ra))
+            print(row(f"mlp-demo x{b}", "new", rb))
+            if "error" not in ra and "error" not in rb:
+                print(f"\n{b} samples take {rb['wall_s'] / ra['wall_s']:.2f}x the wall time of {a} "
+                      f"({b / a:.0f}x the samples)")
+    _summary(results, sizes)
+    return 0
+
+
+def _summary(results: dict, sizes: list[int]) -> None:
+    new = {n: results.get(("new", n)) for n in sizes}
+    ok = {n: r for n, r in new.items() if r and "error" not in r}
+    if 100 in ok and max(ok) > 100:
+        top = max(ok)
+        per = {n: (ok[n]["loop_s"] - ok[n]["workload_s"]) / max(ok[n]["samples"], 1) for n in (100, top)}
+        print(f"\ntool time per sample in the loop, {top} over 100 samples: {per[top] / per[100]:.2f}x "
+              f"(target <= 1.5x); {top} samples: wall {ok[top]['wall_s']:.0f} s")
+    ci = results.get(("new", "ci"))
+    if ci and "error" not in ci:
+        print(f"tool share of configs/ci.yaml (imports included): {100 * share(ci):.0f}% (target < 33%)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
