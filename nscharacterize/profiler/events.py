@@ -143,12 +143,12 @@ def events_frame(rows: list) -> pd.DataFrame:
     for col in SUMMED:  # rows from sources without a column (cProfile, older runs) hold 0 there
         columns[col] = [0 if v is None or v != v else v for v in columns[col]]
     sums: dict[tuple, list] = {}
-    for key, values in zip(zip(*(columns[c] for c in KEY)), zip(*(columns[c] for c in SUMMED))):
+    for key, summed in zip(zip(*(columns[c] for c in KEY)), zip(*(columns[c] for c in SUMMED))):
         acc = sums.get(key)
         if acc is None:
-            sums[key] = list(values)
+            sums[key] = list(summed)
         else:
-            for i, v in enumerate(values):
+            for i, v in enumerate(summed):
                 acc[i] += v
     keys, totals = list(sums), list(sums.values())
     out = {c: [k[i] for k in keys] for i, c in enumerate(KEY)}

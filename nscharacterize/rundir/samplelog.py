@@ -38,8 +38,8 @@ class SampleLog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._sink = None
-        self._writer = None
+        self._sink: pa.OSFile | None = None
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._schema: pa.Schema | None = None
 
     def append(self, frame: pd.DataFrame) -> None:
@@ -50,15 +50,16 @@ class SampleLog:
             self._schema = _log_schema(pa.Schema.from_pandas(frame, preserve_index=False))
             self._sink = pa.OSFile(str(self.path), "wb")
             self._writer = pa.ipc.new_stream(self._sink, self._schema)
+        writer = self._writer
         table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
         for batch in table.combine_chunks().to_batches():
-            self._writer.write_batch(batch)
+            writer.write_batch(batch)
 
     def close(self) -> None:
-        if self._writer is not None:
+        if self._writer is not None and self._sink is not None:
             self._writer.close()
             self._sink.close()
-            self._writer = self._sink = None
+        self._writer = self._sink = None
 
 
 def _log_schema(schema: pa.Schema) -> pa.Schema:
