@@ -16,6 +16,7 @@ alternate, so load from other processes hits both alike), instrumented from outs
     .venv/bin/python benchmarks/cost_curve.py --base /tmp/cost-base --sizes 10,100,1000,10000
         [--base-max 1000] [--ci configs/ci.yaml] [--check 100,800]
 
+NSC_BENCH_TINY=1 (no options) runs 2 samples of this tree alone (tests/benchmarks/test_smoke.py).
 ``--base`` is a checkout of the baseline (``git worktree add /tmp/cost-base 25d781e``); its
 runs are skipped above ``--base-max`` samples (its cost grows with the square of N: hours at
 10,000). ``--check A,B`` adds runs of A and B samples of this tree and prints B's wall over A's.
@@ -131,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", default="", help="A,B: also run A and B samples of this tree, print B/A wall")
     ap.add_argument("--timeout", type=float, default=3600)
     args = ap.parse_args(argv)
+    if os.environ.get("NSC_BENCH_TINY") == "1" and not argv and len(sys.argv) == 1:
+        args.sizes, args.ci = "2", ""          # tests/benchmarks/test_smoke.py: this tree, 2 samples
     if args.child:
         config, samples, out = args.child
         print(json.dumps(child(config, int(samples) or None, out)))
@@ -152,11 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                     r = measure(tree, small, n, tmp, args.timeout)
                 results[(name, n)] = r
                 print(row(f"mlp-demo x{n}", name, r), flush=True)
+        ci_label = _shown(Path(args.ci)) if args.ci else ""
         if args.ci:
             for name, tree in trees:
                 r = measure(tree, Path(args.ci).resolve(), None, tmp, args.timeout)
                 results[(name, "ci")] = r
-                print(row("configs/ci.yaml", name, r), flush=True)
+                print(row(ci_label, name, r), flush=True)
         if args.check:
             a, b = (int(x) for x in args.check.split(","))
             ra, rb = (measure(ROOT, small, n, tmp, args.timeout) for n in (a, b))
@@ -165,11 +169,18 @@ def main(argv: list[str] | None = None) -> int:
             if "error" not in ra and "error" not in rb:
                 print(f"\n{b} samples take {rb['wall_s'] / ra['wall_s']:.2f}x the wall time of {a} "
                       f"({b / a:.0f}x the samples)")
-    _summary(results, sizes)
+    _summary(results, sizes, ci_label)
     return 0
 
 
-def _summary(results: dict, sizes: list[int]) -> None:
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return path.name
+
+
+def _summary(results: dict, sizes: list[int], ci_label: str) -> None:
     new = {n: results.get(("new", n)) for n in sizes}
     ok = {n: r for n, r in new.items() if r and "error" not in r}
     if 100 in ok and max(ok) > 100:
@@ -179,7 +190,7 @@ def _summary(results: dict, sizes: list[int]) -> None:
               f"(target <= 1.5x); {top} samples: wall {ok[top]['wall_s']:.0f} s")
     ci = results.get(("new", "ci"))
     if ci and "error" not in ci:
-        print(f"tool share of configs/ci.yaml (imports included): {100 * share(ci):.0f}% (target < 33%)")
+        print(f"tool share of {ci_label} (imports included): {100 * share(ci):.0f}% (target < 33%)")
 
 
 if __name__ == "__main__":

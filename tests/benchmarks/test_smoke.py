@@ -20,6 +20,7 @@ BENCHMARKS = ROOT / "benchmarks"
 # script -> a pattern of the line holding its result
 EXPECTED = {
     "ceilings.py": r"round 0: peak float32 [\d.]+ GFLOP/s, peak float64 [\d.]+ GFLOP/s, bandwidth [\d.]+ GB/s",
+    "cost_curve.py": r"\| mlp-demo x2 \| new \| 2 \| [\d.]+ \| [\d.]+ \|",
     "classify_throughput.py": r"classified 20,000 events \(\d+ distinct keys\) in [\d.]+ s = [\d.]+ M events/s",
     "end_to_end.py": r"nscharacterize run configs/compat.yaml: [\d.]+ s end to end \(ok\)",
     "false_alarm.py": r"false alarms, sequential runs: \d/3 .*\n.*false alarms, interleaved ABBA: \d/1",
