@@ -4,7 +4,7 @@ Argument parsing and calls into the ``gate`` stage, nothing else. It stays besid
 than in gate/ because nscharacterize/ is the project's face: every argparse definition lives there,
 and stage folders stay libraries that tests, benchmarks and other tools call without a command line.
 ``register(subparsers)`` adds the subcommands; each handler (``args.handler``, run by cli.main)
-returns an exit code: 0 clean, 1 regression. Bad input raises a UserError (the gate's
+returns an exit code: 0 clean, 1 regression, 3 inconclusive (the data cannot decide). Bad input raises a UserError (the gate's
 CompareError, the store's RunDirError, a ConfigError), which cli.main prints as one line, exit 2.
 """
 from __future__ import annotations
@@ -177,8 +177,9 @@ def _add_threshold_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(OPTIONS["abs_floor_s"], dest="abs_floor_s", type=float, metavar="SECONDS",
                    help=f"absolute change per sample a regression must exceed (default {d.abs_floor_s})")
     g.add_argument(OPTIONS["alpha"], dest="alpha", type=float, help=f"significance level (default {d.alpha})")
-    g.add_argument(OPTIONS["test"], dest="test", choices=["mannwhitney", "bootstrap"],
-                   help="significance test over per-sample values")
+    g.add_argument(OPTIONS["test"], dest="test", choices=["auto", "mannwhitney", "welch", "bootstrap"],
+                   help="significance test over per-sample values (default auto: Mann-Whitney U where the sample "
+                   "counts can reach alpha, else Welch's t on log times)")
     g.add_argument(OPTIONS["share_points"], dest="share_points", type=float, metavar="PTS",
                    help=f"category-share shift to flag, in points (default {d.share_points})")
     g.add_argument(OPTIONS["fail_on_share_shift"], dest="fail_on_share_shift", action="store_true", default=None,
@@ -208,8 +209,9 @@ def _add_ab_args(p: argparse.ArgumentParser) -> None:
 def register(subparsers) -> None:
     """Adds ``compare``, ``baseline``, ``history`` and ``ab`` to the CLI's subparsers."""
     p = subparsers.add_parser(
-        "compare", help="compare two saved runs per category and gate on regressions (exit 0/1/2)",
-        description="Compare per-category runtimes of two runs. Exit 0 when clean, 1 on a regression, 2 on bad input.")
+        "compare", help="compare two saved runs per category and gate on regressions (exit 0/1/2/3)",
+        description="Compare per-category runtimes of two runs. Exit 0 when clean, 1 on a regression, 2 on bad input, "
+        "3 when the data cannot decide (too few samples, noise or machine contention wider than the threshold).")
     p.add_argument("runs", nargs="*", metavar="RUN", help="BASE_RUN NEW_RUN (or NEW_RUN with --baseline)")
     p.add_argument("--baseline", metavar="NAME", help="compare NEW_RUN against a saved baseline")
     p.add_argument("--store", default=str(DEFAULT_STORE), help="baseline store (default %(default)s)")

@@ -39,6 +39,7 @@ from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
 from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.profiler.events import empty_events
+from nscharacterize.profiler.machine_noise import Recorder, repeat_spread
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
 from nscharacterize.profiler.torch_backend import TorchSettings
 from nscharacterize.rundir import store
@@ -116,9 +117,12 @@ class _Run:
     logs: tuple | None = None                       # (events, timings) append-only logs
     _result: pd.DataFrame | None = None
     _derived_from: int = -1                         # samples in the derived tables last written
+    _machine: Recorder | None = None
 
     def execute(self) -> RunOutcome:
         config = self.config
+        # what the machine was doing during the run (load, other processes): the gate's noise evidence
+        self._machine = Recorder(threads=torch.get_num_threads()).start()
         self.run_dir.write_yaml(store.CONFIG, config.resolved())
         self.manifest = {
             "schema": store.SCHEMA, "run_id": str(uuid.uuid4()), "name": config.name,
@@ -163,6 +167,7 @@ class _Run:
         self.manifest["workloads"].append(record)
         self.run_dir.write_json(store.MANIFEST, self.manifest)
         started = time.perf_counter()
+        machine = Recorder(threads=torch.get_num_threads()).start()
         task = self.progress.start(entry.label, n) if self.progress else None
 
         def on_sample(index: int, events: pd.DataFrame, timings: pd.DataFrame) -> None:
@@ -205,6 +210,9 @@ class _Run:
             log.info("workload %s: %d samples", entry.label, n)
         finally:
             record["seconds"] = round(time.perf_counter() - started, 3)
+            record["machine"] = machine.stop()
+            mine = [t for t in self.timings if len(t) and t["workload"].iloc[0] == entry.label]
+            record["machine"]["repeat_spread"] = repeat_spread(pd.concat(mine)) if mine else None
             if self.progress:
                 self.progress.finish(task, ok=record["status"] == "ok")
 
@@ -233,6 +241,10 @@ class _Run:
         else:
             manifest["status"] = "failed" if len(self.failed) == len(manifest["workloads"]) else "partial"
         manifest["finished"] = _now()
+        if self._machine is not None:
+            manifest["machine"] = self._machine.stop()
+            manifest["machine"]["repeat_spread"] = (repeat_spread(pd.concat(self.timings, ignore_index=True))
+                                                    if self.timings else None)
         if stop is None:   # a stopped run (Ctrl-C, a signal, a bug) does not wait for a measurement
             _record_ceilings(manifest, self.dtypes, self.device)
         self._save_logged()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI performance gate: runs configs/ci.yaml twice in this job, interleaved (ABBA rounds, so that
 # machine drift hits both sides alike), and gates the two runs with `nscharacterize compare`.
-#   exit 0: no regression; 1: a regression (or a workload failed); 2: bad input or a failed run.
+#   exit 0: no regression; 1: a regression (or a workload failed); 2: bad input or a failed run;
+#   3: inconclusive (the data cannot decide: too few samples, or noise wider than the threshold).
 # Reports: $OUT/compare.md (for a PR comment), $OUT/compare.json, and the merged runs $OUT/A, $OUT/B.
 # Environment: NSC_PYTHON (default .venv/bin/python), NSC_CI_CONFIG (configs/ci.yaml),
 # NSC_GATE_OUT (runs/ci-gate), NSC_GATE_ROUNDS (3 per side: A B, B A, A B, so that a slow spell in the

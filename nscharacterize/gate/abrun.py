@@ -131,7 +131,9 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
     manifest["run_id"] = str(uuid.uuid4())
     manifest["ab"] = {"label": label, "rounds": [str(d) for d in run_dirs],
                       "run_ids": [m.get("run_id") for _, m in opened],
-                      "created": [m.get("created") for _, m in opened]}
+                      "created": [m.get("created") for _, m in opened],
+                      "machine": [m.get("machine") for _, m in opened]}   # each round's machine noise
+    manifest.pop("machine", None)   # the first round's record is not the merged run's
     dest.write_json(store.MANIFEST, manifest)
     return out
 

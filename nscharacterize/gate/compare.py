@@ -6,9 +6,11 @@ How a row is judged is in ``verdicts``; the statistics in ``stats``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from nscharacterize.rundir import store
 
@@ -18,7 +20,7 @@ from .errors import CompareError
 from .samples import ALL, SUITE, TOTAL, per_round_values, per_sample_values
 from .settings import CompareSettings
 from .stats import min_one_sided_p
-from .verdicts import Comparison, judge, missing_row, round_check, row_order
+from .verdicts import Comparison, contention_check, decide, judge, missing_row, round_check, row_order
 
 
 def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareSettings | None = None,
@@ -38,26 +40,121 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
         raise CompareError(Path(new_path) / store.MANIFEST, "fingerprint",
                            f"environment differs from the base run ({what})",
                            "rerun both in the same environment, or pass --allow-env-change to compare anyway")
-    cmp = Comparison(base=str(base_path), new=str(new_path), settings=settings, rows=[],
-                     base_commit=bm.get("git_commit"), new_commit=nm.get("git_commit"),
-                     env_diffs=refused, env_warnings=warned)
+    cmp = compare_frames((bm, bs), (nm, ns), settings, str(base_path), str(new_path))
+    cmp.env_diffs, cmp.env_warnings = refused, warned
     if "config_hash" in refused:
         cmp.config_diffs = config_diffs(base.config, new.config)
+    return cmp
 
-    b_ok, b_failed = runs.ok_workloads(bm, bs)
-    n_ok, n_failed = runs.ok_workloads(nm, ns)
+
+def machine_records(manifest: dict) -> list[dict]:
+    """The machine records of a run: one per A/B round of a merged run, else the run's own."""
+    rounds = (manifest.get("ab") or {}).get("machine")
+    if rounds:
+        return [m for m in rounds if isinstance(m, dict)]
+    m = manifest.get("machine")
+    return [m] if isinstance(m, dict) else []
+
+
+def contention(manifest: dict, workload: str) -> float | None:
+    """The CPU contention one workload of a single run saw (its own record, else the run's)."""
+    for w in manifest.get("workloads", []):
+        if w.get("name") == workload and isinstance(w.get("machine"), dict):
+            c = w["machine"].get("contention")
+            if isinstance(c, (int, float)):
+                return float(c)
+    c = (manifest.get("machine") or {}).get("contention")
+    return float(c) if isinstance(c, (int, float)) else None
+
+
+def machine_note(side: str, records: list[dict]) -> str | None:
+    """One line on what the machine did during a side's run(s), or None when nothing was recorded."""
+    records = [r for r in records if r.get("contention") is not None or r.get("other_busy") is not None]
+    if not records:
+        return None
+    cont = [r["contention"] for r in records if r.get("contention") is not None]
+    busy = [r["other_busy"] for r in records if r.get("other_busy") is not None]
+    spread = [r["repeat_spread"] for r in records if r.get("repeat_spread") is not None]
+    load = [r["load_after"][0] for r in records if r.get("load_after")]
+    parts = []
+    if cont:
+        parts.append(f"contention {min(cont):.2f}" + (f"-{max(cont):.2f}" if max(cont) > min(cont) else ""))
+    if busy:
+        parts.append(f"other processes used {max(busy):.0%} of the CPUs at most")
+    if load:
+        parts.append(f"load {max(load):.1f}")
+    if spread:
+        parts.append(f"repeat spread {max(spread):.0%}")
+    return f"machine during {side} ({len(records)} run{'s' if len(records) > 1 else ''}): " + ", ".join(parts)
+
+
+@dataclass
+class Side:
+    """One side of a comparison, reshaped: what ``compare_values`` judges."""
+
+    manifest: dict
+    ok: set[str]                       # workloads with samples that did not fail
+    failed: set[str]                   # workloads the manifest marks as failed
+    values: dict                       # per-sample values per (workload, component, axis, category)
+    shares: dict
+    kinds: dict
+    rounds: list[dict] = field(default_factory=list)   # per A/B round, the same values (merged runs)
+    has_rounds: bool = False           # samples.csv has a ``round`` column (a merged A/B run)
+
+
+def side_of(manifest: dict, samples: pd.DataFrame, settings: CompareSettings) -> Side:
+    """A loaded run (manifest, samples.csv) reshaped into per-sample values."""
+    ok, failed = runs.ok_workloads(manifest, samples)
+    values, shares, kinds = per_sample_values(samples, settings.axes, ok)
+    rounds = per_round_values(samples, settings.axes, ok) if settings.round_check else []
+    return Side(manifest, ok, failed, values, shares, kinds, rounds, "round" in samples.columns)
+
+
+def compare_frames(base: tuple[dict, pd.DataFrame], new: tuple[dict, pd.DataFrame],
+                   settings: CompareSettings | None = None, base_name: str = "base", new_name: str = "new"
+                   ) -> Comparison:
+    """The comparison of two loaded runs, each ``(manifest, samples)``: what ``compare_runs`` does
+    after loading and the fingerprint check."""
+    settings = settings or CompareSettings()
+    return compare_values(side_of(*base, settings), side_of(*new, settings), settings, base_name, new_name)
+
+
+def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_name: str = "base", new_name: str = "new"
+                   ) -> Comparison:
+    """Every row judged: the verdict, the round check, the machine contention check of single runs,
+    and whether the data can decide at all. The power study (benchmarks/gate_power.py) calls this
+    on sides assembled from measured runs, so it measures exactly the gate's decision."""
+    bm, nm = bside.manifest, nside.manifest
+    cmp = Comparison(base=base_name, new=new_name, settings=settings, rows=[],
+                     base_commit=bm.get("git_commit"), new_commit=nm.get("git_commit"))
+    cmp.machine = {"base": machine_records(bm), "new": machine_records(nm)}
+    for side, recs in cmp.machine.items():
+        line = machine_note(side, recs)
+        if line:
+            cmp.notes.append(line)
+
+    b_ok, b_failed, n_ok, n_failed = bside.ok, bside.failed, nside.ok, nside.failed
     for w in sorted(b_failed):
         cmp.notes.append(f"workload {w} failed in the base run; not compared")
-    bv, bsh, kinds = per_sample_values(bs, settings.axes, b_ok)
-    nv, nsh, nkinds = per_sample_values(ns, settings.axes, n_ok)
-    kinds = {**nkinds, **kinds}
-    b_rounds = per_round_values(bs, settings.axes, b_ok) if settings.round_check else []
-    n_rounds = per_round_values(ns, settings.axes, n_ok) if settings.round_check else []
+    bv, bsh, nv, nsh = bside.values, bside.shares, nside.values, nside.shares
+    kinds = {**nside.kinds, **bside.kinds}
+    b_rounds, n_rounds = (bside.rounds, nside.rounds) if settings.round_check else ([], [])
     if len(b_rounds) >= 2 and len(n_rounds) >= 2:
         cmp.notes.append(f"A/B rounds: base {len(b_rounds)}, new {len(n_rounds)}; a change must exceed the "
                          "round-to-round drift of each side and hold in every round")
     else:
         b_rounds = n_rounds = []
+    single = not bside.has_rounds and not nside.has_rounds
+    k_by_wl: dict[str, tuple[float, float]] = {}   # workload -> (base, new) CPU contention, single runs
+    if single:
+        for wl in b_ok & n_ok:
+            cb, cn = contention(bm, wl), contention(nm, wl)
+            if cb and cn:
+                k_by_wl[wl] = (cb, cn)
+        if len(k_by_wl) == len(b_ok & n_ok) and k_by_wl:
+            cb, cn = (bm.get("machine") or {}).get("contention"), (nm.get("machine") or {}).get("contention")
+            if cb and cn:
+                k_by_wl[SUITE] = (cb, cn)
 
     for wl in sorted(b_ok - n_ok):
         why = "failed" if wl in n_failed else "is absent"
@@ -68,26 +165,26 @@ def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareS
     keys = [k for k in bv if k in nv]
     keys += [k for k in nv if k not in bv and k[0] in b_ok and k[0] != SUITE]
     keys += [k for k in bv if k not in nv and k[0] in n_ok and k[0] != SUITE]
-    few = {}
     for k in keys:
         if k in bv and k in nv and k[1] == ALL and k[3] == TOTAL:
-            p_min = min_one_sided_p(len(bv[k]), len(nv[k]))
-            cmp.min_p = max(cmp.min_p, p_min)
-            if p_min >= settings.alpha:
-                few[k[0]] = f"{k[0]} ({len(bv[k])} vs {len(nv[k])})"
-    if few:
-        cmp.notes.append(f"too few samples to ever reach alpha={settings.alpha:g} (its rows can only be 'within "
-                         f"noise'): {', '.join(few.values())}; use more --samples or rounds")
+            cmp.min_p = max(cmp.min_p, min_one_sided_p(len(bv[k]), len(nv[k])))
     for key in keys:
         b = bv.get(key, np.zeros(0))
         n = nv.get(key, np.zeros(0))
         if key[3] != TOTAL and not np.any(b) and not np.any(n):
             continue   # a category neither run ever spent time in
         row = judge(key, b, n, bsh.get(key), nsh.get(key), kinds.get(key[:2], ""), settings)
-        if b_rounds and row.verdict in ("regressed", "improved"):
+        if b_rounds:
             round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings)
+        if key[0] in k_by_wl:
+            contention_check(row, *k_by_wl[key[0]], settings)
+        decide(row, settings)
         cmp.rows.append(row)
     if set(b_ok) != set(n_ok) and any(k[0] == SUITE for k in keys):
         cmp.notes.append("suite total compares different workload sets")
+    tests = sorted({r.test for r in cmp.rows if r.test})
+    if settings.test == "auto" and "welch" in tests:
+        cmp.notes.append(f"test auto: Welch's t on log times where fewer samples than Mann-Whitney needs to "
+                         f"reach alpha={settings.alpha:g} (6 a side at 0.002)")
     cmp.rows.sort(key=row_order)
     return cmp

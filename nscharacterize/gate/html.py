@@ -21,7 +21,7 @@ from .render import _thresholds, headline
 from .samples import ALL, SUITE, TOTAL
 from .verdicts import Comparison
 
-VERDICT_COLORS = {"regressed": "#d62728", "improved": "#2ca02c", "within noise": "#7f7f7f",
+VERDICT_COLORS = {"regressed": "#d62728", "improved": "#2ca02c", "within noise": "#7f7f7f", "inconclusive": "#ff7f0e",
                   "unchanged": "#aec7e8", "missing": "#9467bd", "added": "#17becf"}
 
 
@@ -44,6 +44,8 @@ def _summary(cmp: Comparison, verdict: str) -> Section:
     sec = Section("verdict", "Verdict", "Did anything regress beyond the thresholds, and which settings decided?")
     css = "bad" if cmp.exit_code else ""
     sec.add(f'<p class="{css}"><strong>{esc(verdict)}</strong> (exit code {cmp.exit_code})</p>')
+    if cmp.reason():
+        sec.add(f'<p class="bad">{esc(cmp.reason())}</p>')
     sec.add(facts([("base", f"{cmp.base} ({cmp.base_commit or 'no commit'})"),
                    ("new", f"{cmp.new} ({cmp.new_commit or 'no commit'})"),
                    ("thresholds", _thresholds(cmp)), *cmp.summary().items()]))

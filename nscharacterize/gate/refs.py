@@ -1,8 +1,12 @@
 """A/B sides that run the code of a git ref: a detached worktree of the ref, first on the import path.
 
-The package is a standard one (``nscharacterize/`` at the root), so the worktree on PYTHONPATH (and
-as the working directory of ``python -m``) is found before the editable install's finder, which
-Python consults after the path; no shim is needed.
+Works in any git repository, not only this one. Each side runs ``python -m nscharacterize.cli run``
+with the worktree as its working directory and first on ``PYTHONPATH`` (the caller's PYTHONPATH
+after it), so the user's own modules (``workload: mymodels:pipeline``) are imported from the ref,
+and ``nscharacterize`` itself from wherever the gate is installed -- unless the repository *is*
+nscharacterize: then its ``nscharacterize/`` folder in the worktree comes first (a standard
+package, found on the path before the editable install's finder), so each side measures its own
+version of the tool too.
 """
 from __future__ import annotations
 
@@ -29,8 +33,8 @@ def ref_side(repo: Path, ref: str, label: str, config: Path, tmp: Path) -> Itera
         # commit of the config's folder, which is then the ref's commit.
         local = wt / f".nscharacterize-ab-{config.name}"
         shutil.copyfile(config, local)
-        yield Side(label=f"{label}:{ref}@{sha[:10]}", config=local, cwd=wt,
-                   env={"PYTHONPATH": str(wt)}, commit=sha)
+        path = os.pathsep.join(p for p in (str(wt), os.environ.get("PYTHONPATH", "")) if p)
+        yield Side(label=f"{label}:{ref}@{sha[:10]}", config=local, cwd=wt, env={"PYTHONPATH": path}, commit=sha)
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(wt)], capture_output=True)
         subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
@@ -42,6 +46,8 @@ def run_refs(ref_a: str, ref_b: str, config: Path, rounds: int, samples: int | N
 
     read_text(config, "config", CompareError)   # a missing config fails before any worktree is made
     repo = repo_root()
+    for ref in (ref_a, ref_b):
+        resolve_ref(repo, ref)                   # a ref that does not exist fails before any round runs
     out = (out or temp_dir()).resolve()
     out.mkdir(parents=True, exist_ok=True)
     tmp = temp_dir("nsc-refs-")

@@ -14,7 +14,9 @@ from .samples import ALL, SUITE, TOTAL
 from .verdicts import Comparison, Row
 
 MARK = {"regressed": "REGRESSED", "improved": "improved", "within noise": "within noise",
-        "unchanged": "", "missing": "MISSING", "added": "added"}
+        "inconclusive": "INCONCLUSIVE", "unchanged": "", "missing": "MISSING", "added": "added"}
+TESTS = {"mannwhitney": "Mann-Whitney U", "welch": "Welch's t on log times", "bootstrap": "bootstrap",
+         "auto": "Mann-Whitney U (Welch's t on log times below 6 samples a side)"}
 
 _HEAD = ["workload", "component", "category", "base", "new", "ratio", "change", "noise (±)", "p", "share", "verdict"]
 
@@ -63,13 +65,22 @@ def _share(r: Row) -> str:
 def headline(cmp: Comparison) -> str:
     s = cmp.summary()
     parts = [f"{s['regressed']} regressed", f"{s['improved']} improved", f"{s['within noise']} within noise"]
+    if s["inconclusive"]:
+        parts.append(f"{s['inconclusive']} inconclusive")
     if s["missing"]:
         parts.append(f"{s['missing']} missing")
     if s["added"]:
         parts.append(f"{s['added']} added")
     parts.append(f"{s['share_shifts']} share shifts")
-    status = "FAIL" if cmp.exit_code else "PASS"
-    return f"{status}: " + ", ".join(parts)
+    return f"{cmp.status}: " + ", ".join(parts)
+
+
+def reason_line(cmp: Comparison) -> list[str]:
+    """The one line that says why an inconclusive gate is inconclusive and what to do."""
+    if not cmp.count("inconclusive"):
+        return []
+    word = "INCONCLUSIVE" if cmp.exit_code == 3 else "inconclusive (fail_on_inconclusive is off)"
+    return [f"{word}: {cmp.reason()}"]
 
 
 def _env_lines(cmp: Comparison) -> list[str]:
@@ -87,7 +98,7 @@ def _thresholds(cmp: Comparison) -> str:
     s = cmp.settings
     return (f"times are per-sample {s.statistic}s; regression = change > {s.rel_threshold * 100:g}% and > "
             f"{fmt_time(s.abs_floor_s)} per sample and "
-            f"{'Mann-Whitney U' if s.test == 'mannwhitney' else 'bootstrap'} p < {s.alpha:g}; "
+            f"{TESTS.get(s.test, s.test)} p < {s.alpha:g}; "
             f"share shift = {s.share_points:g} points")
 
 
@@ -96,13 +107,14 @@ def _cells(r: Row, markdown: bool) -> list[str]:
     verdict = MARK.get(r.verdict, r.verdict)
     share = _share(r)
     if markdown:
-        if r.verdict in ("regressed", "missing"):
+        if r.verdict in ("regressed", "missing", "inconclusive"):
             verdict = f"**{verdict}**"
         share = share.replace(" SHIFT", " **shift**")
-    elif r.note and r.verdict in ("missing", "added"):
+    elif r.note and r.verdict in ("missing", "added", "inconclusive"):
         verdict += f" ({r.note})"
+    band = fmt_time(r.noise_s) if r.noise_s is not None and math.isfinite(r.noise_s) else "n/a"
     return [wl, comp, cat, fmt_time(r.base_s), fmt_time(r.new_s), fmt_ratio(r.ratio), fmt_delta(r.delta_s),
-            fmt_time(r.noise_s), fmt_p(r.p_value), share, verdict]
+            band, fmt_p(r.p_value), share, verdict]
 
 
 def render_terminal(cmp: Comparison, show_all: bool = False) -> str:
@@ -112,6 +124,7 @@ def render_terminal(cmp: Comparison, show_all: bool = False) -> str:
     for n in cmp.notes:
         lines.append(f"note: {n}")
     lines.append(_thresholds(cmp))
+    lines += reason_line(cmp)
     lines.append(headline(cmp))
     return "\n".join(lines) + "\n"
 
@@ -121,14 +134,17 @@ def _md_table(rows: list[Row]) -> list[str]:
 
 
 def render_markdown(cmp: Comparison) -> str:
-    status = ":x:" if cmp.exit_code else ":white_check_mark:"
-    lines = [f"### nscharacterize compare {status} {headline(cmp)}", "",
+    status = {0: ":white_check_mark:", 1: ":x:", 3: ":warning:"}.get(cmp.exit_code, ":x:")
+    lines = [f"### nscharacterize compare {status} {headline(cmp)}", ""]
+    lines += [f"**{line}**" for line in reason_line(cmp)] + ([""] if reason_line(cmp) else [])
+    lines += [
              f"Base `{_short(cmp.base_commit)}` ({cmp.base}) → new `{_short(cmp.new_commit)}` ({cmp.new}).", "",
              f"_{_thresholds(cmp)}._", ""]
     env = _env_lines(cmp)
     if env:
         lines += [f"- {e}" for e in env] + [""]
-    flagged = [r for r in cmp.rows if r.verdict in ("regressed", "improved", "missing", "added") or r.share_flag]
+    flagged = [r for r in cmp.rows if r.verdict in ("regressed", "improved", "missing", "added", "inconclusive")
+               or r.share_flag]
     if flagged:
         lines += ["**Flagged**", ""] + _md_table(flagged) + [""]
     totals = [r for r in cmp.rows if r.category == TOTAL and r.component == ALL]

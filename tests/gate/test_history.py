@@ -150,3 +150,29 @@ def test_history_show_last_must_be_positive(tmp_path):
     for value in ("-3", "0", "x"):
         line = one_error_line(cli("history", "show", "--db", str(db), "--last", value))
         assert "argument --last: must be" in line
+
+
+def test_history_flags_a_planted_step_amid_load_drift(tmp_path):
+    """Twelve runs whose every time drifts by up to +-25 % from run to run (machine load), with one
+    component 2x slower from the eighth run on: `history show` names the eighth run's commit as the
+    first of the shift of that component and of its workload, and finds no step in the other workload."""
+    from gate_fakes import DEFAULT
+
+    rng = np.random.default_rng(7)
+    db = tmp_path / "h.sqlite"
+    keys = [(wl, comp, cat) for wl, comps in DEFAULT.items() for comp, (_, cats) in comps.items() for cat in cats]
+    runs = []
+    for i in range(12):
+        drift = float(rng.uniform(0.8, 1.25))
+        scale = {k: drift * (2.0 if i >= 7 and k[:2] == ("mlp-demo", "encoder") else 1.0) for k in keys}
+        runs.append(make_run(tmp_path / f"r{i}", seed=100 + i, n=4, noise=0.1, scale=scale, commit=f"{i:x}" * 40,
+                             created=f"2026-11-{10 + i:02d}T00:00:00+00:00"))
+    assert cli("history", "add", *map(str, runs), "--db", str(db)).returncode == 0
+    proc = cli("history", "show", "--db", str(db), "--components", "--category", "total", "--plot", "none")
+    assert proc.returncode == 0, proc.stderr
+    enc = [ln for ln in proc.stdout.splitlines() if ln.split()[:2] == ["mlp-demo", "encoder"]][0]
+    assert "77777777 (2026-11-17) +" in enc, enc
+    series = history.load_series(db, component=None)
+    steps = {(s.workload, s.component): s.steps for s in series if s.category == "total"}
+    assert steps[("mlp-demo", "encoder")] == [7]
+    assert steps[("toy-b", "net")] == [], steps

@@ -214,13 +214,14 @@ def test_compare_page_in_browser(traced_run, browser, tmp_path):
     run_dir, _ = traced_run
     out = tmp_path / "compare.html"
     proc = run_cli("compare", str(run_dir), str(run_dir), "--html", str(out))
-    assert proc.returncode == 0, proc.stderr
+    # 2 samples of a noisy model: the gate may find them too noisy to decide (exit 3), never a regression
+    assert proc.returncode in (0, 3), proc.stderr
     page = Page(browser, out)
     try:
         assert page.errors == [] and page.blocked == []
         assert page.page.locator("div.figure .js-plotly-plot .main-svg").count() > 0
         verdicts = page.column(page.table("Comparison"), "verdict")
-        assert verdicts and set(verdicts) <= {"unchanged", "within noise"}
+        assert verdicts and set(verdicts) <= {"unchanged", "within noise", "inconclusive"}
     finally:
         page.close()
 

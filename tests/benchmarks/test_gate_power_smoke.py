@@ -1,0 +1,36 @@
+"""benchmarks/gate_power.py at tiny size, so that it cannot rot: the simulation over a pool of
+run directories (here made by tests/support/gate_fakes.py: the real runs it normally collects take
+minutes each on a loaded 2-core machine), every cell printed, rates in [0, 1], a 4x planted
+slowdown on quiet fake runs caught and unchanged fake runs not failed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from clirun import ROOT
+from gate_fakes import make_run
+
+
+def test_gate_power_runs_at_tiny_size(tmp_path):
+    pool = tmp_path / "pool"
+    for i in range(4):
+        make_run(pool / "runs" / f"unchanged-{i:02d}", seed=i, n=4, noise=0.05)
+    for i in range(2):
+        make_run(pool / "runs" / f"planted2x-{i:02d}", seed=9 + i, n=4, noise=0.05,
+                 scale={("mlp-demo", "encoder", c): 2.0 for c in ("gemm", "sparse_mm", "elementwise", "embedding",
+                                                                   "data_movement", "data_transform", "other")})
+    out = tmp_path / "power.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_power.py"), "--pool", str(pool), "--reuse",
+                           "--runs", "4", "--planted-runs", "2", "--samples", "4", "--trials", "4", "--only",
+                           "mlp-demo", "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "false alarm" in proc.stdout and "90% power" in proc.stdout
+    res = json.loads(out.read_text())["results"]
+    assert {(r["mode"], r["rounds"], r["samples"]) for r in res} == {("baseline", 1, 3), ("baseline", 1, 4),
+                                                                    ("A/B", 2, 3)}
+    for r in res:
+        assert 0 <= r["false_alarm"] <= 1 and all(0 <= v <= 1 for v in r["caught"].values())
+        assert r["false_alarm"] == 0                        # 5 % noise, unchanged: never a regression
+    ab = next(r for r in res if r["mode"] == "A/B")
+    assert ab["caught"]["2"] == 1.0 and ab["real_2x_caught"] == 1.0
