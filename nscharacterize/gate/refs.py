@@ -10,6 +10,7 @@ version of the tool too.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from contextlib import contextmanager

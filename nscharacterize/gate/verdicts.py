@@ -117,7 +117,7 @@ class Comparison:
                 f"--rounds), a quieter runner, or a larger --rel-threshold")
 
     def summary(self) -> dict:
-        out = {v: self.count(v) for v in VERDICTS}
+        out: dict[str, int | str] = {v: self.count(v) for v in VERDICTS}
         out["share_shifts"] = len(self.share_shifts)
         out["exit_code"] = self.exit_code
         out["status"] = self.status

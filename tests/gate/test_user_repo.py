@@ -8,7 +8,6 @@ the model's neural component twice as long (its loop count doubled).
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
