@@ -35,7 +35,7 @@ def main(run_dir: str, out_dir: str = "docs") -> None:
         page.screenshot(path=str(out / "report-overview.png"))
         page.set_viewport_size({"width": 1400, "height": 1050})
 
-        heat = page.locator("div.figure").first
+        heat = page.locator("section#axis-category div.figure").first   # the heatmap (after the end-to-end bars)
         heat.evaluate("e => e.scrollIntoView({block: 'center'})")
         box = heat.locator(".nsewdrag").first.bounding_box()
         assert box is not None, "the heatmap is not visible"
