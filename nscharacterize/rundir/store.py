@@ -128,6 +128,10 @@ CSV_SCHEMA: dict[str, dict[str, str]] = {
 }
 # events.parquet: the columns classification and attribution read (nscharacterize/profiler/events.py COLUMNS
 # defines the full table).
+# Numeric columns a file may have but older runs lack (not required): an empty cell is "not
+# measured" (NaN), never text (a CPU-only row's median kernel beside a GPU row's).
+OPTIONAL_NUMERIC: dict[str, tuple[str, ...]] = {
+    TIMINGS: ("resident_mem_bytes", "kernel_launches", "median_kernel_us")}
 EVENT_COLUMNS = {"workload": _S, "component": _S, "kind": _S, "sample": _I, "source": _S, "device": _S,
                  "name": _S, "ancestors": _S, "children": _S, "calls": _I, "self_cpu_us": _F,
                  "self_device_us": _F}
@@ -344,7 +348,8 @@ class RunDir:
             raise RunDirError(path, "", "truncated (the last line is incomplete)", "re-run or re-copy the run")
         try:
             frame = pd.read_csv(path, dtype={c: str for c in text_cols}, keep_default_na=False,
-                                na_values={c: [""] for c in schema if c not in text_cols})
+                                na_values={c: [""] for c in (*schema, *OPTIONAL_NUMERIC.get(name, ()))
+                                           if c not in text_cols})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
             raise RunDirError(path, "", f"corrupt CSV ({type(exc).__name__})", "re-run or re-copy the run") from None
         return _check_columns(path, frame, schema)
