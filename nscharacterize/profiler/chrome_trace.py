@@ -96,6 +96,10 @@ class Trace:
     memory: pd.DataFrame
     span_us: tuple[float, float]   # first start and last end of any host or device interval
     metadata: dict                 # the recording machine's facts (deviceProperties, CUDA versions)
+    # Complete ("X") events of categories this reader does not read, counted per category: an
+    # accelerator it does not model (MTIA's mtia_ccp_events), profiler ranges, GPU-side copies of
+    # host ranges. import-trace says so instead of staying silent (_NOT_ACTIVITY lists the harmless).
+    unread: dict = None  # type: ignore[assignment]
 
     @property
     def wall_us(self) -> float:
@@ -138,11 +142,13 @@ def _from_events(events: list[_Event], metadata: dict) -> Trace:
     python: list[_Event] = []
     memory: list[_Event] = []
     kinds = _KINDS
+    unread: dict = {}
     for e in events:
         ph = e.ph
         if ph == "X":
             kind = kinds.get(e.cat)
             if kind is None:
+                unread[e.cat] = unread.get(e.cat, 0) + 1
                 continue
             (host if kind == 0 else device if kind == 1 else python).append(e)
         elif ph == "i" and e.name == "[memory]":
@@ -152,7 +158,15 @@ def _from_events(events: list[_Event], metadata: dict) -> Trace:
     starts = [t for t in (h["ts"].min() if len(h) else None, d["ts"].min() if len(d) else None) if t is not None]
     ends = [t for t in (h["end"].max() if len(h) else None, d["end"].max() if len(d) else None) if t is not None]
     span = (float(min(starts)), float(max(ends))) if starts else (0.0, 0.0)
-    return Trace(h, d, _python_table(python), _memory_table(memory), span, metadata)
+    unread = {str(c): n for c, n in unread.items() if str(c).lower() not in _NOT_ACTIVITY}
+    return Trace(h, d, _python_table(python), _memory_table(memory), span, metadata, unread)
+
+
+# Categories of complete events that hold no activity of their own: the profiler's span and
+# overhead, synchronisation waits already inside runtime calls, GPU-side copies of host ranges,
+# flow arrows, CUPTI range-profiler ranges.
+_NOT_ACTIVITY = {"trace", "overhead", "cuda_sync", "gpu_user_annotation", "ac2g", "cuda_profiler_range",
+                 "python_function", "none", "fwdbwd", "forward_backward"}
 
 
 def is_op_name(name: str) -> bool:
@@ -343,21 +357,40 @@ def _int(value, default: int) -> int:
 
 
 def _launchers(device: pd.DataFrame, host: pd.DataFrame) -> np.ndarray:
-    """The host event a device event belongs to: the op or range with its External id (what torch
-    attaches kernels to), else the op enclosing the runtime call with its correlation id."""
+    """The host event a device event belongs to, by the one link every Kineto format shares:
+
+    device event -> runtime call with the same ``correlation`` (cudaLaunchKernel, hipLaunchKernel,
+    cudaMemcpyAsync ...) -> the host event enclosing that call (its ``parent``, found by time
+    containment on the call's thread). Only where no runtime call carries the correlation (the
+    call fell outside the profiling window, a graph replay) is the device event's ``External id``
+    looked up among ops, and then only if that op started before the device event did and the
+    trace numbers External ids apart from correlations: 2023-era traces write the correlation
+    into a device event's External id, a different numbering from the ops' External ids, so the
+    lookup would land on unrelated ops.
+    """
     out = np.full(len(device), -1, dtype=np.int64)
     if host.empty or device.empty:
         return out
-    rec = host[host["source"] != "runtime"]
-    by_ext = pd.Series(rec.index.to_numpy(), index=rec["external_id"].to_numpy())
-    by_ext = by_ext[~by_ext.index.duplicated(keep="first") & (by_ext.index >= 0)]
-    found = by_ext.reindex(device["external_id"].to_numpy()).to_numpy()
     rt = host[(host["source"] == "runtime") & (host["correlation"] >= 0)]
+    rt = rt[~rt["correlation"].duplicated(keep="first")]
     by_corr = pd.Series(rt["parent"].to_numpy(), index=rt["correlation"].to_numpy())
-    by_corr = by_corr[~by_corr.index.duplicated(keep="first")]
-    via_corr = by_corr.reindex(device["correlation"].to_numpy()).to_numpy()
-    pick = np.where(np.isnan(found.astype(float)), via_corr, found)
-    return np.nan_to_num(pick.astype(float), nan=-1).astype(np.int64)
+    corr = device["correlation"].to_numpy()
+    via_corr = by_corr.reindex(corr).to_numpy(dtype=float)
+    ext = device["external_id"].to_numpy()
+    matched = ~np.isnan(via_corr)
+    # The 2023 format: every device event matched through its correlation repeats it as External id.
+    ext_is_corr = bool(matched.any()) and bool((ext[matched] == corr[matched]).all())
+    pick = via_corr
+    if not ext_is_corr:
+        rec = host[(host["source"] != "runtime") & (host["external_id"] >= 0)]
+        rec = rec[~rec["external_id"].duplicated(keep="first")]
+        by_ext = pd.Series(rec.index.to_numpy(), index=rec["external_id"].to_numpy())
+        found = by_ext.reindex(ext).to_numpy(dtype=float)
+        ok = ~np.isnan(found)
+        starts = host["ts"].to_numpy()
+        ok[ok] = starts[found[ok].astype(np.int64)] <= device["ts"].to_numpy()[ok] + 1.0  # launched before it ran
+        pick = np.where(matched, via_corr, np.where(ok, found, np.nan))
+    return np.nan_to_num(pick, nan=-1).astype(np.int64)
 
 
 def _python_table(events: list[_Event]) -> pd.DataFrame:
