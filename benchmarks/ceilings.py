@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from nscharacterize.profiler.ceilings import _TORCH_DTYPES, measure_bandwidth, measure_gemm
+from nscharacterize.profiler.ceilings import measure_bandwidth, measure_gemm
 
 TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 
@@ -28,7 +28,7 @@ def main() -> None:
     print(f"device {args.device}, {args.threads} thread(s), torch {torch.__version__}")
     for r in range(args.rounds):
         start = time.perf_counter()
-        peaks = {d: measure_gemm(args.device, _TORCH_DTYPES[d]) for d in args.dtypes.split(",")}
+        peaks = {d: measure_gemm(args.device, d) for d in args.dtypes.split(",")}
         bw = measure_bandwidth(args.device)
         took = time.perf_counter() - start
         print(f"round {r}: " + ", ".join(f"peak {d} {v / 1e9:.2f} GFLOP/s" for d, v in peaks.items())

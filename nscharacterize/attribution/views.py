@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nscharacterize.profiler.events import counted_host_op
 from nscharacterize.taxonomy.categories import BOUND_SPLIT, CATEGORIES, DEVICE_CATEGORIES, GPU_IDLE
 
 DEVICE_AXIS, BOUND_AXIS, BOUND_SPLIT_AXIS = "device", "bound", "bound_split"
 DEVICE_BOUND_AT = 0.70   # GPU busy >= 70% of the wall time: device-bound
 HOST_BOUND_AT = 0.30     # GPU busy <= 30%: host-bound; in between: mixed
+COMM_BOUND_AT = 0.50     # communication kernels >= 50% of GPU busy (and not host-bound): communication-bound
 _COMP = ["workload", "component", "sample"]
 
 
@@ -34,7 +36,7 @@ def cuda_views(events: pd.DataFrame, timings: pd.DataFrame) -> dict[str, pd.Data
         return {}
     ev = events[events["device"] == "cuda"]
     busy_us = _col(ev, "gpu_busy_us").where(ev["source"] == "kernel", 0.0)
-    idle_us = _col(ev, "gpu_idle_self_us").where(ev["source"].isin(["op", "runtime"]), 0.0)
+    idle_us = _col(ev, "gpu_idle_self_us").where(counted_host_op(ev), 0.0)
     dev = _by_category(ev.assign(v=busy_us), t.index) / 1e6
     host_idle = _by_category(ev.assign(v=idle_us), t.index) / 1e6
     wall = t["wall_s"].astype(float)
@@ -74,9 +76,14 @@ def _by_category(ev: pd.DataFrame, index: pd.MultiIndex) -> pd.DataFrame:
     return wide.reindex(index).reindex(columns=list(CATEGORIES)).fillna(0.0)
 
 
-def verdict(busy_share: float) -> str:
+def verdict(busy_share: float, comm_share: float = 0.0) -> str:
+    """``busy_share``: GPU busy / W; ``comm_share``: communication kernels' part of GPU busy (the
+    device view's Communication column over busy). A rank whose GPU mostly runs NCCL/RCCL
+    kernels waits for the other ranks: it is communication-bound, not device-bound."""
     if busy_share != busy_share:
         return ""
+    if busy_share > HOST_BOUND_AT and comm_share >= COMM_BOUND_AT:
+        return "communication-bound"
     if busy_share >= DEVICE_BOUND_AT:
         return "device-bound"
     if busy_share <= HOST_BOUND_AT:
@@ -90,15 +97,19 @@ def gpu_summary(breakdown: pd.DataFrame, timings: pd.DataFrame) -> pd.DataFrame:
     split = breakdown[breakdown["axis"] == BOUND_SPLIT_AXIS]
     if split.empty:
         return pd.DataFrame(columns=["workload", "component", "gpu_busy", "kernel_launches", "median_kernel_us",
-                                     "verdict"])
+                                     "comm_of_busy", "verdict"])
     busy = split[split["category"] == "device_busy"].set_index(["workload", "component"])["share"]
     t = timings.groupby(["workload", "component"], sort=False)
     launches = t["kernel_launches"].mean() if "kernel_launches" in timings else pd.Series(dtype=float)
     median = t["median_kernel_us"].median() if "median_kernel_us" in timings else pd.Series(dtype=float)
+    dev = breakdown[breakdown["axis"] == DEVICE_AXIS]
+    comm = dev[dev["category"] == "communication"].set_index(["workload", "component"])["share"]
     out = pd.DataFrame({"gpu_busy": busy})
     out["kernel_launches"] = launches.reindex(out.index)
     out["median_kernel_us"] = median.reindex(out.index)
-    out["verdict"] = [verdict(float(b)) for b in out["gpu_busy"]]
+    # Communication's part of GPU busy (both shares of W).
+    out["comm_of_busy"] = (comm.reindex(out.index).fillna(0.0) / out["gpu_busy"].where(out["gpu_busy"] > 0)).fillna(0.0)
+    out["verdict"] = [verdict(float(b), float(c)) for b, c in zip(out["gpu_busy"], out["comm_of_busy"])]
     return out.reset_index()
 
 

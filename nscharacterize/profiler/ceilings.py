@@ -22,15 +22,12 @@ import re
 import time
 from pathlib import Path
 
-import torch
-
-from .timing import synchronize
-
 # Fingerprint fields that change the machine's ceilings (not the config, seed or git commit).
 MACHINE_FIELDS = ("platform", "cpu_model", "cpu_count", "threads", "device", "device_name", "torch", "cuda",
                   "driver")
-_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-                 "bfloat16": torch.bfloat16}
+# Ceiling keys that can be measured: each is the name of a torch dtype. torch itself is imported
+# only to measure, so reading a trace's datasheet ceilings (import-trace) does not load it.
+MEASURABLE = ("float32", "float64", "float16", "bfloat16")
 # Recorded dtype names (torch.profiler, lower-cased) -> ceiling keys.
 DTYPE_KEYS = {"float": "float32", "double": "float64", "c10::half": "float16", "half": "float16",
               "c10::bfloat16": "bfloat16", "bfloat16": "bfloat16"}
@@ -59,9 +56,9 @@ def measured_ceilings(fp: dict, dtypes: list[str], device: str) -> dict:
                   "device_name": fp.get("device_name") or fp.get("cpu_model"), "threads": fp.get("threads"),
                   "machine": {k: fp.get(k) for k in MACHINE_FIELDS}, "peak_flops": {}, "bandwidth_bytes_s": None}
     changed = False
-    for key in dict.fromkeys(["float32"] + [d for d in dtypes if d in _TORCH_DTYPES]):
+    for key in dict.fromkeys(["float32"] + [d for d in dtypes if d in MEASURABLE]):
         if key not in cached["peak_flops"]:
-            cached["peak_flops"][key] = measure_gemm(device, _TORCH_DTYPES[key])
+            cached["peak_flops"][key] = measure_gemm(device, key)
             changed = True
     if cached.get("bandwidth_bytes_s") is None:
         cached["bandwidth_bytes_s"] = measure_bandwidth(device)
@@ -72,8 +69,12 @@ def measured_ceilings(fp: dict, dtypes: list[str], device: str) -> dict:
     return dict(cached, cache_file=str(path))
 
 
-def measure_gemm(device: str, dtype: torch.dtype, budget_s: float = 0.4) -> float:
-    """Best FLOP/s of repeated n x n GEMMs within a time budget."""
+def measure_gemm(device: str, dtype, budget_s: float = 0.4) -> float:
+    """Best FLOP/s of repeated n x n GEMMs within a time budget; ``dtype`` a torch dtype or its
+    name (a key of MEASURABLE)."""
+    import torch
+
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     n = 4096 if device == "cuda" else (512 if dtype in (torch.float32, torch.float64) else 256)
     g = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
@@ -83,6 +84,8 @@ def measure_gemm(device: str, dtype: torch.dtype, budget_s: float = 0.4) -> floa
 
 def measure_bandwidth(device: str, budget_s: float = 0.4) -> float:
     """Best bytes/s (read + write) of copying a buffer larger than the last-level cache."""
+    import torch
+
     numel = (1 << 28) if device == "cuda" else (1 << 24)       # 1 GiB on a GPU, 64 MiB on a CPU
     src = torch.ones(numel, dtype=torch.float32, device=device)
     dst = torch.empty_like(src)
@@ -90,6 +93,10 @@ def measure_bandwidth(device: str, budget_s: float = 0.4) -> float:
 
 
 def _best_time(fn, device: str, budget_s: float, min_reps: int = 3) -> float:
+    import torch
+
+    from .timing import synchronize
+
     with torch.no_grad():
         fn()                                 # warm-up: allocation, kernel selection, page faults
         synchronize(device)
@@ -112,6 +119,10 @@ def _best_time(fn, device: str, budget_s: float, min_reps: int = 3) -> float:
 _T = 1e12
 DATASHEET: list[tuple[str, str, dict, float]] = [
     # (pattern on the device name, label, peak FLOP/s per dtype, bandwidth)
+    # NVIDIA Blackwell. Source: NVIDIA DGX B200 / HGX B200 datasheets (8-GPU totals: FP64 296 TF,
+    # FP32 600 TF, FP16/BF16 tensor 36 PF with sparsity, HBM3e 64 TB/s), divided by 8, dense = half.
+    (r"B200", "NVIDIA B200 (HGX, 180 GB HBM3e)",
+     {"float64": 37 * _T, "float32": 75 * _T, "float16": 2250 * _T, "bfloat16": 2250 * _T}, 8.0e12),
     (r"H200", "NVIDIA H200 (SXM, 141 GB HBM3e)",
      {"float64": 67 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 4.8e12),
     (r"H100.*(NVL)", "NVIDIA H100 NVL (94 GB)",
@@ -140,6 +151,32 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
      {"float64": 1.4 * _T, "float32": 91.6 * _T, "float16": 362 * _T, "bfloat16": 362 * _T}, 0.864e12),
     (r"\bA10\b", "NVIDIA A10",
      {"float64": 0.98 * _T, "float32": 31.2 * _T, "float16": 125 * _T, "bfloat16": 125 * _T}, 0.6e12),
+    # NVIDIA workstation and consumer GPUs. float16/bfloat16: tensor cores with FP32 accumulation,
+    # what a PyTorch half GEMM uses (GeForce parts run it at half the FP16-accumulate rate).
+    # Sources: NVIDIA Ada Lovelace architecture whitepaper v1.1, appendix table (RTX 4090: FP32
+    # 82.6 TF, FP16/BF16 tensor FP32-accumulate 165.2 TF dense, FP64 1/64 rate, 1008 GB/s); NVIDIA
+    # Ampere GA102 whitepaper (RTX 3090: FP32 35.6 TF, FP16/BF16 tensor FP32-accumulate 35.6 TF dense,
+    # 936 GB/s; RTX A6000: FP32 38.7 TF, tensor 154.8 TF dense, 768 GB/s).
+    (r"RTX 4090", "NVIDIA GeForce RTX 4090",
+     {"float64": 1.29 * _T, "float32": 82.6 * _T, "float16": 165.2 * _T, "bfloat16": 165.2 * _T}, 1.008e12),
+    (r"RTX 3090", "NVIDIA GeForce RTX 3090",
+     {"float64": 0.556 * _T, "float32": 35.6 * _T, "float16": 35.6 * _T, "bfloat16": 35.6 * _T}, 0.936e12),
+    (r"RTX A6000", "NVIDIA RTX A6000",
+     {"float64": 1.2 * _T, "float32": 38.7 * _T, "float16": 154.8 * _T, "bfloat16": 154.8 * _T}, 0.768e12),
+    # AMD Instinct. float32 is the matrix-core (MFMA) rate rocBLAS/hipBLASLt reach for FP32 GEMMs.
+    # Sources: AMD Instinct MI300X data sheet (FP64 matrix 163.4 TF, FP32 matrix 163.4 TF, FP16/BF16
+    # dense 1307.4 TF, 5.3 TB/s HBM3); AMD Instinct MI250X / MI250 data sheets (package: FP64/FP32
+    # matrix 95.7 / 90.5 TF, FP16/BF16 383 / 362.1 TF, 3.2 TB/s); AMD Instinct MI210 brochure (FP64/FP32
+    # matrix 45.3 TF, FP16/BF16 181 TF, 1.6 TB/s). An MI250(X) is two GCDs and each is one device to
+    # ROCm and torch: a trace's device is one GCD, half the package's numbers.
+    (r"MI300X", "AMD Instinct MI300X (192 GB HBM3)",
+     {"float64": 163.4 * _T, "float32": 163.4 * _T, "float16": 1307.4 * _T, "bfloat16": 1307.4 * _T}, 5.3e12),
+    (r"MI250X", "AMD Instinct MI250X (one GCD: half the package)",
+     {"float64": 47.85 * _T, "float32": 47.85 * _T, "float16": 191.5 * _T, "bfloat16": 191.5 * _T}, 1.6e12),
+    (r"MI250", "AMD Instinct MI250 (one GCD: half the package)",
+     {"float64": 45.25 * _T, "float32": 45.25 * _T, "float16": 181.05 * _T, "bfloat16": 181.05 * _T}, 1.6e12),
+    (r"MI210", "AMD Instinct MI210 (64 GB HBM2e)",
+     {"float64": 45.3 * _T, "float32": 45.3 * _T, "float16": 181 * _T, "bfloat16": 181 * _T}, 1.6e12),
     (r"M40", "NVIDIA Tesla M40 (the reference study's GPU)",
      {"float64": 0.21 * _T, "float32": 7.0 * _T}, 0.288e12),
 ]

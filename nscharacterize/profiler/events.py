@@ -103,6 +103,11 @@ COLUMNS = {
     "flops": "float64",        # as estimated by torch.profiler (matmul and conv only)
     "bytes": "float64",        # estimated bytes of tensor inputs read
 }
+# timings.csv: one row per (workload, component, sample); defined here, beside the event
+# columns, so that import-trace builds it without importing the live profiler (and torch).
+TIMING_COLUMNS = ["workload", "component", "kind", "profiler", "device", "sample", "wall_s", "wall_min_s",
+                  "wall_max_s", "repeats", "profiled_wall_s", "overhead", "peak_mem_bytes",
+                  "resident_mem_bytes", "kernel_launches", "median_kernel_us"]
 KEY = ["workload", "component", "kind", "sample", "source", "device", "name", "ancestors", "children",
        "input_shapes", "input_dtypes", "concrete_inputs"]
 SUMMED = ["calls", "self_cpu_us", "self_device_us", "gpu_busy_us", "gpu_idle_self_us", "flops", "bytes"]
@@ -171,7 +176,18 @@ def op_time_us(events: pd.DataFrame) -> pd.Series:
     Self time of ops and runtime calls on the host, on every device (on a GPU, that is the time
     the host spends dispatching, launching and waiting; device time has its own views in
     nscharacterize/attribution/views.py), and Python self time. User ranges (annotations) count nowhere: their
-    self time is host code between ops.
+    self time is host code between ops; except a range a rule calls communication
+    (``counted_host_op``).
     """
-    host = events["source"].isin(["op", "runtime", "python"])
-    return events["self_cpu_us"].where(host, 0.0)
+    return events["self_cpu_us"].where(counted_host_op(events, ("op", "runtime", "python")), 0.0)
+
+
+def counted_host_op(events: pd.DataFrame, sources: tuple[str, ...] = ("op", "runtime")) -> pd.Series:
+    """Host rows whose self time is an operator's: ``sources``, plus the ranges classified as
+    communication (gloo:all_reduce, nccl:broadcast, record_param_comms): a process-group backend
+    runs or waits for a collective inside such a range, so its self time is the collective's,
+    not framework code between ops."""
+    mask = events["source"].isin(list(sources))
+    if "category" in events:
+        mask |= (events["source"] == "annotation") & (events["category"] == "communication")
+    return mask

@@ -80,7 +80,9 @@ class Taxonomy:
                 return Verdict(rule.category, rule, via="kernel rule")
             if ancestors:  # the launching op is the innermost ancestor
                 launcher = self.first_match("ops", ancestors[-1], ancestors[:-1], (), "op")
-                if launcher is not None:
+                # A launcher in Other (a range, the autograd engine, a CUDA-graph replay) says
+                # nothing about the work: the kernel's own name does, where a rule knows it.
+                if launcher is not None and (launcher.category != "other" or rule is None):
                     return Verdict(launcher.category, launcher, via="launching op")
             return Verdict(rule.category, rule, via="kernel rule") if rule else Verdict("other", None)
         if source == "runtime" and ancestors:

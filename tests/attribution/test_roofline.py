@@ -48,6 +48,15 @@ def test_datasheet_ceilings_by_device_name():
     assert ceil.datasheet_ceilings("Tesla T4")["peak_flops"]["float32"] == 8.1e12
     assert ceil.datasheet_ceilings("Tesla M40 24GB")["bandwidth_bytes_s"] == 0.288e12
     assert ceil.datasheet_ceilings("Some Future GPU") is None
+    # AMD Instinct, Blackwell and consumer parts, as torch names them
+    assert ceil.datasheet_ceilings("AMD Instinct MI300X")["bandwidth_bytes_s"] == 5.3e12
+    assert "GCD" in ceil.datasheet_ceilings("AMD Instinct MI250X / MI250")["datasheet_entry"]
+    assert ceil.datasheet_ceilings("AMD Instinct MI210")["peak_flops"]["float16"] == 181e12
+    assert ceil.datasheet_ceilings("NVIDIA B200")["peak_flops"]["bfloat16"] == 2250e12
+    assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 4090")["peak_flops"]["float32"] == 82.6e12
+    assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 3090")["bandwidth_bytes_s"] == 0.936e12
+    assert ceil.datasheet_ceilings("NVIDIA A10")["datasheet_entry"] == "NVIDIA A10"
+    assert ceil.datasheet_ceilings("NVIDIA L4")["datasheet_entry"] == "NVIDIA L4"
 
 
 # ---- the maths ------------------------------------------------------------------------------------
