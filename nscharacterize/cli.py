@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", help="parent folder of the run directory (default: runs/)")
     p.add_argument("--name", default="import", help="run name (default: import)")
     p.add_argument("--quiet", action="store_true", help="no table: print only the run directory")
+    p.add_argument("--warmup-steps", type=int, default=1, metavar="K",
+                   help="ProfilerStep#N ranges become samples; leave out the first K as warm-up (default: 1; "
+                        "a trace with K steps or fewer keeps them all)")
     p.set_defaults(handler=cmd_import_trace)
 
     p = sub.add_parser("list", help="built-in workloads and their parameters")
@@ -255,7 +258,11 @@ def cmd_import_trace(args) -> int:
     from nscharacterize.import_trace import import_traces
     from nscharacterize.reports.tables import rich_table
 
-    run = import_traces(args.traces, out=args.out, name=args.name)
+    if args.warmup_steps < 0:
+        from nscharacterize.core.errors import UserError
+
+        raise UserError(None, "--warmup-steps", f"must be 0 or more, not {args.warmup_steps}", "give 0 to keep every step")
+    run = import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps)
     if not args.quiet:
         _console().print(rich_table(run.breakdown(), title=f"{args.name}: runtime by category"))
     print(run.path)

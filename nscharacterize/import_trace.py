@@ -1,117 +1,283 @@
 """``nscharacterize import-trace``: any torch.profiler Chrome trace into a normal run directory.
 
-Traces from a user's own script, TensorBoard's profiler plugin or this tool's ``--trace`` go
-through the same reader, timeline walk, taxonomy and attribution as a live run, so ``report``,
-``compare`` and the figures work on them. A trace has no unprofiled timing, so the wall time W of
-an imported call is its traced span (first start to last end of host and device activity), and
-``profiled_wall_s`` = ``wall_s`` (overhead 1.0). For a GPU trace the manifest's roofline
-``ceilings`` are the datasheet peaks of the GPU named in the trace's deviceProperties
-(nscharacterize/profiler/ceilings.py): that device is not present to be measured.
+Traces from a user's own script, TensorBoard's profiler plugin, another project's test data or
+this tool's ``--trace`` go through the same reader, timeline walk, taxonomy and attribution as a
+live run, so ``report``, ``compare``, the figures and the gate work on them. A trace has no
+unprofiled timing, so the wall time W of an imported sample is traced time (``profiled_wall_s`` =
+``wall_s``, overhead 1.0). For a GPU trace the manifest's roofline ``ceilings`` are the datasheet
+peaks of the GPU named in the trace's deviceProperties (nscharacterize/profiler/ceilings.py).
+
+Samples: a trace with ``ProfilerStep#N`` ranges gives one sample per step, numbered N, after the
+first ``warmup_steps`` (nscharacterize/profiler/trace_steps.py); otherwise the whole trace is one
+sample, its wall time the traced span.
 
 Names: a file named like this tool's traces, ``WORKLOAD.COMPONENT.SAMPLE.json[.gz]``, keeps its
 workload, component and sample; any other file is workload ``imported``, component = file stem.
+A rank of a distributed job (the trace's ``distributedInfo``: world size above 1, or several ranks
+imported together) is a workload of its own, ``rank<N>`` (``<folder>-rank<N>`` when the ranks come
+from several folders, i.e. several jobs): a workload's components run one after another, and
+concurrent ranks must never be added up as if they did. Names that would still collide
+(per-node ``rank0.json``, two runs' ``trace.json``) get their folder's name in front, then a
+number.
+
+Nothing is dropped silently: what the tool cannot read (an accelerator it does not model, a trace
+without kernel events, device work with no launching op) is a note in the manifest
+(``imported[].notes``) and in table.md.
 """
 from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from nscharacterize.attribution.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
 from nscharacterize.profiler.ceilings import datasheet_ceilings
-from nscharacterize.profiler.chrome_trace import TraceError, load
-from nscharacterize.profiler.events import events_frame, tagged
-from nscharacterize.profiler.session import TIMING_COLUMNS
+from nscharacterize.profiler.chrome_trace import Trace, TraceError, load
+from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
-from nscharacterize.rundir import store
+from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP, split_steps
 from nscharacterize.reports.render import render, write_results
+from nscharacterize.rundir import store
 from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 _OWN_NAME = re.compile(r"(?P<workload>[^.]+)\.(?P<component>[^.]+)\.(?P<sample>\d+)\.json(\.gz)?")
 KIND = "imported"
+# timings.csv's extra columns for imported traces: the rank, world size and job of a distributed
+# trace (-1, -1 and "" when none), communication time and how much of it overlapped compute.
+RANK_COLUMNS = ["rank", "world_size", "job", "comm_s", "comm_overlap_s"]
 
 
 class TraceImportError(UserError):
     """A trace file that cannot be imported."""
 
 
-def import_traces(paths: list[str], out: str = "runs", name: str = "import") -> RunDir:
-    parsed = []
-    for i, path in enumerate(paths):
-        if not Path(path).is_file():
-            raise TraceImportError(path, "", "no such file", "give the path of a .json or .json.gz trace")
-        try:
-            trace = load(path)
-        except TraceError as exc:
-            raise TraceImportError(path, "", str(exc), "export it with torch.profiler (export_chrome_trace)") from None
-        if trace.host.empty and trace.device.empty:
-            raise TraceImportError(path, "traceEvents", "no host ops and no device activity",
-                                   "is it a torch.profiler trace?")
-        parsed.append((path, trace, _names(Path(path), i)))
+@dataclass
+class _Input:
+    path: Path
+    trace: Trace
+    workload: str = "imported"
+    component: str = ""
+    sample: int = 0
+    rank: int = -1
+    world_size: int = -1
+    job: str = ""
+    sample_count: int = 0
+    notes: list[str] = field(default_factory=list)
 
+
+def import_traces(paths: list[str], out: str = "runs", name: str = "import",
+                  warmup_steps: int = DEFAULT_WARMUP) -> RunDir:
+    inputs = [_Input(Path(p), _load(p)) for p in paths]
+    _names(inputs)
+    taxonomy = Taxonomy()
     run = RunDir.create(out, name)
     frames, timings, devices = [], [], set()
-    for _path, trace, (workload, component, sample) in parsed:
+    for inp in inputs:
+        trace = inp.trace
         device = "cuda" if len(trace.device) else "cpu"
         devices.add(device)
-        table, facts = rows(trace, device)
-        frames.append(tagged(table, workload=workload, component=component, kind=KIND, sample=sample))
-        span = facts.span_s
-        timings.append({"workload": workload, "component": component, "kind": KIND, "profiler": "torch",
-                        "device": device, "sample": sample, "wall_s": span, "wall_min_s": span,
-                        "wall_max_s": span, "repeats": 0, "profiled_wall_s": span, "overhead": 1.0,
-                        # no memory records (profile_memory off): not measured, not 0 B
-                        "peak_mem_bytes": float("nan") if trace.memory.empty else peak_added_bytes(trace, device),
-                        "resident_mem_bytes": float("nan"),
-                        "kernel_launches": facts.kernel_launches, "median_kernel_us": facts.median_kernel_us})
-    events = Taxonomy().classify_events(events_frame(frames))
-    timing = pd.DataFrame(timings, columns=TIMING_COLUMNS)
+        inp.notes += _unread_notes(trace)
+        steps = split_steps(trace, warmup_steps)
+        if steps is not None:
+            table, _facts = rows(trace, device, host_sample=steps.host_sample, device_sample=steps.device_sample)
+            samples, walls = steps.numbers, steps.walls_s
+            windows = list(zip(steps.starts, steps.ends))
+            device_sample = steps.device_sample
+            inp.notes.append(_steps_note(steps, warmup_steps))
+        else:
+            table, facts = rows(trace, device)
+            table["sample"] = inp.sample
+            samples, walls, windows = [inp.sample], [facts.span_s], [None]
+            device_sample = np.full(len(trace.device), inp.sample, dtype=np.int64)
+        frames.append(tagged(table, workload=inp.workload, component=inp.component, kind=KIND))
+        comm = _is_communication(trace, taxonomy)
+        for sample, wall, window in zip(samples, walls, windows):
+            timings.append(_timing(inp, trace, device, sample, float(wall), window, device_sample == sample, comm))
+        inp.sample_count = len(samples)
+    events = taxonomy.classify_events(events_frame(frames))
+    timing = pd.DataFrame(timings, columns=TIMING_COLUMNS + RANK_COLUMNS)
     device = "cuda" if "cuda" in devices else "cpu"
-    meta = parsed[0][1].metadata
+    meta = inputs[0].trace.metadata
     # The machine that recorded the trace, as far as the trace says; not the importing machine.
-    fp: dict[str, Any] = {"device": device, "device_name": _device_name(parsed), "imported": True,
+    fp: dict[str, Any] = {"device": device, "device_name": _device_name(inputs), "imported": True,
           "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
           "torch": None, "threads": None, "config_hash": None}
     workloads: dict[str, dict] = {}
-    for _path, _trace, (workload, component, _sample) in parsed:
-        rec = workloads.setdefault(workload, {"name": workload, "workload": "imported-trace", "params": {},
-                                              "samples": 0, "status": "ok", "error": None, "components": []})
-        if component not in [c["name"] for c in rec["components"]]:
-            rec["components"].append({"name": component, "kind": KIND, "profiler": "torch"})
-        rec["samples"] += 1
+    for inp in inputs:
+        rec = workloads.setdefault(inp.workload, {"name": inp.workload, "workload": "imported-trace", "params": {},
+                                                  "samples": 0, "status": "ok", "error": None, "components": []})
+        if inp.component not in [c["name"] for c in rec["components"]]:
+            rec["components"].append({"name": inp.component, "kind": KIND, "profiler": "torch"})
+        rec["samples"] = max(rec["samples"], inp.sample_count)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = {"schema": store.SCHEMA, "name": name, "config_file": None, "created": now, "finished": now,
                 "status": "ok", "command": sys.argv, "git_commit": None, "seed": None,
                 "samples": max(w["samples"] for w in workloads.values()), "warmup": 0, "repeats": 0,
                 "config_hash": None, "fingerprint": fp, "workloads": list(workloads.values()), "checks": {},
-                "imported_traces": [str(Path(p).resolve()) for p, _t, _n in parsed]}
+                "imported_traces": [str(inp.path.resolve()) for inp in inputs],
+                "warmup_steps": warmup_steps,
+                "imported": [{"file": str(inp.path.resolve()), "workload": inp.workload, "component": inp.component,
+                              "rank": None if inp.rank < 0 else inp.rank,
+                              "world_size": None if inp.world_size < 0 else inp.world_size,
+                              "job": inp.job or None, "notes": inp.notes} for inp in inputs]}
     # The roofline's ceilings: the recording GPU is not here to measure, so its datasheet peaks
     # (None where the table does not know the GPU: the roofline rows then have no bound).
     ceilings = datasheet_ceilings(fp["device_name"]) if device == "cuda" and fp["device_name"] else None
     if ceilings:
         manifest["ceilings"] = ceilings
-    run.write_yaml(store.CONFIG, {"name": name, "imported_traces": manifest["imported_traces"]})
+    run.write_yaml(store.CONFIG, {"name": name, "imported_traces": manifest["imported_traces"],
+                                  "warmup_steps": warmup_steps})
     write_results(run, events, timing, manifest)
     render(run)
     return run
 
 
-def _names(path: Path, index: int) -> tuple[str, str, int]:
-    m = _OWN_NAME.fullmatch(path.name)
-    if m:
-        return m["workload"], m["component"], int(m["sample"])
-    stem = path.name.removesuffix(".gz").removesuffix(".json")
-    return "imported", stem or f"trace{index}", 0
+def _load(path: str) -> Trace:
+    if not Path(path).is_file():
+        raise TraceImportError(path, "", "no such file", "give the path of a .json or .json.gz trace")
+    try:
+        trace = load(path)
+    except TraceError as exc:
+        raise TraceImportError(path, "", str(exc), "export it with torch.profiler (export_chrome_trace)") from None
+    if trace.host.empty and trace.device.empty:
+        unread = ", ".join(f"{n} {c}" for c, n in sorted(trace.unread.items(), key=lambda x: -x[1])[:3])
+        raise TraceImportError(path, "traceEvents", "no host ops and no device activity" +
+                               (f" (only {unread} events, which this tool does not read)" if unread else ""),
+                               "is it a torch.profiler trace?")
+    return trace
 
 
-def _device_name(parsed) -> str | None:
-    for _p, trace, _n in parsed:
-        props = trace.metadata.get("deviceProperties") or []
+def _timing(inp: _Input, trace: Trace, device: str, sample: int, wall: float, window, on_device: np.ndarray,
+            comm: np.ndarray) -> dict:
+    """One row of timings.csv: a sample's wall time and device facts, with its rank and its
+    communication time (union of communication kernels) and how much of it ran while a compute
+    kernel ran too (HTA's comm-comp overlap)."""
+    dev = trace.device
+    kernel = (dev["kind"] == "kernel").to_numpy() & on_device if len(dev) else np.zeros(0, dtype=bool)
+    durations = dev["dur"].to_numpy()[kernel] if len(dev) else np.zeros(0)
+    c, k = kernel & comm, kernel & ~comm
+    ts, end = (dev["ts"].to_numpy(), dev["end"].to_numpy()) if len(dev) else (np.zeros(0), np.zeros(0))
+    comm_us = union_length(ts[c], end[c])
+    return {"workload": inp.workload, "component": inp.component, "kind": KIND, "profiler": "torch",
+            "device": device, "sample": sample, "wall_s": wall, "wall_min_s": wall, "wall_max_s": wall,
+            "repeats": 0, "profiled_wall_s": wall, "overhead": 1.0,
+            # no memory records (profile_memory off): not measured, not 0 B
+            "peak_mem_bytes": float("nan") if trace.memory.empty else peak_added_bytes(trace, device, window),
+            "resident_mem_bytes": float("nan"),
+            "kernel_launches": int(kernel.sum()),
+            "median_kernel_us": float(np.median(durations)) if len(durations) else float("nan"),
+            "rank": inp.rank, "world_size": inp.world_size, "job": inp.job, "comm_s": comm_us / 1e6,
+            "comm_overlap_s": overlap_length(ts[c], end[c], ts[k], end[k]) / 1e6}
+
+
+def _is_communication(trace: Trace, taxonomy: Taxonomy) -> np.ndarray:
+    """Per device event: is it a communication kernel (by its own name; communication kernel rules
+    override the launching op, so this is the category it gets)? Matched once per distinct name."""
+    dev = trace.device
+    if dev.empty:
+        return np.zeros(0, dtype=bool)
+    codes, names = pd.factorize(dev["name"])
+    comm = np.array([(r := taxonomy.first_match("kernels", n)) is not None and r.category == "communication"
+                     for n in names], dtype=bool)
+    return comm[codes]
+
+
+def _names(inputs: list[_Input]) -> None:
+    """Workload, component, sample, rank and job of every input, distinct and readable."""
+    for i, inp in enumerate(inputs):
+        dist = inp.trace.metadata.get("distributedInfo")
+        dist = dist if isinstance(dist, dict) else {}
+        inp.rank, inp.world_size = _int(dist.get("rank")), _int(dist.get("world_size"))
+        m = _OWN_NAME.fullmatch(inp.path.name)
+        if m:
+            inp.workload, inp.component, inp.sample = m["workload"], m["component"], int(m["sample"])
+        else:
+            stem = inp.path.name.removesuffix(".gz").removesuffix(".json")
+            inp.component = stem or f"trace{i}"
+    # A rank of a job: its trace says the world is larger than one, or (older traces write only the
+    # rank) another trace of the same folder is a different rank. A lone rank-0 trace is no job.
+    ranked = [inp for inp in inputs if inp.rank >= 0 and not _OWN_NAME.fullmatch(inp.path.name)]
+    ranks_in = {}
+    for inp in ranked:
+        ranks_in.setdefault(inp.path.resolve().parent, set()).add(inp.rank)
+    ranked = [inp for inp in ranked if inp.world_size > 1 or len(ranks_in[inp.path.resolve().parent]) > 1]
+    folders = {inp.path.resolve().parent for inp in ranked}
+    for inp in ranked:
+        inp.job = inp.path.resolve().parent.name if len(folders) > 1 else "job"
+        inp.workload = f"{inp.job}-rank{inp.rank}" if len(folders) > 1 else f"rank{inp.rank}"
+    _distinct(inputs, lambda inp: f"{inp.path.resolve().parent.name}-{inp.component}")
+    _distinct(inputs, None)
+
+
+def _distinct(inputs: list[_Input], rename) -> None:
+    """Renames the components of inputs whose (workload, component, sample) collide: with
+    ``rename(input)``, or else by numbering the second and later ones."""
+    count = Counter((inp.workload, inp.component, inp.sample) for inp in inputs)
+    seen: Counter = Counter()
+    for inp in inputs:
+        key = (inp.workload, inp.component, inp.sample)
+        if count[key] < 2:
+            continue
+        seen[key] += 1
+        if rename is not None:
+            inp.component = rename(inp)
+        elif seen[key] > 1:
+            inp.component = f"{inp.component}-{seen[key]}"
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _steps_note(steps, warmup: int) -> str:
+    kept = f"steps {steps.numbers[0]}-{steps.numbers[-1]}" if len(steps.numbers) > 1 else f"step {steps.numbers[0]}"
+    if steps.skipped < min(warmup, steps.found):
+        return (f"{steps.found} ProfilerStep range(s): too few to leave {warmup} out as warm-up; "
+                f"{kept} kept as {len(steps.numbers)} sample(s)")
+    return (f"{steps.found} ProfilerStep ranges: the first {steps.skipped} left out as warm-up "
+            f"(--warmup-steps), {kept} kept as {len(steps.numbers)} sample(s)")
+
+
+def _unread_notes(trace: Trace) -> list[str]:
+    """What the trace holds that the tool does not attribute, in words."""
+    notes = []
+    unread = trace.unread or {}
+    mtia = {c: n for c, n in unread.items() if c.lower().startswith("mtia")}
+    if mtia:
+        notes.append(f"MTIA accelerator activity ({', '.join(f'{n} {c}' for c, n in mtia.items())} events) is not "
+                     "modelled: only its host side is attributed, as a CPU trace, and no device view is shown")
+    for c, n in unread.items():
+        if c not in mtia:
+            notes.append(f"{n} events of category {c!r} are not read")
+    if trace.device.empty and not mtia:
+        gpu = bool(trace.metadata.get("deviceProperties")) or bool((trace.host["source"] == "runtime").any())
+        notes.append("no kernel, memcpy or memset events although the trace comes from a GPU process (no "
+                     "device activity recorded: CUPTI disabled, or counters only): only host time is attributed"
+                     if gpu else "no device activity: host time only")
+    else:
+        unlinked = int((trace.device["launcher"] < 0).sum())
+        if unlinked:
+            notes.append(f"{unlinked} of {len(trace.device)} device events have no launching op in the trace "
+                         "(launched before the profiling window, or by a graph replay): classified by their "
+                         "kernel names")
+    return notes
+
+
+def _device_name(inputs: list[_Input]) -> str | None:
+    for inp in inputs:
+        props = inp.trace.metadata.get("deviceProperties") or []
         if props and isinstance(props[0], dict) and props[0].get("name"):
             return str(props[0]["name"])
     return None

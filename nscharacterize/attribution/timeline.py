@@ -79,3 +79,14 @@ def walk(host_ts, host_end, host_tid, host_parent, dev_ts, dev_end) -> Walk:
     has_parent = host_parent >= 0
     np.add.at(child, host_parent[has_parent], idle_in_span[has_parent])
     return Walk(busy_share, np.maximum(idle_in_span - child, 0.0), float(busy_share.sum()), span)
+
+
+def overlap_length(a_starts, a_ends, b_starts, b_ends) -> float:
+    """Length of the time covered by both interval sets (the union of each, intersected):
+    |A| + |B| - |A or B|. Communication overlapped with compute, as HTA's comm-comp overlap."""
+    a_s, a_e = np.asarray(a_starts, float), np.asarray(a_ends, float)
+    b_s, b_e = np.asarray(b_starts, float), np.asarray(b_ends, float)
+    if len(a_s) == 0 or len(b_s) == 0:
+        return 0.0
+    both = union_length(np.concatenate([a_s, b_s]), np.concatenate([a_e, b_e]))
+    return max(union_length(a_s, a_e) + union_length(b_s, b_e) - both, 0.0)

@@ -14,14 +14,10 @@ from typing import Any, Callable
 import pandas as pd
 
 from . import cprofile_backend, torch_backend
-from .events import events_frame, tagged
+from .events import TIMING_COLUMNS, events_frame, tagged  # noqa: F401  (TIMING_COLUMNS: re-exported)
 from .timing import median, synchronize, timed_call
 from .torch_compat import cuda_allocated_bytes, cuda_peak_bytes, reset_cuda_peak
 from .torch_backend import TorchSettings
-
-TIMING_COLUMNS = ["workload", "component", "kind", "profiler", "device", "sample", "wall_s", "wall_min_s",
-                  "wall_max_s", "repeats", "profiled_wall_s", "overhead", "peak_mem_bytes",
-                  "resident_mem_bytes", "kernel_launches", "median_kernel_us"]
 
 SampleCallback = Callable[[int, pd.DataFrame, pd.DataFrame], None]
 

@@ -30,8 +30,14 @@ class CallFacts:
 
 
 @gc_paused()
-def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFrame, CallFacts]:
-    """Event rows of one call (one row per host or device event, ``calls`` = 1) and its facts."""
+def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.ndarray | None = None,
+         device_sample: np.ndarray | None = None) -> tuple[pd.DataFrame, CallFacts]:
+    """Event rows of one call (one row per host or device event, ``calls`` = 1) and its facts.
+
+    With ``host_sample`` and ``device_sample`` (one sample number per host and device event of
+    ``trace``, -1 for none: nscharacterize/profiler/trace_steps.py), the rows carry a ``sample``
+    column and the events of no sample are left out; the timeline is still walked on the whole
+    trace, so an event's share does not depend on where the samples are cut."""
     host, dev = trace.host, trace.device
     timeline = device == "cuda"
     w = walk(host["ts"], host["end"], host["tid"], host["parent"], dev["ts"], dev["end"])
@@ -68,6 +74,8 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
         "input_shapes": shapes, "input_dtypes": dtypes, "concrete_inputs": concrete,
         "flops": per_flops[combo] if len(combo) else 0.0, "bytes": per_bytes[combo] if len(combo) else 0.0,
     })
+    if host_sample is not None:
+        host_rows["sample"] = np.asarray(host_sample, dtype=np.int64)[keep]
     frames = [host_rows]
     if len(dev):
         anc = host["ancestors"].to_numpy()
@@ -78,16 +86,25 @@ def rows(trace: Trace, device: str, with_flops: bool = True) -> tuple[pd.DataFra
             "children": "", "calls": 1, "self_cpu_us": 0.0, "self_device_us": dev["dur"].to_numpy(),
             "gpu_busy_us": w.gpu_busy_us, "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "",
             "concrete_inputs": "", "flops": 0.0, "bytes": 0.0}))
+        if device_sample is not None:
+            frames[-1]["sample"] = np.asarray(device_sample, dtype=np.int64)
     kernels = dev["dur"][dev["kind"] == "kernel"] if len(dev) else pd.Series(dtype=float)
     facts = CallFacts(w.span_us / 1e6, w.busy_us / 1e6, int(len(kernels)),
                       float(kernels.median()) if len(kernels) else float("nan"))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else host_rows, facts
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else host_rows
+    if host_sample is not None:
+        out = out[out["sample"].to_numpy() >= 0].reset_index(drop=True)
+    return out, facts
 
 
-def peak_added_bytes(trace: Trace, device: str) -> float:
+def peak_added_bytes(trace: Trace, device: str, window: tuple[float, float] | None = None) -> float:
     """Peak of what the call allocated on ``device`` over what was allocated before it: the running
-    sum of the allocation records (frees are negative), at allocation granularity."""
+    sum of the allocation records (frees are negative), at allocation granularity. With
+    ``window`` (start, end in the trace's microseconds), only the records in it: one step's."""
     mem = trace.memory
+    if window is not None and not mem.empty:
+        ts = mem["ts"].to_numpy()
+        mem = mem[(ts >= window[0]) & (ts < window[1])]
     if mem.empty:
         return 0.0
     cuda_types = mem["device_type"] != 0   # 0 is the CPU in c10's DeviceType

@@ -4,12 +4,13 @@ from __future__ import annotations
 import pandas as pd
 
 from nscharacterize.attribution.views import (
-    BOUND_AXIS, BOUND_SPLIT_AXIS, DEVICE_AXIS, DEVICE_BOUND_AT, HOST_BOUND_AT, gpu_summary)
+    BOUND_AXIS, BOUND_SPLIT_AXIS, COMM_BOUND_AT, DEVICE_AXIS, DEVICE_BOUND_AT, HOST_BOUND_AT, gpu_summary)
 from nscharacterize.taxonomy.categories import (
     BOUND_SPLIT, BOUND_SPLIT_LABELS, CATEGORIES, DEVICE_CATEGORIES, DEVICE_LABELS, LABELS, OTHER_SPLIT,
     OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_LABELS, SHORT)
 
 from .format import fmt_bytes, fmt_time, markdown_table
+from .imported_report import imported_sections
 
 def wide(breakdown: pd.DataFrame, axis: str, value: str, columns) -> pd.DataFrame:
     """One row per (workload, component, kind), one column per category of ``axis``."""
@@ -101,6 +102,7 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
                 markdown_table(["Workload", "Component", "Samples", "Wall", "Spread (std)", "Profiled wall", "Overhead",
                      "Add-up error", "Peak memory"], rows), ""]
 
+    out += imported_sections(breakdown, timings, manifest)
     out += compile_section(manifest)
     failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
     if failed:
@@ -132,7 +134,9 @@ def cuda_sections(breakdown: pd.DataFrame, timings: pd.DataFrame) -> list[str]:
                      "" if s is None else s["verdict"]])
     out += ["## GPU busy and verdict", "",
             f"Verdict: device-bound when the GPU is busy for at least {100 * DEVICE_BOUND_AT:.0f}% of the wall "
-            f"time, host-bound at {100 * HOST_BOUND_AT:.0f}% or less, mixed in between.", "",
+            f"time, host-bound at {100 * HOST_BOUND_AT:.0f}% or less, mixed in between; communication-bound "
+            f"(above {100 * HOST_BOUND_AT:.0f}%) when communication kernels hold at least "
+            f"{100 * COMM_BOUND_AT:.0f}% of the GPU-busy time.", "",
             markdown_table(["Workload", "Component"] + [BOUND_SPLIT_LABELS[c] + " (%)" for c in BOUND_SPLIT]
                            + ["Kernel launches", "Median kernel", "Verdict"], rows), ""]
     dev = wide(breakdown, DEVICE_AXIS, "time_s", DEVICE_CATEGORIES)
