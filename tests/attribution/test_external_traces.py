@@ -1,0 +1,207 @@
+"""import-trace on real torch.profiler traces written by other projects (HolisticTraceAnalysis's and
+Kineto's test data: the shared fixtures' external-traces/, README there): kernels reach the op
+that launched them, collectives are communication, ranks and steps, notes on what cannot be read,
+and the CLI on combinations of traces (CPU-only with GPU, same file names, several ranks)."""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clirun import ROOT, run_cli
+from nscharacterize.profiler import chrome_trace, trace_events
+from nscharacterize.profiler.events import events_frame, tagged
+from nscharacterize.taxonomy.classifier import Taxonomy
+
+EXTERNAL = next((p / "shared" / "fixtures" / "external-traces" for p in ROOT.parents
+                 if (p / "shared" / "fixtures" / "external-traces").is_dir()), None)
+pytestmark = pytest.mark.skipif(EXTERNAL is None, reason="the shared fixtures' external-traces/ is not beside the checkout")
+
+
+def trace(folder: str, index: int = 0) -> Path:
+    return sorted((EXTERNAL / folder).glob("*.json*"))[index]
+
+
+@functools.lru_cache(maxsize=None)
+def classified(path: Path) -> tuple[chrome_trace.Trace, pd.DataFrame]:
+    t = chrome_trace.load(path)
+    rows, _facts = trace_events.rows(t, "cuda" if len(t.device) else "cpu")
+    return t, Taxonomy().classify_events(events_frame([tagged(rows, workload="w", component="c", kind="k", sample=0)]))
+
+
+def imported(proc) -> Path:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+# ---- kernels -> launching op ---------------------------------------------------------------------
+@pytest.mark.parametrize("folder", ["T04_hta_alexnet_a100", "T09_hta_ns_resolution", "T14_kineto_tb_resnet50",
+                                    "T03_hta_mi250_rocm"])
+def test_every_kernel_is_tied_to_an_op_that_encloses_its_launch(folder):
+    """Device event -> runtime call (same correlation) -> the host event enclosing that call. On
+    the 2023 format (T04: a device event's External id repeats its correlation) the External id
+    must not be looked up among ops: that landed kernels on unrelated ops started after them."""
+    t = chrome_trace.load(trace(folder))
+    dev, host = t.device, t.host
+    assert (dev["launcher"] >= 0).all()
+    rt = host[(host["source"] == "runtime") & (host["correlation"] >= 0)].drop_duplicates("correlation")
+    call = rt.set_index("correlation").reindex(dev["correlation"].to_numpy())
+    launcher = host.loc[dev["launcher"].to_numpy()]
+    # the launching op encloses the runtime call, which starts before its kernel runs
+    assert (launcher["ts"].to_numpy() <= call["ts"].to_numpy()).all()
+    assert (launcher["end"].to_numpy() >= call["end"].to_numpy()).all()
+    assert (call["ts"].to_numpy() <= dev["ts"].to_numpy() + 1.0).all()
+    assert (call["tid"].to_numpy() == launcher["tid"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("folder, names", [
+    ("T04_hta_alexnet_a100", r"sgemm"), ("T11_hta_df_index_resolver", r"gemm|cutlass"),
+    ("T08_hta_negqueue_rank0", r"sgemm|cutlass.*gemm|(?<!fb)gemm_"), ("T03_hta_mi250_rocm", r"^Cijk_")])
+def test_gemm_kernels_land_in_gemm(folder, names):
+    _t, ev = classified(trace(folder))
+    k = ev[(ev["source"] == "kernel") & ev["name"].str.contains(names, regex=True)
+           & ~ev["name"].str.contains("conv|fprop|dgrad|wgrad", case=False, regex=True)]
+    assert len(k) and set(k["category"]) == {"gemm"}, k.groupby("category", observed=True)["name"].first()
+
+
+def test_t04_copies_attach_to_the_copy_op_not_to_an_unrelated_one():
+    _t, ev = classified(trace("T04_hta_alexnet_a100"))
+    memcpy = ev[(ev["source"] == "kernel") & ev["name"].str.startswith("Memcpy")]
+    assert (memcpy["ancestors"].str.contains("aten::copy_|aten::to|aten::_to_copy", regex=True)).all()
+    assert not memcpy["ancestors"].str.contains("empty_strided|aten::view|result_type", regex=True).any()
+
+
+# ---- communication -------------------------------------------------------------------------------
+@pytest.mark.parametrize("folder", ["T06_hta_nccl_data", "T07_hta_sampled_2rank", "T10_hta_tracediff_control",
+                                    "T11_hta_df_index_resolver"])
+def test_collectives_are_communication_never_other_or_a_gather(folder):
+    _t, ev = classified(trace(folder))
+    nccl = ev[ev["name"].str.contains(r"^(?:void )?nccl|^c10d::|^record_param_comms$|^nccl:", regex=True)]
+    assert len(nccl) and set(nccl["category"]) == {"communication"}
+    busy = ev[ev["source"] == "kernel"].groupby("category", observed=True)["gpu_busy_us"].sum()
+    assert busy.get("communication", 0) > 0.05 * busy.sum()
+    assert busy.get("other", 0.0) < 0.03 * busy.sum()   # Other held 27-85% of busy before
+
+
+def test_all_gather_and_reduce_scatter_kernels_are_not_data_transform():
+    tx = Taxonomy()
+    for name in ("ncclDevKernel_AllGather_RING_LL(ncclDevComm*, unsigned long, ncclWork*)",
+                 "ncclKernel_ReduceScatter_RING_LL_Sum_float(ncclWorkElem)", "ncclDevKernel_Generic_4(x)"):
+        assert tx.classify("kernel", name, ("aten::index_select",)).category == "communication"
+    for name in ("nccl:all_gather", "gloo:all_reduce", "c10d::_reduce_scatter_base_"):
+        assert tx.classify("annotation" if ":" in name and "::" not in name else "op", name).category == "communication"
+
+
+@pytest.mark.parametrize("name, category", [
+    ("Cijk_Alik_Bljk_SB_Bias_AS_SAV_UserArgs_MT64x16x32_MI16x16x1_SN_LDSB0", "gemm"),
+    ("_matmul_ogs_NNT_bf16xbf16xmxfp4_128x256x128x1_swiglu", "gemm"), ("attn_fwd", "gemm"),
+    ("void ck_tile::kentry<256, 2, ck_tile::FmhaFwdKernel<x>>(x)", "gemm"), ("SubTensorOpWithScalar1d", "elementwise"),
+    ("MIOpenBatchNormFwdTrainSpatial", "elementwise"), ("triton_per_fused_native_layer_norm_0", "elementwise"),
+    ("triton__0d1d2d3d4d5d", "elementwise"), ("nvjet_hsh_256x128_64x4_2x1_v_bz_coopA_NNT", "gemm"),
+    ("void cutlass::Kernel<cutlass_80_tensorop_s1688gemm_256x128_32x3_tn_align1>(x)", "gemm"),
+    ("void flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128, 64>>(Flash_fwd_params)", "gemm"),
+    ("fmha_cutlassF_f32_aligned_64x64_rf_sm80(x)", "gemm"), ("rocblas_gemvt_kernel", "gemm"),
+])
+def test_kernel_names_without_a_launching_op(name, category):
+    assert Taxonomy().classify("kernel", name).category == category
+
+
+# ---- the CLI on combinations ---------------------------------------------------------------------
+def test_cpu_only_trace_beside_gpu_traces_and_same_named_files(tmp_path):
+    """A CPU-only trace with GPU traces crashed (median of text); two files named trace.json and
+    two per-node rank0.json collided into one (workload, component, sample)."""
+    files = []
+    for run in ("runA", "runB"):
+        (tmp_path / run).mkdir()
+        files.append(tmp_path / run / "trace.json.gz")
+        shutil.copy(trace("T13_hta_triton"), files[-1])
+    for node in ("nodeA", "nodeB"):
+        (tmp_path / node).mkdir()
+        files.append(tmp_path / node / "rank0.json.gz")
+        shutil.copy(trace("T01_hta_cpu_only"), files[-1])
+    run = imported(run_cli("import-trace", *map(str, files), "--out", str(tmp_path / "out")))
+    timings = pd.read_csv(run / "timings.csv")
+    names = set(zip(timings["workload"], timings["component"]))
+    assert names == {("imported", "runA-trace"), ("imported", "runB-trace"),
+                     ("nodeA-rank34", "rank0"), ("nodeB-rank34", "rank0")}
+    assert (run / "table.md").is_file() and (run / "report.html").is_file()
+    table = (run / "table.md").read_text()
+    assert "no device activity" in table and "CUDA components" in table
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and len(manifest["imported"]) == 4
+
+
+def test_ranks_of_one_job_are_not_added_up_and_the_straggler_is_named(tmp_path):
+    run = imported(run_cli("import-trace", *map(str, sorted((EXTERNAL / "T07_hta_sampled_2rank").glob("*.json*"))),
+                           "--out", str(tmp_path)))
+    timings = pd.read_csv(run / "timings.csv")
+    assert sorted(timings["workload"]) == ["rank0", "rank1"] and sorted(timings["rank"]) == [0, 1]
+    system = pd.read_csv(run / "system.csv")
+    e2e = system[system["scope"] == "end_to_end"].set_index("workload")["time_s"]
+    assert np.allclose(sorted(e2e), sorted(timings["wall_s"]))     # one rank each, never the sum
+    table = (run / "table.md").read_text()
+    ranks = table[table.index("## Ranks"):table.index("## Across ranks")]
+    assert ranks.count("communication-bound") == 2                 # most GPU-busy time in NCCL
+    across = table[table.index("## Across ranks"):].split("\n\n")[2]
+    assert "rank 1" in across                                       # more compute than rank 0
+    assert (timings["comm_s"] > 0).all() and (timings["comm_overlap_s"] < timings["comm_s"]).all()
+    samples = pd.read_csv(run / "samples.csv")
+    dev = samples[(samples["axis"] == "device") & (samples["category"] == "communication")]
+    assert (dev["time_s"] > 0).all()
+
+
+def test_profiler_steps_become_samples_after_the_warm_up(tmp_path):
+    path = str(trace("T06_hta_nccl_data"))
+    default = imported(run_cli("import-trace", path, "--out", str(tmp_path)))
+    every = imported(run_cli("import-trace", path, "--out", str(tmp_path), "--warmup-steps", "0"))
+    assert sorted(pd.read_csv(default / "timings.csv")["sample"]) == [5, 6]
+    t = pd.read_csv(every / "timings.csv")
+    assert sorted(t["sample"]) == [4, 5, 6]
+    bd = pd.read_csv(every / "breakdown.csv")
+    total = bd[bd["axis"] == "total"]
+    assert int(total["n_samples"].iloc[0]) == 3 and float(total["std_s"].iloc[0]) > 0
+    # each view of each step adds up to the step's wall time
+    samples = pd.read_csv(every / "samples.csv")
+    wall = samples[samples["axis"] == "total"].set_index("sample")["time_s"]
+    for axis in ("category", "device", "bound"):
+        part = samples[samples["axis"] == axis].groupby("sample")["time_s"].sum()
+        np.testing.assert_allclose(part.loc[wall.index], wall, rtol=1e-9)
+    proc = run_cli("import-trace", path, "--out", str(tmp_path), "--warmup-steps", "-1")
+    assert proc.returncode == 2 and proc.stderr.startswith("nscharacterize: error: --warmup-steps")
+
+
+def test_what_cannot_be_read_is_said(tmp_path):
+    """No kernel events (CUPTI range-profiler counters only) is a note in the manifest and table."""
+    run = imported(run_cli("import-trace", str(trace("T05_hta_cupti_profiler")), "--out", str(tmp_path)))
+    notes = json.loads((run / "manifest.json").read_text())["imported"][0]["notes"]
+    assert any("no kernel, memcpy or memset events" in n for n in notes)
+    assert "no kernel, memcpy or memset events" in (run / "table.md").read_text()
+
+
+def test_mtia_activity_is_reported_as_not_modelled():
+    from nscharacterize.import_trace import _unread_notes
+
+    t = chrome_trace.load(trace("T12_hta_mtia"))
+    assert t.device.empty and t.unread.get("mtia_ccp_events", 0) > 20_000
+    notes = _unread_notes(t)
+    assert any(n.startswith("MTIA accelerator activity") for n in notes)
+
+
+def test_import_trace_does_not_import_torch():
+    code = "import sys, nscharacterize.import_trace, nscharacterize.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_other_share_benchmark_runs_on_a_tiny_trace():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "external_traces.py"), "--only", "T13"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    row = [line for line in proc.stdout.splitlines() if line.startswith("| T13")][0]
+    assert row.split("|")[4].strip() == "0.0"   # Other after: the Triton kernel is element-wise
