@@ -73,6 +73,24 @@ def load_rules(namespace: str, extra_files: tuple[str | Path, ...] = ()) -> list
 
 
 def _load_file(path: Path, namespace: str) -> list[Rule]:
+    """The rules of one file, read and checked once per process while the file is unchanged
+    (Rule is frozen, so every Taxonomy can share them): the static backtracking check and the
+    compilation of a few hundred patterns cost about a second."""
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, namespace)
+    except OSError:
+        return _read_file(path, namespace)   # the loader names the problem
+    if key not in _LOADED:
+        _LOADED[key] = _read_file(path, namespace)
+    return list(_LOADED[key])
+
+
+_LOADED: dict[tuple, list[Rule]] = {}
+
+
+def _read_file(path: Path, namespace: str) -> list[Rule]:
+    builtin = path.resolve().parent == RULES_DIR.resolve()
     doc = load_yaml(path, "rule file", RuleFileError)
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise RuleFileError(path, "rules", "must be a mapping with a 'rules' list", "see nscharacterize/taxonomy/rules/ops.yaml")
@@ -105,17 +123,19 @@ def _load_file(path: Path, namespace: str) -> list[Rule]:
             raise RuleFileError(path, f"{where}.category", f"{raw['category']!r} is not a category",
                                 f"use one of {', '.join(allowed)}")
         out.append(Rule(id=str(raw.get("id") or f"{namespace}:{raw['match']}"), namespace=namespace,
-                        match=_compile(raw["match"], path, where, "match"), category=raw["category"],
+                        match=_compile(raw["match"], path, where, "match", builtin), category=raw["category"],
                         reason=str(raw["reason"]).strip(),
-                        within=_compile(raw["within"], path, where, "within") if raw.get("within") else None,
-                        calls=_compile(raw["calls"], path, where, "calls") if raw.get("calls") else None,
+                        within=_compile(raw["within"], path, where, "within", builtin) if raw.get("within") else None,
+                        calls=_compile(raw["calls"], path, where, "calls", builtin) if raw.get("calls") else None,
                         source=raw.get("source"), overrides_launcher=bool(raw.get("overrides_launcher", False)),
                         file=str(path)))
     return out
 
 
-def _compile(pattern: str, path: Path, where: str, key: str) -> re.Pattern:
-    """The compiled pattern, refused if it is malformed, huge, or can backtrack exponentially."""
+def _compile(pattern: str, path: Path, where: str, key: str, builtin: bool = False) -> re.Pattern:
+    """The compiled pattern, refused if it is malformed, huge, or can backtrack exponentially.
+    The built-in rules skip the backtracking check, which parses every pattern a second time:
+    tests/taxonomy/test_taxonomy.py runs it on them once."""
     shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
     if len(pattern) > MAX_PATTERN:
         raise RuleFileError(path, f"{where}.{key}", f"pattern is {len(pattern)} characters long",
@@ -125,7 +145,7 @@ def _compile(pattern: str, path: Path, where: str, key: str) -> re.Pattern:
     except (re.error, RecursionError, OverflowError) as exc:
         raise RuleFileError(path, f"{where}.{key}", f"bad regular expression {shown!r} ({exc})",
                             "fix the pattern") from None
-    if nested_quantifier(pattern):
+    if not builtin and nested_quantifier(pattern):
         raise RuleFileError(path, f"{where}.{key}", f"pattern {shown!r} nests a quantifier inside a repeated "
                             "group, which can backtrack exponentially",
                             "avoid nesting such as (a+)+ or (.*,)*: delimit each repetition (\\.\\w+)*, "
