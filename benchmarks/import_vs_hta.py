@@ -4,8 +4,9 @@ Each measurement runs in a fresh subprocess (so peak RSS is that of the import a
 tools alternating. HTA is not a dependency: install it in a scratch venv and pass its python,
     python3 -m venv /tmp/hta && /tmp/hta/bin/pip install HolisticTraceAnalysis
     .venv/bin/python benchmarks/import_vs_hta.py --hta-python /tmp/hta/bin/python
-Prints, for the largest trace, the wall time and peak RSS of ``chrome_trace.load`` + the timeline
-walk and event rows (what ``import-trace`` does per file before classification) against
+Prints, for the largest trace (or ``--trace``), the wall time and peak RSS of ``chrome_trace.load`` +
+the timeline walk and event rows (what ``import-trace`` does per file before classification), and of
+the whole ``import-trace`` command with its imports, figures and page, against
 ``TraceAnalysis(trace_dir=...)``; then, for every trace, GPU busy/idle as a share of the span from
 this tool and HTA's ``get_temporal_breakdown`` (docs/gpu.md explains where they differ). Without
 HTA's python the HTA columns say so and this tool's numbers are printed alone.
@@ -47,6 +48,28 @@ print(json.dumps({"hta_convention_busy_pct": hta_conv, "seconds": t2 - t1, "impo
                   "busy_us": facts.gpu_busy_s * 1e6, "span_us": facts.span_s * 1e6, "rows": len(rows)}))
 """
 
+# The whole `nscharacterize import-trace` command (imports, reading, classification, attribution,
+# the run directory, table.md, figures and report.html), in one process; "render_s" is the part
+# spent drawing figures and the page (reports/render.py render), the rest is the analysis.
+COMMAND = r"""
+import contextlib, io, json, resource, sys, time
+t0 = time.perf_counter()
+import nscharacterize.import_trace as it
+from nscharacterize.cli import main
+spent = {}
+def timed(run, _render=it.render):
+    s = time.perf_counter()
+    out = _render(run)
+    spent["render_s"] = time.perf_counter() - s
+    return out
+it.render = timed
+with contextlib.redirect_stdout(io.StringIO()):
+    rc = main(["import-trace", *sys.argv[2:], "--out", sys.argv[1]])
+seconds = time.perf_counter() - t0
+print(json.dumps({"rc": rc, "seconds": seconds, "render_s": spent.get("render_s", 0.0),
+                  "torch": "torch" in sys.modules, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
 HTA = r"""
 import json, logging, resource, sys, time
 logging.disable(logging.CRITICAL)
@@ -83,11 +106,12 @@ def hta_dir(trace: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hta-python", default="/tmp/hta/bin/python")
+    ap.add_argument("--hta-python", default="/tmp/hta/bin/python", help="'' to time this tool alone")
     ap.add_argument("--traces", type=Path, default=DEFAULT_TRACES, help="folder of .json.gz traces")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-breakdown", action="store_true")
     ap.add_argument("--only-breakdown", action="store_true")
+    ap.add_argument("--trace", type=Path, help="the trace to time (default: the largest in --traces)")
     if TINY:   # the repository's small H100 traces, one repeat
         ap.set_defaults(traces=ROOT / "tests" / "fixtures" / "gpu-h100", repeats=1)
     args = ap.parse_args()
@@ -100,25 +124,40 @@ def main() -> None:
     if not traces:
         raise SystemExit(f"no traces in {args.traces}")
     if not args.only_breakdown:
-        load_side_by_side(traces[-1], args)
+        load_side_by_side(args.trace or traces[-1], args)
     if not args.skip_breakdown:
         breakdowns(traces, args)
 
 
 def load_side_by_side(largest: Path, args) -> None:
     folder = hta_dir(largest)
-    ours, hta = [], []
+    out = Path(tempfile.mkdtemp(prefix="nsc-import-"))
+    ours, whole, hta = [], [], []
     for _ in range(args.repeats):
         ours.append(run(sys.executable, OURS, str(largest)))
+        whole.append(run(sys.executable, COMMAND, str(out), str(largest)))
         if args.hta_python:
             hta.append(run(args.hta_python, HTA, str(folder), "load"))
     shutil.rmtree(folder)
+    shutil.rmtree(out)
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
-    print(f"largest trace: {largest.name} ({largest.stat().st_size / 2**20:.1f} MiB gzipped), {args.repeats} runs each, medians")
-    print(f"  nscharacterize load + timeline + rows: {med(ours, 'seconds'):7.2f} s   peak RSS {med(ours, 'rss_mib'):7.0f} MiB")
+    json_mib = json_size(largest) / 2**20
+    print(f"largest trace: {largest.name} ({largest.stat().st_size / 2**20:.1f} MiB gzipped, {json_mib:.0f} MiB of JSON), "
+          f"{args.repeats} runs each, medians")
+    print(f"  nscharacterize load + timeline + rows:  {med(ours, 'seconds'):7.2f} s   peak RSS {med(ours, 'rss_mib'):7.0f} MiB")
+    print(f"  nscharacterize import-trace, whole:     {med(whole, 'seconds'):7.2f} s   peak RSS {med(whole, 'rss_mib'):7.0f} MiB"
+          f"   (figures and page {med(whole, 'render_s'):.2f} s; torch imported: {any(r['torch'] for r in whole)})")
     if hta:
-        print(f"  HTA TraceAnalysis load:                {med(hta, 'seconds'):7.2f} s   peak RSS {med(hta, 'rss_mib'):7.0f} MiB")
-        print(f"  speed-up: {med(hta, 'seconds') / med(ours, 'seconds'):.1f}x")
+        print(f"  HTA TraceAnalysis load (no import):     {med(hta, 'seconds'):7.2f} s   peak RSS {med(hta, 'rss_mib'):7.0f} MiB")
+        print(f"  speed-up, reader: {med(hta, 'seconds') / med(ours, 'seconds'):.1f}x; "
+              f"whole command: {med(hta, 'seconds') / med(whole, 'seconds'):.1f}x")
+
+
+def json_size(path: Path) -> int:
+    import gzip
+
+    raw = path.read_bytes()
+    return len(gzip.decompress(raw)) if raw[:2] == b"\x1f\x8b" else len(raw)
 
 
 def breakdowns(traces: list[Path], args) -> None:

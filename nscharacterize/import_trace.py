@@ -62,51 +62,39 @@ class TraceImportError(UserError):
 
 @dataclass
 class _Input:
+    """One trace file: what the run directory needs of it once its interval tables are gone."""
     path: Path
-    trace: Trace
+    metadata: dict = field(default_factory=dict)
     workload: str = "imported"
     component: str = ""
     sample: int = 0
     rank: int = -1
     world_size: int = -1
     job: str = ""
-    sample_count: int = 0
+    device: str = "cpu"
+    events: pd.DataFrame | None = None          # its event rows, summed per key (workload, component: set last)
+    timings: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
 def import_traces(paths: list[str], out: str = "runs", name: str = "import",
                   warmup_steps: int = DEFAULT_WARMUP) -> RunDir:
-    inputs = [_Input(Path(p), _load(p)) for p in paths]
-    _names(inputs)
     taxonomy = Taxonomy()
+    # One trace at a time: its interval tables are dropped once its rows are summed, so the
+    # memory peak is that of the largest trace, not of all of them. A bad file stops the import
+    # before the run directory is created.
+    inputs = [_read(Path(p), i, taxonomy, warmup_steps) for i, p in enumerate(paths)]
+    _names(inputs)
     run = RunDir.create(out, name)
-    frames, timings, devices = [], [], set()
-    for inp in inputs:
-        trace = inp.trace
-        device = "cuda" if len(trace.device) else "cpu"
-        devices.add(device)
-        inp.notes += _unread_notes(trace)
-        steps = split_steps(trace, warmup_steps)
-        if steps is not None:
-            table, _facts = rows(trace, device, host_sample=steps.host_sample, device_sample=steps.device_sample)
-            samples, walls = steps.numbers, steps.walls_s
-            windows = list(zip(steps.starts, steps.ends))
-            device_sample = steps.device_sample
-            inp.notes.append(_steps_note(steps, warmup_steps))
-        else:
-            table, facts = rows(trace, device)
-            table["sample"] = inp.sample
-            samples, walls, windows = [inp.sample], [facts.span_s], [None]
-            device_sample = np.full(len(trace.device), inp.sample, dtype=np.int64)
-        frames.append(tagged(table, workload=inp.workload, component=inp.component, kind=KIND))
-        comm = _is_communication(trace, taxonomy)
-        for sample, wall, window in zip(samples, walls, windows):
-            timings.append(_timing(inp, trace, device, sample, float(wall), window, device_sample == sample, comm))
-        inp.sample_count = len(samples)
+    frames = [inp.events.assign(workload=inp.workload, component=inp.component) for inp in inputs
+              if inp.events is not None]
+    timings = [dict(t, workload=inp.workload, component=inp.component, rank=inp.rank, world_size=inp.world_size,
+                    job=inp.job) for inp in inputs for t in inp.timings]
+    devices = {inp.device for inp in inputs}
     events = taxonomy.classify_events(events_frame(frames))
     timing = pd.DataFrame(timings, columns=TIMING_COLUMNS + RANK_COLUMNS)
     device = "cuda" if "cuda" in devices else "cpu"
-    meta = inputs[0].trace.metadata
+    meta = inputs[0].metadata
     # The machine that recorded the trace, as far as the trace says; not the importing machine.
     fp: dict[str, Any] = {"device": device, "device_name": _device_name(inputs), "imported": True,
           "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
@@ -117,7 +105,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
                                                   "samples": 0, "status": "ok", "error": None, "components": []})
         if inp.component not in [c["name"] for c in rec["components"]]:
             rec["components"].append({"name": inp.component, "kind": KIND, "profiler": "torch"})
-        rec["samples"] = max(rec["samples"], inp.sample_count)
+        rec["samples"] = max(rec["samples"], len(inp.timings))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = {"schema": store.SCHEMA, "name": name, "config_file": None, "created": now, "finished": now,
                 "status": "ok", "command": sys.argv, "git_commit": None, "seed": None,
@@ -141,6 +129,34 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     return run
 
 
+def _read(path: Path, index: int, taxonomy: Taxonomy, warmup_steps: int) -> _Input:
+    """Reads one trace into its summed event rows, per-sample timings and notes."""
+    trace = _load(str(path))
+    inp = _Input(path, trace.metadata)
+    _own_name(inp, index)
+    inp.device = device = "cuda" if len(trace.device) else "cpu"
+    inp.notes += _unread_notes(trace)
+    steps = split_steps(trace, warmup_steps)
+    windows: list[tuple[float, float] | None]
+    if steps is not None:
+        table, _facts = rows(trace, device, host_sample=steps.host_sample, device_sample=steps.device_sample)
+        samples, walls = steps.numbers, steps.walls_s.tolist()
+        windows = [(float(a), float(b)) for a, b in zip(steps.starts, steps.ends)]
+        device_sample = steps.device_sample
+        inp.notes.append(_steps_note(steps, warmup_steps))
+    else:
+        table, facts = rows(trace, device)
+        table["sample"] = inp.sample
+        samples, walls, windows = [inp.sample], [facts.span_s], [None]
+        device_sample = np.full(len(trace.device), inp.sample, dtype=np.int64)
+    inp.events = events_frame([tagged(table, workload=f"#{index}", component="", kind=KIND)])
+    del table
+    comm = _is_communication(trace, taxonomy)
+    inp.timings = [_timing(trace, device, sample, float(wall), window, device_sample == sample, comm)
+                   for sample, wall, window in zip(samples, walls, windows)]
+    return inp
+
+
 def _load(path: str) -> Trace:
     if not Path(path).is_file():
         raise TraceImportError(path, "", "no such file", "give the path of a .json or .json.gz trace")
@@ -156,7 +172,7 @@ def _load(path: str) -> Trace:
     return trace
 
 
-def _timing(inp: _Input, trace: Trace, device: str, sample: int, wall: float, window, on_device: np.ndarray,
+def _timing(trace: Trace, device: str, sample: int, wall: float, window, on_device: np.ndarray,
             comm: np.ndarray) -> dict:
     """One row of timings.csv: a sample's wall time and device facts, with its rank and its
     communication time (union of communication kernels) and how much of it ran while a compute
@@ -167,7 +183,7 @@ def _timing(inp: _Input, trace: Trace, device: str, sample: int, wall: float, wi
     c, k = kernel & comm, kernel & ~comm
     ts, end = (dev["ts"].to_numpy(), dev["end"].to_numpy()) if len(dev) else (np.zeros(0), np.zeros(0))
     comm_us = union_length(ts[c], end[c])
-    return {"workload": inp.workload, "component": inp.component, "kind": KIND, "profiler": "torch",
+    return {"kind": KIND, "profiler": "torch",
             "device": device, "sample": sample, "wall_s": wall, "wall_min_s": wall, "wall_max_s": wall,
             "repeats": 0, "profiled_wall_s": wall, "overhead": 1.0,
             # no memory records (profile_memory off): not measured, not 0 B
@@ -175,7 +191,7 @@ def _timing(inp: _Input, trace: Trace, device: str, sample: int, wall: float, wi
             "resident_mem_bytes": float("nan"),
             "kernel_launches": int(kernel.sum()),
             "median_kernel_us": float(np.median(durations)) if len(durations) else float("nan"),
-            "rank": inp.rank, "world_size": inp.world_size, "job": inp.job, "comm_s": comm_us / 1e6,
+            "comm_s": comm_us / 1e6,
             "comm_overlap_s": overlap_length(ts[c], end[c], ts[k], end[k]) / 1e6}
 
 
@@ -192,21 +208,15 @@ def _is_communication(trace: Trace, taxonomy: Taxonomy) -> np.ndarray:
 
 
 def _names(inputs: list[_Input]) -> None:
-    """Workload, component, sample, rank and job of every input, distinct and readable."""
-    for i, inp in enumerate(inputs):
-        dist = inp.trace.metadata.get("distributedInfo")
+    """Workload, component, rank and job of every input, distinct and readable."""
+    for inp in inputs:
+        dist = inp.metadata.get("distributedInfo")
         dist = dist if isinstance(dist, dict) else {}
         inp.rank, inp.world_size = _int(dist.get("rank")), _int(dist.get("world_size"))
-        m = _OWN_NAME.fullmatch(inp.path.name)
-        if m:
-            inp.workload, inp.component, inp.sample = m["workload"], m["component"], int(m["sample"])
-        else:
-            stem = inp.path.name.removesuffix(".gz").removesuffix(".json")
-            inp.component = stem or f"trace{i}"
     # A rank of a job: its trace says the world is larger than one, or (older traces write only the
     # rank) another trace of the same folder is a different rank. A lone rank-0 trace is no job.
     ranked = [inp for inp in inputs if inp.rank >= 0 and not _OWN_NAME.fullmatch(inp.path.name)]
-    ranks_in = {}
+    ranks_in: dict[Path, set[int]] = {}
     for inp in ranked:
         ranks_in.setdefault(inp.path.resolve().parent, set()).add(inp.rank)
     ranked = [inp for inp in ranked if inp.world_size > 1 or len(ranks_in[inp.path.resolve().parent]) > 1]
@@ -216,6 +226,16 @@ def _names(inputs: list[_Input]) -> None:
         inp.workload = f"{inp.job}-rank{inp.rank}" if len(folders) > 1 else f"rank{inp.rank}"
     _distinct(inputs, lambda inp: f"{inp.path.resolve().parent.name}-{inp.component}")
     _distinct(inputs, None)
+
+
+def _own_name(inp: _Input, index: int) -> None:
+    """Workload, component and sample from a file named like this tool's traces, else
+    ``imported`` and the file's stem."""
+    m = _OWN_NAME.fullmatch(inp.path.name)
+    if m:
+        inp.workload, inp.component, inp.sample = m["workload"], m["component"], int(m["sample"])
+    else:
+        inp.component = inp.path.name.removesuffix(".gz").removesuffix(".json") or f"trace{index}"
 
 
 def _distinct(inputs: list[_Input], rename) -> None:
@@ -277,7 +297,7 @@ def _unread_notes(trace: Trace) -> list[str]:
 
 def _device_name(inputs: list[_Input]) -> str | None:
     for inp in inputs:
-        props = inp.trace.metadata.get("deviceProperties") or []
+        props = inp.metadata.get("deviceProperties") or []
         if props and isinstance(props[0], dict) and props[0].get("name"):
             return str(props[0]["name"])
     return None

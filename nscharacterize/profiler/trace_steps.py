@@ -57,7 +57,7 @@ def split_steps(trace: Trace, warmup: int = DEFAULT_WARMUP) -> Steps | None:
         return None
     steps = host[is_step]
     # One range per step number (some torch versions write a step twice: as op and as range).
-    numbers = np.array([int(STEP.match(n).group(1)) if STEP.match(n) else -1 for n in steps["name"]])
+    numbers = np.array([int(m.group(1)) if (m := STEP.match(n)) else -1 for n in steps["name"]])
     ok = numbers >= 0
     if not ok.any():
         return None
