@@ -139,13 +139,14 @@ def _read(path: Path, index: int, taxonomy: Taxonomy, warmup_steps: int) -> _Inp
     steps = split_steps(trace, warmup_steps)
     windows: list[tuple[float, float] | None]
     if steps is not None:
-        table, _facts = rows(trace, device, host_sample=steps.host_sample, device_sample=steps.device_sample)
+        table, _facts = rows(trace, device, host_sample=steps.host_sample, device_sample=steps.device_sample,
+                             python_sample=steps.python_sample, with_python=True)
         samples, walls = steps.numbers, steps.walls_s.tolist()
         windows = [(float(a), float(b)) for a, b in zip(steps.starts, steps.ends)]
         device_sample = steps.device_sample
         inp.notes.append(_steps_note(steps, warmup_steps))
     else:
-        table, facts = rows(trace, device)
+        table, facts = rows(trace, device, with_python=True)
         table["sample"] = inp.sample
         samples, walls, windows = [inp.sample], [facts.span_s], [None]
         device_sample = np.full(len(trace.device), inp.sample, dtype=np.int64)

@@ -67,7 +67,12 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
     py = by_py.reindex(idx).reindex(columns=list(PY_CATEGORIES)).fillna(0.0) / 1e6
     py = py.mul(scale, axis=0)
     py["other"] += outside
-    has_py = t["profiler"] == "cprofile"
+    # The Python axis: cProfile components, and torch components whose trace has Python stack
+    # events (with_stack): their time outside ops splits by Python function.
+    with_stack = pd.Series(False, index=idx)
+    if len(by_py):
+        with_stack = pd.Series(idx.isin(by_py.index), index=idx)
+    has_py = (t["profiler"] == "cprofile") | with_stack
 
     views = cuda_views(ev, timings)
     frames = [_long(cats, "category", t), _long(split, "other_split", t),

@@ -31,13 +31,16 @@ class CallFacts:
 
 @gc_paused()
 def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.ndarray | None = None,
-         device_sample: np.ndarray | None = None) -> tuple[pd.DataFrame, CallFacts]:
+         device_sample: np.ndarray | None = None, python_sample: np.ndarray | None = None,
+         with_python: bool = False) -> tuple[pd.DataFrame, CallFacts]:
     """Event rows of one call (one row per host or device event, ``calls`` = 1) and its facts.
 
     With ``host_sample`` and ``device_sample`` (one sample number per host and device event of
     ``trace``, -1 for none: nscharacterize/profiler/trace_steps.py), the rows carry a ``sample``
     column and the events of no sample are left out; the timeline is still walked on the whole
-    trace, so an event's share does not depend on where the samples are cut."""
+    trace, so an event's share does not depend on where the samples are cut. ``with_python``
+    (import-trace): rows of source ``python`` for the trace's Python function events, holding
+    their time outside ops (``python_outside_ops_us``)."""
     host, dev = trace.host, trace.device
     timeline = device == "cuda"
     w = walk(host["ts"], host["end"], host["tid"], host["parent"], dev["ts"], dev["end"])
@@ -88,6 +91,17 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
             "concrete_inputs": "", "flops": 0.0, "bytes": 0.0}))
         if device_sample is not None:
             frames[-1]["sample"] = np.asarray(device_sample, dtype=np.int64)
+    outside = python_outside_ops_us(trace) if with_python else np.zeros(0)
+    if len(outside):
+        py_rows = pd.DataFrame({
+            "source": "python", "device": device, "name": trace.python["name"].to_numpy(), "ancestors": "",
+            "children": "", "calls": 1, "self_cpu_us": outside, "self_device_us": 0.0, "gpu_busy_us": 0.0,
+            "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "", "concrete_inputs": "", "flops": 0.0,
+            "bytes": 0.0})
+        if host_sample is not None:
+            py_rows["sample"] = np.asarray(python_sample if python_sample is not None else
+                                           np.full(len(py_rows), -1), dtype=np.int64)
+        frames.append(py_rows[outside > 0])
     kernels = dev["dur"][dev["kind"] == "kernel"] if len(dev) else pd.Series(dtype=float)
     facts = CallFacts(w.span_us / 1e6, w.busy_us / 1e6, int(len(kernels)),
                       float(kernels.median()) if len(kernels) else float("nan"))
@@ -95,6 +109,49 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     if host_sample is not None:
         out = out[out["sample"].to_numpy() >= 0].reset_index(drop=True)
     return out, facts
+
+
+def python_outside_ops_us(trace: Trace) -> np.ndarray:
+    """Per Python function event (traces recorded ``with_stack``): the time it is the innermost
+    Python frame of its thread while no host event runs there, i.e. its part of the time that is
+    otherwise "outside any op" (within the traced span). Its own time minus its Python children's, minus the time host
+    events (ops, ranges, runtime calls) cover inside it and not inside a child:
+    self = (dur - sum of children's dur) - (covered(p) - sum of children's covered)."""
+    py, host = trace.python, trace.host
+    if py.empty:
+        return np.zeros(0)
+    # Within the traced span (host and device activity): the profiler's own frames around it
+    # (__enter__, start_trace, the export) are not the workload's time.
+    lo, hi = trace.span_us
+    ts = np.clip(py["ts"].to_numpy(), lo, hi)
+    end = np.clip(py["end"].to_numpy(), lo, hi)
+    tid = py["tid"].to_numpy()
+    covered = np.zeros(len(py))
+    top = host[host["parent"] < 0] if len(host) else host
+    for t in np.unique(tid):
+        mine = tid == t
+        h = top[top["tid"] == t] if len(top) else top
+        if h.empty:
+            continue
+        order = np.argsort(h["ts"].to_numpy(), kind="stable")
+        hs, he = h["ts"].to_numpy()[order], h["end"].to_numpy()[order]
+        before = np.concatenate([[0.0], np.cumsum(he - hs)])   # host time before each interval
+
+        def cum(q, hs=hs, he=he, before=before):
+            i = np.searchsorted(hs, q, side="right") - 1
+            inside = np.where(i >= 0, np.clip(q - hs[np.maximum(i, 0)], 0.0, (he - hs)[np.maximum(i, 0)]), 0.0)
+            return np.where(i >= 0, before[np.maximum(i, 0)] + inside, 0.0)
+        covered[mine] = cum(end[mine]) - cum(ts[mine])
+    dur = end - ts
+    index = pd.Series(np.arange(len(py)), index=py["python_id"].to_numpy())
+    index = index[~index.index.duplicated(keep="first")]
+    parent = index.reindex(py["python_parent_id"].to_numpy()).to_numpy(dtype=float)
+    has = ~np.isnan(parent)
+    p = parent[has].astype(np.int64)
+    child_dur, child_cov = np.zeros(len(py)), np.zeros(len(py))
+    np.add.at(child_dur, p, dur[has])
+    np.add.at(child_cov, p, covered[has])
+    return np.maximum((dur - child_dur) - (covered - child_cov), 0.0)
 
 
 def peak_added_bytes(trace: Trace, device: str, window: tuple[float, float] | None = None) -> float:

@@ -38,6 +38,7 @@ class Steps:
     ends: np.ndarray
     host_sample: np.ndarray     # per host event of the trace: its step number, -1 for none
     device_sample: np.ndarray   # per device event
+    python_sample: np.ndarray   # per Python function event (with_stack traces)
     found: int                  # ProfilerStep ranges in the trace
     skipped: int                # of which left out as warm-up
 
@@ -84,12 +85,15 @@ def split_steps(trace: Trace, warmup: int = DEFAULT_WARMUP) -> Steps | None:
     host_sample = np.where((host_idx >= 0) & keep[np.maximum(host_idx, 0)], numbers_arr[np.maximum(host_idx, 0)], -1)
     device_sample = np.where((dev_idx >= 0) & keep[np.maximum(dev_idx, 0)], numbers_arr[np.maximum(dev_idx, 0)], -1)
     host_sample[is_step] = -1   # the step ranges themselves are the samples, not events in them
+    py_idx = _window(trace.python["ts"].to_numpy(), starts, range_ends[-1]) if len(trace.python) \
+        else np.zeros(0, dtype=np.int64)
+    python_sample = np.where((py_idx >= 0) & keep[np.maximum(py_idx, 0)], numbers_arr[np.maximum(py_idx, 0)], -1)
 
     ends = np.append(starts[1:], range_ends[-1])
     if len(dev) and (dev_idx == found - 1).any():   # the last step lasts until its device work ends
         ends[-1] = max(ends[-1], float(dev["end"].to_numpy()[dev_idx == found - 1].max()))
     return Steps([int(n) for n in order[skipped:]], starts[skipped:], ends[skipped:], host_sample, device_sample,
-                 found, skipped)
+                 python_sample, found, skipped)
 
 
 def _window(ts: np.ndarray, starts: np.ndarray, last_end: float) -> np.ndarray:

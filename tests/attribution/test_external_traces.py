@@ -214,3 +214,41 @@ def test_import_vs_hta_benchmark_times_the_whole_command_on_a_tiny_trace():
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "import-trace, whole" in proc.stdout and "torch imported: False" in proc.stdout
+
+
+def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
+    """A with_stack trace (written here by torch.profiler on the CPU): the time no op covers is
+    split among the innermost Python functions, and nothing is counted twice."""
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU())
+    x = torch.randn(4, 16)
+
+    def python_loop():
+        total = 0
+        for i in range(20_000):
+            total += i * i
+        return total
+
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], with_stack=True) as prof:
+        for _ in range(3):
+            python_loop()
+            model(x).sum()
+    path = tmp_path / "stack.json"
+    prof.export_chrome_trace(str(path))
+    t = chrome_trace.load(path)
+    outside = trace_events.python_outside_ops_us(t)
+    host_top = t.host[t.host["parent"] < 0]["dur"].sum()
+    assert outside.sum() + host_top <= t.wall_us * (1 + 1e-6)          # one thread: never more than the span
+    loop = t.python.assign(outside=outside)
+    loop = loop[loop["name"].str.endswith("python_loop")]
+    # the loop's own code runs no op: (nearly) all of its time is its own, outside ops
+    assert len(loop) == 3 and (loop["outside"] >= 0.5 * loop["dur"]).all()
+
+    run = imported(run_cli("import-trace", str(path), "--out", str(tmp_path)))
+    ev = pd.read_parquet(run / "events.parquet")
+    assert ev[ev["source"] == "python"]["self_cpu_us"].sum() == pytest.approx(outside.sum(), rel=1e-6)
+    bd = pd.read_csv(run / "breakdown.csv")
+    split = bd[bd["axis"] == "other_split"].set_index("category")["time_s"]
+    assert split["outside_ops"] < 0.2 * split.sum()     # the rest of Other is now in Python functions
+    assert (bd["axis"] == "python").any()
