@@ -7,7 +7,8 @@ Each (checkout, trace) runs in a fresh subprocess with that checkout first on PY
 reader, the timeline walk and the classifier of that code, on the same trace. Busy shares come
 from the device events' ``gpu_busy_us`` (overlapping streams counted once), by category. Traces:
 every folder of the shared fixtures' external-traces/ (several files of a folder are summed) and,
-with ``--h100``, the H100 traces.
+with ``--h100``, the H100 traces; at the tiny size (``NSC_BENCH_TINY=1``) the one external trace
+kept in tests/fixtures/external-traces/.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # tests/benchmarks/test_smoke.py: the one tiny trace
 SHARED = next((p / "shared" / "fixtures" for p in ROOT.parents if (p / "shared" / "fixtures").is_dir()), None)
 
 MEASURE = r"""
@@ -60,12 +62,11 @@ def main() -> None:
     ap.add_argument("--h100", action="store_true", help="also the H100 traces")
     ap.add_argument("--only", default="", help="only folders whose name contains this")
     args = ap.parse_args()
-    if SHARED is None:
-        raise SystemExit("no shared/fixtures beside this checkout")
-    groups = [(d.name, sorted(d.glob("*.json*"))) for d in sorted((SHARED / "external-traces").iterdir()) if d.is_dir()]
-    if args.h100:
+    external = ROOT / "tests" / "fixtures" / "external-traces" if TINY or SHARED is None else SHARED / "external-traces"
+    groups = [(d.name, sorted(d.glob("*.json*"))) for d in sorted(external.iterdir()) if d.is_dir()]
+    if args.h100 and SHARED is not None:
         groups += [(p.name.split(".json")[0], [p]) for p in sorted((SHARED / "gpu-h100" / "traces").glob("*.json*"))]
-    groups = [g for g in groups if args.only in g[0]]
+    groups = [g for g in groups if (args.only or ("T13" if TINY else "")) in g[0]]
     head = "| trace | busy (ms) | Other % of busy, before | Other % of busy, after | Communication % of busy |"
     print(head)
     print("|---|---|---|---|---|")

@@ -199,14 +199,6 @@ def test_import_trace_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
-def test_other_share_benchmark_runs_on_a_tiny_trace():
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "external_traces.py"), "--only", "T13"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    row = [line for line in proc.stdout.splitlines() if line.startswith("| T13")][0]
-    assert row.split("|")[4].strip() == "0.0"   # Other after: the Triton kernel is element-wise
-
-
 def test_import_vs_hta_benchmark_times_the_whole_command_on_a_tiny_trace():
     tiny = trace("T13_hta_triton")
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "import_vs_hta.py"), "--traces", str(tiny.parent),

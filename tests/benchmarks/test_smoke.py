@@ -23,6 +23,7 @@ EXPECTED = {
     "cost_curve.py": r"\| mlp-demo x2 \| new \| 2 \| [\d.]+ \| [\d.]+ \|",
     "classify_throughput.py": r"classified 20,000 events \(\d+ distinct keys\) in [\d.]+ s = [\d.]+ M events/s",
     "end_to_end.py": r"nscharacterize run configs/compat.yaml: [\d.]+ s end to end \(ok\)",
+    "external_traces.py": r"\| T13_hta_triton \| [\d.]+ \| - \| 0\.0 \| 0\.0 \|",
     "false_alarm.py": r"false alarms, sequential runs: \d/3 .*\n.*false alarms, interleaved ABBA: \d/1",
     "import_vs_hta.py": r"nscharacterize load \+ timeline \+ rows: +[\d.]+ s(.|\n)*mlp-demo\.\S+ +[\d.]+ +[\d.]+",
     "nmn_schedules.py": r"per_example +calls +\d+ +engine +[\d.]+ ms",
