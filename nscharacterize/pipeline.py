@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from nscharacterize.core.errors import Interrupted, UserError
-from nscharacterize.profiler import cprofile_backend
+from nscharacterize.profiler import calibration, cprofile_backend
 from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
 from nscharacterize.attribution.aggregate import attribute
@@ -134,6 +134,7 @@ class _Run:
             "repeats": config.repeats, "config_hash": config.hash(),
             "fingerprint": fingerprint(self.device, config.hash()), "workloads": [], "checks": {}, "notes": [],
         }
+        self.manifest["compensation"] = _compensation(config, self.manifest["fingerprint"])
         stop: BaseException | None = None
         result = None
         try:
@@ -277,7 +278,7 @@ class _Run:
             return
         events = pd.concat([e for e, _t in self.pending], ignore_index=True)
         timings = pd.concat([t for _e, t in self.pending], ignore_index=True)
-        attribution = attribute(events, timings)
+        attribution = attribute(events, timings, self.manifest.get("compensation"))
         self.samples.append(attribution.samples)
         self.checks.append(attribution.checks)
         self.pending, self.pending_rows = [], 0
@@ -366,6 +367,20 @@ def _signals_deferred():
     finally:
         for s, handler in previous.items():
             signal.signal(getattr(signal, s), handler)
+
+
+def _compensation(config: Config, fp: dict) -> dict:
+    """The manifest's ``compensation``: the configured mode and the profilers' measured cost per
+    event (cached per machine and profiler settings), so the attribution can be redone from the
+    run alone, either way. Without the costs the attribution is proportional."""
+    entry = {"mode": config.profiler.compensation}
+    try:
+        cost = calibration.profiler_cost(fp, config.profiler.record_shapes, config.profiler.with_flops,
+                                         config.profiler.memory)
+    except Exception as exc:  # like the ceilings: a missing calibration must not fail the run
+        log.warning("could not measure the profiler's cost per event: %s", exc)
+        return entry
+    return {**entry, **{k: cost[k] for k in ("torch", "cprofile", "settings", "measured_at", "cache_file") if k in cost}}
 
 
 def _record_ceilings(manifest: dict, recorded: set, device: str) -> None:

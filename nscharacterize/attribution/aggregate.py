@@ -1,8 +1,9 @@
 """From classified events and timings to per-sample category times and the breakdown.
 
 Exclusive attribution, per component and sample (docs/architecture.md, "Attribution"):
-the unprofiled wall time W is split into the categories in proportion to the profiled self
-times, scaled by W / profiled wall, and the rest of W (time outside any op) goes to Other. The
+the unprofiled wall time W is split into the categories by the profiled self times with the
+profiler's own cost taken out (nscharacterize/attribution/compensation.py: per recorded event, or
+in proportion to W / profiled wall), and the rest of W (time outside any op) goes to Other. The
 categories therefore add up to W; ``addup`` measures how exactly they do.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 from nscharacterize.profiler.events import op_time_us
 from nscharacterize.taxonomy.categories import BOUND_SPLIT, CATEGORIES, DEVICE_CATEGORIES, OTHER_SPLIT, PY_CATEGORIES
 
+from .compensation import mode_of, per_event_us
 from .views import BOUND_AXIS, BOUND_SPLIT_AXIS, DEVICE_AXIS, addup_errors, cuda_views
 
 SAMPLE_COLUMNS = ["workload", "component", "kind", "device", "axis", "category", "sample", "time_s"]
@@ -32,13 +34,20 @@ class Attribution:
     checks: pd.DataFrame      # per (workload, component, sample): wall, scale, addup error, clamped
 
 
-def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
-    """Splits every (workload, component, sample) wall time into categories."""
+def attribute(events: pd.DataFrame, timings: pd.DataFrame, compensation: dict | None = None) -> Attribution:
+    """Splits every (workload, component, sample) wall time into categories. ``compensation`` is
+    the manifest's entry of that name (mode and measured per-event costs); without it, or without
+    its costs, the profiler's cost is taken out in proportion (``compensation.mode_of``)."""
+    per_event = mode_of(compensation) == "per_event"
     if timings.empty:
         return Attribution(pd.DataFrame(columns=SAMPLE_COLUMNS),
                            pd.DataFrame(columns=_COMP + ["wall_s", "profiled_wall_s", "scale", "addup_error_s",
                                                          "clamped"]))
-    ev = events.assign(t_us=op_time_us(events)) if len(events) else events.assign(t_us=[])
+    if len(events):
+        host = op_time_us(events)
+        ev = events.assign(t_us=per_event_us(events, host, compensation) if per_event else host)
+    else:
+        ev = events.assign(t_us=[])
     ev = ev.assign(other_kind=np.where(ev["category"] != "other", "",
                                        np.where(ev["rule"].astype(str) != "", "ops_deliberate", "ops_unmatched")))
     by_cat = ev.groupby(_COMP + ["category"], observed=True)["t_us"].sum().unstack("category")
@@ -51,10 +60,13 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame) -> Attribution:
     cats = by_cat.reindex(idx).fillna(0.0) / 1e6
     measured = cats.sum(axis=1)
     wall, prof = t["wall_s"], t["profiled_wall_s"]
-    # Host profiles inflate every op alike, so scale by W/P (on a GPU too: this is the host view).
-    # Never let op time exceed W.
-    scale = (wall / prof.where(prof > 0, np.nan)).to_numpy()
-    scale = pd.Series(np.nan_to_num(scale, nan=1.0), index=idx)
+    # Proportional: every op inflated alike, so scale by W/P (on a GPU too: this is the host view).
+    # Per event: the cost is already out of each row. Either way never let op time exceed W.
+    if per_event:
+        scale = pd.Series(1.0, index=idx)
+    else:
+        scale = (wall / prof.where(prof > 0, np.nan)).to_numpy()
+        scale = pd.Series(np.nan_to_num(scale, nan=1.0), index=idx)
     clamped = measured * scale > wall
     scale = scale.where(~clamped, wall / measured.where(measured > 0, np.nan)).fillna(1.0)
     outside = (wall - measured * scale).clip(lower=0.0)

@@ -21,7 +21,7 @@ def write_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, mani
     """Attributes time from classified ``events``; writes events, timings, samples, breakdown and
     checks, and the manifest with its ``checks`` summary recomputed from the same checks, so the
     two never disagree. Returns the breakdown."""
-    attribution = attribute(events, timings)
+    attribution = attribute(events, timings, manifest.get("compensation"))
     run.write_parquet(store.EVENTS, events)
     run.write_csv(store.TIMINGS, timings)
     return write_derived(run, attribution.samples, attribution.checks, timings, manifest, len(events))
