@@ -12,6 +12,8 @@ one-line error naming the rule, not a hang.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -26,6 +28,11 @@ MATCH_LIMIT_S = 2.0  # CPU seconds to match one name against a name space's rule
 
 SEP_ANCESTORS = ">"   # ancestors are stored outermost first: "aten::mm>aten::_sparse_addmm"
 SEP_CHILDREN = "|"    # direct children, sorted and unique
+
+# An event whose recorded inputs are all 0-dimensional: every shape "[]" (a 0-dim tensor, or an
+# argument that is not a tensor) and no non-empty list among the concrete sizing arguments. The
+# ``scalar`` key of a rule tests it (the wrapping of a Python number operand, ops.yaml).
+SCALAR_SHAPES = re.compile(r"\[(?:\[\](?:, )?)*\]")
 
 
 @dataclass(frozen=True)
@@ -45,13 +52,13 @@ class Taxonomy:
         self._verdicts: dict[tuple, Verdict] = {}
 
     def first_match(self, namespace: str, name: str, ancestors: tuple[str, ...] = (),
-                    children: tuple[str, ...] = (), source: str | None = None) -> Rule | None:
+                    children: tuple[str, ...] = (), source: str | None = None, scalar: bool = False) -> Rule | None:
         trying: list[Rule] = []
         try:
             with _cpu_time_bound(MATCH_LIMIT_S):
                 for rule in self.rules[namespace]:
                     trying[:] = [rule]
-                    if rule.matches(name, ancestors, children, source):
+                    if rule.matches(name, ancestors, children, source, scalar):
                         return rule
         except _MatchTimeout:
             rule = trying[0]
@@ -62,15 +69,17 @@ class Taxonomy:
         return None
 
     def classify(self, source: str, name: str, ancestors: tuple[str, ...] = (),
-                 children: tuple[str, ...] = ()) -> Verdict:
-        """Classifies one event; ``source`` is op, runtime, annotation, kernel or python."""
-        key = (source, name, ancestors, children)
+                 children: tuple[str, ...] = (), scalar: bool = False) -> Verdict:
+        """Classifies one event; ``source`` is op, runtime, annotation, kernel or python; ``scalar``:
+        its recorded inputs are all 0-dimensional (``scalar_inputs``)."""
+        key = (source, name, ancestors, children, scalar)
         verdict = self._verdicts.get(key)
         if verdict is None:
-            verdict = self._verdicts[key] = self._classify(source, name, ancestors, children)
+            verdict = self._verdicts[key] = self._classify(source, name, ancestors, children, scalar)
         return verdict
 
-    def _classify(self, source: str, name: str, ancestors: tuple[str, ...], children: tuple[str, ...]) -> Verdict:
+    def _classify(self, source: str, name: str, ancestors: tuple[str, ...], children: tuple[str, ...],
+                  scalar: bool = False) -> Verdict:
         if source == "python":
             rule = self.first_match("python", name)
             return Verdict("other", rule, subcategory=rule.category if rule else "other")
@@ -91,7 +100,7 @@ class Taxonomy:
             launcher = self.first_match("ops", ancestors[-1], ancestors[:-1], (), "op")
             if launcher is not None:
                 return Verdict(launcher.category, launcher, via="launching op")
-        rule = self.first_match("ops", name, ancestors, children, source)
+        rule = self.first_match("ops", name, ancestors, children, source, scalar)
         return Verdict(rule.category if rule else "other", rule)
 
     def classify_events(self, events: pd.DataFrame) -> pd.DataFrame:
@@ -101,16 +110,47 @@ class Taxonomy:
             for col in ("category", "subcategory", "rule"):
                 out[col] = pd.Series(dtype="string")
             return out
-        keys = ["source", "name", "ancestors", "children"]
+        keys = ["source", "name", "ancestors", "children", "_scalar"]
+        out["_scalar"] = scalar_inputs(out)
         codes = _joint_codes(out, keys)
         first = np.unique(codes, return_index=True)[1]  # sorted codes: the k-th entry is key k
         uniques = out.iloc[first][keys]
-        verdicts = [self.classify(src, name, _split(anc, SEP_ANCESTORS), _split(ch, SEP_CHILDREN))
-                    for src, name, anc, ch in uniques.itertuples(index=False)]
+        out = out.drop(columns="_scalar")
+        verdicts = [self.classify(src, name, _split(anc, SEP_ANCESTORS), _split(ch, SEP_CHILDREN), bool(sc))
+                    for src, name, anc, ch, sc in uniques.itertuples(index=False)]
         out["category"] = _categorical([v.category for v in verdicts], codes)
         out["subcategory"] = _categorical([v.subcategory for v in verdicts], codes)
         out["rule"] = _categorical([v.rule.id if v.rule else "" for v in verdicts], codes)
         return out
+
+
+def scalar_inputs(events: pd.DataFrame) -> np.ndarray:
+    """Per row: the op's recorded inputs are all 0-dimensional (see ``SCALAR_SHAPES``). Rows
+    without recorded shapes (record_shapes off, cProfile, kernels) are not. Matched once per
+    distinct text."""
+    if "input_shapes" not in events or not len(events):
+        return np.zeros(len(events), dtype=bool)
+    shapes = events["input_shapes"].astype(str)
+    concrete = events["concrete_inputs"].astype(str) if "concrete_inputs" in events else pd.Series("", index=events.index)
+    shape_ok = _per_distinct(shapes, lambda s: bool(s) and bool(SCALAR_SHAPES.fullmatch(s)))
+    no_sizes = _per_distinct(concrete, _no_sizes)
+    return shape_ok & no_sizes
+
+
+def _no_sizes(text: str) -> bool:
+    """No non-empty list among an op's concrete arguments (JSON, profiler/events.concrete_inputs)."""
+    if not text:
+        return True
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return False
+    return not any(isinstance(v, list) and v for v in (values if isinstance(values, list) else [values]))
+
+
+def _per_distinct(values: pd.Series, test) -> np.ndarray:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.array([test(str(u)) for u in uniques], dtype=bool)[codes] if len(uniques) else np.zeros(0, dtype=bool)
 
 
 class _MatchTimeout(BaseException):

@@ -19,7 +19,7 @@ from .categories import CATEGORIES, PY_CATEGORIES
 
 RULES_DIR = Path(__file__).parent / "rules"
 NAMESPACES = ("ops", "kernels", "python")  # the one list of rule name spaces
-_ALLOWED_KEYS = {"id", "match", "within", "calls", "source", "category", "reason", "overrides_launcher"}
+_ALLOWED_KEYS = {"id", "match", "within", "calls", "source", "category", "reason", "overrides_launcher", "scalar"}
 _TEXT_KEYS = ("id", "match", "within", "calls", "source", "category", "reason")
 SOURCES = ("op", "runtime", "annotation")  # event sources a rule may be limited to
 MAX_PATTERN = 5_000  # characters; built-in patterns stay under 1,500
@@ -37,6 +37,9 @@ class Rule:
     enclosing op; ``calls`` (optional) must match the name of some op this op called directly.
     ``source`` (optional) limits the rule to events of that source (e.g. ``annotation``).
     ``overrides_launcher`` (kernels only): the kernel's own category wins over its launching op's.
+    ``scalar`` (optional, true or false): the event's recorded inputs are all 0-dimensional (no
+    tensor argument with a dimension, no non-empty size list), as when a Python number operand is
+    wrapped into a 0-dim tensor and cast to the op's dtype (``SCALAR_INPUTS`` in classifier.py).
     """
 
     id: str
@@ -49,10 +52,13 @@ class Rule:
     source: str | None = None
     overrides_launcher: bool = False
     file: str = ""
+    scalar: bool | None = None
 
     def matches(self, name: str, ancestors: tuple[str, ...] = (), children: tuple[str, ...] = (),
-                source: str | None = None) -> bool:
+                source: str | None = None, scalar: bool = False) -> bool:
         if self.source is not None and source != self.source:
+            return False
+        if self.scalar is not None and scalar != self.scalar:
             return False
         if not self.match.fullmatch(name):
             return False
@@ -116,6 +122,9 @@ def _read_file(path: Path, namespace: str) -> list[Rule]:
         if raw.get("source") is not None and raw["source"] not in SOURCES:
             raise RuleFileError(path, f"{where}.source", f"{raw['source']!r} is not an event source",
                                 f"use one of {', '.join(SOURCES)}")
+        if not isinstance(raw.get("scalar", False), bool):
+            raise RuleFileError(path, f"{where}.scalar", f"must be true or false, not {raw['scalar']!r}",
+                                "write true or false")
         if not isinstance(raw.get("overrides_launcher", False), bool):
             raise RuleFileError(path, f"{where}.overrides_launcher", f"must be true or false, not "
                                 f"{raw['overrides_launcher']!r}", "write true or false")
@@ -128,7 +137,7 @@ def _read_file(path: Path, namespace: str) -> list[Rule]:
                         within=_compile(raw["within"], path, where, "within", builtin) if raw.get("within") else None,
                         calls=_compile(raw["calls"], path, where, "calls", builtin) if raw.get("calls") else None,
                         source=raw.get("source"), overrides_launcher=bool(raw.get("overrides_launcher", False)),
-                        file=str(path)))
+                        file=str(path), scalar=raw.get("scalar")))
     return out
 
 
