@@ -45,7 +45,9 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame, compensation: dict | 
                                                          "clamped"]))
     if len(events):
         host = op_time_us(events)
-        ev = events.assign(t_us=per_event_us(events, host, compensation) if per_event else host)
+        if per_event:
+            host = per_event_us(events, host, compensation)
+        ev = events.assign(t_us=host)
     else:
         ev = events.assign(t_us=[])
     ev = ev.assign(other_kind=np.where(ev["category"] != "other", "",

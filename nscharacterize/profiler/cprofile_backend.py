@@ -70,13 +70,20 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str) -> Capture:
                 _restore(outer)
     modules = _module_names()
     rows = []
-    for (filename, _line, func), (_cc, ncalls, tottime, _ct, _callers) in stats.items():
+    for (filename, _line, func), (_cc, ncalls, tottime, _ct, callers) in stats.items():
         name = function_name(filename, func, modules)
         if name == "builtin:_lsprof.Profiler.disable":
             continue
-        rows.append({"source": "python", "device": "cpu", "name": name, "ancestors": "", "children": "",
-                     "calls": int(ncalls), "self_cpu_us": tottime * 1e6, "self_device_us": 0.0,
-                     "input_shapes": "", "input_dtypes": "", "flops": 0.0, "bytes": 0.0})
+        # One row per (function, direct caller), with the caller in ``ancestors`` (cProfile keeps
+        # no deeper stack): the compensation charges each call's cost to the caller it lands in.
+        edges = [(function_name(c[0], c[2], modules), e[0], e[2]) for c, e in (callers or {}).items()
+                 if isinstance(e, tuple)]
+        if not edges or sum(n for _c, n, _t in edges) < ncalls:  # called from outside the profiled call
+            edges.append(("", ncalls - sum(n for _c, n, _t in edges), tottime - sum(t for _c, _n, t in edges)))
+        for caller, calls, self_s in edges:
+            rows.append({"source": "python", "device": "cpu", "name": name, "ancestors": caller, "children": "",
+                         "calls": int(calls), "self_cpu_us": max(self_s, 0.0) * 1e6, "self_device_us": 0.0,
+                         "input_shapes": "", "input_dtypes": "", "flops": 0.0, "bytes": 0.0})
     return Capture(out, rows, wall, float("nan"))  # cProfile sees no tensor allocations
 
 

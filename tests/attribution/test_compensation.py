@@ -60,12 +60,17 @@ def test_a_parents_charge_is_shared_by_its_rows_in_proportion_to_calls_and_never
     np.testing.assert_allclose(got, [40 - 1.5 - owed * 3 / 4, 10 - 0.5 - owed / 4, 5 - 1.0, 8 - 4.0, 0.0])
 
 
-def test_children_of_a_user_range_charge_nobody_and_cprofile_rows_lose_in_plus_out():
+def test_children_of_a_user_range_charge_nobody_and_cprofile_calls_charge_their_caller():
     ev = _events([_row("my_range", 50.0, 1, children="aten::neg", source="annotation", category="other"),
                   _row("aten::neg", 30.0, 10, "my_range"),
-                  _row("mod:filter_red", 20.0, 40, source="python", category="other")])
+                  _row("mod:run", 100.0, 1, source="python", category="other"),
+                  _row("mod:filter_red", 20.0, 30, "mod:run", source="python", category="other"),
+                  _row("mod:filter_red", 5.0, 10, "mod:other", source="python", category="other"),
+                  _row("mod:other", 10.0, 2, "mod:run", source="python", category="other")])
     got = per_event_us(ev, op_time_us(ev), COST).to_numpy()
-    np.testing.assert_allclose(got, [0.0, 30 - 5.0, 20 - 40 * 0.3])   # a range's self time counts nowhere
+    # a range's self time counts nowhere; cProfile: in 0.1 per own call, out 0.2 per call made
+    np.testing.assert_allclose(got, [0.0, 30 - 5.0, 100 - 0.1 - 0.2 * 32, 20 - 3.0, 5 - 1.0,
+                                     10 - 0.2 - 0.2 * 10])
 
 
 def test_per_event_attribution_adds_up_exactly_and_leaves_long_ops_alone():
@@ -94,6 +99,18 @@ def test_per_event_ops_beyond_the_wall_are_scaled_down_to_it():
     assert cat.sum() == pytest.approx(1000e-6, rel=1e-12) and cat["other"] == pytest.approx(0.0, abs=1e-15)
 
 
+def test_the_first_call_of_each_name_and_the_first_event_lose_their_extra():
+    cost = {"mode": "per_event", "torch": {"in_us": 0.0, "out_us": 0.0, "first_call_us": 5.0,
+                                           "nested_first_call_us": 2.0, "capture_first_us": 30.0}}
+    ev = _events([_row("aten::neg", 100.0, 10, children="aten::to"), _row("aten::to", 20.0, 10, "aten::neg"),
+                  _row("aten::mm", 50.0, 2, category="gemm"),
+                  _row("aten::neg", 10.0, 2, children="aten::to", sample=1), _row("aten::neg", 9.0, 1, sample=1)])
+    got = per_event_us(ev, op_time_us(ev), cost).to_numpy()
+    # sample 0: neg is its first event (30 + 5), to first nested (2), mm first of its name (5);
+    # sample 1: its own first event and name again; the second neg row is not a first
+    np.testing.assert_allclose(got, [100 - 35, 20 - 2, 50 - 5, 0.0, 9.0])
+
+
 def test_without_measured_costs_the_attribution_is_proportional():
     assert mode_of(None) == "proportional"
     assert mode_of({"mode": "per_event"}) == "proportional"          # an imported trace, an older run
@@ -102,11 +119,16 @@ def test_without_measured_costs_the_attribution_is_proportional():
 
 
 def test_calibration_arithmetic():
-    t = calibration.estimate_torch(100, nested_parent_self=80e-6, flat_self=50e-6, flat_wall=200e-6,
-                                   flat_profiled_wall=400e-6)
-    assert (t.in_us, t.out_us, t.total_us) == pytest.approx((0.5, 0.8, 2.0))
-    t = calibration.estimate_torch(100, -1e-6, -1e-6, 300e-6, 200e-6)   # noise never makes a cost negative
-    assert (t.in_us, t.out_us, t.total_us) == (0.0, 0.0, 0.0)
+    t = calibration.estimate_torch(100, top_self=30e-6, nested_parent_self=60e-6, nested_children_self=110e-6,
+                                   nested_wall=100e-6, flat_wall=200e-6, flat_profiled_wall=400e-6,
+                                   nested_profiled_wall=190e-6)
+    assert (t.in_us, t.out_us, t.nested_in_us, t.total_us, t.nested_total_us) == pytest.approx((0.3, 0.6, 0.1, 2.0, 0.9))
+    t = calibration.estimate_torch(100, -1e-6, -1e-6, 90e-6, 100e-6, 300e-6, 200e-6)   # noise never makes a cost negative
+    assert (t.in_us, t.out_us, t.nested_in_us, t.total_us) == (0.0, 0.0, 0.0, 0.0)
+    # first calls: rows in call order; a: 40 then 1, 1; b: 8 then 2, 2; c: 7 then 1, 1 -> typical 6, start 33
+    rows = [{"source": "op", "ancestors": "", "name": n, "self_cpu_us": v}
+            for n, v in [("a", 40), ("b", 8), ("c", 7), ("a", 1), ("b", 2), ("c", 1), ("a", 1), ("b", 2), ("c", 1)]]
+    assert calibration.first_call_excess(rows, nested=False) == pytest.approx((6.0, 33.0))
     p = calibration.estimate_cprofile(1000, callee_self=100e-6, wall=100e-6, profiled_wall=400e-6)
     assert (p.in_us, p.out_us, p.total_us) == pytest.approx((0.1, 0.2, 0.3))
 
@@ -136,7 +158,8 @@ def test_a_run_records_the_compensation_and_the_config_key_is_checked(tmp_path):
     assert res.returncode == 0, res.stderr
     run_dir = next((tmp_path / "runs").iterdir())
     comp = json.loads((run_dir / "manifest.json").read_text())["compensation"]
-    assert comp["mode"] == "per_event" and set(comp["torch"]) == {"in_us", "out_us", "total_us"}
+    assert comp["mode"] == "per_event" and {"in_us", "out_us", "first_call_us"} <= set(comp["torch"])
+    assert comp["cprofile"]["in_us"] >= 0 and comp["settings"] == "shapes=1,flops=1,memory=1"
     bad = write_config(tmp_path / "bad.yaml", profiler={"compensation": "none"})
     res = run_cli("run", str(bad))
     assert res.returncode == 2 and "profiler.compensation" in res.stderr and "Traceback" not in res.stderr
