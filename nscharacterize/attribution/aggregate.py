@@ -46,7 +46,7 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame, compensation: dict | 
     if len(events):
         host = op_time_us(events)
         if per_event:
-            host = per_event_us(events, host, compensation)
+            host = per_event_us(events, host, compensation or {})
         ev = events.assign(t_us=host)
     else:
         ev = events.assign(t_us=[])
