@@ -51,10 +51,10 @@ class ProfilerConfig(_Strict):
     with_flops: bool = Field(True, description="let torch.profiler estimate FLOPs (matmul and conv only)")
     memory: bool = Field(True, description="record allocations to report peak memory per component")
     chrome_trace: bool = Field(False, description="write a Chrome trace per component and sample under traces/")
-    compensation: Literal["per_event", "proportional"] = Field(
-        "per_event", description="how the profiler's own cost is taken out of the shares: per_event (its cost per "
-        "recorded event, measured once per machine) or proportional (every op scaled by unprofiled/profiled wall); "
-        "docs/measurement.md")
+    compensation: Literal["proportional", "per_event"] = Field(
+        "proportional", description="how the profiler's own cost is taken out of the shares: proportional (every op "
+        "scaled by unprofiled/profiled wall) or per_event (its cost per recorded event, measured once per machine); "
+        "docs/measurement.md compares them against ground truth")
 
 
 class TaxonomyConfig(_Strict):

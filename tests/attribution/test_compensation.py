@@ -153,12 +153,15 @@ def test_calibration_measures_real_costs_once_per_machine_and_settings(tmp_path,
 
 
 def test_a_run_records_the_compensation_and_the_config_key_is_checked(tmp_path):
-    cfg = write_config(tmp_path / "c.yaml", samples=1, output=str(tmp_path / "runs"))
+    cfg = write_config(tmp_path / "c.yaml", samples=1, output=str(tmp_path / "runs"),
+                       profiler={"compensation": "per_event"})
     res = run_cli("run", str(cfg))
     assert res.returncode == 0, res.stderr
     run_dir = next((tmp_path / "runs").iterdir())
     comp = json.loads((run_dir / "manifest.json").read_text())["compensation"]
     assert comp["mode"] == "per_event" and {"in_us", "out_us", "first_call_us"} <= set(comp["torch"])
+    checks = pd.read_csv(run_dir / "checks.csv")
+    assert len(checks) and ((checks["scale"] == 1.0) | checks["clamped"]).all()   # per event: no W/P scaling
     assert comp["cprofile"]["in_us"] >= 0 and comp["settings"] == "shapes=1,flops=1,memory=1"
     bad = write_config(tmp_path / "bad.yaml", profiler={"compensation": "none"})
     res = run_cli("run", str(bad))
