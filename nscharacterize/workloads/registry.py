@@ -161,7 +161,7 @@ def _typed(factory: Callable[..., Any], signature: inspect.Signature, kwargs: di
         if parameter is None or parameter.kind is parameter.VAR_KEYWORD or name not in hints:
             continue
         annotation = hints[name]
-        if _is_number(annotation) and isinstance(value, (bool, str)):
+        if _is_number(annotation) and (isinstance(value, bool) or (isinstance(value, str) and not _takes_text(annotation))):
             shown = str(value).lower() if isinstance(value, bool) else repr(value)
             raise WorkloadError(f"must be a number ({_annotation_name(annotation)}), not "
                                 f"{'true/false' if isinstance(value, bool) else 'text'} {shown}",
@@ -179,6 +179,14 @@ def _typed(factory: Callable[..., Any], signature: inspect.Signature, kwargs: di
             raise WorkloadError(f"{err['msg']} (got {value!r}; the factory takes {_annotation_name(annotation)})",
                                 "fix the value", key=f"params.{name}{where}") from None
     return out
+
+
+def _takes_text(annotation: Any) -> bool:
+    """Whether an annotation accepts text (``int | str``): then ``"bye"`` is not a mistyped number."""
+    import typing
+
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    return any(a is str or a is Any for a in options)
 
 
 def _annotation_name(annotation: Any) -> str:

@@ -258,3 +258,10 @@ def test_the_own_model_example_with_several_inputs_runs_as_written(tmp_path, cap
     assert code_ == 0, err
     manifest = json.loads((Path(out.strip().splitlines()[-1]) / "manifest.json").read_text())
     assert {w["status"] for w in manifest["workloads"]} == {"ok"}
+
+
+def test_a_factory_that_takes_text_or_a_number_gets_text(tmp_path, capsys):
+    """``code: int | str`` accepts "bye" (sys.exit's argument): only a number-only parameter refuses text."""
+    proc = _run(tmp_path, {"workload": "fault_models:exits", "name": "bad", "params": {"code": "bye", "at": 0}},
+                capsys=capsys)
+    assert proc.returncode == 1 and "sys.exit('bye')" in proc.stderr, proc.stderr

@@ -21,7 +21,7 @@ def _pipeline(name: str, step, samples=lambda n: list(range(n))) -> Workload:
                            Component("symbolic", step, "symbolic", "cprofile")], samples)
 
 
-def exits(code: int = 3, at: int = 1) -> Workload:
+def exits(code: int | str = 3, at: int = 1) -> Workload:
     """Calls sys.exit(code) on sample ``at``, after the earlier samples were measured."""
     def step(x):
         if int(x.sum()) // 4 >= at:
