@@ -57,6 +57,20 @@ class ProfilerConfig(_Strict):
         "docs/measurement.md compares them against ground truth")
 
 
+class MetricsConfig(_Strict):
+    """Beyond time (nscharacterize/profiler/opmetrics.py): one extra pass per sample, off the timed
+    path, with every op seen at dispatch level."""
+
+    memory: bool = Field(True, description="bytes allocated per category, peak of intermediates, parameters, "
+                                           "inputs and state per component (memory.csv)")
+    sparsity: bool = Field(False, description="fraction of zeros in each op's floating outputs and inputs, per "
+                                              "category (sparsity.csv); costs a reduction per tensor")
+    tolerance: float = Field(1e-6, ge=0, le=1, description="a value within this of zero counts as near-zero")
+    counters: bool = Field(False, description="CPU hardware counters (cycles, instructions, cache misses) per "
+                                              "category where Linux perf allows; the run says why not otherwise")
+    samples: int = Field(1, ge=0, le=100, description="samples measured this way (0: none)")
+
+
 class TaxonomyConfig(_Strict):
     rules: dict[Namespace, list[str]] = Field(
         default_factory=dict, description="extra rule files per name space, checked before the built-in rules")
@@ -110,6 +124,7 @@ class Config(_Strict):
     output: str = Field("runs", description="folder under which run directories are created")
     profiler: ProfilerConfig = Field(default_factory=ProfilerConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     compare: dict = Field(default_factory=dict, description="thresholds of `nscharacterize compare` (docs/ci.md)")
     workloads: list[WorkloadEntry] = Field(min_length=1, description="the workloads to profile, in order")
     sweep: SweepConfig | None = Field(None, description="parameter sweep run by `nscharacterize sweep` (ignored by run)")

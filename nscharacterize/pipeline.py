@@ -42,6 +42,9 @@ from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.machine_noise import Recorder, repeat_spread
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
 from nscharacterize.profiler.torch_backend import TorchSettings
+from nscharacterize.profiler import opmetrics
+from nscharacterize.profiler.counters import Counters
+from nscharacterize.profiler.counters import probe as probe_counters
 from nscharacterize.rundir import store
 from nscharacterize.reports.render import render, render_tables, write_derived, write_results
 from nscharacterize.rundir.store import RunDir
@@ -115,6 +118,7 @@ class _Run:
     event_rows: int = 0
     dtypes: set = field(default_factory=set)        # input dtypes seen, for the roofline's ceilings
     logs: tuple | None = None                       # (events, timings) append-only logs
+    beyond_time: dict = field(default_factory=dict)   # file name -> rows of memory, sparsity, counters
     _result: pd.DataFrame | None = None
     _derived_from: int = -1                         # samples in the derived tables last written
     _machine: Recorder | None = None
@@ -187,6 +191,7 @@ class _Run:
             compiled = compile_workload(workload, entry.compile, self.device)   # None unless `compile` is set
             record["info"] = workload.info
             profile_workload(workload, entry.label, settings, on_sample=on_sample)
+            self._measure_beyond_time(workload, entry.label)
             if compiled:
                 compiled.finish()
         except KeyboardInterrupt as exc:
@@ -216,6 +221,44 @@ class _Run:
             record["machine"]["repeat_spread"] = repeat_spread(pd.concat(mine)) if mine else None
             if self.progress:
                 self.progress.finish(task, ok=record["status"] == "ok")
+
+    def _measure_beyond_time(self, workload, label: str) -> None:
+        """Memory, sparsity and counters per category (config ``metrics``): one extra pass per sample
+        after the timed ones, written at once. A failure here is logged and noted, never the
+        workload's failure: its timings are already saved."""
+        m = self.config.metrics
+        if not m.samples or not (m.memory or m.sparsity or m.counters):
+            return
+        counters = None
+        if m.counters:
+            found = probe_counters()
+            if found.line() not in self.manifest["notes"]:
+                self.manifest["notes"].append(found.line())
+            counters = Counters(found.events) if found.available else None
+        taxonomy = self.taxonomy
+
+        def classify(name: str) -> str:
+            rule = taxonomy.first_match("ops", name, source="op")
+            return rule.category if rule else "other"
+
+        try:
+            memory, sparse, counted = opmetrics.measure_workload(
+                workload, label, list(workload.make_samples(m.samples)), classify, self.device,
+                sparsity=m.sparsity, tolerance=m.tolerance, counters=counters)
+        except Exception as exc:  # e.g. a compiled module that refuses a dispatch mode
+            note = f"{label}: memory/sparsity pass failed ({type(exc).__name__}: {exc}".splitlines()[0] + ")"
+            self.manifest["notes"].append(note)
+            log.warning("%s\n%s", note, traceback.format_exc())
+            return
+        finally:
+            if counters is not None:
+                counters.close()
+        for rows, name, columns, wanted in ((memory, store.MEMORY, opmetrics.MEMORY_COLUMNS, m.memory),
+                                            (sparse, store.SPARSITY, opmetrics.SPARSITY_COLUMNS, m.sparsity),
+                                            (counted, store.COUNTERS, opmetrics.COUNTER_COLUMNS, counters is not None)):
+            if wanted and rows:
+                self.beyond_time.setdefault(name, []).extend(rows)
+                self.run_dir.write_csv(name, pd.DataFrame(self.beyond_time[name], columns=columns))
 
     def _log_failure(self, label: str) -> None:
         self.failed.append(label)

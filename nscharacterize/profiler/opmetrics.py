@@ -57,6 +57,7 @@ class ComponentMetrics:
     read_before: dict[int, int] = field(default_factory=dict)                    # storage -> bytes
     sparsity: dict[tuple[str, str], list[float]] = field(default_factory=dict)   # (category, side) -> [n, zeros, near]
     ops: int = 0
+    parameters: set[int] = field(default_factory=set)                             # storages of nn.Parameters read
     counters: dict[str, list[int]] = field(default_factory=dict)                 # category -> counter deltas
 
 
@@ -115,6 +116,8 @@ class OpMetricsMode(TorchDispatchMode):
             seen_in.add(st[0])
             if st[0] not in self._made:
                 self.metrics.read_before.setdefault(st[0], st[1])
+                if isinstance(t, torch.nn.Parameter):
+                    self.metrics.parameters.add(st[0])
         outputs = _tensors(out)
         for t in outputs:
             st = _storage(t)
@@ -165,12 +168,17 @@ SPARSITY_COLUMNS = ["workload", "component", "kind", "device", "sample", "catego
                     "near_zeros", "tolerance"]
 
 
-def measure_workload(workload: Any, label: str, samples: list, classify: Classify, device: str,
-                     sparsity: bool = False, tolerance: float = 0.0) -> tuple[list[dict], list[dict]]:
-    """Runs ``samples`` through the workload's components once more, each component inside an
-    :class:`OpMetricsMode`, and returns memory rows and sparsity rows (MEMORY_COLUMNS, SPARSITY_COLUMNS).
+COUNTER_COLUMNS = ["workload", "component", "kind", "device", "sample", "category", "event", "value"]
 
-    Memory parts: ``parameters`` (its modules' parameters and buffers the ops read), ``inputs`` (its
+
+def measure_workload(workload: Any, label: str, samples: list, classify: Classify, device: str,
+                     sparsity: bool = False, tolerance: float = 0.0,
+                     counters: Any = None) -> tuple[list[dict], list[dict], list[dict]]:
+    """Runs ``samples`` through the workload's components once more, each component inside an
+    :class:`OpMetricsMode`, and returns memory, sparsity and counter rows (MEMORY_COLUMNS, SPARSITY_COLUMNS,
+    COUNTER_COLUMNS; counter rows only with ``counters``, a :class:`~.counters.Counters`).
+
+    Memory parts: ``parameters`` (parameters the ops read, and its modules' buffers), ``inputs`` (its
     input's tensors the ops read), ``state`` (other tensors that existed before the component and that
     its ops read: codebooks, fact tables), ``peak_intermediates`` (the most bytes allocated by its ops
     alive at once) and, per category, ``allocated`` (all bytes its ops allocated); on CUDA also
@@ -181,6 +189,7 @@ def measure_workload(workload: Any, label: str, samples: list, classify: Classif
 
     memory: list[dict] = []
     sparse: list[dict] = []
+    counted: list[dict] = []
     for index, sample in enumerate(samples):
         x = sample
         for c in workload.components:
@@ -191,12 +200,13 @@ def measure_workload(workload: Any, label: str, samples: list, classify: Classif
                 torch.cuda.synchronize()
                 reset_cuda_peak(device)
                 base = cuda_allocated_bytes(device)
-            mode = OpMetricsMode(classify, sparsity, tolerance)
+            mode = OpMetricsMode(classify, sparsity, tolerance, counters)
             with mode:
                 x = c.fn(x)
             m = mode.finish()
             row = {"workload": label, "component": c.name, "kind": c.kind, "device": device, "sample": index}
             read = m.read_before
+            params = {**params, **{p: read[p] for p in m.parameters}}
             parts = {"parameters": sum(b for p, b in read.items() if p in params),
                      "inputs": sum(b for p, b in read.items() if p in given and p not in params),
                      "state": sum(b for p, b in read.items() if p not in params and p not in given),
@@ -209,4 +219,7 @@ def measure_workload(workload: Any, label: str, samples: list, classify: Classif
                        for cat, b in sorted(m.allocated.items())]
             sparse += [{**row, "category": cat, "side": side, "elements": v[0], "zeros": v[1], "near_zeros": v[2],
                         "tolerance": tolerance} for (cat, side), v in sorted(m.sparsity.items())]
-    return memory, sparse
+            if counters is not None:
+                counted += [{**row, "category": cat, "event": event, "value": int(v)}
+                            for cat, values in sorted(m.counters.items()) for event, v in zip(counters.names, values)]
+    return memory, sparse, counted

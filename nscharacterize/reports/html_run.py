@@ -21,6 +21,7 @@ from nscharacterize.taxonomy.categories import (
     CATEGORIES, COLORS, LABELS, OTHER_SPLIT, OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_COLORS, PY_LABELS)
 
 from nscharacterize.rundir import store
+from . import metrics_report
 from .format import fmt_bytes, fmt_time
 from .html import Section, esc, facts, figure, paragraph, pre, render_page, table, write_page
 from nscharacterize.rundir.store import RunDir

@@ -8,7 +8,7 @@ import pandas as pd
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 from nscharacterize.rundir import store
-from . import plots
+from . import metrics_report, plots
 from nscharacterize.attribution.aggregate import attribute, breakdown
 from nscharacterize.attribution.system import system_view
 from .roofline_report import has_events, write_roofline
@@ -90,7 +90,9 @@ def _tables(run: RunDir) -> tuple[pd.DataFrame, dict, pd.DataFrame, str]:
     """The breakdown, manifest, system view and table.md's text up to the roofline section."""
     result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
     system = system_view(run.samples())
-    return result, manifest, system, markdown_report(result, timings, checks, manifest) + "\n" + system_markdown(system)
+    text = markdown_report(result, timings, checks, manifest) + "\n" + system_markdown(system)
+    beyond_time = metrics_report.markdown(run)
+    return result, manifest, system, text + ("\n" + beyond_time if beyond_time else "")
 
 
 def render(run: RunDir) -> list[Path]:

@@ -49,6 +49,9 @@ SYSTEM_PLOT = "system.png"
 REPORT_HTML = "report.html"
 ROOFLINE = "roofline.csv"
 ROOFLINE_PLOT = "roofline.png"
+MEMORY = "memory.csv"        # profiler/opmetrics.MEMORY_COLUMNS
+SPARSITY = "sparsity.csv"    # profiler/opmetrics.SPARSITY_COLUMNS
+COUNTERS = "counters.csv"    # profiler/opmetrics.COUNTER_COLUMNS
 LOG = "run.log"
 TRACES = "traces"
 

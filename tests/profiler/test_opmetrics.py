@@ -77,7 +77,7 @@ def test_workload_memory_splits_parameters_inputs_state_and_intermediates():
 
     w = Workload("toy", [Component("neural", neural, modules=(lin,)), Component("symbolic", symbolic, kind="symbolic")],
                  make_samples=lambda n: [torch.randn(4, 16) for _ in range(n)])
-    memory, sparse = measure_workload(w, "toy", w.make_samples(2), classify, "cpu", sparsity=True)
+    memory, sparse, counted = measure_workload(w, "toy", w.make_samples(2), classify, "cpu", sparsity=True)
     rows = {(r["component"], r["sample"], r["part"], r["category"]): r["bytes"] for r in memory}
     assert rows[("neural", 0, "parameters", "")] == (16 * 16 + 16) * 4
     assert rows[("neural", 0, "inputs", "")] == 4 * 16 * 4
@@ -86,6 +86,7 @@ def test_workload_memory_splits_parameters_inputs_state_and_intermediates():
     assert rows[("symbolic", 1, "peak_intermediates", "")] >= 4 * 100 * 4
     assert {r["component"] for r in sparse} == {"neural", "symbolic"}
     assert all(0 <= r["zeros"] <= r["elements"] for r in sparse)
+    assert counted == []
 
 
 def test_counters_are_read_around_each_op_and_summed_by_category():
