@@ -213,7 +213,7 @@ def measure_workload(workload: Any, label: str, samples: list, classify: Classif
                      "peak_intermediates": m.peak_intermediate_bytes}
             if on_cuda:
                 torch.cuda.synchronize()
-                parts["allocator_peak"] = max(0, cuda_peak_bytes(device) - base)
+                parts["allocator_peak"] = int(max(0.0, cuda_peak_bytes(device) - base))
             memory += [{**row, "part": part, "category": "", "bytes": int(b)} for part, b in parts.items()]
             memory += [{**row, "part": "allocated", "category": cat, "bytes": int(b)}
                        for cat, b in sorted(m.allocated.items())]

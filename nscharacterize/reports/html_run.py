@@ -62,6 +62,9 @@ def run_page(run: RunDir, events: pd.DataFrame | None = None) -> str:
     sections += _breakdown_sections(breakdown)
     if not breakdown.empty:
         sections.append(_roofline(run, manifest))
+    beyond_time = metrics_report.html_section(run)
+    if beyond_time is not None:
+        sections.append(beyond_time)
     sections.append(_measurement(timings, checks, manifest))
     sections.append(_workloads(manifest))
     sections.append(_classification(run, manifest, events))
