@@ -1,7 +1,6 @@
 """Memory and sparsity per category at dispatch level, on ops whose answer is known."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from nscharacterize.profiler.opmetrics import OpMetricsMode, measure_workload
