@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+WIDE = 0.5   # an exponent interval wider than this cannot call a ratio stable
 START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 SECTIONS = ("## Runtime by category", "## Share of component runtime", "## End to end")
 
@@ -46,8 +47,9 @@ def sweep_section(sweep: Path) -> list[str]:
             continue
         n, s = row["neural"], row["symbolic"]
         overlap = max(n["b_lo"], s["b_lo"]) <= min(n["b_hi"], s["b_hi"])
-        verdict = "stable (intervals overlap)" if overlap else (
-            "symbolic grows faster" if s["b"] > n["b"] else "neural grows faster")
+        wide = max(n["b_hi"] - n["b_lo"], s["b_hi"] - s["b_lo"]) > WIDE
+        verdict = ("symbolic grows faster" if s["b"] > n["b"] else "neural grows faster") if not overlap else (
+            f"inconclusive (an interval is wider than {WIDE:g})" if wide else "stable (intervals overlap)")
         out.append(f"| {workload} | {parameter} ({n['x']}) | {n['n_points']} | {n['b']:.2f} [{n['b_lo']:.2f}, "
                    f"{n['b_hi']:.2f}] | {s['b']:.2f} [{s['b_lo']:.2f}, {s['b_hi']:.2f}] | {verdict} |")
     return out + [""]
