@@ -1,6 +1,6 @@
 """FLOPs and bytes of one op from its recorded shapes, dtypes and sizing arguments.
 
-One table (``COSTS``) maps op names to cost functions, fvcore-style. Each function sees the op's
+One table (``WORKERS``, ``TRANSPARENT``) maps op names to cost functions, fvcore-style. Each function sees the op's
 arguments by position (shape, dtype name and concrete value per argument) and returns what the op
 computes and what it moves:
 
@@ -654,110 +654,170 @@ def data_dependent(args):
 
 
 # ---- the table ----------------------------------------------------------------------------------
+# Exact op names, written ``aten::`` less; ``name[_]`` stands for the op and its in-place form
+# (``add[_]`` is ``aten::add`` and ``aten::add_``). Patterns are kept for the families of
+# transparent metadata ops whose members come and go between torch versions (``is_\w+``); a worker
+# is always named exactly, so a pattern can never shadow it. tests/attribution/test_opcost.py
+# checks the whole table against every op registered in the installed torch: no name may match two
+# entries of different kinds.
+def _names(text: str, prefix: str = "aten::") -> list[str]:
+    out = []
+    for word in text.split():
+        base = word.removesuffix("[_]")
+        out += [prefix + base] + ([prefix + base + "_"] if word.endswith("[_]") else [])
+    return out
+
+
+TRANSPARENT = _names("""
+    view view_as reshape reshape_as _reshape_alias _unsafe_view flatten unflatten squeeze[_] unsqueeze[_]
+    permute transpose[_] t[_] expand expand_as broadcast_to broadcast_tensors as_strided[_] narrow slice
+    select unbind split split_with_sizes tensor_split chunk unsafe_chunk diagonal alias detach[_] lift_fresh
+    lift resolve_conj resolve_neg _conj conj movedim moveaxis swapaxes real imag view_as_real
+    view_as_complex unfold _shape_as_tensor
+    empty empty_like empty_strided resize_ resize_as_ _resize_output[_] set_
+    size stride numel dim _nnpack_available result_type record_stream output_nr _version requires_grad_
+    retain_grad
+    linear matmul einsum tensordot conv_tbc _convolution_mode
+    to _to_copy clone contiguous _to_dense to_dense type_as
+    zeros zeros_like ones ones_like full full_like new_zeros new_ones new_full scalar_tensor
+    rand rand_like randn randn_like randint randint_like normal tensor
+    layer_norm batch_norm _batch_norm_impl_index group_norm instance_norm dropout feature_dropout
+    softmax log_softmax max_pool1d max_pool2d max_pool3d adaptive_max_pool1d
+    adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d
+    embedding_bag item cpu cuda type flatten_dense_tensors meshgrid _unsafe_index
+    pad arange linspace range eye nonzero_numpy
+    sparse_dim dense_dim _dimI _dimV _nnz _indices _values indices values _coalesced_
+    _sparse_coo_tensor_with_dims_and_tensors _sparse_coo_tensor_unsafe sparse_coo_tensor
+    _validate_sparse_coo_tensor_args
+""") + _names("detach detach_ torchvision::_cuda_version", prefix="")
+# The wrappers above call their workers (``max_pool2d`` calls ``max_pool2d_with_indices``,
+# ``adaptive_avg_pool2d`` calls ``_adaptive_avg_pool2d``, ``adaptive_max_pool1d`` calls
+# ``adaptive_max_pool2d``), which are counted.
+TRANSPARENT_FAMILIES = [re.compile(p) for p in (
+    r"aten::(_view\w*|unsafe_split\w*|new_empty\w*|_empty\w*|is_\w+|_is_\w+|_has_\w+|_use_cudnn\w*)",
+    r"aten::(_assert\w*|_functional_assert\w*|_cast_\w+|sparse_resize_\w*)",
+    r"torchvision::_assert\w*",
+)]
+
 # Per-element FLOPs of element-wise ops (documented convention, docs/guide/roofline.md).
 _EW = {
-    1: r"add|add_|sub|sub_|rsub|mul|mul_|div|div_|true_divide_?|floor_divide_?|neg|neg_|abs|abs_|"
-       r"reciprocal_?|sign|sgn|floor|ceil|round|trunc|clamp\w*|clip_?|maximum|minimum|fmax|fmin|"
-       r"logical_\w+|bitwise_\w+|__\w+__|where|_s_where|relu_?|relu6_?|"
-       r"threshold_?|hardtanh_?|leaky_relu_?|exp_?|exp2_?|expm1_?|log_?|log2_?|log10_?|log1p_?|sqrt_?|rsqrt_?|"
-       r"square_?|pow_?|sin_?|cos_?|tan_?|tanh_?|sigmoid_?|erf_?|erfinv_?|remainder_?|fmod_?|atan2_?|"
-       r"logit_?|nan_to_num_?|heaviside_?|hypot_?|frac_?|masked_fill|"
-       r"triu_?|tril_?|softplus|elu_?|selu_?|celu_?|silu_?|hardsigmoid_?|hardswish_?",
-    2: r"addcmul_?|addcdiv_?|lerp_?|xlogy_?|gelu_?|mish_?|log_sigmoid|logaddexp2?|copysign_?|glu",
+    1: """add[_] sub[_] rsub mul[_] div[_] true_divide[_] floor_divide[_] neg[_] abs[_] reciprocal[_] sign sgn
+          floor ceil round trunc clamp[_] clamp_max[_] clamp_min[_] clip[_] maximum minimum fmax fmin
+          logical_and[_] logical_not[_] logical_or[_] logical_xor[_]
+          bitwise_and[_] bitwise_left_shift[_] bitwise_not[_] bitwise_or[_] bitwise_right_shift[_] bitwise_xor[_]
+          __and__ __iand__ __ilshift__ __ior__ __irshift__ __ixor__ __lshift__ __or__ __rshift__ __xor__
+          where _s_where relu[_] relu6[_] threshold[_] hardtanh[_] leaky_relu[_] exp[_] exp2[_] expm1[_] log[_]
+          log2[_] log10[_] log1p[_] sqrt[_] rsqrt[_] square[_] pow[_] sin[_] cos[_] tan[_] tanh[_] sigmoid[_]
+          erf[_] erfinv[_] remainder[_] fmod[_] atan2[_] logit[_] nan_to_num[_] heaviside[_] hypot[_] frac[_]
+          masked_fill triu[_] tril[_] softplus elu[_] selu[_] celu[_] silu[_] hardsigmoid[_] hardswish[_]""",
+    2: """addcmul[_] addcdiv[_] lerp[_] xlogy[_] gelu[_] mish[_] log_sigmoid logaddexp logaddexp2 copysign[_]
+          glu""",
 }
 
 
-def _table() -> list[tuple[re.Pattern, Callable | None]]:
-    """(pattern, cost function); ``None`` marks a transparent op (its own cost is zero)."""
-    t: list[tuple[str, Callable | None]] = [
-        # transparent: views, allocation, metadata, and wrappers whose work is in the ops they call
-        (r"aten::(view|_view\w*|view_as|reshape|reshape_as|_reshape_alias|_unsafe_view|flatten|unflatten|"
-         r"squeeze_?|unsqueeze_?|permute|transpose_?|t_?|expand|expand_as|broadcast_to|broadcast_tensors|"
-         r"as_strided_?|narrow|slice|select|unbind|split|split_with_sizes|tensor_split|chunk|unsafe_split\w*|"
-         r"unsafe_chunk|diagonal|alias|detach_?|lift_fresh|lift|resolve_conj|resolve_neg|_conj|conj|movedim|"
-         r"moveaxis|swapaxes|real|imag|view_as_real|view_as_complex|unfold|_shape_as_tensor|"
-         r"empty|empty_like|empty_strided|new_empty\w*|_empty\w*|resize_|resize_as_|_resize_output_?|set_|"
-         r"size|stride|numel|dim|is_\w+|_is_\w+|_has_\w+|_nnpack_available|_use_cudnn\w*|result_type|"
-         r"_assert\w*|_functional_assert\w*|record_stream|output_nr|_version|requires_grad_|retain_grad|"
-         r"linear|matmul|einsum|tensordot|conv_tbc|_convolution_mode|"
-         r"to|_to_copy|clone|contiguous|_to_dense|to_dense|type_as|_cast_\w+|"
-         r"zeros|zeros_like|ones|ones_like|full|full_like|new_zeros|new_ones|new_full|scalar_tensor|"
-         r"rand|rand_like|randn|randn_like|randint|randint_like|normal|tensor|"
-         r"layer_norm|batch_norm|_batch_norm_impl_index|group_norm|instance_norm|dropout|feature_dropout|"
-         r"softmax|log_softmax|max_pool\dd|adaptive_max_pool\dd|adaptive_avg_pool\dd|"
-         r"embedding_bag|item|cpu|cuda|type|flatten_dense_tensors|meshgrid|_unsafe_index|"
-         r"pad|arange|linspace|range|eye|nonzero_numpy)", None),
-        (r"detach_|detach|torchvision::_assert\w*|torchvision::_cuda_version", None),
-        # sparse tensors: metadata and wrapping are free; products and coalescing depend on nnz
-        (r"aten::(sparse_dim|dense_dim|_dimI|_dimV|_nnz|_indices|_values|indices|values|_coalesced_|"
-         r"is_coalesced|_sparse_coo_tensor_with_dims_and_tensors|_sparse_coo_tensor_unsafe|sparse_coo_tensor|"
-         r"_validate_sparse_coo_tensor_args|sparse_resize_\w*)", None),
-        (r"aten::(_sparse_\w+|sspaddmm|smm|hspmm|coalesce|_coalesce|to_sparse\w*|_to_sparse\w*)", sparse),
+def _workers() -> dict[str, Callable]:
+    """Op name -> cost function."""
+    rows: list[tuple[str, Callable]] = [
+        # sparse tensors: products and coalescing depend on nnz, which no argument records
+        ("""sspaddmm smm hspmm coalesce _coalesce _sparse_addmm _sparse_broadcast_to _sparse_broadcast_to_copy
+            _sparse_bsc_tensor_unsafe _sparse_bsr_tensor_unsafe _sparse_compressed_tensor_unsafe
+            _sparse_compressed_tensor_with_dims _sparse_coo_tensor_with_dims _sparse_csc_tensor_unsafe
+            _sparse_csr_prod _sparse_csr_sum _sparse_csr_tensor_unsafe _sparse_log_softmax
+            _sparse_log_softmax_backward_data _sparse_mask_projection _sparse_mm _sparse_mm_reduce_impl
+            _sparse_mm_reduce_impl_backward _sparse_semi_structured_addmm _sparse_semi_structured_apply
+            _sparse_semi_structured_apply_dense _sparse_semi_structured_linear _sparse_semi_structured_mm
+            _sparse_semi_structured_tile _sparse_softmax _sparse_softmax_backward_data _sparse_sparse_matmul
+            _sparse_sum _sparse_sum_backward _sparse_csr_mm _sparse_csr_addmm
+            to_sparse to_sparse_bsc to_sparse_bsr to_sparse_csc to_sparse_csr
+            _to_sparse _to_sparse_bsc _to_sparse_bsr _to_sparse_csc _to_sparse_csr _to_sparse_semi_structured""",
+         sparse),
         # matrix products
-        (r"aten::(mm|_mm\w*)", mm), (r"aten::(addmm_?|_addmm_activation)", addmm), (r"aten::bmm", bmm),
-        (r"aten::baddbmm_?", baddbmm), (r"aten::addbmm_?", addbmm), (r"aten::mv", mv),
-        (r"aten::addmv_?", lambda a: mv(a, 1)), (r"aten::(dot|vdot|inner)", dot),
-        (r"aten::(outer|ger)", outer), (r"aten::addr_?", lambda a: outer(a, 1)),
+        ("mm", mm), ("addmm[_] _addmm_activation", addmm), ("bmm", bmm), ("baddbmm[_]", baddbmm),
+        ("addbmm[_]", addbmm), ("mv", mv), ("addmv[_]", lambda a: mv(a, 1)), ("dot vdot inner", dot),
+        ("outer ger", outer), ("addr[_]", lambda a: outer(a, 1)),
         # convolutions
-        (r"aten::conv[123]d", conv_nd), (r"aten::(convolution|_convolution)", convolution),
-        (r"aten::conv_transpose[123]d", conv_transpose),
+        ("conv1d conv2d conv3d", conv_nd), ("convolution _convolution", convolution),
+        ("conv_transpose1d conv_transpose2d conv_transpose3d", conv_transpose),
         # element-wise, normalisations, reductions
-        (r"aten::(native_layer_norm|native_batch_norm|_native_batch_norm_legit\w*|native_group_norm|"
-         r"_batch_norm_no_update|cudnn_batch_norm|miopen_batch_norm)", same_shape(5.0)),
-        (r"aten::(_softmax|_log_softmax|_safe_softmax)", same_shape(5.0)),
-        (r"aten::(cumsum_?|cumprod_?|_cumsum|_cumprod)", same_shape(1.0)),
-        (r"aten::(native_dropout|_fused_dropout)", lambda a: dropout(a[:2] + [Arg(None, "", True)])),
-        (r"aten::(normal_|uniform_|bernoulli_|random_|exponential_|geometric_|cauchy_|log_normal_)",
-         unary_write(1.0)),
-        (r"aten::(fill_|zero_)", unary_write(0.0)),
-        (r"aten::(sum|mean|nansum|prod|amax|amin|all|any|count_nonzero)", reduction(1.0)),
-        (r"aten::(std|var|std_mean|var_mean|logsumexp)", reduction(3.0)),
-        (r"aten::(linalg_vector_norm|norm)", reduction(2.0)),
-        (r"aten::(max|min)", reduction(1.0, index_output=True)),
-        (r"aten::(argmax|argmin)", arg_reduction),
-        (r"aten::(" + _EW[1] + ")", elementwise(1.0)),
-        (r"aten::(" + _EW[2] + ")", elementwise(2.0)),
-        (r"aten::(eq_?|ne_?|lt_?|le_?|gt_?|ge_?|isnan|isinf|isfinite|isclose)", elementwise(1.0, boolean_output=True)),
-        (r"aten::(l1_loss|mse_loss)", loss(3.0)), (r"aten::(smooth_l1_loss|huber_loss)", loss(5.0)),
-        # pooling, interpolation, RoI ops
-        *[(rf"aten::max_pool{d}d_with_indices", pool(d, True)) for d in (1, 2, 3)],
-        *[(rf"aten::(mkldnn_max_pool{d}d|quantized_max_pool{d}d)", pool(d, False)) for d in (1, 2, 3)],
-        *[(rf"aten::avg_pool{d}d", pool(d, False, avg=True)) for d in (1, 2, 3)],
-        (r"aten::(_adaptive_avg_pool[123]d|adaptive_avg_pool3d)", adaptive_pool(False)),
-        (r"aten::adaptive_max_pool[123]d", adaptive_pool(True)),
-        (r"aten::upsample_nearest[123]d", upsample(0.0)),
-        (r"aten::(upsample_(bi|tri)?linear[123]d|upsample_bicubic2d)", upsample(8.0)),
-        (r"aten::(grid_sampler_[23]d|grid_sampler)", grid_sampler),
-        (r"aten::(_upsample_bilinear2d_aa|_upsample_bicubic2d_aa)", upsample_aa),
-        (r"torchvision::roi_align", roi_align), (r"torchvision::roi_pool", roi_pool),
-        (r"torchvision::nms", data_dependent),
+        ("""native_layer_norm native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_functional
+            _native_batch_norm_legit_no_training native_group_norm _batch_norm_no_update cudnn_batch_norm
+            miopen_batch_norm""", same_shape(5.0)),
+        ("_softmax _log_softmax _safe_softmax", same_shape(5.0)),
+        ("cumsum[_] cumprod[_] _cumsum _cumprod", same_shape(1.0)),
+        ("native_dropout _fused_dropout", lambda a: dropout(a[:2] + [Arg(None, "", True)])),
+        ("normal_ uniform_ bernoulli_ random_ exponential_ geometric_ cauchy_ log_normal_", unary_write(1.0)),
+        ("fill_ zero_", unary_write(0.0)),
+        ("sum mean nansum prod amax amin all any count_nonzero", reduction(1.0)),
+        ("std var std_mean var_mean logsumexp", reduction(3.0)),
+        ("linalg_vector_norm norm", reduction(2.0)),
+        ("max min", reduction(1.0, index_output=True)),
+        ("argmax argmin", arg_reduction),
+        (_EW[1], elementwise(1.0)),
+        (_EW[2], elementwise(2.0)),
+        ("eq[_] ne[_] lt[_] le[_] gt[_] ge[_] isnan isinf isfinite isclose", elementwise(1.0, boolean_output=True)),
+        ("l1_loss mse_loss", loss(3.0)), ("smooth_l1_loss huber_loss", loss(5.0)),
+        # pooling, interpolation
+        *[(f"max_pool{d}d_with_indices", pool(d, True)) for d in (1, 2, 3)],
+        *[(f"mkldnn_max_pool{d}d quantized_max_pool{d}d", pool(d, False)) for d in (1, 2, 3)],
+        *[(f"avg_pool{d}d", pool(d, False, avg=True)) for d in (1, 2, 3)],
+        ("_adaptive_avg_pool2d _adaptive_avg_pool3d", adaptive_pool(False)),
+        ("adaptive_max_pool2d adaptive_max_pool3d", adaptive_pool(True)),
+        ("upsample_nearest1d upsample_nearest2d upsample_nearest3d", upsample(0.0)),
+        ("upsample_linear1d upsample_bilinear2d upsample_trilinear3d upsample_bicubic2d", upsample(8.0)),
+        ("grid_sampler_2d grid_sampler_3d grid_sampler", grid_sampler),
+        ("_upsample_bilinear2d_aa _upsample_bicubic2d_aa", upsample_aa),
         # embedding lookups and gathers
-        (r"aten::embedding", embedding), (r"aten::_embedding_bag(_forward_only)?", embedding_bag),
-        (r"aten::index_select", index_select), (r"aten::gather", gather), (r"aten::index", index),
-        (r"aten::(index_put_?|_index_put_impl_)", index_put),
-        (r"aten::(scatter_add_?|index_add_?)", scatter(True)), (r"aten::scatter_?", scatter(False)),
-        (r"aten::masked_fill_", masked_fill),
-        (r"aten::(nonzero|masked_select|unique\w*|_unique\w*|nonzero_static|argwhere)", data_dependent),
+        ("embedding", embedding), ("_embedding_bag _embedding_bag_forward_only", embedding_bag),
+        ("index_select", index_select), ("gather", gather), ("index", index),
+        ("index_put[_] _index_put_impl_", index_put),
+        ("scatter_add[_] index_add[_]", scatter(True)), ("scatter[_]", scatter(False)),
+        ("masked_fill_", masked_fill),
+        ("""nonzero masked_select unique_consecutive unique_dim unique_dim_consecutive _unique _unique2
+            nonzero_static argwhere""", data_dependent),
         # copies, concatenation, padding, reordering
-        (r"aten::copy_", copy_), (r"aten::_local_scalar_dense", local_scalar),
-        (r"aten::(cat|_cat|stack|hstack|vstack|concat|concatenate)", cat),
-        (r"aten::repeat", repeat), (r"aten::constant_pad_nd", pad),
-        (r"aten::(flip|roll)", reorder),
-        (r"aten::(sort|argsort)", sort), (r"aten::topk", topk), (r"aten::one_hot", one_hot),
+        ("copy_", copy_), ("_local_scalar_dense", local_scalar),
+        ("cat _cat stack hstack vstack concat concatenate", cat),
+        ("repeat", repeat), ("constant_pad_nd", pad),
+        ("flip roll", reorder),
+        ("sort argsort", sort), ("topk", topk), ("one_hot", one_hot),
     ]
-    return [(re.compile(p), f) for p, f in t]
+    table: dict[str, Callable] = {}
+    for text, fn in rows:
+        for name in _names(text):
+            if name in table:
+                raise ValueError(f"{name} has two cost functions")
+            table[name] = fn
+    for name, fn in (("torchvision::roi_align", roi_align), ("torchvision::roi_pool", roi_pool),
+                     ("torchvision::nms", data_dependent)):
+        table[name] = fn
+    clash = set(table) & set(TRANSPARENT)
+    if clash:
+        raise ValueError(f"{sorted(clash)} listed as workers and as transparent")
+    return table
 
 
-COSTS = _table()
+WORKERS = _workers()
 
 
 @lru_cache(maxsize=4096)
 def entry(name: str) -> tuple[bool, Callable | None]:
     """(known, cost function): known and None means transparent; not known means no model."""
-    for pattern, fn in COSTS:
-        if pattern.fullmatch(name):
-            return True, fn
+    if name in WORKERS:
+        return True, WORKERS[name]
+    if name in _TRANSPARENT_SET or any(p.fullmatch(name) for p in TRANSPARENT_FAMILIES):
+        return True, None
     return False, None
+
+
+_TRANSPARENT_SET = frozenset(TRANSPARENT)
+
+
+def matches(name: str) -> list[str]:
+    """Every entry of the table ``name`` matches ("worker", "transparent" or a family's pattern), for
+    the test that no op matches two entries of different kinds."""
+    out = ["worker"] if name in WORKERS else []
+    out += ["transparent"] if name in _TRANSPARENT_SET else []
+    return out + [p.pattern for p in TRANSPARENT_FAMILIES if p.fullmatch(name)]
 
 
 def is_worker(name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nscharacterize.attribution import opcost
 from nscharacterize.attribution.opcost import LIST_ITEMSIZE, Unsized, is_worker, op_cost
 from nscharacterize.attribution.roofline import op_costs, torch_flops_agreement
 from nscharacterize.profiler.events import events_frame, tagged
@@ -211,6 +212,23 @@ def _profile(fn, x):
     return Taxonomy().classify_events(events_frame([rows]))
 
 
+def test_adaptive_max_pooling_is_sized_on_a_real_profile():
+    """adaptive_max_pool2d/3d are leaf ops under torch.profiler (1d wraps 2d): each call is sized
+    once, with its indices written. A pattern row for the wrappers used to shadow them."""
+    def fn(x):
+        return (torch.nn.functional.adaptive_max_pool1d(x[:, :, 0, 0, :], 2),
+                torch.nn.functional.adaptive_max_pool2d(x[:, :, 0], (2, 3)),
+                torch.nn.functional.adaptive_max_pool3d(x, (1, 2, 2)))
+    oc = op_costs(_profile(fn, torch.randn(2, 3, 4, 6, 6)))
+    sized = oc[oc["status"] == "sized"].set_index("name")
+    assert {"aten::adaptive_max_pool2d", "aten::adaptive_max_pool3d"} <= set(sized.index)
+    by_op = sized.groupby(level=0)["flops_call"].sum()
+    # input read + output written: [2, 3, 6, 6] -> (2, 3), and the 1d call as 2d: [2, 3, 1, 6] -> (1, 2)
+    assert by_op["aten::adaptive_max_pool2d"] == (216 + 36) + (36 + 12)
+    assert by_op["aten::adaptive_max_pool3d"] == 864 + 24                 # [2, 3, 4, 6, 6] -> (1, 2, 2)
+    assert by_op["aten::adaptive_max_pool1d"] == 0                        # the wrapper costs nothing itself
+
+
 def test_model_agrees_with_torch_flops_on_a_real_profile():
     lin, conv = torch.nn.Linear(16, 32), torch.nn.Conv2d(3, 6, 3, stride=2, padding=1)
 
@@ -254,3 +272,15 @@ def test_concrete_inputs_from_a_chrome_trace_size_the_same_op():
              "float,float,float,ScalarList,ScalarList,ScalarList,Scalar", concrete)
     assert c.flops == 2 * 4 * 16 * 27
     assert concrete_from_trace("aten::max", ["", "-2", "False"]) == "[null, -2, false]"
+
+
+def test_no_registered_op_matches_two_kinds_of_entry():
+    """Workers are exact names and patterns only name families of transparent ops, so the table
+    has no order: checked against every op this torch registers."""
+    names = {n.split(".")[0] for n in torch._C._dispatch_get_all_op_names()}
+    assert len(names) > 1000
+    both = {n: opcost.matches(n) for n in names
+            if len({"worker" if m == "worker" else "transparent" for m in opcost.matches(n)}) > 1}
+    assert not both
+    assert opcost.is_worker("aten::adaptive_max_pool2d") and opcost.is_worker("aten::adaptive_max_pool3d")
+    assert not opcost.is_worker("aten::adaptive_avg_pool2d") and opcost.is_worker("aten::_adaptive_avg_pool2d")
