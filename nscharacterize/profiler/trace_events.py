@@ -61,9 +61,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     # Bytes and flops depend on (name, shapes, dtypes, concrete inputs) only: compute them once per
     # distinct combination (symbolic loops repeat the same few thousands of times).
     conv_args = [str(c) if n == "aten::conv2d" else "" for n, c in zip(names, conc)]  # stride, padding, ...
-    combo = pd.MultiIndex.from_arrays([names, shapes, dtypes, conv_args]).factorize()[0] if len(names) \
-        else np.zeros(0, int)
-    first = pd.Series(np.arange(len(combo))).groupby(combo).first().to_numpy() if len(combo) else combo
+    combo, first = _factorize(zip(names, shapes, dtypes, conv_args), len(names))
     per_bytes = np.array([input_bytes(dims[i], types[i]) for i in first], dtype=float)
     per_flops = np.array([flops(names[i], dims[i], conc[i]) for i in first], dtype=float) if with_flops \
         else np.zeros(len(first))
@@ -109,6 +107,22 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     if host_sample is not None:
         out = out[out["sample"].to_numpy() >= 0].reset_index(drop=True)
     return out, facts
+
+
+def _factorize(keys, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each key in order of first appearance, row of each code's first appearance). A
+    dict, not pandas: a MultiIndex factorization costs milliseconds of fixed overhead per call,
+    and this runs for every profiled call (issue 23)."""
+    index: dict = {}
+    first: list[int] = []
+    codes = np.empty(n, dtype=np.int64)
+    for i, key in enumerate(keys):
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(first)
+            first.append(i)
+        codes[i] = code
+    return codes, np.asarray(first, dtype=np.int64)
 
 
 def python_outside_ops_us(trace: Trace) -> np.ndarray:
