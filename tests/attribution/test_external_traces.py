@@ -223,9 +223,10 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
         return total
 
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], with_stack=True) as prof:
-        for _ in range(3):
-            python_loop()
+        for _ in range(3):   # ops first: the traced span starts at the first op, so each loop lies inside it
             model(x).sum()
+            python_loop()
+        model(x).sum()
     path = tmp_path / "stack.json"
     prof.export_chrome_trace(str(path))
     t = chrome_trace.load(path)
