@@ -8,6 +8,7 @@ error moves by several points from one run to the next."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -20,8 +21,12 @@ from clirun import ROOT
 def ground_truth():
     spec = importlib.util.spec_from_file_location("ground_truth", ROOT / "benchmarks" / "ground_truth.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.modules["ground_truth"] = module          # its dataclasses resolve their annotations there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("ground_truth", None)
 
 
 def test_every_regime_is_measured_and_every_share_adds_up(ground_truth):
@@ -34,8 +39,9 @@ def test_every_regime_is_measured_and_every_share_adds_up(ground_truth):
                                       "nested ops", "a Python loop around ops",
                                       "cProfile: Python functions of known cost"}
     for _comp, grp in results.groupby("component"):
-        for col in ("true_%", "proportional_%", "per_event_%"):
-            assert grp[col].sum() == pytest.approx(100.0, abs=1e-6), col
+        assert grp["true_%"].sum() == pytest.approx(100.0, abs=1e-6)
+        for col in ("proportional_%", "per_event_%"):   # the table leaves out categories under 0.5 % in every round
+            assert 100.0 - 0.5 * 9 <= grp[col].sum() <= 100.0 + 1e-6, col
     assert np.isfinite(results[[c for c in results if c.endswith("_err")]].to_numpy()).all()
     assert compensation["torch"]["in_us"] > 0 and len(notes) == 5
     text = ground_truth.markdown(results) + ground_truth.summary(results)
