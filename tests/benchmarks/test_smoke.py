@@ -24,6 +24,7 @@ EXPECTED = {
     "classify_throughput.py": r"classified 20,000 events \(\d+ distinct keys\) in [\d.]+ s = [\d.]+ M events/s",
     "end_to_end.py": r"nscharacterize run configs/compat.yaml: [\d.]+ s end to end \(ok\)",
     "external_traces.py": r"\| T13_hta_triton \| [\d.]+ \| - \| 0\.0 \| 0\.0 \|",
+    "gate_power.py": r"mlp-demo +baseline +1 x 3 +\d+%(.|\n)*false alarms over all cells: [\d.]+%",
     "false_alarm.py": r"false alarms, sequential runs: \d/3 .*\n.*false alarms, interleaved ABBA: \d/1",
     "import_vs_hta.py": r"nscharacterize load \+ timeline \+ rows: +[\d.]+ s(.|\n)*mlp-demo\.\S+ +[\d.]+ +[\d.]+",
     "nmn_schedules.py": r"per_example +calls +\d+ +engine +[\d.]+ ms",
