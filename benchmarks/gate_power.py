@@ -183,6 +183,7 @@ def main() -> int:
     ap.add_argument("--collect-only", action="store_true")
     ap.add_argument("--tiny", action="store_true", help="smoke size (also NSC_BENCH_TINY=1): 2 runs, 1 planted, "
                     "3 samples, 3 trials, mlp-demo only (the baseline 1 x 3 cell)")
+    ap.add_argument("--mode", choices=["baseline", "A/B"], help="only the cells of this mode (default both)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the rates here")
     args = ap.parse_args()
@@ -204,7 +205,8 @@ def main() -> int:
     contention = [m.get("contention") for m in (RunDir(d).manifest.get("machine") or {} for d in pool_dirs)]
     print(f"    pool: {len(pool)} unchanged runs (contention {min(c for c in contention if c) if any(contention) else '?'}"
           f"-{max(c for c in contention if c) if any(contention) else '?'}), {len(planted)} with the real 2x plant")
-    cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)]
+    cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
+             and (args.mode is None or c[0] == args.mode)]
     print(f"[2] {args.trials} trials per cell, gate defaults (rel_threshold {settings.rel_threshold}, alpha "
           f"{settings.alpha}, test {settings.test}); caught = exit 1, inconclusive = exit 3")
     results = []

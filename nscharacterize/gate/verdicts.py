@@ -220,7 +220,8 @@ def contention_check(row: Row, base_c: float, new_c: float, s: CompareSettings) 
       that look unchanged (a busier base hides a slowdown) are inconclusive;
     - else, when the two differ by more than the threshold, a change their ratio could explain is.
     """
-    if not gated(row, s) or row.verdict in ("missing", "added"):
+    judged = row.verdict in ("regressed", "improved")   # a verdict, however small the row
+    if row.verdict in ("missing", "added") or not (judged or gated(row, s)):
         return
     busy = max(base_c, new_c)
     k = new_c / base_c
@@ -228,7 +229,7 @@ def contention_check(row: Row, base_c: float, new_c: float, s: CompareSettings) 
         side = "new" if new_c >= base_c else "base"
         note = (f"the {side} run saw CPU contention {busy:.1f} (other processes wanted more than the free cores): "
                 f"single runs cannot tell load from code; use same-job A/B (ab, compare --refs)")
-        if row.verdict in ("regressed", "improved") or row.category == TOTAL:
+        if judged or row.category == TOTAL:
             row.verdict, row.note = "inconclusive", note
         return
     if not (k > 1 + s.rel_threshold or k < 1 / (1 + s.rel_threshold)):
