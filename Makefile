@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # names). scripts/check_setup.py then checks the installed set itself and says so in one line.
 ONMT_IMPORT_NEEDS := configargparse pyonmttok spacy pyahocorasick rapidfuzz sacrebleu fasttext six
 
-.PHONY: setup run test lint docs bench clean compat
+.PHONY: setup run test lint lint-imports docs bench clean compat
 
 setup: $(STAMP)
 
@@ -41,6 +41,10 @@ lint: setup
 	$(BIN)/python scripts/gen_reference.py --check
 	$(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python scripts/check_paths.py
+
+# The import layers of docs/architecture.md ("Layers") alone: pyproject.toml [tool.importlinter].
+lint-imports: setup
+	$(BIN)/lint-imports
 
 # The docs site (mkdocs.yml) into site/; its reference pages regenerated from the code first.
 docs: setup

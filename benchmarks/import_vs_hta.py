@@ -40,7 +40,7 @@ t2 = time.perf_counter()
 # The same busy time under HTA's conventions: start rounded up and end down to whole microseconds,
 # as a share of first device start to last device end (HTA's "kernel time").
 import numpy as np
-from nscharacterize.attribution.timeline import union_length
+from nscharacterize.profiler.timeline import union_length
 d = trace.device
 s, e = np.ceil(d["ts"].to_numpy()), np.floor(d["end"].to_numpy())
 hta_conv = 100 * union_length(s, np.maximum(e, s)) / (e.max() - s.min()) if len(d) else float("nan")

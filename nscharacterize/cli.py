@@ -14,7 +14,8 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from nscharacterize.argtypes import Parser, positive  # noqa: E402
+from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_for_signal  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         where = getattr(exc, "run_dir", None)
         kept = f"; every finished sample is kept in {where}" if where else ""
         print(f"nscharacterize: stopped by {signal.Signals(signum).name}{kept}", file=sys.stderr)
-        return 128 + int(signum)
+        return exit_for_signal(signum)
     finally:
         restore()
 
@@ -63,7 +64,7 @@ def _stop_on_signals():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nscharacterize", description="Workload characterization for neuro-symbolic AI.")
+    parser = Parser(prog="nscharacterize", description="Workload characterization for neuro-symbolic AI.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="profile the workloads of a config and write a run directory",
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="YAML config (see configs/); workloads are built-in names or 'package.module:factory'")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the config's device")
     p.add_argument("--out", help="parent folder of the run directory (default: the config's output, runs/)")
-    p.add_argument("--samples", type=_positive, help="profiled samples per workload (overrides the config)")
+    p.add_argument("--samples", type=positive, help="profiled samples per workload (overrides the config)")
     p.add_argument("--trace", action="store_true", help="also write Chrome traces under traces/")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(handler=cmd_run)
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=["serial", "ray"], default="serial",
                    help="serial: points one by one, each in its own process (default); ray: points as Ray tasks")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: start a local instance)")
-    p.add_argument("--ray-cpus", type=_positive, help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--ray-cpus", type=positive, help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the config's device")
     p.add_argument("--out", help="parent folder of the sweep directory (default: the config's output, runs/)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -135,24 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
         if not command.description and action.help:
             command.description = action.help[0].upper() + action.help[1:] + "."
     return parser
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a usage mistake reported as one line and exit 2, like every other input error
-    (subcommand parsers inherit the class)."""
-
-    def error(self, message: str):
-        self.exit(EXIT_USAGE, f"nscharacterize: error: {message}; see `{self.prog} --help`\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def cmd_run(args) -> int:

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from nscharacterize.core.errors import UserError, key_path
+from nscharacterize.core.errors import UserError
 from nscharacterize.core.fileio import load_yaml
+from nscharacterize.core.validation import describe
 from nscharacterize.rundir.store import check_name, config_hash
 from nscharacterize.taxonomy.rules import NAMESPACES
 from nscharacterize.workloads import registry
@@ -235,44 +236,3 @@ def _check_compare(path: Path, config: Config) -> None:
     except ValidationError as exc:
         key, what, fix = describe(exc, CompareSettings)
         raise ConfigError(path, f"compare.{key}", what, fix) from None
-
-
-def describe(exc: ValidationError, model: type[BaseModel]) -> tuple[str, str, str]:
-    """(key path, what is wrong, fix) for the first error of a pydantic validation."""
-    err = exc.errors()[0]
-    key = key_path(err["loc"]) or "(top level)"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = _fields_at(model, err["loc"][:-1])
-        return key, "unknown key", f"allowed keys here: {', '.join(allowed)}"
-    if kind == "missing":
-        return key, "required key is missing", "add it"
-    got = err.get("input")
-    got_txt = f" (got {_short(got)})" if not isinstance(got, (dict, list)) else ""
-    if kind == "value_error":  # our own validators say "what; fix"
-        what, _, fix = str(err["ctx"]["error"]).partition("; ")
-        return key, what, fix or "fix the value"
-    return key, f"{err['msg']}{got_txt}", "fix the value"
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _fields_at(model: type[BaseModel], loc) -> list[str]:
-    current = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = current.model_fields.get(part)
-        if field is None:
-            break
-        ann = field.annotation
-        inner = getattr(ann, "__args__", None)
-        candidates = [ann] + list(inner or [])
-        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if nxt is None:
-            break
-        current = nxt
-    return list(current.model_fields)

@@ -19,7 +19,7 @@ from nscharacterize.gate import settings
 from nscharacterize.gate.errors import CompareError
 from nscharacterize.gate.settings import DEFAULT_DB, DEFAULT_STORE, CompareSettings
 
-from .cli import _positive
+from .argtypes import positive
 
 # CompareSettings fields that have a command-line option (argparse dest = field name) -> the option
 OPTIONS = {"rel_threshold": "--rel-threshold", "abs_floor_s": "--abs-floor", "alpha": "--alpha", "test": "--test",
@@ -115,7 +115,9 @@ def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, re
         a, b = gate_refs.run_refs(refs[0], refs[1], config, args.rounds, args.samples, out, log=_log)
     else:
         assert config_b is not None, "ab: either refs or a second config"
-        a, b = abrun.run_configs(config, config_b, args.rounds, args.samples, out, log=_log)
+        from nscharacterize.config import load_config
+
+        a, b = abrun.run_configs(config, config_b, args.rounds, args.samples, out, log=_log, check=load_config)
     _log(f"merged runs: A={a} B={b}")
     chosen = settings.for_run(b, args.settings, _options(args))
     cmp = compare_runs(a, b, chosen, allow_env_change=args.allow_env_change,
@@ -201,8 +203,8 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
 
 def _add_ab_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("same-job A/B runs")
-    g.add_argument("--rounds", type=_positive, default=2, help="rounds per side, interleaved ABBA (default 2)")
-    g.add_argument("--samples", type=_positive, help="samples per round (passed to `nscharacterize run --samples`)")
+    g.add_argument("--rounds", type=positive, default=2, help="rounds per side, interleaved ABBA (default 2)")
+    g.add_argument("--samples", type=positive, help="samples per round (passed to `nscharacterize run --samples`)")
     g.add_argument("--out", metavar="DIR", help="where the rounds and the merged runs go (default a temp dir)")
 
 
@@ -256,7 +258,7 @@ def register(subparsers) -> None:
     s.add_argument("--workload", help="only this workload")
     s.add_argument("--category", action="append", help="only these categories (repeatable; 'total' too)")
     s.add_argument("--components", action="store_true", help="per component, not per workload total")
-    s.add_argument("--last", type=_positive, metavar="N", help="only the last N runs")
+    s.add_argument("--last", type=positive, metavar="N", help="only the last N runs")
     s.add_argument("--plot", default=str(Path(".nscharacterize") / "trend.png"),
                    help="trend plot PNG (default %(default)s; 'none' to skip)")
     p.set_defaults(handler=cmd_history)

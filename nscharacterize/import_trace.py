@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nscharacterize.attribution.timeline import overlap_length, union_length
+from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
 from nscharacterize.profiler.ceilings import datasheet_ceilings
 from nscharacterize.profiler.chrome_trace import Trace, TraceError, load

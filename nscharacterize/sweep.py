@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nscharacterize.config import Config, ConfigError, point_config
+from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from nscharacterize.core.fileio import atomic_write_text, dump_yaml
 from nscharacterize.rundir import store
 
 EXECUTORS = ("serial", "ray")
 ATTEMPTS = 2            # a point whose process dies is retried once
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+EXIT_PARTIAL = EXIT_FAILED   # a point whose run lost a workload: its run directory is kept
 
 
 @dataclass

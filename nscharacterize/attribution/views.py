@@ -2,7 +2,7 @@
 
 The host view (the paper's method: op self host time, Other = outside ops) is the ``category``
 axis, computed for every device by nscharacterize/attribution/aggregate.py. For torch components on CUDA, this
-module adds, from the per-event timeline amounts of nscharacterize/attribution/timeline.py:
+module adds, from the per-event timeline amounts of nscharacterize/profiler/timeline.py:
 
 - axis ``device``: each category gets the GPU-busy share of the kernels, memcpy and memset it
   launched (overlapping streams counted once); ``gpu_idle`` = W - busy, never mixed into Other.

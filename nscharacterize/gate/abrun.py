@@ -139,12 +139,12 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
 
 
 def run_configs(config_a: Path, config_b: Path, rounds: int, samples: int | None, out: Path | None,
-                log: Log = lambda s: None) -> tuple[Path, Path]:
-    """Two configs of this checkout, interleaved; both are validated before any round runs."""
-    from nscharacterize.config import load_config
-
+                log: Log = lambda s: None, check: Callable[[Path], object] = lambda path: None) -> tuple[Path, Path]:
+    """Two configs of this checkout, interleaved; ``check`` validates both before any round runs
+    (the caller passes the config loader: its ConfigError names the file, key and fix; the gate
+    stage does not import the config layer above it)."""
     for c in (config_a, config_b):
-        load_config(c)   # ConfigError names the file, key and fix
+        check(c)
     out = out or temp_dir()
     cwd = Path.cwd()
     return interleave(Side("A", config_a.resolve(), cwd), Side("B", config_b.resolve(), cwd), rounds, samples,

@@ -105,7 +105,7 @@ def validate(values: dict, origin: dict[str, tuple[str, str]] | None = None) -> 
     try:
         return CompareSettings(**values)
     except ValidationError as exc:
-        from nscharacterize.config import describe   # the project's one wording of pydantic errors
+        from nscharacterize.core.validation import describe   # the one wording of pydantic errors
 
         key, what, fix = describe(exc, CompareSettings)
         loc = exc.errors()[0].get("loc") or ("",)

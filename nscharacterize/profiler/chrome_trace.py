@@ -3,7 +3,7 @@
 One reader serves both the live capture (torch writes the trace, this reads it back: far cheaper
 than ``prof.events()``, which builds a Python object per event) and ``import-trace`` (traces from
 a user's own script, TensorBoard's plugin or this tool's ``--trace``). The tables keep start and
-end times, so the attribution stage can walk the timeline (nscharacterize/attribution/timeline.py) before
+end times, so the attribution stage can walk the timeline (nscharacterize/profiler/timeline.py) before
 anything is aggregated.
 
 - ``host``: host events (dispatcher ops, user ranges, CUDA runtime/driver calls), with their

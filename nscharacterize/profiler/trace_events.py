@@ -1,7 +1,7 @@
 """From a trace's interval tables (nscharacterize/profiler/chrome_trace.py) to event rows and per-call facts.
 
 The rows have the same columns and meaning as those the old ``prof.events()`` path produced (a
-test compares both on a real module), plus the two timeline amounts of nscharacterize/attribution/timeline.py.
+test compares both on a real module), plus the two timeline amounts of nscharacterize/profiler/timeline.py.
 They are computed per event here, from timestamps, before nscharacterize/profiler/events.py sums rows per key:
 attribute first, then aggregate, so events.parquet does not grow with the number of calls.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nscharacterize.attribution.timeline import walk
+from .timeline import walk
 
 from .chrome_trace import Trace, flops
 from .events import DTYPE_BYTES, concrete_from_trace
