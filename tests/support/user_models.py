@@ -68,8 +68,8 @@ def embedding_bag_offsets(vocab: int = 5000, dim: int = 64, tokens: int = 4096, 
             super().__init__()
             self.table = table
 
-        def forward(self, x):
-            return self.table(x[0], x[1])
+        def forward(self, x, offsets):   # the input factory's tuple arrives as two arguments
+            return self.table(x, offsets)
 
     def inputs(i):
         g = torch.Generator().manual_seed(i)
