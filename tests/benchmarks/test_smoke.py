@@ -35,8 +35,15 @@ EXPECTED = {
 }
 
 
+# Benchmarks whose tiny-size run is a test of its own (it needs arguments or a fixture).
+SMOKED_ELSEWHERE = {
+    "ground_truth.py": "tests/attribution/test_ground_truth.py",
+    "compensation_tables.py": "tests/benchmarks/test_smoke.py::test_compensation_tables_on_a_saved_run",
+}
+
+
 def test_every_benchmark_has_a_smoke_test():
-    unknown = sorted({p.name for p in BENCHMARKS.glob("*.py")} - set(EXPECTED))
+    unknown = sorted({p.name for p in BENCHMARKS.glob("*.py")} - set(EXPECTED) - set(SMOKED_ELSEWHERE))
     assert not unknown, (f"{unknown}: give each a tiny size under NSC_BENCH_TINY=1 and a line in EXPECTED here "
                          "(the pattern of the line that carries its result)")
     gone = sorted(set(EXPECTED) - {p.name for p in BENCHMARKS.glob("*.py")})
@@ -52,3 +59,10 @@ def test_benchmark_runs_at_tiny_size(script, tmp_path):
                           text=True, timeout=880)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert re.search(EXPECTED[script], proc.stdout), proc.stdout[-3000:]
+
+
+def test_compensation_tables_on_a_saved_run(demo_run):
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "compensation_tables.py"), str(demo_run)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"\| mlp-demo / encoder \| ", proc.stdout), proc.stdout[-3000:]
