@@ -373,7 +373,7 @@ def _where(exc: BaseException) -> str:
     own = Path(__file__).resolve().parent
     runner = [own / "profiler", own / "pipeline.py", own / "workloads" / "base.py", own / "workloads" / "registry.py"]
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if registry.home(f.filename) == "user"
+              if registry.home(f.filename) in ("user", "package")   # package: a built-in workload
               and not any(Path(f.filename).resolve().is_relative_to(r) for r in runner)]
     return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html as _html
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from nscharacterize.core.fileio import atomic_write_text
 
 TEMPLATE = Path(__file__).with_name("html_template.html")
 _ids = itertools.count()
+_MARKUP = re.compile(r"[<>&\"']")
 
 
 @dataclass
@@ -82,7 +84,10 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
     from itables import to_html_datatable
 
     frame = frame.reset_index(drop=True)
-    frame.columns = [str(c) for c in frame.columns]  # one header row (a named column index adds one)
+    # One header row (a named column index adds one). itables writes column names into the filter
+    # row unescaped, and names can come from a run directory's CSV headers: a name holding markup
+    # is escaped here (its header cell then shows the entities, never runs them).
+    frame.columns = [esc(c) if _MARKUP.search(str(c)) else str(c) for c in frame.columns]
     if frame.empty:
         return f'<p class="empty">{esc(caption + ": " if caption else "")}no rows.</p>'
     for col in frame.columns:  # categoricals and objects are shown as text; numbers stay numbers
@@ -111,7 +116,7 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
     if len(frame) <= page_length:
         options.update(paging=False, layout={"topStart": None, "topEnd": "search", "bottomStart": "info",
                                              "bottomEnd": None})
-    body = to_html_datatable(frame, caption=caption or None, **options)
+    body = to_html_datatable(frame, caption=esc(caption) if caption else None, **options)
     return f'<div class="table" data-rows="{len(frame)}">{body}</div>'
 
 

@@ -217,15 +217,19 @@ def resolve_factory(ref: str) -> Callable[..., Any]:
     where = home(factory.__code__.co_filename)
     if where == "stdlib":
         raise WorkloadError(f"{ref!r} is part of Python's standard library, not a workload factory", fix, key="workload")
-    if where == "installed" and not _returns_workload(factory):
-        raise WorkloadError(f"{ref!r} comes from an installed package and is not annotated '-> Workload'",
+    if where in ("installed", "package") and not _returns_workload(factory):
+        origin = "an installed package" if where == "installed" else "nscharacterize itself"
+        raise WorkloadError(f"{ref!r} comes from {origin} and is not annotated '-> Workload'",
                             "annotate the factory's return type as Workload, or point at your own module",
                             key="workload")
     return factory
 
 
 def home(filename: str) -> str:
-    """'stdlib', 'installed' (site-packages) or 'user' for a function's source file."""
+    """'stdlib', 'installed' (site-packages), 'package' (nscharacterize itself) or 'user' for a
+    function's source file. Only 'user' code is called with a config's params unasked: the
+    project's own functions (a file writer, the baseline remover) are no more a factory than
+    ``shutil.rmtree`` is, even in an editable checkout."""
     path = os.path.realpath(filename)
     paths = sysconfig.get_paths()
     installed = {os.path.realpath(paths[k]) for k in ("purelib", "platlib")}
@@ -235,7 +239,7 @@ def home(filename: str) -> str:
     if any(path.startswith(p + os.sep) for p in installed):
         return "installed"
     if path.startswith(os.path.realpath(os.path.dirname(os.path.dirname(__file__))) + os.sep):
-        return "user"  # nscharacterize itself (editable checkout)
+        return "package"
     stdlib = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib")}
     if any(path.startswith(p + os.sep) for p in stdlib):
         return "stdlib"

@@ -171,7 +171,7 @@ def test_packages_of_a_venv_inside_the_checkout_are_installed_ones(tmp_path, mon
     site = os.path.join(root, ".venv-probe", "lib", "python3", "site-packages")
     monkeypatch.setattr(sys, "path", [*sys.path, site])
     assert registry.home(os.path.join(site, "yaml", "__init__.py")) == "installed"
-    assert registry.home(registry.__file__) == "user"
+    assert registry.home(registry.__file__) == "package"  # nscharacterize itself: not user code
 
 
 # ---- command-line options ----------------------------------------------------------------------------
