@@ -25,3 +25,13 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def samples(text: str) -> int:
+    """A sample count from the command line, bounded as the config's ``samples`` is."""
+    from nscharacterize.config import MAX_SAMPLES
+
+    value = positive(text)
+    if value > MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SAMPLES:,}, got {value:,}")
+    return value

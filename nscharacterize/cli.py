@@ -14,7 +14,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from nscharacterize.argtypes import Parser, positive  # noqa: E402
+from nscharacterize.argtypes import Parser, positive, samples  # noqa: E402
 from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_for_signal  # noqa: E402
 
 
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"nscharacterize: error: {exc.line()}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`| head`): what it wanted it has; not an error
+        _drop_stdout()
+        return EXIT_OK
     except KeyboardInterrupt as exc:
         import signal
 
@@ -42,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         return exit_for_signal(signum)
     finally:
         restore()
+
+
+def _drop_stdout() -> None:
+    """Points descriptor 1 at /dev/null, so the interpreter's final flush of what was left in
+    the buffer does not fail on the closed pipe (and print a message about it)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _stop_on_signals():
@@ -75,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="YAML config (see configs/); workloads are built-in names or 'package.module:factory'")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the config's device")
     p.add_argument("--out", help="parent folder of the run directory (default: the config's output, runs/)")
-    p.add_argument("--samples", type=positive, help="profiled samples per workload (overrides the config)")
+    p.add_argument("--samples", type=samples, help="profiled samples per workload (overrides the config)")
     p.add_argument("--trace", action="store_true", help="also write Chrome traces under traces/")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(handler=cmd_run)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ MAX_REPEATS = 1_000
 MAX_WARMUP = 1_000
 MAX_THREADS = 1_024
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits; torch takes 64
+MAX_POINTS = 1_000    # sweep points: each is a whole run in a process of its own
 
 
 class _Strict(BaseModel):
@@ -101,6 +103,13 @@ class SweepConfig(_Strict):
         min_length=1, description="workload parameters and their values, e.g. {n: [10, 20, 30]}; each point is a run")
     mode: Literal["grid", "zip"] = Field("grid", description="grid: every combination; zip: the i-th values together")
     x: str | None = Field(None, description="the parameter on the x axis of the scaling fits (default: the first)")
+    point_timeout_s: int = Field(6 * 3600, ge=1, le=7 * 24 * 3600,
+                                 description="seconds a point may run; one that runs longer is stopped and failed")
+
+    def count(self) -> int:
+        """How many points, without making them."""
+        lengths = [len(v) for v in self.parameters.values()]
+        return min(lengths) if self.mode == "zip" else math.prod(lengths)
 
     def points(self) -> list[dict]:
         names = list(self.parameters)
@@ -180,6 +189,11 @@ def accepts(entry: WorkloadEntry, param: str) -> bool:
     return param in registry.get_spec(entry.workload).params.model_fields
 
 
+def point_name(values: dict) -> str:
+    """A sweep point's name: its folder under points/ and part of its run's name."""
+    return "_".join(f"{k}={v}" for k, v in values.items()).replace("/", "-").replace(" ", "")
+
+
 def point_config(config: Config, values: dict) -> dict:
     """The plain config of one sweep point: ``values`` set in every workload entry that has them."""
     raw = config.resolved()
@@ -206,6 +220,20 @@ def _check_sweep(path: Path, config: Config) -> None:
                               "use a parameter listed by `nscharacterize list`")
     if sweep.mode == "zip" and len({len(v) for v in sweep.parameters.values()}) > 1:
         raise ConfigError(path, "sweep.mode", "zip needs lists of equal length", "make the lists equal or use grid")
+    if sweep.count() > MAX_POINTS:
+        raise ConfigError(path, "sweep.parameters", f"makes {sweep.count():,} points, more than {MAX_POINTS:,}",
+                          "sweep fewer values (each point is a whole run)")
+    names: dict[str, dict] = {}
+    for values in sweep.points():
+        key = point_name(values)
+        if key in names:
+            raise ConfigError(path, "sweep.parameters", f"points {names[key]} and {values} have the same name {key!r}",
+                              "give values that differ as text (a point's name is its folder)")
+        names[key] = values
+        try:
+            check_name(key)
+        except UserError as exc:
+            raise ConfigError(path, "sweep.parameters", f"point {key[:60]!r}: {exc.what}", exc.fix) from None
     for point in sweep.points():
         for i, entry in enumerate(config.workloads):
             params = {**entry.params, **{k: v for k, v in point.items() if accepts(entry, k)}}

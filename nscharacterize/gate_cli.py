@@ -19,7 +19,7 @@ from nscharacterize.gate import settings
 from nscharacterize.gate.errors import CompareError
 from nscharacterize.gate.settings import DEFAULT_DB, DEFAULT_STORE, CompareSettings
 
-from .argtypes import positive
+from .argtypes import positive, samples
 
 # CompareSettings fields that have a command-line option (argparse dest = field name) -> the option
 OPTIONS = {"rel_threshold": "--rel-threshold", "abs_floor_s": "--abs-floor", "alpha": "--alpha", "test": "--test",
@@ -111,6 +111,14 @@ def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, re
 
     settings.resolve(settings_file=args.settings, options=_options(args))   # bad values fail before any round
     out = Path(args.out) if args.out else None
+    if out is not None:  # before any round: a file or an unwritable place there would fail round 1
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            what = "is a file, not a folder" if out.exists() else f"cannot be created ({exc.strerror})"
+            raise CompareError("--out", str(out), what, "give a folder for the A/B rounds") from None
+        if not out.is_dir():
+            raise CompareError("--out", str(out), "is a file, not a folder", "give a folder for the A/B rounds")
     if refs:
         a, b = gate_refs.run_refs(refs[0], refs[1], config, args.rounds, args.samples, out, log=_log)
     else:
@@ -204,7 +212,7 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
 def _add_ab_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("same-job A/B runs")
     g.add_argument("--rounds", type=positive, default=2, help="rounds per side, interleaved ABBA (default 2)")
-    g.add_argument("--samples", type=positive, help="samples per round (passed to `nscharacterize run --samples`)")
+    g.add_argument("--samples", type=samples, help="samples per round (passed to `nscharacterize run --samples`)")
     g.add_argument("--out", metavar="DIR", help="where the rounds and the merged runs go (default a temp dir)")
 
 

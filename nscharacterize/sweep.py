@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from nscharacterize.config import Config, ConfigError, point_config
+from nscharacterize.config import Config, ConfigError, point_config, point_name  # noqa: F401 (point_name: API)
 from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from nscharacterize.core.fileio import atomic_write_text, dump_yaml
 from nscharacterize.rundir import store
@@ -31,6 +31,7 @@ from nscharacterize.rundir import store
 EXECUTORS = ("serial", "ray")
 ATTEMPTS = 2            # a point whose process dies is retried once
 EXIT_PARTIAL = EXIT_FAILED   # a point whose run lost a workload: its run directory is kept
+EXIT_TIMEOUT = 124           # a point stopped by point_timeout_s (as timeout(1) exits)
 
 
 @dataclass
@@ -41,12 +42,11 @@ class PointResult:
     seconds: float | None = None  # the point's own run, timed where it ran (not its wait in a queue)
 
 
-def point_name(values: dict) -> str:
-    return "_".join(f"{k}={v}" for k, v in values.items()).replace("/", "-").replace(" ", "")
-
-
-def run_point(config_yaml: str, device: str | None, threads_env: dict | None = None) -> PointResult:
+def run_point(config_yaml: str, device: str | None, threads_env: dict | None = None,
+              timeout_s: float | None = None) -> PointResult:
     """Runs one point through the CLI in a subprocess and returns its run directory as a tar.gz.
+    A point that runs past ``timeout_s`` is stopped (SIGTERM, so it records what it measured, then
+    SIGKILL) and returned with status ``EXIT_TIMEOUT``.
 
     Module-level and free of driver state, so a Ray worker can run it as it is.
     """
@@ -58,7 +58,7 @@ def run_point(config_yaml: str, device: str | None, threads_env: dict | None = N
             cmd += ["--device", device]
         env = {**os.environ, **(threads_env or {})}
         started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        proc = _run_bounded(cmd, env, timeout_s)
         seconds = time.perf_counter() - started
         runs = sorted((Path(tmp) / "out").glob("*/")) if (Path(tmp) / "out").is_dir() else []
         archive = None
@@ -70,16 +70,44 @@ def run_point(config_yaml: str, device: str | None, threads_env: dict | None = N
         return PointResult(proc.returncode, archive, proc.stderr[-2000:], seconds)
 
 
+def _run_bounded(cmd: list[str], env: dict, timeout_s: float | None) -> subprocess.CompletedProcess:
+    """The point's CLI process; past ``timeout_s``, or when the driver itself is stopped, it gets
+    SIGTERM (its run is then marked interrupted, with every finished sample) and, 30 s later, SIGKILL."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        return subprocess.CompletedProcess(cmd, EXIT_TIMEOUT, out,
+                                           (err or "") + f"\nthe point ran past point_timeout_s ({timeout_s:g} s)")
+    except BaseException:  # the driver is stopping (Ctrl-C, SIGTERM): the point stops with it, in order
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+
+
 class SerialExecutor:
     """Points one by one, each in a subprocess of the CLI."""
 
     name = "serial"
 
+    def __init__(self, timeout_s: float | None = None):
+        self.timeout_s = timeout_s
+
     def map(self, jobs: list[tuple[str, str]], device: str | None, cpus: int,
             on_done: Callable[[str, PointResult | BaseException], None]) -> None:
         for key, config_yaml in jobs:
             try:
-                on_done(key, run_point(config_yaml, device))
+                on_done(key, run_point(config_yaml, device, timeout_s=self.timeout_s))
             except Exception as exc:  # the subprocess could not even start
                 on_done(key, exc)
 
@@ -92,7 +120,8 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None, num_cpus: int | None):
+    def __init__(self, address: str | None, num_cpus: int | None, timeout_s: float | None = None):
+        self.timeout_s = timeout_s
         try:
             import ray
         except ImportError:
@@ -119,7 +148,7 @@ class RayExecutor:
         resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": cpus}
         remote = ray.remote(max_retries=0, **resources)(run_point)
         env = {"OMP_NUM_THREADS": str(cpus)}
-        pending = {remote.remote(cfg, device, env): key for key, cfg in jobs}
+        pending = {remote.remote(cfg, device, env, self.timeout_s): key for key, cfg in jobs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             key = pending.pop(done[0])
@@ -132,10 +161,11 @@ class RayExecutor:
         self.ray.shutdown()
 
 
-def make_executor(name: str, address: str | None = None, num_cpus: int | None = None):
+def make_executor(name: str, address: str | None = None, num_cpus: int | None = None,
+                  timeout_s: float | None = None):
     if name == "ray":
-        return RayExecutor(address, num_cpus)
-    return SerialExecutor()
+        return RayExecutor(address, num_cpus, timeout_s)
+    return SerialExecutor(timeout_s)
 
 
 def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_address: str | None = None,
@@ -162,14 +192,14 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
     for values in points:
         key = point_name(values)
         cfg = point_config(config, values)
-        cfg["name"] = f"{name}-{key}"
+        cfg["name"] = f"{name}-{key}" if len(f"{name}-{key}") <= store.MAX_NAME else key  # key: checked by the config
         text = dump_yaml(cfg)
         records[key] = {"name": key, "params": values, "status": "pending", "run_dir": None, "attempts": 0,
                         "error": None, "seconds": None, "config": text}
         manifest["points"].append(records[key])
         jobs.append((key, text))
     _write_manifest(sweep_dir, manifest)
-    ex = make_executor(executor, ray_address, ray_cpus)
+    ex = make_executor(executor, ray_address, ray_cpus, config.sweep.point_timeout_s)
     if executor == "ray":
         manifest["ray_startup_s"] = round(ex.startup_s, 3)
 
@@ -184,7 +214,8 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
             rec.update(status="ok" if result.rc == EXIT_OK else "partial", run_dir=f"{store.SWEEP_POINTS}/{key}",
                        error=None if result.rc == EXIT_OK else "a workload failed; see its run.log")
         else:
-            died = not isinstance(result, PointResult) or result.rc not in (EXIT_OK, EXIT_PARTIAL, EXIT_USAGE)
+            died = not isinstance(result, PointResult) or result.rc not in (EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
+                                                                             EXIT_TIMEOUT)
             rec["error"] = _describe(result)
             if died and rec["attempts"] < ATTEMPTS:
                 rec["status"] = "retrying"
@@ -206,6 +237,9 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
         manifest["status"] = "ok" if not failed else "failed" if len(failed) == len(points) else "partial"
     except KeyboardInterrupt:
         manifest["status"] = "interrupted"
+        for rec in manifest["points"]:  # no point is left pending or running by a stopped driver
+            if rec["status"] in ("pending", "retrying"):
+                rec.update(status="interrupted", error="the sweep was stopped before this point finished")
         raise
     finally:
         ex.close()

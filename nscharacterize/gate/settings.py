@@ -43,7 +43,8 @@ class CompareSettings(BaseModel):
     test: Literal["auto", "mannwhitney", "welch", "bootstrap"] = Field(
         "auto", description="significance test: auto = Mann-Whitney U where the sample counts let it reach alpha "
         "(6+ a side at 0.002), else Welch's t on log times; mannwhitney, welch or bootstrap to force one")
-    bootstrap_resamples: int = Field(2000, ge=100, description="resamples of the bootstrap test")
+    bootstrap_resamples: int = Field(2000, ge=100, le=100_000, description="resamples of the bootstrap test "
+                                     "(at most 100,000: each is an array of every sample)")
     share_points: float = Field(5.0, ge=0, description="category-share shift to flag, in points of the component total")
     fail_on_share_shift: bool = Field(False, description="exit 1 on a significant share shift, not just flag it")
     round_check: bool = Field(True, description="with A/B rounds: a change must also exceed the disagreement "
@@ -51,7 +52,8 @@ class CompareSettings(BaseModel):
     fail_on_missing: bool = Field(True, description="exit 1 when a workload of the base is missing or failed in the new run")
     fail_on_inconclusive: bool = Field(True, description="exit 3 when the data cannot decide a row (too few samples, "
                                        "noise or machine contention wider than the threshold); false: report it, exit 0")
-    axes: list[str] = Field(default_factory=lambda: ["category"], description="samples.csv axes to compare")
+    axes: list[str] = Field(default_factory=lambda: ["category"], min_length=1,
+                           description="samples.csv axes to compare (at least one: none would gate only totals)")
     fingerprint_keys: list[str] = Field(
         default_factory=lambda: ["torch", "device", "device_name", "cuda", "cpu_model", "threads", "config_hash"],
         description="fingerprint keys that must match (others only warn)")

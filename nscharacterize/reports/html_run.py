@@ -336,8 +336,9 @@ def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
     sec = Section("data", "Data files", "The run directory's tables as saved, every row: sort, filter and "
                   "search them here, or read the CSV files themselves.")
     known = {store.BREAKDOWN: breakdown, store.TIMINGS: timings, store.CHECKS: checks}
+    # Regular files only: a pipe named extra.csv would block the reader for ever, a folder fail it.
     names = list(known) + [store.SAMPLES] + sorted(p.name for p in run.path.glob("*.csv")
-                                                   if p.name not in known and p.name != store.SAMPLES)
+                                                   if p.name not in known and p.name != store.SAMPLES and p.is_file())
     for name in names:
         if name in known:
             frame = known[name]
@@ -346,7 +347,7 @@ def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
         else:
             try:
                 frame = pd.read_csv(run.path / name)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
                 sec.add(paragraph(f"{name}: cannot be read ({type(exc).__name__})"))
                 continue
         sec.add(f"<h3>{esc(name)}</h3>", table(frame, name, page_length=10))
@@ -357,7 +358,7 @@ def _other_figures(run: RunDir) -> Section | None:
     """Figures of the run directory this page does not redraw interactively (another stage's PNG,
     such as the system view), embedded as images so that the page stays one file."""
     redrawn = {store.HEATMAP, store.BARS, store.PYTHON_PLOT, store.SYSTEM_PLOT, store.ROOFLINE_PLOT}
-    pngs = sorted(p for p in run.path.glob("*.png") if p.name not in redrawn)
+    pngs = sorted(p for p in run.path.glob("*.png") if p.name not in redrawn and p.is_file())
     if not pngs:
         return None
     sec = Section("more-figures", "More figures", "The run directory's other figures, as saved.")
@@ -370,7 +371,8 @@ def _other_figures(run: RunDir) -> Section | None:
 
 def _traces_and_log(run: RunDir) -> list[Section]:
     out = []
-    traces = sorted((run.path / store.TRACES).glob("*.json*")) if (run.path / store.TRACES).is_dir() else []
+    traces = sorted(p for p in (run.path / store.TRACES).glob("*.json*")
+                    if p.is_file()) if (run.path / store.TRACES).is_dir() else []
     if traces:
         sec = Section("traces", "Chrome traces", "Where is the timeline of each profiled call? Open a trace "
                       "in Perfetto (ui.perfetto.dev), chrome://tracing or TensorBoard; .json.gz is read as is.")

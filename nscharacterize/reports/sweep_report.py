@@ -1,15 +1,16 @@
 """A sweep directory's report: scaling.csv, table.md and scaling.png, from whatever points finished."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from nscharacterize.attribution.scaling import Point, scaling_table, split
-from nscharacterize.core.fileio import atomic_write, atomic_write_text, read_text
+from nscharacterize.core.fileio import atomic_write, atomic_write_text
 from nscharacterize.taxonomy.categories import COLORS, LABELS
 
 from nscharacterize.rundir import store
@@ -20,16 +21,49 @@ SIDE_COLORS = {"neural": "#1f77b4", "symbolic": "#d62728"}
 MIN_SHARE = 0.02   # categories below this share of the component at every point are left off the figure
 
 
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _PointRecord(_Loose):
+    model_config = ConfigDict(extra="allow", strict=True, regex_engine="python-re")
+
+    name: str
+    params: dict
+    status: str
+    # a point's run directory lies in points/ of this sweep, nowhere else
+    run_dir: Annotated[str, StringConstraints(pattern=rf"^{store.SWEEP_POINTS}/(?!\.\.?$)[^/\\]+$")] | None = None
+    attempts: int = 0
+    seconds: float | int | None = None
+    error: str | None = None
+
+
+class _SweepManifest(_Loose):
+    """What the sweep's report reads from sweep.json; each is checked before any is used."""
+
+    kind: Literal["sweep"]
+    name: str = ""
+    parameters: dict
+    mode: str | None = None
+    x: str
+    status: str
+    points: list[_PointRecord]
+
+
 def load_sweep(sweep_dir: str | Path) -> dict:
     path = Path(sweep_dir) / store.SWEEP_MANIFEST
     if not path.is_file():
         raise RunDirError(path, "", "missing; not a sweep directory", "give a folder written by 'nscharacterize sweep'")
-    try:
-        data = json.loads(read_text(path, "sweep manifest", RunDirError))
-    except json.JSONDecodeError as exc:
-        raise RunDirError(path, "", f"corrupt JSON (line {exc.lineno})", "re-run the sweep") from None
+    data = store.read_json(path)
     if not isinstance(data, dict) or data.get("kind") != "sweep" or not isinstance(data.get("points"), list):
         raise RunDirError(path, "kind", "not a sweep manifest", "give a folder written by 'nscharacterize sweep'")
+    try:
+        _SweepManifest.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        what = "required field is missing" if err["type"] == "missing" else err["msg"].lower()
+        raise RunDirError(path, key, what, "the sweep manifest is damaged; re-run the sweep") from None
     return data
 
 

@@ -24,11 +24,10 @@ from typing import Any, Callable, Literal
 
 import pandas as pd
 import pyarrow as pa
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nscharacterize.core.errors import UserError, key_path
-from nscharacterize.core.fileio import atomic_write, dump_yaml
+from nscharacterize.core.fileio import atomic_write, dump_yaml, parse_yaml
 
 from . import samplelog
 
@@ -262,10 +261,7 @@ class RunDir:
     def manifest(self) -> dict:
         """The manifest, checked against ``Manifest``; a dict, as written."""
         path = self._need(MANIFEST)
-        try:
-            data = json.loads(_text(path))
-        except json.JSONDecodeError as exc:
-            raise RunDirError(path, "", f"corrupt JSON (line {exc.lineno})", "re-run or re-copy the run") from None
+        data = read_json(path)
         if not isinstance(data, dict):
             raise RunDirError(path, "(top level)", f"a JSON {type(data).__name__}, not an object",
                               "the manifest is damaged; re-run or re-copy the run")
@@ -286,10 +282,7 @@ class RunDir:
     @property
     def config(self) -> dict:
         path = self._need(CONFIG)
-        try:
-            data = yaml.safe_load(_text(path))
-        except yaml.YAMLError:
-            raise RunDirError(path, "", "corrupt YAML", "re-run or re-copy the run") from None
+        data = parse_yaml(_text(path), path, "run's config", RunDirError, "re-run or re-copy the run")
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -364,6 +357,18 @@ class RunDir:
         if not path.is_file():
             raise RunDirError(path, "", "missing; the run directory is incomplete", "did the run finish? re-run it")
         return path
+
+
+def read_json(path: Path) -> Any:
+    """Parsed JSON of a run or sweep directory's file; a damaged one (bad syntax, nested past
+    Python's recursion limit, an integer of thousands of digits) is one RunDirError line."""
+    try:
+        return json.loads(_text(path))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(path, "", f"corrupt JSON (line {exc.lineno})", "re-run or re-copy the run") from None
+    except (RecursionError, ValueError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:80]
+        raise RunDirError(path, "", f"unreadable JSON ({what})", "re-run or re-copy the run") from None
 
 
 def _text(path: Path) -> str:
@@ -453,7 +458,7 @@ def _start_time(pid: int) -> str | None:
 def _alive(pid: int, started: str | None) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # gone, or no pid at all (2**40, -5)
         return False
     except PermissionError:  # someone else's process with that pid: not our writer, if start differs
         pass
