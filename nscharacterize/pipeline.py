@@ -18,7 +18,9 @@ Orchestration only, and the place that makes faults lose nothing (docs/architect
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -51,6 +53,7 @@ from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.rules import RuleFileError
 from nscharacterize.workloads import registry
+from nscharacterize.workloads.base import WorkloadError
 from nscharacterize.workloads.compile import compile_workload, toolchain_problem
 
 from .config import Config, ConfigError
@@ -89,6 +92,7 @@ def run(config: Config, config_path: str, *, device: str | None = None, out: str
     taxonomy = Taxonomy(dict(config.taxonomy.rules))
     where = (None, "--out") if out else (config_path, "output")
     run_dir = RunDir.create(out or config.output, config.name or Path(config_path).stem, where)
+    run_dir = RunDir(run_dir.path.absolute())  # a workload that changes directory must not move it
     handler = _attach_log(run_dir)
     try:
         with stderr_to(run_dir.path / store.LOG, handler):  # torch's and the workloads' warnings
@@ -173,6 +177,7 @@ class _Run:
         self.run_dir.write_json(store.MANIFEST, self.manifest)
         started = time.perf_counter()
         machine = Recorder(threads=torch.get_num_threads()).start()
+        cwd, streams = os.getcwd(), (sys.stdout, sys.stderr)
         task = self.progress.start(entry.label, n) if self.progress else None
 
         def on_sample(index: int, events: pd.DataFrame, timings: pd.DataFrame) -> None:
@@ -189,7 +194,7 @@ class _Run:
                                     for c in workload.components]
             _note_unmeasured(record, self.manifest)
             compiled = compile_workload(workload, entry.compile, self.device)   # None unless `compile` is set
-            record["info"] = workload.info
+            record["info"] = _plain_info(workload.info)
             profile_workload(workload, entry.label, settings, on_sample=on_sample)
             self._measure_beyond_time(workload, entry.label)
             if compiled:
@@ -208,7 +213,8 @@ class _Run:
         except SystemExit as exc:  # sys.exit() inside a workload or factory ends the workload, not the run
             record.update(status="error", error=f"the workload called sys.exit({exc.code!r})")
             self._log_failure(entry.label)
-        except Exception as exc:  # a failing workload must not take the others down
+        except BaseException as exc:  # a failing workload must not take the others down, whatever it
+            # raises: an Exception, GeneratorExit or a BaseException subclass of its own
             record.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0] + _where(exc))
             self._log_failure(entry.label)
         else:
@@ -219,6 +225,8 @@ class _Run:
             record["machine"] = machine.stop()
             mine = [t for t in self.timings if len(t) and t["workload"].iloc[0] == entry.label]
             record["machine"]["repeat_spread"] = repeat_spread(pd.concat(mine)) if mine else None
+            _restore_cwd(cwd)
+            _restore_streams(streams)
             if self.progress:
                 self.progress.finish(task, ok=record["status"] == "ok")
 
@@ -376,6 +384,37 @@ def _where(exc: BaseException) -> str:
               if registry.home(f.filename) in ("user", "package")   # package: a built-in workload
               and not any(Path(f.filename).resolve().is_relative_to(r) for r in runner)]
     return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+
+
+def _plain_info(info) -> dict:
+    """A workload's ``info`` as the manifest will hold it (JSON; unknown objects as their text); info
+    that cannot be written at all (a cycle, keys that are not text) fails the workload, not the run."""
+    try:
+        return json.loads(json.dumps(info if info is not None else {}, default=str))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise WorkloadError(f"its info cannot be saved as JSON ({type(exc).__name__}: {str(exc)[:120]})",
+                            "make Workload.info a dict of text, numbers, lists and dicts with text keys",
+                            key="info") from None
+
+
+def _restore_cwd(cwd: str) -> None:
+    """Back to the run's working directory after a workload that changed it (later workloads and
+    relative paths in their params see the directory the run was started in)."""
+    try:
+        if os.getcwd() != cwd:
+            os.chdir(cwd)
+    except OSError:  # the workload removed the folder it moved to
+        os.chdir(cwd)
+
+
+def _restore_streams(streams: tuple) -> None:
+    """sys.stdout and sys.stderr as they were before a workload that replaced or closed them (the
+    run still prints its table and path). Python's own streams never close their descriptor, so a
+    closed one is reopened on it."""
+    for name, saved, fd in (("stdout", streams[0], 1), ("stderr", streams[1], 2)):
+        if getattr(saved, "closed", False):
+            saved = os.fdopen(fd, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+        setattr(sys, name, saved)
 
 
 def _note_unmeasured(record: dict, manifest: dict) -> None:

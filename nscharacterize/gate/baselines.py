@@ -28,7 +28,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name or ""):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):  # fullmatch: "main\n" is no name
         raise CompareError("--name", repr(name), "is not a valid baseline name",
                            "use letters, digits, '.', '_' or '-' (e.g. main or v1.2)")
     return name
@@ -54,7 +54,8 @@ def save(run: str | Path, name: str, store: str | Path = DEFAULT_STORE, force: b
     """Copies a run's compare files into ``store/name``; returns that directory."""
     check_name(name)
     run = Path(run)
-    rd, _ = runs.open_run(run)   # the manifest fields compare relies on,
+    rd, man = runs.open_run(run)  # the manifest fields compare relies on,
+    runs.check_finished(rd, man)  # a run still being written is no baseline yet,
     rd.samples()                 # samples.csv as compare reads it,
     _ = rd.config                # and the config it diffs (missing or corrupt YAML is refused)
     store = Path(store)
@@ -106,5 +107,12 @@ def names(store: str | Path = DEFAULT_STORE) -> list[str]:
 def remove(name: str, store: str | Path = DEFAULT_STORE) -> Path:
     with _locked(Path(store)):
         dest = path(name, store)
-        shutil.rmtree(dest)
+        try:
+            if dest.is_symlink():  # a link to a baseline elsewhere: the link goes, never what it names
+                dest.unlink()
+            else:
+                shutil.rmtree(dest)
+        except OSError as exc:
+            raise CompareError(dest, "baseline", f"cannot remove it ({exc.strerror or exc})",
+                               "check the store's permissions") from None
     return dest

@@ -115,6 +115,7 @@ def add(run: str | Path, db: str | Path = DEFAULT_DB) -> tuple[int, bool]:
     """Adds a run to the history; returns (its id in the history, whether it was new)."""
     run = Path(run)
     rd, man = runs.open_run(run)
+    runs.check_finished(rd, man)
     samples = rd.samples()
     cfg = rd.config
     key = runs.identity(rd, man)

@@ -11,13 +11,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from nscharacterize.rundir.store import RunDir
+from nscharacterize.rundir.store import MANIFEST, RunDir, RunDirError, effective_status
 
 
 def open_run(path: str | Path) -> tuple[RunDir, dict]:
     """The run directory and its (validated) manifest."""
     run = RunDir(path)
     return run, run.manifest
+
+
+def check_finished(run: RunDir, manifest: dict) -> None:
+    """Refuses a run whose writer is still at work (its files change under the reader): what the
+    history or a baseline keeps must be final."""
+    if effective_status(manifest) == "running":
+        raise RunDirError(run.path / MANIFEST, "status", f"the run is still being written (pid {manifest.get('pid')})",
+                          "wait for it to finish, then add it (or `nscharacterize report` it if its process died)")
 
 
 def ok_workloads(manifest: dict, samples: pd.DataFrame) -> tuple[set[str], set[str]]:

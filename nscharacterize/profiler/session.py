@@ -48,8 +48,8 @@ def profile_workload(workload, label: str, settings: SessionSettings,
     device = settings.device
     workload.to_device(device)
     samples = list(workload.make_samples(settings.samples))
-    if not samples:
-        raise ValueError(f"workload {label!r} produced no samples")
+    if len(samples) != settings.samples:  # fewer would pass as a complete, ok workload
+        raise ValueError(f"workload {label!r}: make_samples({settings.samples}) returned {len(samples)} samples")
     for i in range(settings.warmup):
         _unprofiled_pass(workload, samples[i % len(samples)], device)
     events: list[pd.DataFrame] = []

@@ -101,8 +101,10 @@ def _read_file(path: Path, namespace: str) -> list[Rule]:
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise RuleFileError(path, "rules", "must be a mapping with a 'rules' list", "see nscharacterize/taxonomy/rules/ops.yaml")
     file_ns = doc.get("namespace", namespace)
-    if file_ns != namespace:
-        return []
+    if file_ns != namespace:  # skipping it would drop its rules, and any mistake in them, unsaid
+        raise RuleFileError(path, "namespace", f"is {file_ns!r}, but the file is used for the {namespace!r} rules",
+                            f"list it under taxonomy.rules.{file_ns}, or set namespace: {namespace}"
+                            if file_ns in NAMESPACES else f"set namespace: {namespace} (or leave it out)")
     allowed = PY_CATEGORIES if namespace == "python" else CATEGORIES
     out = []
     for i, raw in enumerate(doc["rules"]):

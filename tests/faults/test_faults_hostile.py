@@ -1,0 +1,326 @@
+"""Fault injection, hostile sizes and shapes: every size a user or a file can set is bounded, every
+reader turns any content into a result or one line with exit 2, and a workload that misbehaves
+fails alone. Hostile inputs are generated here, not stored. Each test checks the exit status, the
+one line, and what is on disk afterwards."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from clirun import ROOT, SUPPORT, run_cli, write_config
+from faults import assert_consistent, cli, one_line, run_dirs, workload_status
+
+
+def _run(capsys, tmp_path, cfg, *extra):
+    return cli(capsys, "run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet", *extra)
+
+
+def _copy(demo_run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy)
+    return copy
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+# ---- YAML: aliases, nesting and huge numbers are bounded where YAML is read ----------------------
+def _billion_laughs(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    return "\n".join(lines)
+
+
+def test_billion_laughs_in_params_is_refused_before_it_expands(capsys, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    body = _billion_laughs().replace("\n", "\n  ")
+    cfg.write_text(f"samples: 1\nlaughs:\n  {body}\nworkloads:\n  - workload: hostile_models:odd_info\n"
+                   f"    params: {{bomb: *a8}}\n")
+    started = time.perf_counter()
+    code, _, err = _run(capsys, tmp_path, cfg)
+    one_line(code, err, "c.yaml", "expands to", "more than 200,000")
+    assert time.perf_counter() - started < 10
+    assert run_dirs(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("text,needles", [
+    ("workloads: " + "[" * 10_000 + "]" * 10_000, ["brackets nested deeper"]),
+    ("workloads: " + "[" * 100 + "]" * 100, ["nested deeper than 64"]),
+    ("workloads:\n" + "".join("  " * i + "- \n" for i in range(200)), ["nested deeper than 64"]),
+    ("seed: " + "9" * 5000 + "\nworkloads: [{workload: mlp-demo}]\n", ["unreadable YAML", "digits"]),
+    ("\x00\x01\x02workloads: []", ["invalid YAML"]),
+], ids=["flow-10k", "flow-100", "block-200", "5000-digits", "control-chars"])
+def test_hostile_yaml_is_one_line(capsys, tmp_path, text, needles):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    started = time.perf_counter()
+    one_line(*_run(capsys, tmp_path, cfg)[::2], "c.yaml", *needles)
+    assert time.perf_counter() - started < 10
+    assert run_dirs(tmp_path / "runs") == []
+
+
+# ---- sizes from the command line and the compare settings ------------------------------------------
+def test_samples_on_the_command_line_has_the_configs_bound(capsys, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml")
+    one_line(*_run(capsys, tmp_path, cfg, "--samples", "10001")[::2], "--samples", "at most 10,000")
+    one_line(*_run(capsys, tmp_path, cfg, "--samples", "9" * 5000)[::2], "--samples", "whole number")
+    one_line(*cli(capsys, "ab", str(cfg), str(cfg), "--samples", "10001")[::2], "--samples", "at most 10,000")
+    assert run_dirs(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("compare,needles", [
+    ({"bootstrap_resamples": 10**12}, ["compare.bootstrap_resamples", "less than or equal to 100000"]),
+    ({"axes": []}, ["compare.axes", "at least 1"]),
+])
+def test_compare_settings_are_bounded(capsys, tmp_path, compare, needles):
+    cfg = write_config(tmp_path / "c.yaml", compare=compare)
+    one_line(*_run(capsys, tmp_path, cfg)[::2], "c.yaml", *needles)
+    settings = tmp_path / "s.yaml"
+    settings.write_text(yaml.safe_dump({"compare": compare}))
+    one_line(*cli(capsys, "compare", "a", "b", "--settings", str(settings))[::2], "s.yaml", *needles)
+
+
+# ---- sweeps: bounded, distinct point names, checked before any point runs -------------------------------
+@pytest.mark.parametrize("sweep,needles", [
+    ({"parameters": {"hidden": list(range(1, 151)), "objects": list(range(1, 151))}},
+     ["sweep.parameters", "22,500 points", "more than 1,000"]),
+    ({"parameters": {"hidden": [4, 4]}}, ["sweep.parameters", "same name 'hidden=4'"]),
+    ({"parameters": {"hidden": [4, "4"]}}, ["sweep.parameters", "same name"]),
+], ids=["grid", "repeated", "same-text"])
+def test_sweep_points_are_bounded_and_distinct(capsys, tmp_path, sweep, needles):
+    cfg = write_config(tmp_path / "c.yaml", sweep=sweep)
+    started = time.perf_counter()
+    one_line(*cli(capsys, "sweep", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")[::2], "c.yaml", *needles)
+    assert time.perf_counter() - started < 20
+    assert run_dirs(tmp_path / "runs") == []
+
+
+def test_sweep_names_that_collide_as_folders(capsys, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", workloads=[{"workload": "hostile_models:changes_directory",
+                                                        "params": {"to": "."}}],
+                       sweep={"parameters": {"to": ["a/b", "a-b"]}})
+    one_line(*cli(capsys, "sweep", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")[::2],
+             "sweep.parameters", "same name 'to=a-b'")
+
+
+def test_a_long_sweep_name_and_a_point_past_its_timeout(tmp_path):
+    """A valid 94-character name works for every point; a point that runs past point_timeout_s is
+    stopped (what it measured is kept), recorded failed with the reason, and not retried."""
+    cfg = write_config(tmp_path / "c.yaml", name="s" * 94, samples=1, warmup=0, repeats=1,
+                       workloads=[{"workload": "fault_models:slow", "params": {"pause": 0.01}}],
+                       sweep={"parameters": {"pause": [0.01, 120]}, "point_timeout_s": 45})
+    proc = run_cli("sweep", str(cfg), "--out", str(tmp_path / "runs"), "--quiet", timeout=400)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    sweep_dir = Path(proc.stdout.strip().splitlines()[-1])
+    points = {p["name"]: p for p in json.loads((sweep_dir / "sweep.json").read_text())["points"]}
+    assert points["pause=0.01"]["status"] == "ok", points
+    assert points["pause=120"]["status"] == "failed" and points["pause=120"]["attempts"] == 1
+    assert "point_timeout_s (45 s)" in points["pause=120"]["error"]
+    assert (sweep_dir / "points" / "pause=0.01" / "samples.csv").is_file()
+
+
+# ---- hostile run directories: report reads regular files only, and says one line for the rest ---------
+@pytest.mark.timeout(300)
+def test_a_pipe_or_folder_named_like_a_table_does_not_block_report(capsys, demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    os.mkfifo(run / "extra.csv")
+    (run / "folder.csv").mkdir()
+    os.mkfifo(run / "extra.png")
+    code, _, err = cli(capsys, "report", str(run))
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.lstat(run / "extra.csv").st_mode) and (run / "folder.csv").is_dir()
+
+
+def _manifest_text(run: Path, edit) -> None:
+    (run / "manifest.json").write_text(edit((run / "manifest.json").read_text()))
+
+
+MANIFESTS = {
+    "deep": (lambda t: t[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n", ["manifest.json", "nested too deeply"]),
+    "huge_int": (lambda t: t[:-2] + ', "x": ' + "9" * 5000 + "}\n", ["manifest.json", "digits"]),
+    "not_json": (lambda t: "\x00" * 30, ["manifest.json", "corrupt JSON"]),
+}
+
+
+@pytest.mark.parametrize("how", sorted(MANIFESTS))
+def test_damaged_manifest_is_one_line(capsys, demo_run, tmp_path, how):
+    run = _copy(demo_run, tmp_path)
+    edit, needles = MANIFESTS[how]
+    _manifest_text(run, edit.__call__)
+    before = _files(run)
+    one_line(*cli(capsys, "report", str(run))[::2], *needles)
+    assert _files(run) == before
+
+
+def test_a_pid_that_cannot_exist_is_a_dead_writer(capsys, demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    data = json.loads((run / "manifest.json").read_text())
+    data.update(status="running", pid=2**40, host=socket.gethostname())
+    (run / "manifest.json").write_text(json.dumps(data))
+    code, _, err = cli(capsys, "report", str(run))
+    assert code == 0 and "marked killed" in err, err
+    assert json.loads((run / "manifest.json").read_text())["status"] == "killed"
+
+
+def test_random_bytes_as_config_yaml(capsys, demo_run, tmp_path):
+    import random
+
+    rng = random.Random(25)
+    for i in range(5):
+        run = _copy(demo_run, tmp_path / str(i))
+        text = "".join(chr(rng.randrange(1, 0x2FF)) for _ in range(400))
+        (run / "config.yaml").write_text(text, encoding="utf-8")
+        one_line(*cli(capsys, "report", str(run), "--reclassify")[::2], "config.yaml")
+        (run / "config.yaml").write_bytes(rng.randbytes(400))
+        one_line(*cli(capsys, "report", str(run), "--reclassify")[::2], "config.yaml")
+
+
+def test_taxonomy_that_is_a_string(capsys, demo_run, tmp_path):
+    run = _copy(demo_run, tmp_path)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["taxonomy"] = "rules.yaml"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    data = json.loads((run / "manifest.json").read_text())
+    data.pop("config_hash")
+    (run / "manifest.json").write_text(json.dumps(data))
+    one_line(*cli(capsys, "report", str(run), "--reclassify")[::2], "config.yaml", "taxonomy")
+
+
+# ---- sweep.json from someone else ---------------------------------------------------------------------
+def _sweep_dir(tmp_path: Path, **edit) -> Path:
+    path = tmp_path / "s-sweep"
+    (path / "points").mkdir(parents=True)
+    data = {"schema": 1, "kind": "sweep", "name": "s", "parameters": {"hidden": [4]}, "mode": "grid",
+            "x": "hidden", "status": "ok", "points": [{"name": "hidden=4", "params": {"hidden": 4},
+                                                       "status": "pending", "run_dir": None, "attempts": 0}]}
+    data.update(edit)
+    (path / "sweep.json").write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("edit,needles", [
+    ({"x": None}, ["sweep.json", "x"]),
+    ({"parameters": "hidden"}, ["sweep.json", "parameters"]),
+    ({"points": [{"name": "p", "params": {}, "status": "ok", "run_dir": "../../etc"}]},
+     ["sweep.json", "points.0.run_dir"]),
+    ({"points": [{"name": 5, "params": {}, "status": "ok"}]}, ["sweep.json", "points.0.name"]),
+    ({"points": [{"params": {}, "status": "ok"}]}, ["sweep.json", "points.0.name", "missing"]),
+], ids=["x-missing", "parameters-text", "run-dir-escapes", "name-number", "name-missing"])
+def test_damaged_sweep_json_is_one_line(capsys, tmp_path, edit, needles):
+    path = _sweep_dir(tmp_path, **edit)
+    before = _files(path)
+    one_line(*cli(capsys, "report", str(path))[::2], *needles)
+    assert _files(path) == before
+
+
+def test_a_sound_sweep_json_reports(capsys, tmp_path):
+    path = _sweep_dir(tmp_path)
+    code, _, err = cli(capsys, "report", str(path))
+    assert code == 0, err
+    assert (path / "report.html").is_file()
+
+
+# ---- the gate's inputs -----------------------------------------------------------------------------------
+def test_ab_out_that_is_a_file(capsys, tmp_path):
+    out = tmp_path / "file"
+    out.write_text("kept")
+    cfg = write_config(tmp_path / "c.yaml")
+    one_line(*cli(capsys, "ab", str(cfg), str(cfg), "--out", str(out))[::2], "--out", "is a file")
+    assert out.read_text() == "kept"
+
+
+def test_baseline_names_and_symlinked_baselines(capsys, demo_run, tmp_path):
+    store = tmp_path / "store"
+    one_line(*cli(capsys, "baseline", "save", str(demo_run), "--name", "main\n", "--store", str(store))[::2],
+             "--name", "not a valid baseline name")
+    assert not store.exists() or not any(store.iterdir())
+    assert cli(capsys, "baseline", "save", str(demo_run), "--name", "real", "--store", str(store))[0] == 0
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(store / "real", elsewhere)
+    (store / "linked").symlink_to(elsewhere, target_is_directory=True)
+    code, out, err = cli(capsys, "baseline", "rm", "linked", "--store", str(store))
+    assert code == 0, err
+    assert not (store / "linked").exists() and (elsewhere / "manifest.json").is_file()
+
+
+def test_a_run_still_being_written_is_no_baseline_and_no_history(capsys, demo_run, tmp_path):
+    from nscharacterize.rundir.store import process_identity
+
+    run = _copy(demo_run, tmp_path)
+    data = json.loads((run / "manifest.json").read_text())
+    data.update(status="running", **process_identity())   # this very process: alive
+    (run / "manifest.json").write_text(json.dumps(data))
+    one_line(*cli(capsys, "history", "add", str(run), "--db", str(tmp_path / "h.sqlite"))[::2],
+             "manifest.json: status", "still being written")
+    one_line(*cli(capsys, "baseline", "save", str(run), "--name", "b", "--store", str(tmp_path / "store"))[::2],
+             "manifest.json: status", "still being written")
+    assert not (tmp_path / "store" / "b").exists()
+
+
+def test_taxonomy_rules_into_head_is_not_a_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(SUPPORT)])}
+    proc = subprocess.run(f"{sys.executable} -m nscharacterize.cli taxonomy --rules | head -1", shell=True,
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+                          executable="/bin/bash")
+    assert proc.stdout.startswith("# ops:"), proc.stdout
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+# ---- rule files -------------------------------------------------------------------------------------------
+def test_rule_file_under_the_wrong_name_space_is_an_error(capsys, tmp_path):
+    rules = tmp_path / "mine.yaml"
+    rules.write_text("namespace: kernels\nrules:\n  - {match: 'x', category: not_a_category, reason: r}\n")
+    cfg = write_config(tmp_path / "c.yaml", taxonomy={"rules": {"ops": [str(rules)]}})
+    one_line(*_run(capsys, tmp_path, cfg)[::2], "mine.yaml: namespace", "'kernels'", "taxonomy.rules.kernels")
+    assert run_dirs(tmp_path / "runs") == []
+
+
+# ---- workloads that misbehave fail alone -----------------------------------------------------------------
+def test_workloads_that_break_the_run_itself_fail_alone(capsys, tmp_path):
+    entries = [{"workload": "hostile_models:raises_base", "name": "gen-exit"},
+               {"workload": "hostile_models:raises_base", "name": "custom", "params": {"kind": "custom"}},
+               {"workload": "hostile_models:unsaveable_info", "name": "cycle"},
+               {"workload": "hostile_models:too_few_samples", "name": "few"},
+               {"workload": "hostile_models:odd_info", "name": "odd"},
+               {"workload": "mlp-demo", "name": "demo", "params": {"objects": 4, "hidden": 8}}]
+    cfg = write_config(tmp_path / "c.yaml", workloads=entries)
+    code, out, err = _run(capsys, tmp_path, cfg)
+    assert code == 1, err
+    (run,) = run_dirs(tmp_path / "runs")
+    manifest = assert_consistent(run, "partial")
+    assert workload_status(manifest) == {"gen-exit": "error", "custom": "error", "cycle": "error", "few": "error",
+                                         "odd": "ok", "demo": "ok"}
+    errors = {w["name"]: w["error"] for w in manifest["workloads"]}
+    assert errors["gen-exit"].startswith("GeneratorExit") and errors["custom"].startswith("Custom")
+    assert "info cannot be saved as JSON" in errors["cycle"] and "returned 1 samples" in errors["few"]
+    odd = next(w for w in manifest["workloads"] if w["name"] == "odd")
+    assert odd["info"]["n"] == 3 and odd["info"]["path"].startswith("<object object")
+
+
+def test_a_workload_that_changes_directory_keeps_a_relative_out(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cfg = write_config(tmp_path / "c.yaml", samples=2,
+                       workloads=[{"workload": "hostile_models:changes_directory", "params": {"to": str(elsewhere)}},
+                                  {"workload": "hostile_models:closes_stdout"}])
+    proc = run_cli("run", str(cfg), "--out", "rel-runs", "--quiet", cwd=tmp_path, timeout=400)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (run,) = run_dirs(tmp_path / "rel-runs")
+    assert Path(proc.stdout.strip().splitlines()[-1]) == run
+    assert not (elsewhere / "rel-runs").exists()
+    assert assert_consistent(run, "ok")["status"] == "ok"
