@@ -299,6 +299,6 @@ def _unread_notes(trace: Trace) -> list[str]:
 def _device_name(inputs: list[_Input]) -> str | None:
     for inp in inputs:
         props = inp.metadata.get("deviceProperties") or []
-        if props and isinstance(props[0], dict) and props[0].get("name"):
-            return str(props[0]["name"])
+        if isinstance(props, list) and props and isinstance(props[0], dict) and props[0].get("name"):
+            return str(props[0]["name"])[:200]
     return None

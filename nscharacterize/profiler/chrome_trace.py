@@ -130,6 +130,8 @@ def load(path: str | Path) -> Trace:
         raise TraceError(f"not a Chrome trace: {str(exc)[:120]}") from None
     except msgspec.DecodeError as exc:
         raise TraceError(f"not a readable Chrome trace (invalid JSON: {str(exc)[:80]})") from None
+    except RecursionError:
+        raise TraceError("not a readable Chrome trace (nested too deeply)") from None
     if isinstance(doc, list):
         return _from_events(doc, {})
     meta = {k: getattr(doc, k) for k in doc.__struct_fields__ if k != "traceEvents" and getattr(doc, k) is not None}
@@ -146,7 +148,7 @@ def _from_events(events: list[_Event], metadata: dict) -> Trace:
     for e in events:
         ph = e.ph
         if ph == "X":
-            kind = kinds.get(e.cat)
+            kind = kinds.get(e.cat) if type(e.cat) is str else None  # a list or object is no category
             if kind is None:
                 unread[e.cat] = unread.get(e.cat, 0) + 1
                 continue
@@ -174,29 +176,37 @@ def is_op_name(name: str) -> bool:
     return "::" in name or bool(RUNTIME_API.fullmatch(name)) or bool(INDUCTOR_CPU_KERNEL.fullmatch(name))
 
 
+_INT64 = 2**63
+
+
 def _tid(value) -> int:
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return hash(value) & 0x7FFFFFFF
+        number = int(value)
+        if -_INT64 <= number < _INT64:
+            return number
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return hash(str(value)) & 0x7FFFFFFF  # text, a list, a number past int64: a name, numbered
 
 
 def _tid_column(values: list) -> np.ndarray:
     """int64 thread ids; a named thread (text) gets a number from its name, the same within one read."""
-    return np.array([v if type(v) is int else _tid(v) for v in values], dtype=np.int64)
+    return np.array([v if type(v) is int and -_INT64 <= v < _INT64 else _tid(v) for v in values], dtype=np.int64)
 
 
 def _int_column(values: list, default: int) -> np.ndarray:
-    """int64 column; values that are not integers (missing, text) become ``default``."""
-    return np.array([v if type(v) is int else default if v is None else _int(v, default) for v in values],
-                    dtype=np.int64)
+    """int64 column; values that are not integers (missing, text, past int64) become ``default``."""
+    return np.array([v if type(v) is int and -_INT64 <= v < _INT64 else default if v is None else _int(v, default)
+                     for v in values], dtype=np.int64)
 
 
 def _float_column(values: list, missing: float = 0.0) -> np.ndarray:
-    """float column; missing values (None) become ``missing``, text that is not a number 0."""
+    """float column; missing values (None) become ``missing``, what is not a finite number 0."""
     try:
         out = np.array(values, dtype=float)  # None becomes NaN here; JSON itself has no NaN
-    except (TypeError, ValueError):
+        if out.ndim != 1:  # lists among the values ([1] as a duration)
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
         out = np.array([np.nan if v is None else _float(v) for v in values], dtype=float)
     if missing == missing:  # not NaN
         out[np.isnan(out)] = missing
@@ -205,9 +215,36 @@ def _float_column(values: list, missing: float = 0.0) -> np.ndarray:
 
 def _float(value) -> float:
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # text, a list, a 400-digit integer
         return 0.0
+    return number if np.isfinite(number) else 0.0
+
+
+_MAX_DIM = 2**62
+
+
+def _ints_ok(values) -> bool:
+    return all(type(d) is int and -_MAX_DIM < d < _MAX_DIM for d in values)
+
+
+def _dims(value) -> list | None:
+    """Input Dims as torch writes them (per argument: a tensor's dims, a tensor list's dims, or []),
+    else None: a trace from elsewhere may hold anything there, and flops and bytes multiply it."""
+    if value is None or not isinstance(value, list):
+        return None
+    for arg in value:
+        if not isinstance(arg, list) or not all(type(d) is int and -_MAX_DIM < d < _MAX_DIM
+                                                or isinstance(d, list) and _ints_ok(d) for d in arg):
+            return None
+    return value
+
+
+def _types(value) -> list | None:
+    """Input type per argument as text (None where torch wrote none), else None."""
+    if not isinstance(value, list):
+        return None
+    return [t if t is None or type(t) is str else str(t)[:100] for t in value]
 
 
 def _source(category: str, name: str) -> str:
@@ -235,8 +272,8 @@ def _host_table(events: list[_Event]) -> pd.DataFrame:
         "ts": ts, "dur": dur, "end": ts + dur,
         "external_id": _int_column([a.external_id for a in args], -1),
         "correlation": _int_column([a.correlation for a in args], -1),
-        "input_dims": pd.Series([a.input_dims for a in args], dtype=object),
-        "input_types": pd.Series([a.input_types for a in args], dtype=object),
+        "input_dims": pd.Series([_dims(a.input_dims) for a in args], dtype=object),
+        "input_types": pd.Series([_types(a.input_types) for a in args], dtype=object),
         "concrete_inputs": pd.Series([a.concrete_inputs for a in args], dtype=object)})
     return _nest(frame)
 
@@ -286,10 +323,17 @@ def _nest(frame: pd.DataFrame) -> pd.DataFrame:
     op_names = {x: is_op_name(x) for x in set(names)}
     is_op = [op_names[x] for x in names]
     ancestors = [""] * n
-    for i in order:  # parents come before their children in this order
+    depth = [0] * n   # ops in ancestors[i]: past MAX_ANCESTORS the outermost are dropped, so that a
+    for i in order:   # hostile 5,000-deep trace costs linear, not quadratic, time and memory
         p = parent[i]
         if p >= 0:
-            ancestors[i] = (ancestors[p] + ">" + names[p] if ancestors[p] else names[p]) if is_op[p] else ancestors[p]
+            if not is_op[p]:
+                ancestors[i], depth[i] = ancestors[p], depth[p]
+            elif depth[p] < MAX_ANCESTORS:
+                ancestors[i], depth[i] = (ancestors[p] + ">" + names[p] if ancestors[p] else names[p]), depth[p] + 1
+            else:
+                chain = ancestors[p] + ">" + names[p]
+                ancestors[i], depth[i] = chain[chain.index(">") + 1:], depth[p]
     parent_arr = np.array(parent, dtype=np.int64)
     dur = frame["dur"].to_numpy()
     child_time = np.zeros(n)
@@ -304,6 +348,9 @@ def _nest(frame: pd.DataFrame) -> pd.DataFrame:
     frame["ancestors"] = ancestors
     frame["children"] = ["|".join(sorted(s)) if s else "" for s in children]
     return frame
+
+
+MAX_ANCESTORS = 128  # torch's deepest real nesting is a few dozen ops
 
 
 def _merge_same_name_only_children(parent: list[int], names: list[str], order: list[int]) -> list[bool]:
@@ -351,9 +398,10 @@ def _device_table(events: list[_Event], host: pd.DataFrame) -> pd.DataFrame:
 
 def _int(value, default: int) -> int:
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return number if -_INT64 <= number < _INT64 else default
 
 
 def _launchers(device: pd.DataFrame, host: pd.DataFrame) -> np.ndarray:

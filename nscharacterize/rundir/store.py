@@ -407,7 +407,10 @@ def _check_columns(path: Path, frame: pd.DataFrame, schema: dict[str, str]) -> p
                 raise RunDirError(path, col, f"row {row + 1}: {values.iloc[row]!r} is not True/False", fix)
             frame[col] = values.isin([True, "True"])
             continue
-        numbers = pd.to_numeric(values, errors="coerce")
+        try:
+            numbers = pd.to_numeric(values, errors="coerce")
+        except OverflowError:  # a number of hundreds of digits
+            raise RunDirError(path, col, "holds a number too large to read", fix) from None
         bad = numbers.isna() & (values.notna() if nullable else True)
         if kind == _I:
             bad |= numbers.notna() & (numbers % 1 != 0)
