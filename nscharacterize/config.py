@@ -224,12 +224,12 @@ def _check_sweep(path: Path, config: Config) -> None:
         raise ConfigError(path, "sweep.parameters", f"makes {sweep.count():,} points, more than {MAX_POINTS:,}",
                           "sweep fewer values (each point is a whole run)")
     names: dict[str, dict] = {}
-    for values in sweep.points():
-        key = point_name(values)
+    for point in sweep.points():
+        key = point_name(point)
         if key in names:
-            raise ConfigError(path, "sweep.parameters", f"points {names[key]} and {values} have the same name {key!r}",
+            raise ConfigError(path, "sweep.parameters", f"points {names[key]} and {point} have the same name {key!r}",
                               "give values that differ as text (a point's name is its folder)")
-        names[key] = values
+        names[key] = point
         try:
             check_name(key)
         except UserError as exc:

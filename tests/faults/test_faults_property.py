@@ -14,7 +14,6 @@ import json
 import random
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
@@ -219,7 +218,7 @@ def test_any_run_directory_is_read_or_refused(demo_run, tmp_path):
     readers = {"manifest.json": lambda r: effective_status(r.manifest), "config.yaml": lambda r: r.config,
                "timings.csv": RunDir.timings, "samples.csv": RunDir.samples, "breakdown.csv": RunDir.breakdown,
                "checks.csv": RunDir.checks, "events.parquet": RunDir.events}
-    for i in range(140):
+    for _i in range(140):
         name = rng.choice(sorted(readers))
         path = run / name
         if name == "manifest.json":
@@ -248,7 +247,7 @@ def test_any_run_directory_is_read_or_refused(demo_run, tmp_path):
 
     sweep = tmp_path / "s-sweep"
     sweep.mkdir()
-    for i in range(60):
+    for _i in range(60):
         point = {"name": _maybe(rng, '"p"'), "params": _maybe(rng, "{}"), "status": _maybe(rng, '"ok"'),
                  "run_dir": _maybe(rng, '"points/p"'), "attempts": _maybe(rng, "1")}
         fields = {"kind": _maybe(rng, '"sweep"'), "name": _maybe(rng, '"s"'), "parameters": _maybe(rng, '{"n": [1]}'),
