@@ -12,6 +12,7 @@ expand to gigabytes in whatever walks it next.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -40,7 +41,13 @@ def atomic_write(target: str | Path, write: Callable[[str], Any]) -> Path:
     if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         raise UserError(target, "", "is not a regular file (a device, pipe, socket or folder); only regular "
                         "files are replaced", "give the path of a new or regular file")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:  # a read-only or immutable folder (someone else's run directory)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise UserError(target.parent, "", f"cannot write into this folder ({exc.strerror})",
+                            "check its permissions, or work on a copy") from None
+        raise
     os.close(fd)
     try:
         write(tmp)

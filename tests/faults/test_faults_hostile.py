@@ -323,3 +323,39 @@ def test_a_workload_that_changes_directory_keeps_a_relative_out(tmp_path):
     assert Path(proc.stdout.strip().splitlines()[-1]) == run
     assert not (elsewhere / "rel-runs").exists()
     assert assert_consistent(run, "ok")["status"] == "ok"
+
+
+def test_report_on_a_folder_it_cannot_write(capsys, demo_run, tmp_path, monkeypatch):
+    """An immutable run directory (chattr +i; root ignores plain permissions): one line, nothing changed."""
+    import errno
+    import tempfile
+
+    run = _copy(demo_run, tmp_path)
+    before = _files(run)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    one_line(*cli(capsys, "report", str(run))[::2], str(run), "cannot write into this folder", "a copy")
+    assert _files(run) == before
+
+
+def test_a_5000_deep_trace_costs_linear_memory(tmp_path):
+    """Nesting is rebuilt with a stack; the ancestors column keeps the innermost MAX_ANCESTORS ops, so
+    a hostile 5,000-deep trace gives 5,000 rows of bounded size, not 5,000 rows of 5,000 names."""
+    from nscharacterize.profiler import chrome_trace, trace_events
+
+    n = 5000
+    events = [{"ph": "X", "cat": "cpu_op", "name": f"aten::op{i % 7}", "ts": i, "dur": 2 * n - 2 * i, "tid": 1}
+              for i in range(n)]
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    trace = chrome_trace.load(path)
+    table, _ = trace_events.rows(trace, "cpu")
+    depth = table["ancestors"].str.count(">") + (table["ancestors"] != "")
+    assert len(table) == n and depth.max() == chrome_trace.MAX_ANCESTORS
+    assert table["ancestors"].str.len().sum() < n * chrome_trace.MAX_ANCESTORS * 10
+    assert (trace.host["parent"].iloc[1:] >= 0).all()   # the nesting itself is whole
+    innermost = table["ancestors"].iloc[-1].split(">")
+    assert innermost[-1] == f"aten::op{(n - 2) % 7}"     # the innermost ancestors are the ones kept
