@@ -359,3 +359,42 @@ def test_a_5000_deep_trace_costs_linear_memory(tmp_path):
     assert (trace.host["parent"].iloc[1:] >= 0).all()   # the nesting itself is whole
     innermost = table["ancestors"].iloc[-1].split(">")
     assert innermost[-1] == f"aten::op{(n - 2) % 7}"     # the innermost ancestors are the ones kept
+
+
+def test_a_stopped_sweep_driver_stops_its_point_and_leaves_none_pending(tmp_path):
+    import signal
+
+    cfg = write_config(tmp_path / "c.yaml", samples=1, warmup=0, repeats=1,
+                       workloads=[{"workload": "fault_models:slow", "params": {"pause": 0.01}}],
+                       sweep={"parameters": {"pause": [600, 0.01]}})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-m", "nscharacterize.cli", "sweep", str(cfg), "--out",
+                               str(tmp_path / "runs"), "--quiet"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def children() -> list[int]:
+        found = []
+        for stat_file in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == driver.pid:
+                found.append(int(stat_file.parent.name))
+        return found
+
+    deadline = time.monotonic() + 300
+    while not children() and time.monotonic() < deadline:   # the first point's process has started
+        time.sleep(0.5)
+    point = children()
+    assert point, "the sweep never started its point"
+    time.sleep(2)
+    driver.send_signal(signal.SIGTERM)
+    _, err = driver.communicate(timeout=300)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert not Path(f"/proc/{point[0]}").exists(), "the point's process outlived its driver"
+    (sweep_dir,) = run_dirs(tmp_path / "runs")
+    manifest = json.loads((sweep_dir / "sweep.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert {p["status"] for p in manifest["points"]} == {"interrupted"}, manifest["points"]
