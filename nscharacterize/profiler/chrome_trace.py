@@ -150,7 +150,8 @@ def _from_events(events: list[_Event], metadata: dict) -> Trace:
         if ph == "X":
             kind = kinds.get(e.cat) if type(e.cat) is str else None  # a list or object is no category
             if kind is None:
-                unread[e.cat] = unread.get(e.cat, 0) + 1
+                cat = e.cat if type(e.cat) is str else str(e.cat)[:80]   # a list is no key
+                unread[cat] = unread.get(cat, 0) + 1
                 continue
             (host if kind == 0 else device if kind == 1 else python).append(e)
         elif ph == "i" and e.name == "[memory]":
