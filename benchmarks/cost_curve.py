@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(row(f"mlp-demo x{n}", name, r), flush=True)
         ci_label = _shown(Path(args.ci)) if args.ci else ""
         if args.ci:
-            for name, tree in trees:
-                r = measure(tree, Path(args.ci).resolve(), None, tmp, args.timeout)
+            for name, tree in trees:   # each tree runs its own copy of the config (its workloads)
+                r = measure(tree, _in_tree(Path(args.ci), tree), None, tmp, args.timeout)
                 results[(name, "ci")] = r
                 print(row(ci_label, name, r), flush=True)
         if args.check:
@@ -171,6 +171,15 @@ def main(argv: list[str] | None = None) -> int:
                       f"({b / a:.0f}x the samples)")
     _summary(results, sizes, ci_label)
     return 0
+
+
+def _in_tree(path: Path, tree: Path) -> Path:
+    """The same file in ``tree`` when ``path`` is inside this tree and ``tree`` has it."""
+    try:
+        mirrored = tree / path.resolve().relative_to(ROOT)
+    except ValueError:
+        return path.resolve()
+    return mirrored if mirrored.is_file() else path.resolve()
 
 
 def _shown(path: Path) -> str:
