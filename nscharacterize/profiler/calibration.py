@@ -57,7 +57,7 @@ from typing import Callable
 
 import torch
 
-from .ceilings import MACHINE_FIELDS, cache_dir, machine_hash
+from .ceilings import MACHINE_FIELDS, cache_dir, machine_hash, write_cache
 
 CALIBRATION_VERSION = 4   # bump when the method changes: old cache entries are measured again
 N_EVENTS = 256            # events per kernel: long enough to dwarf the one Python call, short enough to dodge preemption
@@ -95,7 +95,7 @@ def profiler_cost(fp: dict, record_shapes: bool = True, with_flops: bool = True,
     measured.update({"settings": key, "version": CALIBRATION_VERSION,
                      "machine": {k: fp.get(k) for k in MACHINE_FIELDS},
                      "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    _write(path, measured)
+    write_cache(path, measured)
     return dict(measured, cache_file=str(path))
 
 
@@ -271,10 +271,3 @@ def _read(path: Path) -> dict | None:
     return data if ok and data.get("version") == CALIBRATION_VERSION else None
 
 
-def _write(path: Path, data: dict) -> None:
-    from nscharacterize.core.fileio import atomic_write
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, default=str)))
-    except OSError:
-        pass   # an unwritable cache only costs a re-measurement next time

@@ -65,7 +65,7 @@ def measured_ceilings(fp: dict, dtypes: list[str], device: str) -> dict:
         changed = True
     if changed:
         cached["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _write(path, cached)
+        write_cache(path, cached)
     return dict(cached, cache_file=str(path))
 
 
@@ -202,7 +202,8 @@ def _read(path: Path) -> dict | None:
     return data if isinstance(data, dict) and isinstance(data.get("peak_flops"), dict) else None
 
 
-def _write(path: Path, data: dict) -> None:
+def write_cache(path: Path, data: dict) -> None:
+    """Writes a per-machine cache file (ceilings, calibration) atomically; an unwritable cache is skipped."""
     from nscharacterize.core.fileio import atomic_write
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

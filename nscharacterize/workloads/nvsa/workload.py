@@ -26,7 +26,7 @@ class NVSAParams(Params):
 def build_nvsa(p: NVSAParams, seed: int) -> Workload:
     import torch
 
-    from ..raven_common import RULES, attribute_sizes, make_matrix, render_matrix
+    from ..raven_common import RULES, attribute_sizes, raven_samples
     from .model import Codebooks, Frontend, execute, perceive, pmf_to_vector, rule_scores, select_answer
 
     sizes = attribute_sizes(p.values)
@@ -37,11 +37,7 @@ def build_nvsa(p: NVSAParams, seed: int) -> Workload:
     state = {"device": "cpu"}
 
     def make_samples(n: int) -> list:
-        out = []
-        for i in range(n):
-            m = make_matrix(seed, i, p.values)
-            out.append({"panels": torch.from_numpy(render_matrix(m, p.image_size))[:, None], "matrix": m})
-        return out
+        return raven_samples(seed, n, p.values, p.image_size)
 
     def to_device(device: str) -> None:
         state["device"] = device

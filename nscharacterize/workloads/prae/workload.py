@@ -17,7 +17,7 @@ class PrAEParams(Params):
 def build_prae(p: PrAEParams, seed: int) -> Workload:
     import torch
 
-    from ..raven_common import ATTRIBUTES, attribute_sizes, make_matrix, render_matrix
+    from ..raven_common import ATTRIBUTES, attribute_sizes, raven_samples
     from .perception import Perception
     from .planner import Plans, execute, jsd, plan, tuple_counts
 
@@ -28,11 +28,7 @@ def build_prae(p: PrAEParams, seed: int) -> Workload:
     state = {"device": "cpu", "plans": {a: Plans(sizes[a]) for a in ATTRIBUTES}}
 
     def make_samples(n: int) -> list:
-        out = []
-        for i in range(n):
-            m = make_matrix(seed, i, p.values)
-            out.append({"panels": torch.from_numpy(render_matrix(m, p.image_size))[:, None], "matrix": m})
-        return out
+        return raven_samples(seed, n, p.values, p.image_size)
 
     def to_device(device: str) -> None:
         state["device"] = device

@@ -8,5 +8,6 @@ eight candidate answers differ from the right one in one attribute each, as RAVE
 """
 from .matrices import ATTRIBUTES, RULES, Matrix, attribute_sizes, make_matrix
 from .render import render_matrix
+from .samples import raven_samples
 
-__all__ = ["ATTRIBUTES", "RULES", "Matrix", "attribute_sizes", "make_matrix", "render_matrix"]
+__all__ = ["ATTRIBUTES", "RULES", "Matrix", "attribute_sizes", "make_matrix", "render_matrix", "raven_samples"]
