@@ -122,7 +122,7 @@ def test_sweep_point_seconds_are_the_points_own_time(tmp_path, monkeypatch):
     cfg.write_text(yaml.safe_dump(raw))
     took = iter([3.0, 4.0, 5.0])   # each point's own run, as timed where it ran
 
-    def fake_point(config_yaml, device, threads_env=None):
+    def fake_point(config_yaml, device, threads_env=None, timeout_s=None):
         return sweep_mod.PointResult(2, None, "nscharacterize: error: planted", next(took))
 
     monkeypatch.setattr(sweep_mod, "run_point", fake_point)
