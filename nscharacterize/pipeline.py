@@ -196,9 +196,9 @@ class _Run:
             compiled = compile_workload(workload, entry.compile, self.device)   # None unless `compile` is set
             record["info"] = _plain_info(workload.info)
             profile_workload(workload, entry.label, settings, on_sample=on_sample)
-            self._measure_beyond_time(workload, entry.label)
             if compiled:
-                compiled.finish()
+                compiled.finish()   # before the metrics pass re-runs the compiled modules
+            self._measure_beyond_time(workload, entry.label)
         except KeyboardInterrupt as exc:
             record.update(status="interrupted", error=f"interrupted by {_signal_name(exc)}")
             raise

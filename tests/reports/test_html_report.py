@@ -165,7 +165,8 @@ def test_run_page_in_browser(traced_run, browser):
         assert page.errors == [] and page.blocked == []
         axes = set(pd.read_csv(run_dir / "breakdown.csv")["axis"]) - {"total"}
         figures = page.page.locator("div.figure")
-        assert figures.count() == len(axes) + 2   # a stacked bar per axis, the heatmap, the end-to-end bars
+        memory = 1 if (run_dir / "memory.csv").is_file() else 0   # the Memory and sparsity section's bars
+        assert figures.count() == len(axes) + 2 + memory   # a stacked bar per axis, the heatmap, the end-to-end bars
         for i in range(figures.count()):          # each drawn by Plotly: an SVG with its data
             assert figures.nth(i).locator(".js-plotly-plot .main-svg").count() > 0
             assert figures.nth(i).locator("g.trace, g.hm").count() > 0
