@@ -198,6 +198,7 @@ class _Run:
             profile_workload(workload, entry.label, settings, on_sample=on_sample)
             if compiled:
                 compiled.finish()   # before the metrics pass re-runs the compiled modules
+            record["info"] = _plain_info(workload.info)   # again: making samples adds to it (compile facts)
             self._measure_beyond_time(workload, entry.label)
         except KeyboardInterrupt as exc:
             record.update(status="interrupted", error=f"interrupted by {_signal_name(exc)}")
