@@ -165,22 +165,20 @@ def python_loop_around_ops(iters: int, work: int) -> Component:
     x = torch.randn(16)
     xs = [x] * iters
 
-    def python_only():
-        acc = 0
-        for i in range(iters):
-            j = 0
-            while j < work:
-                acc += i * j
-                j += 1
+    def spin(i: int) -> int:   # the interpreter work of one iteration
+        acc, j = 0, 0
+        while j < work:
+            acc += i * j
+            j += 1
         return acc
+
+    def python_only():
+        return sum(spin(i) for i in range(iters))
 
     def body():
         acc = 0
         for i in range(iters):
-            j = 0
-            while j < work:
-                acc += i * j
-                j += 1
+            acc += spin(i)
             torch.neg(x)
         return acc
 

@@ -189,14 +189,10 @@ def relabel_symbols(prov, dist: dict, fn) -> dict:
 
 def reason_one_sample(program: Program, prov, rows: list[list[float]]) -> dict:
     """The whole program for one sample: ``{result symbol: tag}``."""
-    inputs = input_facts(program, prov, rows)
-    res = inputs[0]
-    for b in inputs[1:]:
-        res = combine_symbols(prov, keep_top_symbols(prov, res, program.symbol_k),
-                              keep_top_symbols(prov, b, program.symbol_k), program.step)
-    if program.finish is not None:
-        res = relabel_symbols(prov, res, program.finish)
-    return res
+    return program.fold(input_facts(program, prov, rows),
+                        keep_top=lambda d, k: keep_top_symbols(prov, d, k),
+                        combine=lambda a, b, step: combine_symbols(prov, a, b, step),
+                        relabel=lambda d, fn: relabel_symbols(prov, d, fn))
 
 
 @dataclass

@@ -44,6 +44,19 @@ class Program:
     def positions(self) -> int:
         return len(self.symbols)
 
+    def fold(self, inputs: list, keep_top: Callable[[Any, int | None], Any],
+             combine: Callable[[Any, Any, Callable], Any], relabel: Callable[[Any, Callable], Any]) -> Any:
+        """Runs the program over ``inputs`` (one distribution per position) in whatever representation
+        the executor uses: ``keep_top(dist, k)`` prunes, ``combine(a, b, step)`` applies one step and
+        ``relabel(dist, finish)`` maps final states to results. The per-sample and the vectorized
+        executors share this order of operations, so they compute the same program."""
+        res = inputs[0]
+        for b in inputs[1:]:
+            res = combine(keep_top(res, self.symbol_k), keep_top(b, self.symbol_k), self.step)
+        if self.finish is not None:
+            res = relabel(res, self.finish)
+        return res
+
 
 def add_digit(total: int, digit: int) -> int:
     """SumN's step: the running sum plus the next digit."""

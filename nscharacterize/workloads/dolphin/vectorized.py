@@ -164,10 +164,6 @@ def run_program(program: Program, prov, probs: torch.Tensor) -> BatchedDist:
     for i, (lo, hi) in enumerate(program.columns):
         cols = probs[:, i] if (lo, hi) == (0, probs.shape[2]) else probs[:, i, lo:hi]
         inputs.append(BatchedDist(list(program.symbols[i]), prov.leaf(cols)))
-    res = inputs[0]
-    for b in inputs[1:]:
-        res = apply_step(prov, keep_top_symbols(prov, res, program.symbol_k),
-                         keep_top_symbols(prov, b, program.symbol_k), program.step)
-    if program.finish is not None:
-        res = map_symbols(prov, res, program.finish)
-    return res
+    return program.fold(inputs, keep_top=lambda d, k: keep_top_symbols(prov, d, k),
+                        combine=lambda a, b, step: apply_step(prov, a, b, step),
+                        relabel=lambda d, fn: map_symbols(prov, d, fn))
