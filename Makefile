@@ -28,7 +28,7 @@ run: setup
 	$(BIN)/nscharacterize run $(CONFIG)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=30
 
 # Static checks, each must pass: ruff (pyproject [tool.ruff]), mypy ([tool.mypy]), the layering
 # contracts of import-linter where pyproject.toml declares them ([tool.importlinter]), the docs

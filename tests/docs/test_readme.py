@@ -39,3 +39,12 @@ def test_readme_own_model_example_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     run_dir = proc.stdout.strip().splitlines()[-1]
     assert "classifier" in (tmp_path / run_dir / "table.md").read_text()
+
+
+def test_readme_cli_commands_exist():
+    """Every ``nscharacterize SUBCOMMAND`` the README shows is a subcommand of the installed CLI."""
+    commands = set(re.findall(r"^nscharacterize ([a-z-]+)", README, flags=re.M))
+    assert {"run", "report", "compare", "import-trace", "sweep"} <= commands
+    for command in sorted(commands):
+        proc = run_cli(command, "--help")
+        assert proc.returncode == 0 and "usage: nscharacterize" in proc.stdout, (command, proc.stderr[-500:])
