@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="parent folder of the run directory (default: the config's output, runs/)")
     p.add_argument("--samples", type=samples, help="profiled samples per workload (overrides the config)")
     p.add_argument("--trace", action="store_true", help="also write Chrome traces under traces/")
+    p.add_argument("--nvtx", action="store_true",
+                   help="on CUDA, name each component's timed passes with NVTX ranges for Nsight Compute "
+                        "(as profiler.nvtx: true)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(handler=cmd_run)
 
@@ -137,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "a trace with K steps or fewer keeps them all)")
     p.set_defaults(handler=cmd_import_trace)
 
+    p = sub.add_parser("ncu-import", help="merge an Nsight Compute CSV export into a run's roofline as measured points",
+                       description="Reads REPORT (ncu --csv, raw or details page), places each kernel in the "
+                                   "component whose nsc| NVTX range it ran in (run --nvtx) and in a category, "
+                                   "writes roofline_measured.csv and re-renders the run. See docs/guide/metrics.md.")
+    p.add_argument("report", help="the CSV: ncu --import REPORT.ncu-rep --csv --page raw > REPORT.csv (.gz too)")
+    p.add_argument("run_dir", help="the run directory of the same config")
+    p.add_argument("--component", metavar="WORKLOAD/COMPONENT",
+                   help="give every kernel outside the project's NVTX ranges to this component "
+                        "(a report collected without --nvtx)")
+    p.add_argument("--passes", type=positive, default=1,
+                   help="with --component: how many passes of it the report holds (default 1)")
+    p.add_argument("--include-warmup", action="store_true", help="count the warm-up passes' kernels too")
+    p.set_defaults(handler=cmd_ncu_import)
+
     p = sub.add_parser("list", help="built-in workloads and their parameters")
     p.set_defaults(handler=cmd_list)
 
@@ -155,6 +172,8 @@ def cmd_run(args) -> int:
     from nscharacterize.pipeline import check_device, run
 
     config = load_config(args.config)
+    if args.nvtx:
+        config = config.model_copy(update={"profiler": config.profiler.model_copy(update={"nvtx": True})})
     if args.device:
         check_device(args.device, None, "--device")
     console = _console()
@@ -261,6 +280,23 @@ def cmd_import_trace(args) -> int:
     if not args.quiet:
         _console().print(rich_table(run.breakdown(), title=f"{args.name}: runtime by category"))
     print(run.path)
+    return EXIT_OK
+
+
+def cmd_ncu_import(args) -> int:
+    from nscharacterize.ncu_import import import_ncu
+    from nscharacterize.rundir.store import RunDir
+
+    done = import_ncu(args.report, args.run_dir, _saved_rules(RunDir(args.run_dir)), component=args.component,
+                      passes=args.passes, include_warmup=args.include_warmup)
+    n = done.notes
+    print(f"nscharacterize: {n['placed']} of {n['launches']} kernel launches placed ({n['outside_ranges']} outside "
+          f"the project's NVTX ranges, {n['warmup']} in warm-up passes"
+          + (f", ranges of components not in this run: {', '.join(n['unknown_ranges'])}" if n["unknown_ranges"] else "")
+          + ")", file=sys.stderr)
+    print(done.path)
+    for path in done.written:
+        print(path)
     return EXIT_OK
 
 

@@ -54,6 +54,9 @@ class ProfilerConfig(_Strict):
     with_flops: bool = Field(True, description="let torch.profiler estimate FLOPs (matmul and conv only)")
     memory: bool = Field(True, description="record allocations to report peak memory per component")
     chrome_trace: bool = Field(False, description="write a Chrome trace per component and sample under traces/")
+    nvtx: bool = Field(False, description="on CUDA, an NVTX range around each component of the timed passes "
+                                          "(nsc|WORKLOAD|COMPONENT|sSrR), for Nsight Compute; see "
+                                          "docs/guide/metrics.md")
     compensation: Literal["proportional", "per_event"] = Field(
         "proportional", description="how the profiler's own cost is taken out of the shares: proportional (every op "
         "scaled by unprofiled/profiled wall) or per_event (its cost per recorded event, measured once per machine); "

@@ -170,7 +170,8 @@ class _Run:
         settings = SessionSettings(
             samples=n, warmup=config.warmup, repeats=config.repeats, device=self.device,
             torch=TorchSettings(config.profiler.record_shapes, config.profiler.with_flops, config.profiler.memory),
-            trace_dir=self.run_dir.path / store.TRACES if (self.trace or config.profiler.chrome_trace) else None)
+            trace_dir=self.run_dir.path / store.TRACES if (self.trace or config.profiler.chrome_trace) else None,
+            nvtx=config.profiler.nvtx)
         record = {"name": entry.label, "workload": entry.workload, "params": entry.params,
                   "samples": n, "samples_done": 0, "status": "running", "error": None}
         self.manifest["workloads"].append(record)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from . import cprofile_backend, torch_backend
+from .nvtx import component_range, range_name
 from .events import TIMING_COLUMNS, events_frame, tagged  # noqa: F401  (TIMING_COLUMNS: re-exported)
 from .timing import median, synchronize, timed_call
 from .torch_compat import cuda_allocated_bytes, cuda_peak_bytes, reset_cuda_peak
@@ -30,6 +31,7 @@ class SessionSettings:
     device: str = "cpu"
     torch: TorchSettings = field(default_factory=TorchSettings)
     trace_dir: Path | None = None     # write a Chrome trace per (component, sample) here
+    nvtx: bool = False                # NVTX range per component of the timed passes (CUDA only; nvtx.py)
 
 
 @dataclass
@@ -50,12 +52,14 @@ def profile_workload(workload, label: str, settings: SessionSettings,
     samples = list(workload.make_samples(settings.samples))
     if len(samples) != settings.samples:  # fewer would pass as a complete, ok workload
         raise ValueError(f"workload {label!r}: make_samples({settings.samples}) returned {len(samples)} samples")
+    ranges = label if settings.nvtx and device == "cuda" else None  # None: no NVTX call at all
     for i in range(settings.warmup):
-        _unprofiled_pass(workload, samples[i % len(samples)], device)
+        _unprofiled_pass(workload, samples[i % len(samples)], device, ranges, f"w{i}")
     events: list[pd.DataFrame] = []
     timings: list[pd.DataFrame] = []
     for index, sample in enumerate(samples):
-        reps = [_unprofiled_pass(workload, sample, device) for _ in range(max(1, settings.repeats))]
+        reps = [_unprofiled_pass(workload, sample, device, ranges, f"s{index}r{r}")
+                for r in range(max(1, settings.repeats))]
         x = sample
         rows: list = []
         sample_timings: list[dict] = []
@@ -88,11 +92,14 @@ def profile_workload(workload, label: str, settings: SessionSettings,
     return WorkloadProfile(label, pd.concat(events, ignore_index=True), pd.concat(timings, ignore_index=True))
 
 
-def _unprofiled_pass(workload, sample: Any, device: str) -> dict[str, float]:
+def _unprofiled_pass(workload, sample: Any, device: str, ranges: str | None = None,
+                     tag: str = "") -> dict[str, float]:
+    """``ranges``: the workload label to name NVTX ranges after, or None for none."""
     times = {}
     x = sample
     for component in workload.components:
-        x, times[component.name] = timed_call(component.fn, x, device)
+        with component_range(range_name(ranges, component.name, tag) if ranges is not None else None):
+            x, times[component.name] = timed_call(component.fn, x, device)
     return times
 
 

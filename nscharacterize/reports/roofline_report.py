@@ -1,5 +1,9 @@
 """The roofline outputs of a run directory: roofline.csv, a table.md section and roofline.png.
 
+Where ``nscharacterize ncu-import`` has left roofline_measured.csv (Nsight Compute's counts per
+component and category, attribution/measured.py), the section compares them with the modelled rows
+and the figure draws them as hollow diamonds beside the modelled markers.
+
 Everything is recomputed from the saved events, breakdown and the manifest's ``ceilings``, so
 ``nscharacterize report`` re-renders it from the run directory alone. The maths is in
 ``nscharacterize.attribution.roofline``; this module only lays it out.
@@ -16,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from nscharacterize.attribution.measured import COLUMNS as MEASURED_COLUMNS  # noqa: E402
 from nscharacterize.attribution.roofline import UNSIZED_COLUMNS, roofline, torch_flops_agreement  # noqa: E402
 from nscharacterize.taxonomy.categories import COLORS, LABELS  # noqa: E402
 
@@ -39,12 +44,30 @@ def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict,
     ceilings = manifest.get("ceilings")
     table, unsized = roofline(events, breakdown, ceilings)
     written = [run.write_csv(store.ROOFLINE, table)]
-    fig = plot(table, ceilings)
+    measured = read_measured(run)
+    fig = plot(table, ceilings, measured)
     if fig is not None:
         written.append(run.write_figure(store.ROOFLINE_PLOT, fig))
         plt.close(fig)
     return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None,
-                   manifest), written
+                   manifest, measured), written
+
+
+def read_measured(run: RunDir) -> pd.DataFrame | None:
+    """roofline_measured.csv, or None where no Nsight Compute report was imported."""
+    path = run.path / store.ROOFLINE_MEASURED
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise store.RunDirError(path, "", f"unreadable CSV ({type(exc).__name__})",
+                                "import the Nsight Compute report again (nscharacterize ncu-import)") from None
+    missing = [c for c in MEASURED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise store.RunDirError(path, missing[0], "column missing",
+                                "import the Nsight Compute report again (nscharacterize ncu-import)")
+    return frame
 
 
 def has_events(run: RunDir) -> bool:
@@ -87,7 +110,8 @@ def ceilings_line(ceilings: dict | None, manifest: dict | None = None) -> str:
 
 
 def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
-            agreement: pd.DataFrame | None, manifest: dict | None = None) -> str:
+            agreement: pd.DataFrame | None, manifest: dict | None = None,
+            measured: pd.DataFrame | None = None) -> str:
     out = ["## Roofline", "", ceilings_line(ceilings, manifest), "",
            "Per component and category, mean per sample: work from the op cost model, time as in the table "
            "above. *Bound* is the roofline at the row's intensity; *% of bound* is the shortest time the ceilings "
@@ -95,7 +119,7 @@ def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
            "model cannot size (listed below); *T&S* is the share of GEMM time in tall-and-skinny products "
            "(min(m, n, k) <= 16). Columns: roofline.csv; figure: roofline.png.", ""]
     if table.empty:
-        return "\n".join(out + ["No op rows to put on the roofline.", ""])
+        return "\n".join(out + ["No op rows to put on the roofline.", ""] + _measured_section(table, measured))
     header = ["Workload", "Component", "Category", "Time", "GFLOP", "MB", "FLOP/B", "GFLOP/s", "GB/s",
               "Bound GFLOP/s", "% of bound", "Bound by", "Unsized", "T&S"]
     rows = [[r.workload, r.component, LABELS.get(r.category, r.category), fmt_time(r.time_s), _g(r.flops),
@@ -105,6 +129,7 @@ def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
             for r in table.itertuples(index=False)]
     out += [markdown_table(header, rows), ""]
     out += _unsized_section(unsized)
+    out += _measured_section(table, measured)
     if agreement is not None and len(agreement):
         out += ["### FLOPs: torch.profiler's estimate against the model", "",
                 "Products and convolutions must agree (ratio 1). For add and mul torch counts the first "
@@ -115,6 +140,30 @@ def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
                                  "-" if r.ratio != r.ratio else f"{r.ratio:.4f}"]
                                 for r in agreement.itertuples(index=False)]), ""]
     return "\n".join(out)
+
+
+def _measured_section(table: pd.DataFrame, measured: pd.DataFrame | None) -> list[str]:
+    """Nsight Compute's counts beside the model's, per component and category (roofline_measured.csv)."""
+    if measured is None or measured.empty:
+        return []
+    keys = ["workload", "component", "category"]
+    model = table[keys + ["flops", "bytes", "time_s"]] if len(table) else pd.DataFrame(columns=keys + ["flops", "bytes", "time_s"])
+    both = measured.astype({k: str for k in keys}).merge(model.astype({k: str for k in keys}), on=keys, how="left", suffixes=("", "_model"))
+    source = ", ".join(sorted(set(measured["source"].astype(str)))) or "?"
+    lines = ["### Measured with Nsight Compute", "",
+             f"From {source} (nscharacterize ncu-import), per pass of each component: kernel time, DRAM bytes "
+             "and FLOPs counted by the hardware (SASS add, mul and 2 x fma; tensor-core work is not in them), "
+             "beside the model's work and the profiled time above. DRAM bytes are what reached memory, the model's "
+             "bytes what the ops touch: caches make the first smaller. *Via*: how each kernel got its category "
+             "(run: as this run attributed it; kernel rule: its name; none: Other). Columns: "
+             "roofline_measured.csv; figure: hollow diamonds in roofline.png.", ""]
+    header = ["Workload", "Component", "Category", "Kernels", "Kernel time", "GFLOP", "model GFLOP", "DRAM MB",
+              "model MB", "FLOP/B", "GFLOP/s", "SM %", "Via"]
+    rows = [[r.workload, r.component, LABELS.get(r.category, r.category), f"{r.kernels:.3g}", fmt_time(r.time_s),
+             _g(r.flops), _g(r.flops_model), _g(r.bytes, 1e6), _g(r.bytes_model, 1e6), _g(r.intensity, 1.0),
+             _g(r.achieved_flops_s), "-" if r.sm_pct != r.sm_pct else f"{r.sm_pct:.1f}", r.category_via]
+            for r in both.itertuples(index=False)]
+    return lines + [markdown_table(header, rows), ""]
 
 
 def _unsized_section(unsized: pd.DataFrame) -> list[str]:
@@ -134,14 +183,18 @@ def _unsized_section(unsized: pd.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def plot(table: pd.DataFrame, ceilings: dict | None):
-    """Log-log roofline: the ceilings, and one marker per component and category sized by time."""
+def plot(table: pd.DataFrame, ceilings: dict | None, measured: pd.DataFrame | None = None):
+    """Log-log roofline: the ceilings, one marker per component and category sized by time, and
+    (hollow diamonds) the points Nsight Compute measured, where a report was imported."""
     pts = table[(table["flops"] > 0) & (table["bytes"] > 0) & (table["time_s"] > 0)] if len(table) else table
-    if pts.empty:
+    meas = measured[(measured["flops"] > 0) & (measured["bytes"] > 0) & (measured["time_s"] > 0)] \
+        if measured is not None and len(measured) else None
+    if pts.empty and (meas is None or meas.empty):
         return None
     fig, ax = plt.subplots(figsize=(9, 6))
-    xs = pts["intensity"].to_numpy(dtype=float)
-    ys = pts["achieved_flops_s"].to_numpy(dtype=float)
+    both = [pts] + ([meas] if meas is not None else [])
+    xs = np.concatenate([p["intensity"].to_numpy(dtype=float) for p in both])
+    ys = np.concatenate([p["achieved_flops_s"].to_numpy(dtype=float) for p in both])
     lo, hi = max(xs.min() / 10, 1e-3), xs.max() * 10
     peaks = (ceilings or {}).get("peak_flops") or {}
     bw = (ceilings or {}).get("bandwidth_bytes_s")
@@ -153,7 +206,12 @@ def plot(table: pd.DataFrame, ceilings: dict | None):
     for i, (dtype, peak) in enumerate(sorted(peaks.items(), key=lambda kv: -kv[1])):
         ax.axhline(peak, color="black", lw=1.2, ls=["-", "--", ":", "-."][i % 4],
                    label=f"peak {dtype} {peak / 1e9:.1f} GFLOP/s")
-    tmax = float(pts["time_s"].max())
+    tmax = float(max(p["time_s"].max() for p in both if len(p)))
+    if meas is not None and len(meas):
+        for i, (cat, grp) in enumerate(meas.groupby("category", sort=False)):
+            ax.scatter(grp["intensity"], grp["achieved_flops_s"], s=30 + 600 * grp["time_s"] / tmax, marker="D",
+                       facecolors="none", edgecolors=COLORS.get(cat, "#7f7f7f"), linewidths=1.5,
+                       label="measured (Nsight Compute)" if i == 0 else None)
     for cat, grp in pts.groupby("category", sort=False):
         ax.scatter(grp["intensity"], grp["achieved_flops_s"], s=30 + 600 * grp["time_s"] / tmax,
                    color=COLORS.get(cat, "#7f7f7f"), alpha=0.7, edgecolors="black", linewidths=0.5,

@@ -48,6 +48,7 @@ SYSTEM_PLOT = "system.png"
 REPORT_HTML = "report.html"
 ROOFLINE = "roofline.csv"
 ROOFLINE_PLOT = "roofline.png"
+ROOFLINE_MEASURED = "roofline_measured.csv"   # attribution/measured.COLUMNS, written by ncu-import
 MEMORY = "memory.csv"        # profiler/opmetrics.MEMORY_COLUMNS
 SPARSITY = "sparsity.csv"    # profiler/opmetrics.SPARSITY_COLUMNS
 COUNTERS = "counters.csv"    # profiler/opmetrics.COUNTER_COLUMNS
