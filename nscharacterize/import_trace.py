@@ -264,10 +264,11 @@ def _int(value) -> int:
 
 def _steps_note(steps, warmup: int) -> str:
     kept = f"steps {steps.numbers[0]}-{steps.numbers[-1]}" if len(steps.numbers) > 1 else f"step {steps.numbers[0]}"
+    empty = f" ({steps.empty} more held no op or kernel and were left out)" if steps.empty else ""
     if steps.skipped < min(warmup, steps.found):
-        return (f"{steps.found} ProfilerStep range(s): too few to leave {warmup} out as warm-up; "
+        return (f"{steps.found} ProfilerStep range(s){empty}: too few to leave {warmup} out as warm-up; "
                 f"{kept} kept as {len(steps.numbers)} sample(s)")
-    return (f"{steps.found} ProfilerStep ranges: the first {steps.skipped} left out as warm-up "
+    return (f"{steps.found} ProfilerStep ranges{empty}: the first {steps.skipped} left out as warm-up "
             f"(--warmup-steps), {kept} kept as {len(steps.numbers)} sample(s)")
 
 

@@ -177,6 +177,17 @@ def test_profiler_steps_become_samples_after_the_warm_up(tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("nscharacterize: error: --warmup-steps")
 
 
+def test_an_empty_last_step_is_not_a_sample(tmp_path):
+    """T03 (ROCm) has ProfilerStep#1 with all the work and a 49 us ProfilerStep#2 that a last
+    prof.step() opened: the work is the sample, not the empty range after it."""
+    run = imported(run_cli("import-trace", str(trace("T03_hta_mi250_rocm")), "--out", str(tmp_path)))
+    timings = pd.read_csv(run / "timings.csv")
+    assert list(timings["sample"]) == [1] and int(timings["kernel_launches"].iloc[0]) == 14
+    assert float(timings["wall_s"].iloc[0]) > 0.009
+    notes = json.loads((run / "manifest.json").read_text())["imported"][0]["notes"]
+    assert any("1 more held no op or kernel and were left out" in n for n in notes), notes
+
+
 def test_what_cannot_be_read_is_said(tmp_path):
     """No kernel events (CUPTI range-profiler counters only) is a note in the manifest and table."""
     run = imported(run_cli("import-trace", str(trace("T05_hta_cupti_profiler")), "--out", str(tmp_path)))
