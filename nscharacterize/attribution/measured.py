@@ -8,7 +8,11 @@ hardware counted. Each kernel launch of the report (profiler/ncu_report.py) is p
   report without NVTX ranges can be given to one component whole (``assign``);
 * in a category by the run itself where it can: the category the run's own attribution gave the
   kernel of that name in that component (which follows the launching op); else the taxonomy's
-  kernel rules on the name; else Other. ``category_via`` says which, per row.
+  kernel rules on the name; else Other. ``category_via`` says which, per row. Nsight Compute and
+  CUPTI (torch.profiler) demangle differently (``<unnamed>`` / ``(anonymous namespace)``,
+  ``(int)4`` / ``4``, ``[lambda() (instance 1)]`` / ``{lambda()#1}``), so a name is matched whole
+  (spaces ignored) or, failing that, by its function name alone (``kernel_base``) where the run
+  gave every kernel of that function in that component one category.
 
 Values are per pass, the unit of the modelled rows (mean per sample): sums over the passes seen
 divided by their number. ``sm_pct`` is the time-weighted mean SM throughput of the row's kernels.
@@ -60,7 +64,8 @@ def measured_points(kernels: pd.DataFrame, components: list[tuple[str, str]], cl
             outside += 1
             continue
         seen_passes.setdefault(target, set()).add(tag)
-        category = run_categories.get((*target, k.kernel))
+        category = run_categories.get((*target, _squeeze(k.kernel))) or \
+            run_categories.get((*target, "fn:" + kernel_base(k.kernel)))
         via = "run"
         if category is None:
             category = classify(k.kernel)
@@ -96,9 +101,24 @@ def _sum(values: pd.Series) -> float:
     return float(values.sum()) if values.notna().any() else math.nan
 
 
+def kernel_base(name: str) -> str:
+    """The kernel's function name without namespaces, template arguments and parameters:
+    ``void <unnamed>::softmax_warp_forward<float, (int)5>(T2 *)`` -> ``softmax_warp_forward``."""
+    text = name.strip().replace("(anonymous namespace)", "anon").replace("<unnamed>", "anon")
+    if text.startswith("void "):
+        text = text[5:]
+    cut = min([i for i in (text.find("<"), text.find("(")) if i >= 0] or [len(text)])
+    return text[:cut].rsplit("::", 1)[-1].strip()
+
+
+def _squeeze(name: str) -> str:
+    return "".join(name.split())
+
+
 def run_kernel_categories(events: pd.DataFrame) -> dict[tuple[str, str, str], str]:
-    """(workload, component, kernel name) -> the category the run attributed most of that kernel's
-    rows to. Empty where the run recorded no kernels (a CPU run)."""
+    """(workload, component, kernel name without spaces) -> the category the run attributed most of
+    that kernel's rows to; and (workload, component, ``fn:`` + kernel_base) where every kernel of
+    that function got one category. Empty where the run recorded no kernels (a CPU run)."""
     if events is None or events.empty or "source" not in events or "category" not in events:
         return {}
     rows = events.loc[events["source"] == "kernel", ["workload", "component", "name", "category"]]
@@ -106,9 +126,12 @@ def run_kernel_categories(events: pd.DataFrame) -> dict[tuple[str, str, str], st
         return {}
     counts = rows.astype(str).value_counts()
     out: dict[tuple[str, str, str], str] = {}
+    by_function: dict[tuple[str, str, str], set[str]] = {}
     for (workload, comp, name, cat), _ in counts.items():  # most frequent first
-        out.setdefault((workload, comp, name), cat)
+        out.setdefault((workload, comp, _squeeze(name)), cat)
+        by_function.setdefault((workload, comp, "fn:" + kernel_base(name)), set()).add(cat)
+    out.update({key: cats.pop() for key, cats in by_function.items() if len(cats) == 1})
     return out
 
 
-__all__ = ["COLUMNS", "measured_points", "run_kernel_categories"]
+__all__ = ["COLUMNS", "kernel_base", "measured_points", "run_kernel_categories"]

@@ -185,10 +185,28 @@ def _roofline(run: RunDir, manifest: dict) -> Section:
         "bound GFLOP/s": roof["bound_flops_s"] / 1e9, "% of bound": roof["fraction_of_bound"] * 100,
         "bound by": roof["bound"].astype(object).where(roof["bound"].notna(), ""), "unsized (%)": roof["unsized_share"] * 100})
     sec.add(table(shown, "Per component and category, mean per sample (roofline.csv)"))
+    _measured_roofline(run, sec)
     png = run.path / store.ROOFLINE_PLOT
     if png.is_file():
         sec.add(_png(png))
     return sec
+
+
+def _measured_roofline(run: RunDir, sec: Section) -> None:
+    """roofline_measured.csv (nscharacterize ncu-import), where a report was imported."""
+    from .roofline_report import read_measured
+
+    meas = read_measured(run)
+    if meas is None or meas.empty:
+        return
+    shown = pd.DataFrame({
+        "workload": meas["workload"], "component": meas["component"],
+        "category": [LABELS.get(c, c) for c in meas["category"]], "kernels": meas["kernels"],
+        "kernel time (ms)": meas["time_s"] * 1e3, "GFLOP": meas["flops"] / 1e9, "DRAM MB": meas["bytes"] / 1e6,
+        "FLOP/B": meas["intensity"], "GFLOP/s": meas["achieved_flops_s"] / 1e9, "SM %": meas["sm_pct"],
+        "via": meas["category_via"]})
+    sec.add(table(shown, "Measured with Nsight Compute, per pass (roofline_measured.csv; hollow diamonds in the "
+                         "figure): FLOPs are SASS add, mul and 2 x fma, without tensor-core work"))
 
 
 def _png(path: Path) -> str:

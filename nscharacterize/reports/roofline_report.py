@@ -208,10 +208,16 @@ def plot(table: pd.DataFrame, ceilings: dict | None, measured: pd.DataFrame | No
                    label=f"peak {dtype} {peak / 1e9:.1f} GFLOP/s")
     tmax = float(max(p["time_s"].max() for p in both if len(p)))
     if meas is not None and len(meas):
-        for i, (cat, grp) in enumerate(meas.groupby("category", sort=False)):
+        modelled = set(pts["category"]) if len(pts) else set()
+        for cat, grp in meas.groupby("category", sort=False):
             ax.scatter(grp["intensity"], grp["achieved_flops_s"], s=30 + 600 * grp["time_s"] / tmax, marker="D",
                        facecolors="none", edgecolors=COLORS.get(cat, "#7f7f7f"), linewidths=1.5,
-                       label="measured (Nsight Compute)" if i == 0 else None)
+                       label=None if cat in modelled else f"{LABELS.get(cat, cat)} (measured only)")
+            for r in grp.itertuples(index=False):
+                ax.annotate(f"{r.workload}/{r.component} (ncu)", (r.intensity, r.achieved_flops_s), fontsize=6,
+                            xytext=(3, -8), textcoords="offset points")
+        ax.scatter([], [], s=40, marker="D", facecolors="none", edgecolors="#555555", linewidths=1.5,
+                   label="measured (Nsight Compute), colour = category")
     for cat, grp in pts.groupby("category", sort=False):
         ax.scatter(grp["intensity"], grp["achieved_flops_s"], s=30 + 600 * grp["time_s"] / tmax,
                    color=COLORS.get(cat, "#7f7f7f"), alpha=0.7, edgecolors="black", linewidths=0.5,

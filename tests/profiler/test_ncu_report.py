@@ -18,11 +18,12 @@ import math
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import torch
 
 from clirun import TESTS, cuda
-from nscharacterize.attribution.measured import measured_points
+from nscharacterize.attribution.measured import kernel_base, measured_points, run_kernel_categories
 from nscharacterize.profiler import session
 from nscharacterize.profiler.ncu_report import NcuReportError, read_ncu_csv
 from nscharacterize.profiler.nvtx import RANGE_RE, range_name
@@ -109,8 +110,9 @@ def test_nvtx_ranges_place_kernels_per_component_and_pass(tmp_path):
     assert frame.loc[0, "ranges"] == (("demo", "encoder", "s0r0"),)
     assert frame.loc[0, "time_s"] == pytest.approx(10e-6) and frame.loc[1, "dram_bytes"] == 3_000_000
     taxonomy = Taxonomy()
-    run_categories = {("demo", "reasoner|x", "void at::native::vectorized_elementwise_kernel<4, "
-                       "at::native::AddFunctor<float>>"): "logic"}
+    run_categories = run_kernel_categories(pd.DataFrame({
+        "source": ["kernel"], "workload": ["demo"], "component": ["reasoner|x"], "category": ["logic"],
+        "name": ["void at::native::vectorized_elementwise_kernel<4, at::native::AddFunctor<float> >"]}))
     table, notes = measured_points(frame, [("demo", "encoder"), ("demo", "reasoner|x")],
                                    lambda n: taxonomy.classify("kernel", n).category, run_categories)
     assert notes == {"launches": 6, "placed": 3, "outside_ranges": 1, "warmup": 1, "unknown_ranges": ["other|thing"]}
@@ -201,3 +203,24 @@ def test_cuda_run_pushes_real_ranges_around_timed_passes(monkeypatch):
                                                                           device="cuda", nvtx=True))
     pushed = [c for c in rec.calls if c.startswith("push ")]
     assert pushed == [f"push nsc|demo|{c}|{t}" for t in ("w0", "s0r0", "s0r1") for c in ("encoder", "reasoner")]
+
+
+def test_run_categories_match_across_the_two_demanglers():
+    """The same kernel as CUPTI names it (tests/fixtures/gpu-h100 trace of mlp-demo) and as Nsight
+    Compute names it (the recorded export): matched by function name where the run is unambiguous."""
+    cupti = ("void (anonymous namespace)::softmax_warp_forward<float, float, float, 2, false, false>(float*, "
+             "float const*, int, int, int, bool const*, int, bool)")
+    ncu = next(k for k in read_ncu_csv(RECORDED)["kernel"] if "softmax_warp_forward" in k)
+    assert kernel_base(cupti) == kernel_base(ncu) == "softmax_warp_forward"
+    copy = "void at::native::elementwise_kernel<128, 2, copy>(int, copy)"
+    events = pd.DataFrame({"source": ["kernel", "kernel", "kernel", "op"], "workload": ["w"] * 4,
+                           "component": ["c"] * 4, "name": [cupti, copy, copy.replace("copy", "add"), "aten::add"],
+                           "category": ["logic", "data_movement", "elementwise", "elementwise"]})
+    table = run_kernel_categories(events)
+    assert table[("w", "c", "fn:softmax_warp_forward")] == "logic"
+    assert ("w", "c", "fn:elementwise_kernel") not in table      # two categories: the name decides
+    assert table[("w", "c", "".join(copy.split()))] == "data_movement"
+    frame = pd.DataFrame([{"ranges": (("w", "c", "s0r0"),), "kernel": ncu, "time_s": 1.0, "dram_bytes": 1.0,
+                           "flops": 1.0, "sm_pct": 1.0, "tensor_inst": 0.0}])
+    rows, _ = measured_points(frame, [("w", "c")], lambda n: "other", table)
+    assert rows.loc[0, "category"] == "logic" and rows.loc[0, "category_via"] == "run"
