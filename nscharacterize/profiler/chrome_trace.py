@@ -43,12 +43,22 @@ _KINDS = {c: k for names, k in ((_HOST, 0), (_DEVICE, 1), ({"python_function": 0
 # and builds no dict per event: about 3x faster than a generic JSON parser on a 70 MB trace, and
 # the one place that says which fields of a trace the tool reads. Values stay loosely typed (Any)
 # where torch versions and other tools disagree; the table builders below convert them.
-class _Args(msgspec.Struct):
+#
+# The three per-argument lists of an op (its input dims, types and concrete inputs) are kept as
+# their raw JSON text (msgspec.Raw: a view into the document) and decoded once per distinct
+# text: a trace repeats the same few thousand argument lists 10^5 times, and as Python lists
+# they were most of the decoded trace's memory (a 70 MB trace: ~190 MB of objects, ~870 B an
+# event) and of the time spent checking them (issue 22).
+# ``gc=False``: these records never form reference cycles, so the collector need not track them.
+_NULL = msgspec.Raw(b"null")
+
+
+class _Args(msgspec.Struct, gc=False):
     external_id: Any = msgspec.field(default=None, name="External id")
     correlation: Any = None
-    input_dims: Any = msgspec.field(default=None, name="Input Dims")
-    input_types: Any = msgspec.field(default=None, name="Input type")
-    concrete_inputs: Any = msgspec.field(default=None, name="Concrete Inputs")
+    input_dims: msgspec.Raw = msgspec.field(default=_NULL, name="Input Dims")
+    input_types: msgspec.Raw = msgspec.field(default=_NULL, name="Input type")
+    concrete_inputs: msgspec.Raw = msgspec.field(default=_NULL, name="Concrete Inputs")
     stream: Any = None
     device: Any = None
     python_id: Any = msgspec.field(default=None, name="Python id")
@@ -61,7 +71,7 @@ class _Args(msgspec.Struct):
 _NO_ARGS = _Args()
 
 
-class _Event(msgspec.Struct):
+class _Event(msgspec.Struct, gc=False):
     ph: Any = None
     cat: Any = None
     name: Any = ""
@@ -71,7 +81,7 @@ class _Event(msgspec.Struct):
     args: Union[_Args, None] = None
 
 
-class _Document(msgspec.Struct):
+class _Document(msgspec.Struct, gc=False):
     traceEvents: list[_Event]
     # The top-level facts the reports read (the recording machine); other keys are not kept.
     deviceProperties: Any = None
@@ -273,10 +283,26 @@ def _host_table(events: list[_Event]) -> pd.DataFrame:
         "ts": ts, "dur": dur, "end": ts + dur,
         "external_id": _int_column([a.external_id for a in args], -1),
         "correlation": _int_column([a.correlation for a in args], -1),
-        "input_dims": pd.Series([_dims(a.input_dims) for a in args], dtype=object),
-        "input_types": pd.Series([_types(a.input_types) for a in args], dtype=object),
-        "concrete_inputs": pd.Series([a.concrete_inputs for a in args], dtype=object)})
+        "input_dims": pd.Series(_raw_column([a.input_dims for a in args], _dims), dtype=object),
+        "input_types": pd.Series(_raw_column([a.input_types for a in args], _types), dtype=object),
+        "concrete_inputs": pd.Series(_raw_column([a.concrete_inputs for a in args], None), dtype=object)})
     return _nest(frame)
+
+
+def _raw_column(values: list[msgspec.Raw], check) -> list:
+    """Raw JSON values decoded (and, with ``check``, checked) once per distinct text; equal texts
+    share one decoded object, which nothing downstream modifies."""
+    seen: dict[bytes, Any] = {b"null": None}
+    out = []
+    for raw in values:
+        key = bytes(raw)
+        try:
+            value = seen[key]
+        except KeyError:
+            value = msgspec.json.decode(key)
+            value = seen[key] = check(value) if check is not None else value
+        out.append(value)
+    return out
 
 
 def _nest(frame: pd.DataFrame) -> pd.DataFrame:
@@ -325,29 +351,42 @@ def _nest(frame: pd.DataFrame) -> pd.DataFrame:
     is_op = [op_names[x] for x in names]
     ancestors = [""] * n
     depth = [0] * n   # ops in ancestors[i]: past MAX_ANCESTORS the outermost are dropped, so that a
-    for i in order:   # hostile 5,000-deep trace costs linear, not quadratic, time and memory
+    # hostile 5,000-deep trace costs linear, not quadratic, time and memory. Equal chains are one
+    # string object (a trace repeats a few thousand chains 10^5 times): the table's memory.
+    chains: dict[tuple[str, str], str] = {}
+    for i in order:
         p = parent[i]
         if p >= 0:
             if not is_op[p]:
                 ancestors[i], depth[i] = ancestors[p], depth[p]
-            elif depth[p] < MAX_ANCESTORS:
-                ancestors[i], depth[i] = (ancestors[p] + ">" + names[p] if ancestors[p] else names[p]), depth[p] + 1
+                continue
+            key = (ancestors[p], names[p])
+            chain = chains.get(key)
+            if chain is None:
+                chain = chains[key] = ancestors[p] + ">" + names[p] if ancestors[p] else names[p]
+            if depth[p] < MAX_ANCESTORS:
+                ancestors[i], depth[i] = chain, depth[p] + 1
             else:
-                chain = ancestors[p] + ">" + names[p]
                 ancestors[i], depth[i] = chain[chain.index(">") + 1:], depth[p]
     parent_arr = np.array(parent, dtype=np.int64)
     dur = frame["dur"].to_numpy()
     child_time = np.zeros(n)
     has_parent = parent_arr >= 0
     np.add.at(child_time, parent_arr[has_parent], dur[has_parent])
-    children: list[set] = [set() for _ in range(n)]
+    children: dict[int, set] = {}   # only events with op children: most have none
     for c in np.flatnonzero(has_parent).tolist():
         if is_op[c]:
-            children[parent[c]].add(names[c])
+            children.setdefault(parent[c], set()).add(names[c])
+    joined: dict[frozenset, str] = {}
+    child_names = [""] * n
+    for i, kids in children.items():
+        kids_key = frozenset(kids)
+        text = joined.get(kids_key)
+        child_names[i] = text if text is not None else joined.setdefault(kids_key, "|".join(sorted(kids)))
     frame["parent"] = parent_arr
     frame["self_us"] = np.maximum(dur - child_time, 0.0)
     frame["ancestors"] = ancestors
-    frame["children"] = ["|".join(sorted(s)) if s else "" for s in children]
+    frame["children"] = child_names
     return frame
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # Host-side CUDA/HIP runtime and driver API calls (cudaLaunchKernel, cuLaunchKernel, cudnnXxx,
@@ -131,6 +133,8 @@ def events_frame(rows: list) -> pd.DataFrame:
     dicts += [d for r in rows if isinstance(r, list) for d in r]
     if not frames and not dicts:
         return empty_events()
+    if not dicts and sum(len(f) for f in frames) >= LARGE_ROWS:
+        return _sum_frames(frames)
     columns: dict[str, list] = {}
     for col, kind in COLUMNS.items():
         present = any(col in f for f in frames) or any(col in d for d in dicts)
@@ -159,6 +163,41 @@ def events_frame(rows: list) -> pd.DataFrame:
     out = {c: [k[i] for k in keys] for i, c in enumerate(KEY)}
     out.update({c: [t[i] for t in totals] for i, c in enumerate(SUMMED)})
     return pd.DataFrame({c: pd.array(out[c], dtype=COLUMNS[c]) for c in COLUMNS})
+
+
+# From this many rows on (an imported trace: 10^5-10^6 events in one call), the rows are summed
+# with hash factorization per key column, which costs a fixed few milliseconds plus tens of
+# nanoseconds a row, instead of a microsecond a row in Python (about 5x less on a 70 MB trace).
+LARGE_ROWS = 20_000
+
+
+def _sum_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``events_frame`` of frames only, vectorized: the same rows, the same order (a key's first
+    appearance), the same types and fills."""
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    n = len(frame)
+    group = np.zeros(n, dtype=np.int64)
+    for col in KEY:
+        if col not in frame:
+            continue
+        codes, uniques = pd.factorize(frame[col], use_na_sentinel=False)   # NaN/None are one key, as in the dict path
+        if len(uniques) > 1:   # combined codes stay below n: re-numbered after each column
+            group, _ = pd.factorize(group * len(uniques) + codes)
+    groups = int(group.max()) + 1 if n else 0
+    first = np.empty(groups, dtype=np.int64)
+    first[group[::-1]] = np.arange(n - 1, -1, -1)   # the first row of each group
+    out: dict[str, Any] = {}
+    for col, kind in COLUMNS.items():
+        if col in SUMMED:
+            values = frame[col].to_numpy(dtype=float, na_value=0.0) if col in frame else np.zeros(n)
+            total = np.bincount(group, weights=values, minlength=groups)
+            out[col] = pd.array(total.round() if kind == "int64" else total, dtype=kind)
+        elif col in frame:
+            taken = frame[col].iloc[first]
+            out[col] = pd.array(taken.astype(object).where(taken.notna(), None).tolist(), dtype=kind)
+        else:
+            out[col] = pd.array([0 if kind in ("int64", "float64") else ""] * groups, dtype=kind)
+    return pd.DataFrame(out)
 
 
 def tagged(rows: list[dict] | pd.DataFrame, **keys) -> list[dict] | pd.DataFrame:

@@ -16,6 +16,12 @@ from .format import fmt_time  # noqa: E402
 from .tables import wide  # noqa: E402
 
 
+# Figures are made at the resolution RunDir.write_figure saves them at: matplotlib caches text
+# layout and mathtext per dpi, so tight_layout's measuring pass is then reused by the save
+# instead of redone (about a fifth of each figure's cost).
+FIGURE_DPI = 130
+
+
 def _row_labels(index) -> list[str]:
     return [f"{w} / {c}" for w, c, _k in index]
 
@@ -32,7 +38,7 @@ def heatmap(breakdown: pd.DataFrame):
     frames = [(wide(breakdown, axis, "share", cats) * 100, cats, labels, title) for axis, cats, labels, title in panels]
     frames = [f for f in frames if not f[0].empty]
     heights = [max(0.45 * len(f[0]) + 1.4, 2.6) for f in frames]   # one row still gets a readable colour bar
-    fig, axes = plt.subplots(len(frames), 1, figsize=(12, sum(heights) + 0.4), squeeze=False,
+    fig, axes = plt.subplots(len(frames), 1, figsize=(12, sum(heights) + 0.4), squeeze=False, dpi=FIGURE_DPI,
                              gridspec_kw={"height_ratios": heights})
     for ax, (shares, cats, labels, title) in zip(axes[:, 0], frames):
         _heat(ax, shares, cats, labels, title)
@@ -64,7 +70,7 @@ def _heat(ax, shares: pd.DataFrame, cats, labels: dict, title: str) -> None:
 def stacked_bars(breakdown: pd.DataFrame):
     times = wide(breakdown, "category", "time_s", CATEGORIES)
     unit, factor = _unit(float(times.sum(axis=1).max()) if len(times) else 0.0)
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(times) + 1.8))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(times) + 1.8), dpi=FIGURE_DPI)
     left = pd.Series(0.0, index=times.index)
     labels = _row_labels(times.index)
     for cat in CATEGORIES:
@@ -82,7 +88,7 @@ def python_breakdown(breakdown: pd.DataFrame):
     py = wide(breakdown, "python", "share", PY_CATEGORIES) * 100
     if py.empty:
         return None
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(py) + 1.8))
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(py) + 1.8), dpi=FIGURE_DPI)
     left = pd.Series(0.0, index=py.index)
     labels = _row_labels(py.index)
     for cat in PY_CATEGORIES:

@@ -26,6 +26,7 @@ from nscharacterize.taxonomy.categories import COLORS, LABELS  # noqa: E402
 
 from nscharacterize.rundir import store  # noqa: E402
 from .format import fmt_time, markdown_table  # noqa: E402
+from .plots import FIGURE_DPI  # noqa: E402
 from nscharacterize.rundir.store import RunDir  # noqa: E402
 
 _MAX_UNSIZED_LISTED = 25
@@ -191,7 +192,7 @@ def plot(table: pd.DataFrame, ceilings: dict | None, measured: pd.DataFrame | No
         if measured is not None and len(measured) else None
     if pts.empty and (meas is None or meas.empty):
         return None
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=FIGURE_DPI)
     both = [pts] + ([meas] if meas is not None else [])
     xs = np.concatenate([p["intensity"].to_numpy(dtype=float) for p in both])
     ys = np.concatenate([p["achieved_flops_s"].to_numpy(dtype=float) for p in both])

@@ -8,7 +8,7 @@ from nscharacterize.attribution.system import SIDES, side_split
 from nscharacterize.taxonomy.categories import CATEGORIES, COLORS, LABELS
 
 from .format import fmt_time, markdown_table
-from .plots import finish_bars
+from .plots import FIGURE_DPI, finish_bars
 
 
 def system_markdown(system: pd.DataFrame) -> str:
@@ -66,7 +66,7 @@ def system_figure(system: pd.DataFrame):
         return None
     e2e = system[system["scope"] == "end_to_end"].set_index("workload")["time_s"]
     scale, unit = (1e3, "ms") if e2e.max() < 1 else (1.0, "s")
-    fig, ax = plt.subplots(figsize=(11, 0.5 * len(bars) + 1.8))
+    fig, ax = plt.subplots(figsize=(11, 0.5 * len(bars) + 1.8), dpi=FIGURE_DPI)
     labels = [f"{w} / {s}" for w, s in bars]
     left = [0.0] * len(bars)
     for c in CATEGORIES:
