@@ -40,6 +40,7 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -336,6 +337,31 @@ class Round:
     events: int
 
 
+CAPTURE = {"spooled": False}   # --spooled: the live run's path (nscharacterize/profiler/spool.py)
+
+
+def spooled_capture(comp: Component) -> torch_backend.Capture:
+    """One call profiled as a live run profiles it: inside a range of a session, written to a
+    spool and parsed from there."""
+    import tempfile
+
+    from nscharacterize.profiler.spool import MARKER, Spool, SpooledSample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp) / "spool")
+        key = spool.next_key()
+        prof = torch_backend.start_session("cpu", torch_backend.TorchSettings())
+        out, wall = torch_backend.timed_in_range(comp, None, "cpu", f"{MARKER}{key}.0")
+        torch_backend.stop_session(prof)
+        path = spool.trace_path(key, 0)
+        torch_backend.export_session(prof, str(path))
+        spool.finish(key, SpooledSample("truth", 0, "cpu", True, True, [path.name],
+                                        [{"component": comp.name, "kind": "neural", "marker": f"{key}.0",
+                                          "timing": {}}]))
+        events, _timings = spool.parse(spool.pending())
+    return torch_backend.Capture(out, events, wall, float("nan"))
+
+
 def one_round(comp: Component, index: int, taxonomy: Taxonomy, compensation: dict) -> Round:
     """Times every part and the whole, then profiles the whole once, all in this round."""
     beta = binding_us() if any(p.binding_calls for p in comp.parts) else 0.0
@@ -349,6 +375,7 @@ def one_round(comp: Component, index: int, taxonomy: Taxonomy, compensation: dic
     cap = None
     for _ in range(PROFILED_PER_ROUND):   # the least disturbed of a few profiled calls
         got = (cprofile_backend.capture(comp, None, "cpu") if comp.profiler == "cprofile"
+               else spooled_capture(comp) if CAPTURE["spooled"]
                else torch_backend.capture(comp, None, "cpu", torch_backend.TorchSettings()))
         if cap is None or got.wall_s < cap.wall_s:
             cap = got
@@ -455,6 +482,8 @@ def run(small: bool = False, with_compiled: bool = False, min_rounds: int = 5, m
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--small", action="store_true", help="the test size")
+    ap.add_argument("--spooled", action="store_true",
+                    help="profile as a live run does: a range in a session, parsed from a spool")
     ap.add_argument("--compiled", action="store_true", help="add the torch.compile component (about a minute to compile)")
     ap.add_argument("--only-compiled", action="store_true", help="the torch.compile component alone")
     ap.add_argument("--min-rounds", type=int, default=5)
@@ -464,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the table and the calibration here")
     args = ap.parse_args(argv)
     start = time.time()
+    CAPTURE["spooled"] = args.spooled
     results, compensation, notes = run(args.small, args.compiled, args.min_rounds, args.max_rounds, args.spread,
                                        args.recalibrate, "compiled" if args.only_compiled else None)
     print(f"# ground truth: torch {torch.__version__}, 1 thread, {time.strftime('%Y-%m-%d %H:%M:%S')}")

@@ -240,13 +240,14 @@ def cmd_report(args) -> int:
     manifest = run_dir.manifest  # validates the directory before anything is rewritten
     status = effective_status(manifest)
     if status == "killed":  # its process died mid-write: rebuild every derived table from the raw rows
-        events, timings = run_dir.events(), run_dir.timings()
+        events, timings = _killed_rows(run_dir)
         manifest = mark_killed(manifest, run_dir.config)
         for w in manifest["workloads"]:
             if w["status"] == "killed":
                 w["samples_done"] = int(timings.loc[timings["workload"] == w["name"], "sample"].nunique())
         write_results(run_dir, events, timings, manifest)
         run_dir.drop_logs()  # its rows are in events.parquet and timings.csv now
+        _clear_spool(run_dir)
         saved = len(timings[["workload", "sample"]].drop_duplicates())
         print(f"nscharacterize: note: the run's process (pid {manifest.get('pid')}) is gone: marked killed; "
               f"tables rebuilt from its {saved} saved samples", file=sys.stderr)
@@ -266,6 +267,38 @@ def cmd_report(args) -> int:
     for path in written:
         print(path)
     return EXIT_OK
+
+
+def _killed_rows(run_dir) -> tuple:
+    """The saved events and timings of a killed run, with the samples it finished but had not
+    parsed yet (its spool: nscharacterize/profiler/spool.py), classified by the run's own rules."""
+    import pandas as pd
+
+    from nscharacterize.pipeline import recover_spool
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    events, timings = run_dir.events(), run_dir.timings()
+    try:
+        more_events, more_timings = recover_spool(run_dir, Taxonomy(_saved_rules(run_dir)), timings)
+    except Exception as exc:   # a damaged spool must not cost the samples already saved
+        print(f"nscharacterize: warning: {run_dir.path / 'spool'}: its unsaved samples could not be read "
+              f"({type(exc).__name__}: {str(exc)[:120]}); they are left out", file=sys.stderr)
+        return events, timings
+    if len(more_timings):
+        if len(events):
+            events = pd.concat([events, more_events[[c for c in events.columns if c in more_events]]],
+                               ignore_index=True)
+        else:
+            events = more_events
+        timings = pd.concat([timings, more_timings], ignore_index=True) if len(timings) else more_timings
+    return events, timings
+
+
+def _clear_spool(run_dir) -> None:
+    from nscharacterize.profiler.spool import Spool
+    from nscharacterize.rundir.store import SPOOL
+
+    Spool(run_dir.path / SPOOL).clear()
 
 
 def cmd_import_trace(args) -> int:

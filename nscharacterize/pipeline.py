@@ -3,9 +3,11 @@
 Orchestration only, and the place that makes faults lose nothing (docs/architecture.md,
 "Faults"):
 
-- Each sample's events and timings are classified and appended to the run's append-only logs the
-  moment the sample is measured (nscharacterize/rundir/samplelog.py), then the manifest's
-  ``samples_done``; no saved sample is rewritten, so each sample costs the same. Samples are
+- Each sample's traces are written to the run's spool the moment it is measured
+  (nscharacterize/profiler/spool.py); about once a second the spooled samples are parsed
+  together, classified and appended to the run's append-only logs (nscharacterize/rundir/samplelog.py),
+  then the manifest's ``samples_done``; no saved sample is rewritten, so each sample costs the
+  same, and what the run holds in memory does not grow with its samples. Samples are
   attributed in batches; the derived tables and table.md are rewritten after each workload; at the
   end the logs become events.parquet and timings.csv, and the figures and report.html are drawn.
 - A workload that raises, or calls ``sys.exit``, fails alone: it is logged with its traceback,
@@ -13,7 +15,8 @@ Orchestration only, and the place that makes faults lose nothing (docs/architect
 - Ctrl-C, SIGTERM and SIGHUP (turned into ``errors.Interrupted`` by the CLI) stop the run in
   order: statuses ``interrupted`` / ``not_run``, every finished sample kept, tables rendered.
 - A process killed outright (SIGKILL, OOM, ``os._exit``) leaves ``status: running`` with its pid,
-  which ``report`` recognises as ``killed`` and rebuilds the tables from events and timings.
+  which ``report`` recognises as ``killed`` and rebuilds the tables from events and timings,
+  after parsing what the spool still holds (``recover_spool``).
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.machine_noise import Recorder, repeat_spread
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
+from nscharacterize.profiler.spool import Spool
 from nscharacterize.profiler.torch_backend import TorchSettings
 from nscharacterize.profiler import opmetrics
 from nscharacterize.profiler.counters import Counters
@@ -114,7 +118,7 @@ class _Run:
     progress: Any                    # the CLI's progress display (start, advance, finish) or None
     manifest: dict = field(default_factory=dict)
     failed: list = field(default_factory=list)
-    timings: list = field(default_factory=list)     # per sample: one row per component (small)
+    saved: int = 0                                  # samples appended to the logs
     samples: list = field(default_factory=list)     # attributed: per batch of samples
     checks: list = field(default_factory=list)
     pending: list = field(default_factory=list)     # (events, timings) of samples not yet attributed
@@ -182,12 +186,17 @@ class _Run:
         task = self.progress.start(entry.label, n) if self.progress else None
 
         def on_sample(index: int, events: pd.DataFrame, timings: pd.DataFrame) -> None:
-            self._save_sample(self.taxonomy.classify_events(events), timings)
-            record["samples_done"] = index + 1
-            self.manifest["updated"] = _now()
-            self.run_dir.write_json(store.MANIFEST, self.manifest)
+            # the samples up to ``index`` not saved yet (one, or a parsed batch of them)
+            classified = self.taxonomy.classify_events(events)
+            with _signals_deferred():   # a signal must not split the logs from the manifest
+                self._save_sample(classified, timings)
+                done = index + 1 - record["samples_done"]
+                record["samples_done"] = index + 1
+                self.manifest["updated"] = _now()
+                self.run_dir.write_json(store.MANIFEST, self.manifest)
             if self.progress:
-                self.progress.advance(task)
+                for _ in range(done):
+                    self.progress.advance(task)
 
         try:
             workload = registry.build(entry.workload, entry.params, config.seed)
@@ -196,7 +205,7 @@ class _Run:
             _note_unmeasured(record, self.manifest)
             compiled = compile_workload(workload, entry.compile, self.device)   # None unless `compile` is set
             record["info"] = _plain_info(workload.info)
-            profile_workload(workload, entry.label, settings, on_sample=on_sample)
+            profile_workload(workload, entry.label, settings, on_sample=on_sample, spool=self._spool())
             if compiled:
                 compiled.finish()   # before the metrics pass re-runs the compiled modules
             record["info"] = _plain_info(workload.info)   # again: making samples adds to it (compile facts)
@@ -225,8 +234,9 @@ class _Run:
         finally:
             record["seconds"] = round(time.perf_counter() - started, 3)
             record["machine"] = machine.stop()
-            mine = [t for t in self.timings if len(t) and t["workload"].iloc[0] == entry.label]
-            record["machine"]["repeat_spread"] = repeat_spread(pd.concat(mine)) if mine else None
+            timings = self._all_timings()
+            mine = timings[timings["workload"] == entry.label]
+            record["machine"]["repeat_spread"] = repeat_spread(mine) if len(mine) else None
             _restore_cwd(cwd)
             _restore_streams(streams)
             if self.progress:
@@ -297,10 +307,11 @@ class _Run:
         manifest["finished"] = _now()
         if self._machine is not None:
             manifest["machine"] = self._machine.stop()
-            manifest["machine"]["repeat_spread"] = (repeat_spread(pd.concat(self.timings, ignore_index=True))
-                                                    if self.timings else None)
+            timings = self._all_timings()
+            manifest["machine"]["repeat_spread"] = repeat_spread(timings) if len(timings) else None
         if stop is None:   # a stopped run (Ctrl-C, a signal, a bug) does not wait for a measurement
             _record_ceilings(manifest, self.dtypes, self.device)
+        self._save_spooled()
         self._save_logged()
         render(self.run_dir)  # table.md, the roofline, figures and report.html: once, whatever stopped the run
         return self._result
@@ -317,7 +328,7 @@ class _Run:
             self.logs = self.run_dir.sample_logs()
         self.logs[0].append(events)
         self.logs[1].append(timings)
-        self.timings.append(timings)
+        self.saved += len(timings)
         self.pending.append((events, timings))
         self.pending_rows += len(events)
         self.event_rows += len(events)
@@ -337,8 +348,29 @@ class _Run:
         self.pending, self.pending_rows = [], 0
 
     def _all_timings(self) -> pd.DataFrame:
-        return (pd.concat(self.timings, ignore_index=True) if self.timings
-                else pd.DataFrame(columns=TIMING_COLUMNS))
+        """Every saved sample's timings, read back from the log (not held: memory stays flat)."""
+        if self.logs is None:
+            return pd.DataFrame(columns=TIMING_COLUMNS)
+        return self.run_dir.timings()
+
+    def _spool(self) -> Spool:
+        return Spool(self.run_dir.path / store.SPOOL)
+
+    def _save_spooled(self) -> None:
+        """Samples that finished but were not parsed (the loop was stopped between the two)."""
+        try:
+            events, timings = recover_spool(self.run_dir, self.taxonomy,
+                                            self._all_timings() if self.logs is not None else None)
+        except Exception as exc:   # their traces stay for `report`; the rest of the run is saved
+            log.warning("could not parse the spooled samples: %s", exc)
+            return
+        if len(timings):
+            self._save_sample(events, timings)
+            for w in self.manifest["workloads"]:
+                got = timings.loc[timings["workload"] == w["name"], "sample"]
+                if len(got):
+                    w["samples_done"] = max(w.get("samples_done", 0), int(got.max()) + 1)
+        self._spool().clear()
 
     def _write_all(self) -> pd.DataFrame:
         """After each workload: every table derived from the samples so far, and table.md (the
@@ -350,10 +382,10 @@ class _Run:
     def _write_derived(self) -> None:
         """samples, breakdown, checks and the manifest, from the samples so far."""
         self._attribute_pending()
-        if self._derived_from == len(self.timings) and self._result is not None:
+        if self._derived_from == self.saved and self._result is not None:
             self.run_dir.write_json(store.MANIFEST, self.manifest)  # the tables are up to date: statuses only
             return
-        self._derived_from = len(self.timings)
+        self._derived_from = self.saved
         if not self.samples:   # nothing measured yet: every table, empty, from the empty frames
             self.manifest["updated"] = _now()
             self._result = write_results(self.run_dir, self.taxonomy.classify_events(empty_events()),
@@ -375,6 +407,25 @@ class _Run:
             self.run_dir.write_csv(store.TIMINGS, self._all_timings())
         self._write_derived()
         self.run_dir.drop_logs()
+
+
+def recover_spool(run_dir: RunDir, taxonomy: Taxonomy, saved: pd.DataFrame | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The classified events and timings of the samples a run spooled but did not save (it was
+    killed, or stopped between measuring and saving them), less any already in ``saved`` (the
+    timings saved so far). The spool itself is left for the caller to clear once they are saved."""
+    spool = Spool(run_dir.path / store.SPOOL)
+    pending = spool.pending()
+    if not pending:
+        return taxonomy.classify_events(empty_events()), pd.DataFrame(columns=TIMING_COLUMNS)
+    events, timings = spool.parse(pending)
+    if saved is not None and len(saved) and len(timings):
+        done = set(zip(saved["workload"].astype(str), saved["sample"].astype(int)))
+        keep_t = [(w, int(s)) not in done for w, s in zip(timings["workload"].astype(str), timings["sample"])]
+        keep_e = [(w, int(s)) not in done for w, s in zip(events["workload"].astype(str), events["sample"])]
+        timings = timings[keep_t].reset_index(drop=True)
+        events = events[keep_e].reset_index(drop=True)
+    return taxonomy.classify_events(events), timings
 
 
 def _where(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
 import msgspec
 import numpy as np
@@ -66,6 +66,7 @@ class _Args(msgspec.Struct, gc=False):
     bytes: Any = msgspec.field(default=None, name="Bytes")
     total_allocated: Any = msgspec.field(default=None, name="Total Allocated")
     device_type: Any = msgspec.field(default=None, name="Device Type")
+    addr: Any = msgspec.field(default=None, name="Addr")
 
 
 _NO_ARGS = _Args()
@@ -146,6 +147,36 @@ def load(path: str | Path) -> Trace:
         return _from_events(doc, {})
     meta = {k: getattr(doc, k) for k in doc.__struct_fields__ if k != "traceEvents" and getattr(doc, k) is not None}
     return _from_events(doc.traceEvents, meta)
+
+
+@gc_paused()
+def load_many(paths: "Sequence[str | Path]") -> Trace:
+    """Several traces of one process, recorded one after the other (the spooled samples of a live
+    run: nscharacterize/profiler/spool.py), read as one trace. Each file numbers its correlations
+    and External ids afresh, so each file's are moved into a range of their own; the recording
+    machine's facts are the first file's."""
+    events: list[_Event] = []
+    meta: dict = {}
+    for n, path in enumerate(paths):
+        try:
+            doc = _DECODER.decode(Path(path).read_bytes())
+        except (OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise TraceError(f"{path}: not a readable Chrome trace ({type(exc).__name__})") from None
+        part = doc if isinstance(doc, list) else doc.traceEvents
+        if not isinstance(doc, list) and n == 0:
+            meta = {k: getattr(doc, k) for k in doc.__struct_fields__
+                    if k != "traceEvents" and getattr(doc, k) is not None}
+        if n:
+            shift = n << 40
+            for e in part:
+                a = e.args
+                if a is not None:
+                    if type(a.correlation) is int:
+                        a.correlation += shift
+                    if type(a.external_id) is int:
+                        a.external_id += shift
+        events.extend(part)
+    return _from_events(events, meta)
 
 
 def _from_events(events: list[_Event], metadata: dict) -> Trace:
@@ -498,7 +529,8 @@ def _memory_table(events: list[_Event]) -> pd.DataFrame:
     return pd.DataFrame({
         "ts": _float_column([e.ts for e in events]), "bytes": _float_column([a.bytes for a in args]),
         "total_allocated": _float_column(total, missing=np.nan),
-        "device_type": _int_column([a.device_type for a in args], 0)})
+        "device_type": _int_column([a.device_type for a in args], 0),
+        "addr": _int_column([a.addr for a in args], -1)})
 
 
 # ---- derived per-op facts: what torch.profiler computes from the same inputs -------------------

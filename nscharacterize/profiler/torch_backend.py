@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pandas as pd
-from torch.profiler import ProfilerActivity, profile
+from torch.profiler import ProfilerActivity, profile, record_function
 
 from . import chrome_trace, function_events, trace_events
 from .gc_pause import gc_paused
@@ -77,6 +77,40 @@ def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettin
         rows, facts = trace_events.rows(trace, device, settings.with_flops)
         peak = trace_events.peak_added_bytes(trace, device) if settings.memory else float("nan")
     return Capture(out, rows, wall, peak, facts)
+
+
+# ---- sessions spanning several calls (the spooled path: nscharacterize/profiler/spool.py) --------
+def start_session(device: str, settings: TorchSettings):
+    """A started profiler, with the settings ``capture`` uses."""
+    activities = [ProfilerActivity.CPU]
+    if device == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    prof = profile(activities=activities, record_shapes=settings.record_shapes,
+                   with_flops=settings.with_flops, profile_memory=settings.memory)
+    with _quiet_native_stderr():
+        prof.start()
+    return prof
+
+
+def stop_session(prof) -> None:
+    with _quiet_native_stderr():
+        prof.stop()
+
+
+def export_session(prof, path: str) -> None:
+    export_trace(prof, path)
+
+
+def timed_in_range(fn: Callable[[Any], Any], x: Any, device: str, name: str) -> tuple[Any, float]:
+    """``fn(x)`` inside a profiler range called ``name``, timed as ``capture`` times it (the
+    device synchronised before and after, inside the range so its kernels fall in it)."""
+    with record_function(name):
+        synchronize(device)
+        start = time.perf_counter()
+        out = fn(x)
+        synchronize(device)
+        wall = time.perf_counter() - start
+    return out, wall
 
 
 def _trace_of(prof, keep_at: str | None) -> chrome_trace.Trace:

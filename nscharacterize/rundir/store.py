@@ -54,6 +54,7 @@ SPARSITY = "sparsity.csv"    # profiler/opmetrics.SPARSITY_COLUMNS
 COUNTERS = "counters.csv"    # profiler/opmetrics.COUNTER_COLUMNS
 LOG = "run.log"
 TRACES = "traces"
+SPOOL = "spool"      # finished samples not yet parsed (nscharacterize/profiler/spool.py)
 
 # A sweep directory: its own manifest and resolved config, one run directory per point under
 # points/, and the scaling results.

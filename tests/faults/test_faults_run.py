@@ -85,24 +85,43 @@ def test_hung_classifier_is_stopped_with_one_line(capsys, tmp_path):
 
 
 def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
-    """While a workload runs, each finished sample is already in events.parquet and timings.csv."""
-    from nscharacterize.profiler import session
+    """While a workload runs, each finished sample is on disk before the next one starts (its
+    traces in the spool), and each parsed batch is in the logs with ``samples_done`` before the
+    loop goes on; batches hold every sample once, in order."""
+    from nscharacterize.profiler import session, spool as spool_module
 
-    seen = []
+    monkeypatch.setattr(session, "BATCH_SECONDS", 0.0)   # parse after every sample, then again in batches
+    seen, spooled = [], []
     real = session.profile_workload
+    real_pass = session._spooled_pass
 
-    def spy(workload, label, settings, on_sample=None):
+    def spy_pass(*args, **kwargs):
+        side = real_pass(*args, **kwargs)
+        spooled.append(side.is_file())
+        return side
+
+    def spy(workload, label, settings, on_sample=None, spool=None):
         def check(index, events, timings):
             on_sample(index, events, timings)
             run = RunDir(run_dirs(tmp_path / "runs")[0])
             seen.append((index, set(run.timings()["sample"]), set(run.events()["sample"]),
                          run.manifest["workloads"][-1]["samples_done"]))
-        return real(workload, label, settings, on_sample=check)
+        assert isinstance(spool, spool_module.Spool)
+        return real(workload, label, settings, on_sample=check, spool=spool)
 
     monkeypatch.setattr("nscharacterize.pipeline.profile_workload", spy)
+    monkeypatch.setattr(session, "_spooled_pass", spy_pass)
     code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3)))
     assert code == 0, err
+    assert spooled == [True] * 3
     assert seen == [(i, set(range(i + 1)), set(range(i + 1)), i + 1) for i in range(3)]
+    assert not (run / "spool").exists()
+
+    monkeypatch.setattr(session, "BATCH_SECONDS", 3600.0)   # one batch: the same rows, saved once
+    seen.clear()
+    code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3)))
+    assert code == 0, err
+    assert seen == [(2, {0, 1, 2}, {0, 1, 2}, 3)]
 
 
 def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, monkeypatch):
@@ -114,11 +133,11 @@ def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, mo
     seen = []
     real = session.profile_workload
 
-    def spy(workload, label, settings, on_sample=None):
+    def spy(workload, label, settings, on_sample=None, spool=None):
         run = run_dirs(tmp_path / "runs")[0]
         seen.append((label, (run / "table.md").read_text(), (run / "heatmap.png").exists(),
                      (run / "report.html").exists()))
-        return real(workload, label, settings, on_sample=on_sample)
+        return real(workload, label, settings, on_sample=on_sample, spool=spool)
 
     monkeypatch.setattr("nscharacterize.pipeline.profile_workload", spy)
     code, err, run = _run(capsys, tmp_path, _config(tmp_path, DEMO, dict(DEMO, name="second")))
@@ -173,6 +192,7 @@ def test_signal_at_a_random_point_stops_in_order(capsys, tmp_path, signum, seed)
     assert status["mlp-demo"] == "not_run" and status["slow"] in ("interrupted", "not_run"), status
     assert manifest["workloads"][0]["samples_done"] < 25
     assert signal.Signals(signum).name in manifest["error"]
+    assert (run / "report.html").is_file() and not (run / "spool").exists()   # the page, at the stop itself
     assert cli(capsys, "report", str(run))[0] == 0
 
 
@@ -197,6 +217,7 @@ def test_process_killed_outright_is_reported_killed(capsys, tmp_path, how):
     first = manifest["workloads"][0]
     assert first["status"] == "killed" and first["samples_done"] >= (1 if how == "SIGKILL" else 2)
     assert workload_status(manifest)["mlp-demo"] == "not_run"
+    assert (run / "report.html").is_file() and not (run / "spool").exists()   # the page of a killed run
     assert cli(capsys, "report", str(run))[0] == 0  # a second report changes nothing
     assert assert_consistent(run, "killed")["workloads"] == manifest["workloads"]
 
