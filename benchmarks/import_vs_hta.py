@@ -50,16 +50,16 @@ print(json.dumps({"hta_convention_busy_pct": hta_conv, "seconds": t2 - t1, "impo
 
 # The whole `nscharacterize import-trace` command (imports, reading, classification, attribution,
 # the run directory, table.md, figures and report.html), in one process; "render_s" is the part
-# spent drawing figures and the page (reports/render.py render), the rest is the analysis.
+# spent drawing figures and the page (reports/run_report.py render), the rest is the analysis.
 COMMAND = r"""
 import contextlib, io, json, resource, sys, time
 t0 = time.perf_counter()
 import nscharacterize.import_trace as it
 from nscharacterize.cli import main
 spent = {}
-def timed(run, _render=it.render):
+def timed(*args, _render=it.render, **kwargs):
     s = time.perf_counter()
-    out = _render(run)
+    out = _render(*args, **kwargs)
     spent["render_s"] = time.perf_counter() - s
     return out
 it.render = timed

@@ -227,7 +227,8 @@ def cmd_report(args) -> int:
         for path in render_sweep(args.run_dir):
             print(path)
         return EXIT_OK
-    from nscharacterize.reports.render import reclassify, render, write_results
+    from nscharacterize.reports.run_report import render
+    from nscharacterize.results import has_events, reclassify, refresh_views, save_results
     from nscharacterize.rundir.store import MANIFEST, RunDir, RunDirError, effective_status, mark_killed
     from nscharacterize.reports.tables import rich_table
     from nscharacterize.taxonomy.classifier import Taxonomy
@@ -245,7 +246,7 @@ def cmd_report(args) -> int:
         for w in manifest["workloads"]:
             if w["status"] == "killed":
                 w["samples_done"] = int(timings.loc[timings["workload"] == w["name"], "sample"].nunique())
-        write_results(run_dir, events, timings, manifest)
+        views = save_results(run_dir, events, timings, manifest).views
         run_dir.drop_logs()  # its rows are in events.parquet and timings.csv now
         _clear_spool(run_dir)
         saved = len(timings[["workload", "sample"]].drop_duplicates())
@@ -259,9 +260,13 @@ def cmd_report(args) -> int:
               "the table shows what has finished so far; nothing was rewritten", file=sys.stderr)
         _console().print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
         return EXIT_OK
+    events = None
     if args.reclassify:
-        reclassify(run_dir, Taxonomy(_saved_rules(run_dir)))
-    written = render(run_dir)
+        views = reclassify(run_dir, Taxonomy(_saved_rules(run_dir))).views
+    elif status != "killed":
+        events = run_dir.events() if has_events(run_dir) else None   # read once: the roofline and the page
+        views = refresh_views(run_dir, events)
+    written = render(run_dir, views, events)
     console = _console()
     console.print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
     for path in written:

@@ -44,10 +44,12 @@ from nscharacterize.profiler.chrome_trace import Trace, TraceError, load
 from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP, split_steps
-from nscharacterize.reports.render import render, write_results
+from nscharacterize.reports.run_report import render
 from nscharacterize.rundir import store
 from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
+
+from .results import save_results
 
 _OWN_NAME = re.compile(r"(?P<workload>[^.]+)\.(?P<component>[^.]+)\.(?P<sample>\d+)\.json(\.gz)?")
 KIND = "imported"
@@ -124,8 +126,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
         manifest["ceilings"] = ceilings
     run.write_yaml(store.CONFIG, {"name": name, "imported_traces": manifest["imported_traces"],
                                   "warmup_steps": warmup_steps})
-    write_results(run, events, timing, manifest)
-    render(run)
+    render(run, save_results(run, events, timing, manifest).views, events)
     return run
 
 

@@ -16,11 +16,12 @@ import pandas as pd
 from nscharacterize.attribution.measured import measured_points, run_kernel_categories
 from nscharacterize.core.errors import UserError
 from nscharacterize.profiler.ncu_report import read_ncu_csv
-from nscharacterize.reports.render import render
-from nscharacterize.reports.roofline_report import has_events
+from nscharacterize.reports.run_report import render
 from nscharacterize.rundir import store
 from nscharacterize.rundir.store import MANIFEST, RunDir, RunDirError, effective_status
 from nscharacterize.taxonomy.classifier import Taxonomy
+
+from .results import has_events, refresh_views
 
 
 @dataclass
@@ -58,7 +59,7 @@ def import_ncu(report: str | Path, run_dir: str | Path, rules: dict | None = Non
                         "profile this run's config under ncu with `run --nvtx` and ncu --nvtx, or give "
                         "--component WORKLOAD/COMPONENT for a report without ranges")
     path = run.write_csv(store.ROOFLINE_MEASURED, table)
-    written = render(run)
+    written = render(run, refresh_views(run, events), events)
     return NcuImport(path, table, notes, written)
 
 

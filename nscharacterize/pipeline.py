@@ -43,6 +43,7 @@ from nscharacterize.profiler import calibration, cprofile_backend
 from nscharacterize.profiler.ceilings import ceiling_key, measured_ceilings
 from nscharacterize.profiler.environment import fingerprint, git_commit, resolve_device
 from nscharacterize.attribution.aggregate import attribute
+from nscharacterize.attribution.derive import Views
 from nscharacterize.profiler.events import empty_events
 from nscharacterize.profiler.machine_noise import Recorder, repeat_spread
 from nscharacterize.profiler.session import TIMING_COLUMNS, SessionSettings, profile_workload
@@ -52,7 +53,7 @@ from nscharacterize.profiler import opmetrics
 from nscharacterize.profiler.counters import Counters
 from nscharacterize.profiler.counters import probe as probe_counters
 from nscharacterize.rundir import store
-from nscharacterize.reports.render import render, render_tables, write_derived, write_results
+from nscharacterize.reports.run_report import render, render_tables
 from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.rules import RuleFileError
@@ -61,6 +62,7 @@ from nscharacterize.workloads.base import WorkloadError
 from nscharacterize.workloads.compile import compile_workload, toolchain_problem
 
 from .config import Config, ConfigError
+from .results import has_events, refresh_views, save_attributed, save_results
 from .quiet import stderr_to
 
 log = logging.getLogger("nscharacterize")
@@ -128,6 +130,7 @@ class _Run:
     logs: tuple | None = None                       # (events, timings) append-only logs
     beyond_time: dict = field(default_factory=dict)   # file name -> rows of memory, sparsity, counters
     _result: pd.DataFrame | None = None
+    _views: Views | None = None                     # what table.md shows, derived with the tables
     _derived_from: int = -1                         # samples in the derived tables last written
     _machine: Recorder | None = None
 
@@ -313,7 +316,9 @@ class _Run:
             _record_ceilings(manifest, self.dtypes, self.device)
         self._save_spooled()
         self._save_logged()
-        render(self.run_dir)  # table.md, the roofline, figures and report.html: once, whatever stopped the run
+        # the roofline, then table.md, the figures and report.html: once, whatever stopped the run
+        events = self.run_dir.events() if has_events(self.run_dir) else None   # read once, for both
+        render(self.run_dir, refresh_views(self.run_dir, events), events)
         return self._result
 
     # Samples are attributed in batches of about this many event rows: attributing each sample
@@ -375,27 +380,28 @@ class _Run:
     def _write_all(self) -> pd.DataFrame:
         """After each workload: every table derived from the samples so far, and table.md (the
         figures and report.html are drawn once, by ``_finish``)."""
-        self._write_derived()
-        render_tables(self.run_dir)
+        views = self._write_derived()
+        render_tables(self.run_dir, views)
         return self._result
 
-    def _write_derived(self) -> None:
-        """samples, breakdown, checks and the manifest, from the samples so far."""
+    def _write_derived(self) -> Views:
+        """samples, breakdown, checks, the system view and the manifest, from the samples so far
+        (``results.save_attributed``: one derive call); returns the views for table.md."""
         self._attribute_pending()
-        if self._derived_from == self.saved and self._result is not None:
+        if self._derived_from == self.saved and self._views is not None:
             self.run_dir.write_json(store.MANIFEST, self.manifest)  # the tables are up to date: statuses only
-            return
+            return self._views
         self._derived_from = self.saved
-        if not self.samples:   # nothing measured yet: every table, empty, from the empty frames
-            self.manifest["updated"] = _now()
-            self._result = write_results(self.run_dir, self.taxonomy.classify_events(empty_events()),
-                                         self._all_timings(), self.manifest)
-            return
-        samples = pd.concat(self.samples, ignore_index=True)
-        checks = pd.concat(self.checks, ignore_index=True)
         self.manifest["updated"] = _now()
-        self._result = write_derived(self.run_dir, samples, checks, self._all_timings(), self.manifest,
-                                     self.event_rows)
+        if not self.samples:   # nothing measured yet: every table, empty, from the empty frames
+            results = save_results(self.run_dir, self.taxonomy.classify_events(empty_events()),
+                                   self._all_timings(), self.manifest, with_roofline=False)
+        else:
+            results = save_attributed(self.run_dir, pd.concat(self.samples, ignore_index=True),
+                                      pd.concat(self.checks, ignore_index=True), self._all_timings(),
+                                      self.manifest, self.event_rows)
+        self._result, self._views = results.breakdown, results.views
+        return results.views
 
     def _save_logged(self) -> None:
         """The run's end: the logs become events.parquet and timings.csv (streamed: memory does

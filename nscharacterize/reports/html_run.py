@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nscharacterize.attribution.derive import Views
 from nscharacterize.core.errors import UserError
 from nscharacterize.taxonomy.categories import (
     CATEGORIES, COLORS, LABELS, OTHER_SPLIT, OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_COLORS, PY_LABELS)
@@ -43,13 +44,14 @@ SKIP_AXES = {"total"}   # the component total: a column of the runtime table, no
 LOG_TAIL_LINES = 400
 
 
-def write_run_report(run: RunDir, events: pd.DataFrame | None = None) -> Path:
-    """Renders the run's page and writes ``report.html`` into the run directory. ``events``: the
-    run's events when the caller has read them already (``render``), else read here."""
-    return write_page(run.path / store.REPORT_HTML, run_page(run, events))
+def write_run_report(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> Path:
+    """Renders the run's page and writes ``report.html`` into the run directory. ``views``: what
+    ``attribution.derive`` derived for the run; ``events``: the run's events when the caller has
+    read them already, else read here."""
+    return write_page(run.path / store.REPORT_HTML, run_page(run, views, events))
 
 
-def run_page(run: RunDir, events: pd.DataFrame | None = None) -> str:
+def run_page(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> str:
     manifest = run.manifest
     breakdown, timings, checks = run.breakdown(), run.timings(), run.checks()
     fp = manifest.get("fingerprint") or {}
@@ -58,7 +60,7 @@ def run_page(run: RunDir, events: pd.DataFrame | None = None) -> str:
                 f"{manifest.get('created', '?')}")
     sections = [_overview(run, manifest, breakdown, checks)]
     if not breakdown.empty:   # the headline first: how long a sample takes, neural against symbolic
-        sections.append(_end_to_end(run))
+        sections.append(_end_to_end(run, views))
     sections += _breakdown_sections(breakdown)
     if not breakdown.empty:
         sections.append(_roofline(run, manifest))
@@ -103,19 +105,19 @@ def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.D
     return sec
 
 
-def _end_to_end(run: RunDir) -> Section:
+def _end_to_end(run: RunDir, views: Views) -> Section:
     """The study's headline per workload: latency per sample, neural against symbolic time and
     their ratio, each component's share, and the category mix within each side (system.csv)."""
-    from nscharacterize.attribution.system import SIDES, side_split, system_view
+    from nscharacterize.attribution.system import SIDES
 
     sec = Section("end-to-end", "End to end: neural vs symbolic", "How long does a sample take end to end, "
                   "and how much of it is neural and how much symbolic? Components run in sequence, so the "
                   "latency is the sum of their unprofiled wall times; neural and symbolic are the components' "
                   "kinds, whichever profiler measured them.")
-    system = system_view(run.samples())
+    system = views.system
     if system.empty:
         return sec.add(paragraph("No samples: nothing to add up."))
-    split = side_split(system)
+    split = views.sides
     comps = system[(system["scope"] == "component")]
     kinds = run.timings().groupby(["workload", "component"], sort=False)["kind"].first()
     for r in split.itertuples():

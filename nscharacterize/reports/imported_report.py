@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nscharacterize.attribution.ranks import job_table, rank_table
-
 from .format import fmt_time, markdown_table
 
 
-def imported_sections(breakdown: pd.DataFrame, timings: pd.DataFrame, manifest: dict) -> list[str]:
+def imported_sections(ranks: pd.DataFrame, jobs: pd.DataFrame, manifest: dict) -> list[str]:
     """Notes per imported trace (never silence about what was not read), then, for distributed
-    traces, the per-rank communication table and the cross-rank summary. Empty for live runs."""
+    traces, the per-rank communication table and the cross-rank summary (``ranks``, ``jobs``:
+    ``Views.ranks`` and ``Views.jobs``). Empty for live runs."""
     out: list[str] = []
-    ranks = rank_table(breakdown, timings)
     if not ranks.empty:
         out += ["## Ranks: communication and verdict", "",
                 "One workload per rank (ranks run concurrently: nothing is added across them). Communication = "
@@ -25,7 +23,6 @@ def imported_sections(breakdown: pd.DataFrame, timings: pd.DataFrame, manifest: 
                                  fmt_time(r.gpu_busy_s), fmt_time(r.comm_s),
                                  "-" if r.comm_overlap_pct != r.comm_overlap_pct else f"{r.comm_overlap_pct:.0f}%",
                                  fmt_time(r.compute_s), r.verdict] for r in ranks.itertuples()]), ""]
-        jobs = job_table(ranks)
         if not jobs.empty:
             out += ["## Across ranks", "",
                     "A job's step lasts as long as its slowest rank. The straggler is the rank with the most "

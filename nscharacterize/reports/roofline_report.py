@@ -1,12 +1,12 @@
-"""The roofline outputs of a run directory: roofline.csv, a table.md section and roofline.png.
+"""The roofline in a run's report: the table.md section and roofline.png.
 
 Where ``nscharacterize ncu-import`` has left roofline_measured.csv (Nsight Compute's counts per
 component and category, attribution/measured.py), the section compares them with the modelled rows
 and the figure draws them as hollow diamonds beside the modelled markers.
 
-Everything is recomputed from the saved events, breakdown and the manifest's ``ceilings``, so
-``nscharacterize report`` re-renders it from the run directory alone. The maths is in
-``nscharacterize.attribution.roofline``; this module only lays it out.
+The numbers come from ``nscharacterize.attribution.derive`` (the roofline of the saved events
+against the manifest's ``ceilings``, written to roofline.csv by nscharacterize/results.py), so
+``nscharacterize report`` redraws it from the run directory alone; this module only lays it out.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nscharacterize.attribution.measured import COLUMNS as MEASURED_COLUMNS  # noqa: E402
-from nscharacterize.attribution.roofline import UNSIZED_COLUMNS, roofline, torch_flops_agreement  # noqa: E402
+from nscharacterize.attribution.derive import Roofline  # noqa: E402
+from nscharacterize.attribution.roofline import UNSIZED_COLUMNS  # noqa: E402
 from nscharacterize.taxonomy.categories import COLORS, LABELS  # noqa: E402
 
 from nscharacterize.rundir import store  # noqa: E402
@@ -32,26 +33,20 @@ from nscharacterize.rundir.store import RunDir  # noqa: E402
 _MAX_UNSIZED_LISTED = 25
 
 
-def write_roofline(run: RunDir, breakdown: pd.DataFrame, manifest: dict,
-                   events: pd.DataFrame | None = None) -> tuple[str, list[Path]]:
-    """Writes roofline.csv and roofline.png; returns the Markdown section for table.md and the
-    files written. ``events``: the run's events when the caller has read them already (``render``
-    reads them once for every section), else read here. Without events.parquet (a copied-out
-    run) there is nothing to size: the section says so and no file is written."""
-    if events is None:
-        if not has_events(run):
-            return "## Roofline\n\nNo events.parquet in this run directory: the roofline needs it.\n", []
-        events = run.events()
+def write_roofline(run: RunDir, roofline: Roofline | None, manifest: dict) -> tuple[str, list[Path]]:
+    """Draws roofline.png; returns the Markdown section for table.md and the files written.
+    ``roofline`` is None without events (a copied-out run): nothing to size, the section says so
+    and nothing is drawn."""
+    if roofline is None:
+        return "## Roofline\n\nNo events.parquet in this run directory: the roofline needs it.\n", []
     ceilings = manifest.get("ceilings")
-    table, unsized = roofline(events, breakdown, ceilings)
-    written = [run.write_csv(store.ROOFLINE, table)]
+    written = []
     measured = read_measured(run)
-    fig = plot(table, ceilings, measured)
+    fig = plot(roofline.table, ceilings, measured)
     if fig is not None:
         written.append(run.write_figure(store.ROOFLINE_PLOT, fig))
         plt.close(fig)
-    return section(table, unsized, ceilings, torch_flops_agreement(events) if len(events) else None,
-                   manifest, measured), written
+    return section(roofline.table, roofline.unsized, ceilings, roofline.torch_flops, manifest, measured), written
 
 
 def read_measured(run: RunDir) -> pd.DataFrame | None:
@@ -69,11 +64,6 @@ def read_measured(run: RunDir) -> pd.DataFrame | None:
         raise store.RunDirError(path, missing[0], "column missing",
                                 "import the Nsight Compute report again (nscharacterize ncu-import)")
     return frame
-
-
-def has_events(run: RunDir) -> bool:
-    """events.parquet, or the events log of a run in progress or killed."""
-    return (run.path / store.EVENTS).is_file() or run.has_logs()
 
 
 def _g(x: float, scale: float = 1e9, digits: int = 3) -> str:

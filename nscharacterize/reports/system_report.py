@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nscharacterize.attribution.system import SIDES, side_split
+from nscharacterize.attribution.system import SIDES
 from nscharacterize.taxonomy.categories import CATEGORIES, COLORS, LABELS
 
 from .format import fmt_time, markdown_table
 from .plots import FIGURE_DPI, finish_bars
 
 
-def system_markdown(system: pd.DataFrame) -> str:
+def system_markdown(system: pd.DataFrame, split: pd.DataFrame) -> str:
+    """``system``: system.csv; ``split``: its per-workload sides (``Views.sides``)."""
     if system.empty:
         return ""
-    split = side_split(system)
     roleless = [r.workload for r in split.itertuples() if r.neural_s + r.symbolic_s <= 0 < r.end_to_end_s]
     out = ["## End to end (components in sequence, mean per sample)", "",
            "Latency = sum of the components' unprofiled wall times per sample. Neural = components of "

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 
 from nscharacterize.attribution.views import (
-    BOUND_AXIS, BOUND_SPLIT_AXIS, COMM_BOUND_AT, DEVICE_AXIS, DEVICE_BOUND_AT, HOST_BOUND_AT, gpu_summary)
+    BOUND_AXIS, BOUND_SPLIT_AXIS, COMM_BOUND_AT, DEVICE_AXIS, DEVICE_BOUND_AT, HOST_BOUND_AT)
+from nscharacterize.attribution.derive import Views
 from nscharacterize.taxonomy.categories import (
     BOUND_SPLIT, BOUND_SPLIT_LABELS, CATEGORIES, DEVICE_CATEGORIES, DEVICE_LABELS, LABELS, OTHER_SPLIT,
     OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_LABELS, SHORT)
@@ -59,9 +60,11 @@ def device_line(manifest: dict) -> str:
             f"unprofiled repeats: {manifest.get('repeats', '?')}.")
 
 
-def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) -> str:
+def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict,
+                    views: Views) -> str:
+    """table.md up to the system view; ``views``: what ``attribution.derive`` derived for the run."""
     out = [f"# nscharacterize: {manifest.get('name', '')}", "", device_line(manifest), ""]
-    out += cuda_sections(breakdown, timings)
+    out += cuda_sections(breakdown, views.gpu)
     host = " (host view: op self time on the host)" if (breakdown["axis"] == BOUND_AXIS).any() else ""
     out += [f"## Runtime by category{host} (mean per sample, Table III form)", ""]
     header, rows = runtime_rows(breakdown)
@@ -102,7 +105,7 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
                 markdown_table(["Workload", "Component", "Samples", "Wall", "Spread (std)", "Profiled wall", "Overhead",
                      "Add-up error", "Peak memory"], rows), ""]
 
-    out += imported_sections(breakdown, timings, manifest)
+    out += imported_sections(views.ranks, views.jobs, manifest)
     out += compile_section(manifest)
     failed = [w for w in manifest.get("workloads", []) if w.get("status") != "ok"]
     if failed:
@@ -110,8 +113,9 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
     return "\n".join(out)
 
 
-def cuda_sections(breakdown: pd.DataFrame, timings: pd.DataFrame) -> list[str]:
-    """On CUDA: the bound view first, the GPU facts and verdicts, then the device view. Empty on CPU."""
+def cuda_sections(breakdown: pd.DataFrame, gpu: pd.DataFrame) -> list[str]:
+    """On CUDA: the bound view first, the GPU facts and verdicts (``gpu``: ``Views.gpu``), then the
+    device view. Empty on CPU."""
     bound = wide(breakdown, BOUND_AXIS, "time_s", CATEGORIES)
     if bound.empty:
         return []
@@ -124,7 +128,7 @@ def cuda_sections(breakdown: pd.DataFrame, timings: pd.DataFrame) -> list[str]:
                [[k[0], k[1], *(f"{fmt_time(v)} ({100 * p:.0f}%)" for v, p in zip(bound.loc[k], share.loc[k]))]
                 for k in bound.index]), ""]
     split = wide(breakdown, BOUND_SPLIT_AXIS, "share", BOUND_SPLIT)
-    summary = gpu_summary(breakdown, timings).set_index(["workload", "component"])
+    summary = gpu.set_index(["workload", "component"])
     rows = []
     for k in split.index:
         s = summary.loc[(k[0], k[1])] if (k[0], k[1]) in summary.index else None

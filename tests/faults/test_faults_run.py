@@ -128,7 +128,7 @@ def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, mo
     """table.md holds each workload as soon as it finishes; the figures and report.html are drawn
     once, by the end of the run (drawing them after every workload was most of the tool's time)."""
     from nscharacterize.profiler import session
-    from nscharacterize.reports import render as render_module
+    from nscharacterize.reports import run_report as render_module
 
     seen = []
     real = session.profile_workload

@@ -7,7 +7,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from nscharacterize.reports.render import reclassify, render
+from nscharacterize.reports.run_report import render
+from nscharacterize.results import reclassify, refresh_views
 from nscharacterize.rundir.store import RunDir, RunDirError
 from nscharacterize.taxonomy.classifier import Taxonomy
 from clirun import run_cli
@@ -18,7 +19,7 @@ def test_round_trip_reproduces_breakdown(demo_run, tmp_path):
     shutil.copytree(demo_run, copy)
     run = RunDir(copy)
     before = run.breakdown()
-    again = reclassify(run, Taxonomy())
+    again = reclassify(run, Taxonomy()).breakdown
     pd.testing.assert_frame_equal(before.reset_index(drop=True), pd.read_csv(copy / "breakdown.csv"))
     pd.testing.assert_frame_equal(again.reset_index(drop=True), before, check_dtype=False, rtol=1e-9)
     ev = run.events()
@@ -29,9 +30,12 @@ def test_round_trip_reproduces_breakdown(demo_run, tmp_path):
 def test_render_from_saved_files_only(demo_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(demo_run, copy, ignore=shutil.ignore_patterns("events.parquet", "*.png", "table.md"))
-    written = render(RunDir(copy))
+    (copy / "system.csv").unlink()
+    views = refresh_views(RunDir(copy))   # derived from the saved samples and breakdown, written
+    assert views.roofline is None and (copy / "system.csv").is_file()
+    written = render(RunDir(copy), views)
     assert {p.name for p in written} == {"table.md", "heatmap.png", "breakdown.png", "python_breakdown.png",
-                                         "system.csv", "system.png", "report.html"}
+                                         "system.png", "report.html"}
     assert "events.parquet is not in this run directory" in (copy / "report.html").read_text()
     # the roofline is sized from events.parquet: without it table.md says so and no roofline file is
     # written (the live run, with its events, wrote both)
