@@ -59,7 +59,7 @@ from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.rules import RuleFileError
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.base import WorkloadError
-from nscharacterize.workloads.compile import compile_workload, toolchain_problem
+from nscharacterize.workloads.compile import chosen_components, compile_workload, toolchain_problem
 
 from .config import Config, ConfigError
 from .results import has_events, refresh_views, save_attributed, save_results
@@ -93,6 +93,7 @@ def run(config: Config, config_path: str, *, device: str | None = None, out: str
         problem = toolchain_problem(device) if entry.compile else None
         if problem:
             raise ConfigError(config_path, f"workloads[{i}].compile", *problem)
+    _check_compile_components(config, config_path)
     if config.threads:
         torch.set_num_threads(config.threads)
     taxonomy = Taxonomy(dict(config.taxonomy.rules))
@@ -106,6 +107,33 @@ def run(config: Config, config_path: str, *, device: str | None = None, out: str
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def _check_compile_components(config: Config, config_path: str) -> None:
+    """Pre-flight for ``compile.components``: a workload's components exist only once it is built,
+    so each entry with ``compile`` is built here (seeded as the run will build it, then dropped)
+    and its selection checked, so that a wrong name is one line and exit 2 before any workload is
+    measured, like every other config error. A build that fails is left to the run, which records
+    it as that workload's failure with its traceback."""
+    for i, entry in enumerate(config.workloads):
+        if not entry.compile:
+            continue
+        cwd, streams = os.getcwd(), (sys.stdout, sys.stderr)
+        try:
+            workload = registry.build(entry.workload, entry.params, config.seed)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 -- the run builds it again and records why it failed
+            continue
+        finally:
+            _restore_cwd(cwd)
+            _restore_streams(streams)
+        try:
+            chosen_components(workload, entry.compile)
+        except WorkloadError as exc:
+            raise exc.located(config_path, f"workloads[{i}]") from None
+        finally:
+            del workload
 
 
 @dataclass

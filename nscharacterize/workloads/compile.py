@@ -80,6 +80,25 @@ def toolchain_problem(device: str) -> tuple[str, str] | None:
     return None
 
 
+def chosen_components(workload: Workload, settings: CompileSettings) -> list[str]:
+    """The components whose modules ``settings`` compiles; a WorkloadError (key
+    ``compile.components``) when one is not a component of ``workload`` or declares no modules.
+    Needs only the built workload, not the compiler, so the pipeline checks it before any run
+    starts."""
+    names = [c.name for c in workload.components]
+    chosen = settings.components if settings.components is not None else \
+        [c.name for c in workload.components if c.modules]
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        raise WorkloadError(f"{unknown} are not components of {workload.name!r}",
+                            f"name some of {', '.join(names)}", key="compile.components")
+    bare = [n for n in chosen if not next(c for c in workload.components if c.name == n).modules]
+    if bare or not chosen:
+        raise WorkloadError(f"component(s) {bare or names} of {workload.name!r} declare no modules to compile "
+                            "(Component.modules)", "pick components that do", key="compile.components")
+    return chosen
+
+
 class CompiledWorkload:
     """A workload whose components' modules are compiled; see the module docstring."""
 
@@ -87,17 +106,7 @@ class CompiledWorkload:
         import torch
 
         self.workload, self.settings, self.device = workload, settings, device
-        names = [c.name for c in workload.components]
-        chosen = settings.components if settings.components is not None else \
-            [c.name for c in workload.components if c.modules]
-        unknown = [n for n in chosen if n not in names]
-        if unknown:
-            raise WorkloadError(f"{unknown} are not components of {workload.name!r}",
-                                f"name some of {', '.join(names)}", key="compile.components")
-        bare = [n for n in chosen if not next(c for c in workload.components if c.name == n).modules]
-        if bare or not chosen:
-            raise WorkloadError(f"component(s) {bare or names} of {workload.name!r} declare no modules to compile "
-                                "(Component.modules)", "pick components that do", key="compile.components")
+        chosen = chosen_components(workload, settings)
         torch._dynamo.reset()   # graphs compiled for an earlier entry of the run must not be reused here
         if device == "cpu":
             torch._inductor.config.cpp.enable_kernel_profile = True   # one profiler range per C++ kernel

@@ -76,6 +76,27 @@ def test_bad_compile_mode_is_a_config_error(tmp_path):
     assert "workloads[0].compile.mode" in line and "\n" not in line, line
 
 
+@needs_toolchain
+@pytest.mark.parametrize("entry,needles", [
+    ({"workload": "user_models:tiny_cnn", "compile": {"components": ["nope"]}},
+     ["['nope'] are not components of 'tiny_cnn'", "name some of forward"]),
+    ({"workload": "mlp-demo", "compile": {"mode": "default"}},
+     ["declare no modules to compile", "pick components that do"]),
+])
+def test_bad_compile_components_are_refused_before_any_work(tmp_path, entry, needles):
+    """Components exist only once a workload is built: the run builds each compiled entry first
+    and refuses a bad selection with one line and exit 2 before the eager entry ahead of it runs."""
+    cfg = write_config(tmp_path / "c.yaml", samples=2, workloads=[
+        {"workload": "mlp-demo", "name": "first"}, {**entry, "name": "second"}])
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert lines[0].startswith("nscharacterize: error: ") and "c.yaml: workloads[1].compile.components: " in lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert not (tmp_path / "runs").exists()                          # no run directory, nothing measured
+
+
 def test_compile_needs_components_with_modules():
     from nscharacterize.workloads.registry import get_spec
 
