@@ -11,6 +11,7 @@ an interrupted sweep keeps what finished, and ``nscharacterize report SWEEP_DIR`
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ EXECUTORS = ("serial", "ray")
 ATTEMPTS = 2            # a point whose process dies is retried once
 EXIT_PARTIAL = EXIT_FAILED   # a point whose run lost a workload: its run directory is kept
 EXIT_TIMEOUT = 124           # a point stopped by point_timeout_s (as timeout(1) exits)
+STOP_GRACE_S = 30            # after SIGTERM a point has this long to record what it measured, then SIGKILL
 
 
 @dataclass
@@ -46,7 +48,10 @@ def run_point(config_yaml: str, device: str | None, threads_env: dict | None = N
               timeout_s: float | None = None) -> PointResult:
     """Runs one point through the CLI in a subprocess and returns its run directory as a tar.gz.
     A point that runs past ``timeout_s`` is stopped (SIGTERM, so it records what it measured, then
-    SIGKILL) and returned with status ``EXIT_TIMEOUT``.
+    SIGKILL) and returned with status ``EXIT_TIMEOUT``. When the driver itself is stopped, the
+    point is stopped the same way and the stop is raised again with the point's result attached
+    (``point_result``), so that the driver keeps what the point measured. Either way the point's
+    own manifest says why it stopped (``_settle``), never ``running``.
 
     Module-level and free of driver state, so a Ray worker can run it as it is.
     """
@@ -58,41 +63,111 @@ def run_point(config_yaml: str, device: str | None, threads_env: dict | None = N
             cmd += ["--device", device]
         env = {**os.environ, **(threads_env or {})}
         started = time.perf_counter()
-        proc = _run_bounded(cmd, env, timeout_s)
+        ended = _run_bounded(cmd, env, timeout_s)
         seconds = time.perf_counter() - started
         runs = sorted((Path(tmp) / "out").glob("*/")) if (Path(tmp) / "out").is_dir() else []
         archive = None
         if runs:
+            _settle(runs[-1], ended, env)
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w:gz") as tar:
                 tar.add(runs[-1], arcname="run")
             archive = buf.getvalue()
-        return PointResult(proc.returncode, archive, proc.stderr[-2000:], seconds)
+        result = PointResult(ended.proc.returncode, archive, ended.proc.stderr[-2000:], seconds)
+        if ended.stop is not None:
+            ended.stop.point_result = result  # type: ignore[attr-defined]  # the driver keeps its run directory
+            raise ended.stop
+        return result
 
 
-def _run_bounded(cmd: list[str], env: dict, timeout_s: float | None) -> subprocess.CompletedProcess:
+@dataclass
+class _Ended:
+    """How a point's process ended."""
+
+    proc: subprocess.CompletedProcess
+    stopped: str | None = None          # why the driver stopped it; None when it ended by itself
+    stop: BaseException | None = None   # the driver's own stop, raised again once the point is saved
+
+
+def _run_bounded(cmd: list[str], env: dict, timeout_s: float | None) -> _Ended:
     """The point's CLI process; past ``timeout_s``, or when the driver itself is stopped, it gets
-    SIGTERM (its run is then marked interrupted, with every finished sample) and, 30 s later, SIGKILL."""
+    SIGTERM (its run is then marked interrupted, with every finished sample) and, STOP_GRACE_S
+    later, SIGKILL."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         out, err = proc.communicate(timeout=timeout_s)
-        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        return _Ended(subprocess.CompletedProcess(cmd, proc.returncode, out, err))
     except subprocess.TimeoutExpired:
-        proc.terminate()
+        out, err, killed = _stop(proc)
+        return _Ended(subprocess.CompletedProcess(cmd, EXIT_TIMEOUT, out, (err or "") +
+                                                  f"\nthe point ran past point_timeout_s ({timeout_s:g} s)"),
+                      f"the sweep stopped this point: it ran past point_timeout_s ({timeout_s:g} s){killed}")
+    except BaseException as exc:  # the driver is stopping (Ctrl-C, SIGTERM): the point stops with it, in order
+        out, err, killed = _stop(proc)
+        return _Ended(subprocess.CompletedProcess(cmd, proc.returncode, out or "", err or ""),
+                      f"the sweep was stopped while this point ran{killed}", exc)
+
+
+def _stop(proc: subprocess.Popen) -> tuple[str, str, str]:
+    """SIGTERM, then SIGKILL if the point has not ended STOP_GRACE_S later: (stdout, stderr, a
+    note when it had to be killed)."""
+    proc.terminate()
+    try:
+        out, err = proc.communicate(timeout=STOP_GRACE_S)
+        return out or "", err or "", ""
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return out or "", err or "", f" (it did not stop within {STOP_GRACE_S} s of SIGTERM and was killed)"
+
+
+def _settle(run: Path, ended: _Ended, env: dict) -> None:
+    """The point's own manifest once its process has ended, when the point could not say why it
+    stopped: a point the driver stopped says ``interrupted`` with the driver's reason; a point
+    whose process was killed before its final record (SIGKILL after the grace period, the OOM
+    killer) is first put in order by ``nscharacterize report``, which marks it ``killed`` and
+    rebuilds its tables from every saved sample. A point that ended by itself is left as it wrote
+    itself."""
+    path = run / store.MANIFEST
+    manifest = _read_json(path)
+    if manifest is None or (ended.stopped is None and manifest.get("status") != "running"):
+        return
+    if manifest.get("status") == "running":  # gone before its final record: no handler could run
         try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        return subprocess.CompletedProcess(cmd, EXIT_TIMEOUT, out,
-                                           (err or "") + f"\nthe point ran past point_timeout_s ({timeout_s:g} s)")
-    except BaseException:  # the driver is stopping (Ctrl-C, SIGTERM): the point stops with it, in order
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        raise
+            subprocess.run([sys.executable, "-m", "nscharacterize.cli", "report", str(run)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        manifest = _read_json(path)
+        if manifest is None:
+            return
+        if manifest.get("status") == "running":  # report could not: the status is made honest at least
+            manifest = store.mark_killed(manifest, {})
+    if manifest.get("status") not in ("killed", "interrupted"):  # it finished, and wrote so, as it was stopped
+        return
+    rc = ended.proc.returncode
+    why = ended.stopped or (f"the point's process was killed by signal {-rc}" if rc < 0 else
+                            f"the point's process ended (exit status {rc}) before its final record")
+    own = manifest.get("error")
+    manifest["error"] = f"{own}; {why}" if isinstance(own, str) and own else why
+    if ended.stopped:
+        manifest["status"] = "interrupted"
+        for w in manifest.get("workloads") or []:
+            if isinstance(w, dict) and w.get("status") in ("running", "killed"):
+                w.update(status="interrupted", error=why)
+    manifest["finished"] = manifest.get("finished") or _now()
+    try:
+        atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
+    except OSError:
+        pass
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class SerialExecutor:
@@ -107,9 +182,15 @@ class SerialExecutor:
             on_done: Callable[[str, PointResult | BaseException], None]) -> None:
         for key, config_yaml in jobs:
             try:
-                on_done(key, run_point(config_yaml, device, timeout_s=self.timeout_s))
+                result = run_point(config_yaml, device, timeout_s=self.timeout_s)
             except Exception as exc:  # the subprocess could not even start
                 on_done(key, exc)
+                continue
+            except BaseException as stop:  # the driver is stopping: name the point it stopped
+                if hasattr(stop, "point_result"):
+                    stop.point_key = key  # type: ignore[attr-defined]
+                raise
+            on_done(key, result)
 
     def close(self) -> None:
         pass
@@ -235,8 +316,13 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
         ex.map(jobs, device, cpus, on_done)
         failed = [r for r in manifest["points"] if r["status"] != "ok"]
         manifest["status"] = "ok" if not failed else "failed" if len(failed) == len(points) else "partial"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         manifest["status"] = "interrupted"
+        kept, stopped = getattr(stop, "point_result", None), getattr(stop, "point_key", None)
+        if stopped in records and isinstance(kept, PointResult) and kept.archive is not None:
+            _extract(kept.archive, sweep_dir / store.SWEEP_POINTS / stopped)  # what the stopped point measured
+            records[stopped].update(run_dir=f"{store.SWEEP_POINTS}/{stopped}",
+                                    seconds=round(kept.seconds or 0, 3))
         for rec in manifest["points"]:  # no point is left pending or running by a stopped driver
             if rec["status"] in ("pending", "retrying"):
                 rec.update(status="interrupted", error="the sweep was stopped before this point finished")
@@ -270,8 +356,6 @@ def _extract(archive: bytes, target: Path) -> None:
 
 
 def _write_manifest(sweep_dir: Path, manifest: dict) -> None:
-    import json
-
     public = {**manifest, "points": [{k: v for k, v in p.items() if k != "config"} for p in manifest["points"]]}
     atomic_write_text(sweep_dir / store.SWEEP_MANIFEST, json.dumps(public, indent=2, default=str) + "\n")
 

@@ -70,3 +70,17 @@ def slow(pause: float = 0.15) -> Workload:
 class NotAFunction:
     def __init__(self, objects: int = 3):
         self.objects = objects
+
+
+def ignores_sigterm(at: int = 1, pause: float = 600.0) -> Workload:
+    """From sample ``at`` on, ignores SIGTERM and hangs: a run stuck where no signal handler runs
+    (as in a long native call), which only SIGKILL stops."""
+    import signal
+
+    def step(x):
+        if int(x.sum()) // 4 >= at:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            time.sleep(pause)
+        return int(x.sum())
+
+    return _pipeline("ignores-sigterm", step)
