@@ -140,8 +140,8 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
     kinds = {**nside.kinds, **bside.kinds}
     b_rounds, n_rounds = (bside.rounds, nside.rounds) if settings.round_check else ([], [])
     if len(b_rounds) >= 2 and len(n_rounds) >= 2:
-        cmp.notes.append(f"A/B rounds: base {len(b_rounds)}, new {len(n_rounds)}; a change must exceed the "
-                         "round-to-round drift of each side and hold in every round")
+        cmp.notes.append(f"A/B rounds: base {len(b_rounds)}, new {len(n_rounds)}; a change must be significant "
+                         "with the samples grouped by round, and the noise band counts the drift between rounds")
     else:
         b_rounds = n_rounds = []
     single = not bside.has_rounds and not nside.has_rounds
@@ -185,6 +185,9 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
     tests = sorted({r.test for r in cmp.rows if r.test})
     if settings.test == "auto" and "welch" in tests:
         cmp.notes.append(f"test auto: Welch's t on log times where fewer samples than Mann-Whitney needs to "
-                         f"reach alpha={settings.alpha:g} (6 a side at 0.002)")
+                         f"reach alpha={settings.alpha_look:g}")
+    if settings.looks > 1:
+        cmp.notes.append(f"sequential: alpha {settings.alpha:g} split over up to {settings.looks} looks "
+                         f"(each at {settings.alpha_look:.2g}, Bonferroni)")
     cmp.rows.sort(key=row_order)
     return cmp

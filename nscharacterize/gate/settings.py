@@ -43,6 +43,9 @@ class CompareSettings(BaseModel):
     test: Literal["auto", "mannwhitney", "welch", "bootstrap"] = Field(
         "auto", description="significance test: auto = Mann-Whitney U where the sample counts let it reach alpha "
         "(6+ a side at 0.002), else Welch's t on log times; mannwhitney, welch or bootstrap to force one")
+    looks: int = Field(1, ge=1, le=100, description="interim analyses the false-alarm rate is split over: each look "
+                       "tests at alpha / looks (Bonferroni), so that adding rounds until the data decides keeps the "
+                       "gate's rate at alpha; `ab` and `compare --refs/--configs` set it from --max-rounds")
     bootstrap_resamples: int = Field(2000, ge=100, le=100_000, description="resamples of the bootstrap test "
                                      "(at most 100,000: each is an array of every sample)")
     share_points: float = Field(5.0, ge=0, description="category-share shift to flag, in points of the component total")
@@ -57,6 +60,13 @@ class CompareSettings(BaseModel):
     fingerprint_keys: list[str] = Field(
         default_factory=lambda: ["torch", "device", "device_name", "cuda", "cpu_model", "threads", "config_hash"],
         description="fingerprint keys that must match (others only warn)")
+
+
+    @property
+    def alpha_look(self) -> float:
+        """The significance level of one look: ``alpha`` split evenly over ``looks`` (Bonferroni holds
+        whatever the dependence between looks, so the rate of a false alarm at any look is at most alpha)."""
+        return self.alpha / self.looks
 
 
 def section(data: Any, file: str | Path) -> dict:

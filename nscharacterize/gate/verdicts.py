@@ -9,12 +9,13 @@ A row is a **regression** only when all three hold, as in asv's ``continuous``:
 
 A change that passes 1 and 2 but not 3 is **within noise**. Shifts in category share (points of the
 component total) are flagged separately; they fail the gate only with ``fail_on_share_shift``.
-With A/B rounds, ``round_check`` also asks a change to beat the drift between a side's own rounds.
+With A/B rounds, ``round_check`` also asks a change to be significant with samples grouped by round.
 
 A gate never passes on no evidence: a row is **inconclusive** when the data cannot tell a change
 of ``rel_threshold`` from noise (``decide``): the test cannot reach ``alpha`` with these sample
-counts, the ~95 % noise band of the change (or the drift between a side's rounds, or the
-difference in CPU contention of two single runs) is wider than the threshold. Totals (component,
+counts, the one-sided ~95 % upper bound of the change (observed change plus 1.645 standard errors,
+from the per-sample spread or, with rounds, from the rounds) reaches the threshold, or the CPU
+contention of two single runs differs by more than it. Totals (component,
 workload, suite) must always be decidable; a category row only when it shows a rise beyond the
 threshold. Rows whose threshold-sized change would stay under ``abs_floor_s`` can never regress
 and are exempt. An inconclusive gate exits 3 (``fail_on_inconclusive``).
@@ -31,7 +32,8 @@ from nscharacterize.taxonomy.categories import CATEGORIES
 
 from .samples import ALL, SUITE, TOTAL, Key
 from .settings import CompareSettings
-from .stats import bootstrap_p, mann_whitney_p, noise, pick_test, reachable, rounds_p, spread, welch_log_p
+from .stats import (bootstrap_p, mann_whitney_p, noise, pick_test, reachable, round_drift, rounds_noise, rounds_p, spread,
+                    welch_log_p)
 
 VERDICTS = ("regressed", "improved", "within noise", "inconclusive", "unchanged", "missing", "added")
 EXIT_PASS, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
@@ -147,7 +149,7 @@ def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compar
     else:
         ratio = float("inf") if nm > 0 else 1.0
     greater = delta >= 0
-    test = pick_test(s.test, len(b), len(n), s.alpha)
+    test = pick_test(s.test, len(b), len(n), s.alpha_look)
     if test == "bootstrap":
         p = bootstrap_p(b, n, greater, s.bootstrap_resamples, statistic=stat)
     elif test == "welch":
@@ -157,7 +159,7 @@ def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compar
     row = Row(wl, comp, axis, cat, kind, bm, nm, ratio, delta, noise(b, n, s.statistic), spread(b), spread(n),
               p, len(b), len(n), test=test)
     big = abs(ratio - 1.0) >= s.rel_threshold and abs(delta) >= s.abs_floor_s
-    if big and p < s.alpha:
+    if big and p < s.alpha_look:
         row.verdict = "regressed" if delta > 0 else "improved"
     elif big:
         row.verdict = "within noise"
@@ -169,7 +171,7 @@ def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compar
         row.base_share, row.new_share = float(bsh.mean()), float(nsh.mean())
         row.share_delta = row.new_share - row.base_share
         row.share_p = mann_whitney_p(bsh, nsh, row.share_delta >= 0)
-        row.share_flag = abs(row.share_delta) >= s.share_points and row.share_p < s.alpha and s.share_points > 0
+        row.share_flag = abs(row.share_delta) >= s.share_points and row.share_p < s.alpha_look and s.share_points > 0
     return row
 
 
@@ -178,6 +180,17 @@ def gated(row: Row, s: CompareSettings) -> bool:
     never regress, and noise in it says nothing about the gate)."""
     level = max(row.base_s, row.new_s) if math.isfinite(row.new_s) else row.base_s
     return math.isfinite(level) and level * s.rel_threshold >= s.abs_floor_s
+
+
+Z_PASS = 1.645   # one-sided 95 %: a change of the threshold passes a look at most 5 % of the time
+
+
+def upper_bound(row: Row) -> float:
+    """The one-sided ~95 % upper bound of the change (seconds): the observed change plus 1.645
+    standard errors (``noise_s`` is two of them). A total passes only when this stays under the
+    threshold, an equivalence test (as in TOST): the data must rule out a threshold-sized rise,
+    not merely fail to show one."""
+    return row.delta_s + Z_PASS / 2.0 * row.noise_s
 
 
 def decide(row: Row, s: CompareSettings) -> None:
@@ -194,17 +207,19 @@ def decide(row: Row, s: CompareSettings) -> None:
     if row.category != TOTAL and not rise:
         return
     why = ""
-    if not reachable(row.test, row.n_base, row.n_new, s.alpha, s.bootstrap_resamples):
-        why = (f"{row.n_base} vs {row.n_new} samples: the {row.test} test cannot reach alpha={s.alpha:g}")
-    elif row.base_s > 0 and not (row.noise_s <= s.rel_threshold * row.base_s):
+    a = s.alpha_look
+    if not reachable(row.test, row.n_base, row.n_new, a, s.bootstrap_resamples):
+        why = (f"{row.n_base} vs {row.n_new} samples: the {row.test} test cannot reach alpha={a:g}")
+    elif row.base_s > 0 and not (upper_bound(row) <= s.rel_threshold * row.base_s):
         band = row.noise_s / row.base_s
-        what = (f"the rounds of one side differ by {row.round_drift:.0%}" if row.round_drift is not None
-                and row.round_drift * row.base_s >= row.noise_s else f"noise ±{band:.0%}")
-        why = f"{what}, wider than the {s.rel_threshold:.0%} threshold"
+        drift = (f"; the rounds of one side drift ±{row.round_drift:.0%} beyond their samples"
+                 if row.round_drift else "")
+        why = (f"{row.ratio - 1:+.0%} ± {band:.0%} noise{drift}: a rise of the {s.rel_threshold:.0%} threshold "
+               f"is not ruled out")
     elif rise:
         # a rise beyond the threshold and the floor that the data resolves but cannot confirm (p >=
-        # alpha, e.g. ties between rounds, or rounds that disagree): not evidence of no change
-        why = (f"a {row.ratio - 1:+.0%} rise the test cannot confirm (p={row.p_value:.2g} >= alpha={s.alpha:g}"
+        # alpha, e.g. rounds that scatter): not evidence of no change
+        why = (f"a {row.ratio - 1:+.0%} rise the test cannot confirm (p={row.p_value:.2g} >= alpha={a:g}"
                + (f"; {row.note}" if row.note else "") + ")")
     if why:
         row.verdict = "inconclusive"
@@ -245,45 +260,34 @@ def contention_check(row: Row, base_c: float, new_c: float, s: CompareSettings) 
 
 
 def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSettings) -> None:
-    """Downgrades a verdict to 'within noise' unless it beats the sides' own round-to-round drift.
+    """With A/B rounds: widens the row's noise band to what the rounds support, and downgrades a
+    verdict to 'within noise' unless it is significant with the samples grouped in their rounds.
 
-    Load on a shared machine shifts whole rounds; the rounds of one side are repeats of the same
-    code, so their disagreement is the drift a real change must exceed. The change must be
-    significant between the rounds' statistics too (the per-sample test treats samples of one
-    round as independent, which load spells make them not: with 3 rounds a side, ordering alone
-    happens by chance 1 time in 20). Every new round must also lie beyond every base round (the
-    ABBA order puts them on both sides of any linear drift).
+    Load on a shared machine shifts whole rounds, so the samples of one round are not independent
+    and a per-sample test is over-confident. ``stats.rounds_p`` gives each side's mean the variance
+    its rounds support (per round where the rounds scatter beyond their samples, else per sample),
+    and ``stats.rounds_noise`` the band of the change from the same variances. Both shrink as rounds
+    are added. (Earlier the range of the round medians was the drift a change had to beat, and every
+    round had to agree: a range grows with the number of rounds and with the sampling noise of a
+    median of 4 samples, so unchanged sub-millisecond components on a quiet machine were
+    inconclusive, and adding rounds made it worse.) ``round_drift`` reports the round effect beyond
+    the samples (``stats.round_drift``).
     """
-    stat = np.median if s.statistic == "median" else np.mean
-    b = [float(stat(x)) for x in base_rounds if x is not None and len(x)]
-    n = [float(stat(x)) for x in new_rounds if x is not None and len(x)]
+    b = [np.asarray(x) for x in base_rounds if x is not None and len(x)]
+    n = [np.asarray(x) for x in new_rounds if x is not None and len(x)]
     if len(b) < 2 or len(n) < 2:
         return
-    drift = 0.0
-    for side in (b, n):
-        lo, hi = min(side), max(side)
-        drift = max(drift, hi / lo - 1.0 if lo > 0 else (0.0 if hi == 0 else float("inf")))
-    row.round_drift = drift
-    row.noise_s = max(row.noise_s, drift * row.base_s if math.isfinite(drift) else float("inf"))
+    row.round_drift = max(round_drift(b), round_drift(n))
+    band = rounds_noise(b, n, row.base_s)
+    if not math.isnan(band):
+        row.noise_s = max(row.noise_s, band)
     if row.verdict not in ("regressed", "improved"):
         return
-    # Under load the rounds, not the samples, are the independent units: samples of one round
-    # share its load spell. So the change must also be significant with the samples grouped in
-    # their rounds (stats.rounds_p: per-round variance where the rounds scatter beyond their samples).
-    p_rounds = rounds_p([x for x in base_rounds if x is not None and len(x)],
-                        [x for x in new_rounds if x is not None and len(x)], row.delta_s > 0)
+    p_rounds = rounds_p(b, n, row.delta_s > 0)
     row.p_value = max(row.p_value, p_rounds)
-    if p_rounds >= s.alpha:
+    if p_rounds >= s.alpha_look:
         row.verdict = "within noise"
         row.note = f"not significant between rounds (p={p_rounds:.2g})"
-        return
-    up = row.delta_s > 0
-    agree = min(n) > max(b) if up else max(n) < min(b)
-    beyond = (row.ratio - 1.0 > drift) if up else (row.ratio > 0 and 1.0 / row.ratio - 1.0 > drift)
-    if not (agree and beyond):
-        row.verdict = "within noise"
-        row.note = ("rounds disagree on the direction" if not agree else
-                    f"within the {drift:.0%} drift between rounds of one side")
 
 
 def missing_row(wl: str, values: dict, verdict: str, note: str) -> Row:
