@@ -21,6 +21,21 @@ from nscharacterize.gate.settings import DEFAULT_DB, DEFAULT_STORE, CompareSetti
 
 from .argtypes import positive, samples
 
+# Sequential A/B: rounds a side the gate may grow to while the data cannot decide (docs/ci.md,
+# "Sequential rounds"; benchmarks/gate_power.py measured the error rates at this cap)
+DEFAULT_MAX_ROUNDS = 6
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
 # CompareSettings fields that have a command-line option (argparse dest = field name) -> the option
 OPTIONS = {"rel_threshold": "--rel-threshold", "abs_floor_s": "--abs-floor", "alpha": "--alpha", "test": "--test",
            "share_points": "--share-points", "fail_on_share_shift": "--fail-on-share-shift"}
@@ -110,6 +125,10 @@ def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, re
     from nscharacterize.gate.compare import compare_runs
 
     settings.resolve(settings_file=args.settings, options=_options(args))   # bad values fail before any round
+    max_rounds = args.max_rounds if args.max_rounds is not None else max(args.rounds, DEFAULT_MAX_ROUNDS)
+    if max_rounds < args.rounds:
+        raise CompareError("--max-rounds", str(max_rounds), f"is below --rounds {args.rounds}",
+                           f"give --max-rounds {args.rounds} or more (equal: no rounds are added)")
     out = Path(args.out) if args.out else None
     if out is not None:  # before any round: a file or an unwritable place there would fail round 1
         try:
@@ -119,18 +138,26 @@ def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, re
             raise CompareError("--out", str(out), what, "give a folder for the A/B rounds") from None
         if not out.is_dir():
             raise CompareError("--out", str(out), "is a file, not a folder", "give a folder for the A/B rounds")
+    looks = max(1, max_rounds - args.rounds + 1)
+    allow_keys = () if refs else ("config_hash",)
+
+    def judge(a: Path, b: Path):
+        # each look tests at alpha / looks, so that stopping at the first decision keeps the gate's
+        # false-alarm rate at alpha (docs/ci.md, "Sequential rounds")
+        chosen = settings.for_run(b, args.settings, _options(args)).model_copy(update={"looks": looks})
+        return compare_runs(a, b, chosen, allow_env_change=args.allow_env_change, allow_keys=allow_keys)
+
+    plan = abrun.Plan(max_rounds, lambda a, b: judge(a, b).exit_code, args.budget) if max_rounds > args.rounds else None
     if refs:
-        a, b = gate_refs.run_refs(refs[0], refs[1], config, args.rounds, args.samples, out, log=_log)
+        a, b = gate_refs.run_refs(refs[0], refs[1], config, args.rounds, args.samples, out, log=_log, plan=plan)
     else:
         assert config_b is not None, "ab: either refs or a second config"
         from nscharacterize.config import load_config
 
-        a, b = abrun.run_configs(config, config_b, args.rounds, args.samples, out, log=_log, check=load_config)
+        a, b = abrun.run_configs(config, config_b, args.rounds, args.samples, out, log=_log, check=load_config,
+                                 plan=plan)
     _log(f"merged runs: A={a} B={b}")
-    chosen = settings.for_run(b, args.settings, _options(args))
-    cmp = compare_runs(a, b, chosen, allow_env_change=args.allow_env_change,
-                       allow_keys=() if refs else ("config_hash",))
-    return _emit(cmp, args)
+    return _emit(judge(a, b), args)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -212,6 +239,11 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
 def _add_ab_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("same-job A/B runs")
     g.add_argument("--rounds", type=positive, default=2, help="rounds per side, interleaved ABBA (default 2)")
+    g.add_argument("--max-rounds", type=positive, metavar="N",
+                   help=f"while the gate is inconclusive, add one round a side up to N (default {DEFAULT_MAX_ROUNDS}, "
+                   "or --rounds if larger; equal to --rounds: never add); each look tests at alpha / looks")
+    g.add_argument("--budget", type=_seconds, metavar="SECONDS",
+                   help="add no round that would end past SECONDS after the first round started (default: no limit)")
     g.add_argument("--samples", type=samples, help="samples per round (passed to `nscharacterize run --samples`)")
     g.add_argument("--out", metavar="DIR", help="where the rounds and the merged runs go (default a temp dir)")
 

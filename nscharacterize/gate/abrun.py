@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,21 +80,63 @@ def find_run_dir(out: Path) -> Path:
 
 
 def interleave(side_a: Side, side_b: Side, rounds: int, samples: int | None, out: Path,
-               log: Log = lambda s: None) -> tuple[Path, Path]:
+               log: Log = lambda s: None, plan: "Plan | None" = None) -> tuple[Path, Path]:
     """Runs ``rounds`` rounds of each side in ABBA order and merges each side's rounds.
 
-    Returns the merged run directories ``out/A`` and ``out/B``.
+    With a ``plan`` whose ``max_rounds`` exceeds ``rounds``, the sides are merged and judged after
+    ``rounds`` rounds and after every further round (``Plan``): rounds are added while the data
+    cannot decide, up to ``max_rounds`` or the time budget. Returns the merged run directories
+    ``out/A`` and ``out/B``.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
+    last = max(rounds, plan.max_rounds) if plan else rounds
     dirs: dict[str, list[Path]] = {"A": [], "B": []}
-    for r in range(rounds):
+    start = time.monotonic()
+    for r in range(last):
         order = (("A", side_a), ("B", side_b)) if r % 2 == 0 else (("B", side_b), ("A", side_a))
         for key, side in order:
             dirs[key].append(run_once(side, out / "rounds" / f"{r:02d}-{key}", samples, log))
-    merged_a = merge_runs(dirs["A"], out / "A", label=side_a.label)
-    merged_b = merge_runs(dirs["B"], out / "B", label=side_b.label)
+        done = r + 1
+        if done < rounds:
+            continue
+        merged_a = merge_runs(dirs["A"], out / "A", label=side_a.label)
+        merged_b = merge_runs(dirs["B"], out / "B", label=side_b.label)
+        if plan is None or done == last:
+            break
+        code = plan.judge(merged_a, merged_b)
+        spent = time.monotonic() - start
+        per_round = spent / done
+        if code != INCONCLUSIVE:
+            log(f"look {done - rounds + 1}: exit {code} after {done} rounds a side; stopping")
+            break
+        if plan.budget_s is not None and spent + per_round > plan.budget_s:
+            log(f"look {done - rounds + 1}: inconclusive after {done} rounds a side; another round would pass "
+                f"the {plan.budget_s:g} s budget ({spent:.0f} s spent); stopping")
+            break
+        log(f"look {done - rounds + 1}: inconclusive after {done} rounds a side; adding round {done + 1} "
+            f"of at most {last}")
     return merged_a, merged_b
+
+
+INCONCLUSIVE = 3
+
+
+@dataclass
+class Plan:
+    """Sequential rounds: after the first ``rounds``, judge (``judge(A, B)`` returns the gate's exit
+    code) and add one round a side while it is 3 (inconclusive), up to ``max_rounds`` a side or until
+    another round would pass ``budget_s`` seconds (measured from the first round). The judge must
+    test at ``alpha / looks(rounds)`` (``CompareSettings.looks``): stopping when the data first
+    shows a regression is then still a test at ``alpha`` overall (Bonferroni over the looks)."""
+
+    max_rounds: int
+    judge: Callable[[Path, Path], int]
+    budget_s: float | None = None
+
+    def looks(self, rounds: int) -> int:
+        """How many times the data may be judged: after ``rounds`` rounds, and after each added one."""
+        return max(1, self.max_rounds - rounds + 1)
 
 
 def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
@@ -139,7 +182,8 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
 
 
 def run_configs(config_a: Path, config_b: Path, rounds: int, samples: int | None, out: Path | None,
-                log: Log = lambda s: None, check: Callable[[Path], object] = lambda path: None) -> tuple[Path, Path]:
+                log: Log = lambda s: None, check: Callable[[Path], object] = lambda path: None,
+                plan: Plan | None = None) -> tuple[Path, Path]:
     """Two configs of this checkout, interleaved; ``check`` validates both before any round runs
     (the caller passes the config loader: its ConfigError names the file, key and fix; the gate
     stage does not import the config layer above it)."""
@@ -148,7 +192,7 @@ def run_configs(config_a: Path, config_b: Path, rounds: int, samples: int | None
     out = out or temp_dir()
     cwd = Path.cwd()
     return interleave(Side("A", config_a.resolve(), cwd), Side("B", config_b.resolve(), cwd), rounds, samples,
-                      out, log=log)
+                      out, log=log, plan=plan)
 
 
 def temp_dir(prefix: str = "nsc-ab-") -> Path:

@@ -19,7 +19,7 @@ from typing import Iterator
 
 from nscharacterize.core.fileio import read_text
 
-from .abrun import Side, interleave, temp_dir
+from .abrun import Plan, Side, interleave, temp_dir
 from .errors import CompareError
 from .git import git, repo_root, resolve_ref
 
@@ -42,7 +42,7 @@ def ref_side(repo: Path, ref: str, label: str, config: Path, tmp: Path) -> Itera
 
 
 def run_refs(ref_a: str, ref_b: str, config: Path, rounds: int, samples: int | None, out: Path | None,
-             log=lambda s: None) -> tuple[Path, Path]:
+             log=lambda s: None, plan: Plan | None = None) -> tuple[Path, Path]:
     """``config`` run with the code of two git refs of the working directory's repository, interleaved."""
 
     read_text(config, "config", CompareError)   # a missing config fails before any worktree is made
@@ -55,6 +55,6 @@ def run_refs(ref_a: str, ref_b: str, config: Path, rounds: int, samples: int | N
     try:
         with ref_side(repo, ref_a, "A", config.resolve(), tmp) as side_a, \
                 ref_side(repo, ref_b, "B", config.resolve(), tmp) as side_b:
-            return interleave(side_a, side_b, rounds, samples, out, log=log)
+            return interleave(side_a, side_b, rounds, samples, out, log=log, plan=plan)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

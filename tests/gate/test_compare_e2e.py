@@ -35,7 +35,7 @@ def test_ab_two_configs_catches_planted_regression_and_passes_unchanged(tmp_path
     # sides' processes once passed the default 0.05 ms floor. The planted change adds about 1 ms of
     # data movement, so a 0.3 ms floor keeps the catch and stops the false alarm.
     proc = subprocess.run([sys.executable, "-m", "nscharacterize.cli", "ab", str(a), str(b), "--rounds", "3",
-                           "--abs-floor", "3e-4", "--out", str(out), "--json", str(tmp_path / "ab.json"), "--markdown", str(tmp_path / "ab.md")],
+                           "--max-rounds", "3", "--abs-floor", "3e-4", "--out", str(out), "--json", str(tmp_path / "ab.json"), "--markdown", str(tmp_path / "ab.md")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     # 1: caught; 3: on a machine loaded beyond its cores the rounds disagree too much to confirm it
     # (the gate says so) -- never 0

@@ -57,7 +57,8 @@ def test_refs_in_a_user_repository_unchanged_code_is_no_regression(user_repo, tm
     gate may instead say it cannot decide (exit 3, with the reason) -- but it never calls it a
     regression."""
     repo, (base, same, _) = user_repo
-    proc = run_cli("compare", "--refs", base, same, "perf.yaml", "--rounds", "2", "--json", str(tmp_path / "c.json"),
+    proc = run_cli("compare", "--refs", base, same, "perf.yaml", "--rounds", "2", "--max-rounds", "4",
+                   "--json", str(tmp_path / "c.json"),
                    cwd=repo, timeout=1500)
     assert proc.returncode in (0, 3), proc.stdout[-3000:] + proc.stderr[-2000:]
     data = json.loads((tmp_path / "c.json").read_text())
