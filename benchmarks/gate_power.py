@@ -66,8 +66,13 @@ WORKLOADS = {
     "user-lm-cnn-logic": ({"workload": "power_models:lm_cnn_logic", "params": {"component": "lm"}}, "lm"),
 }
 FACTORS = (1.1, 1.25, 1.5, 2.0)
-# (mode, rounds per side, samples per round): what the README and the shipped configs use
-CELLS = (("baseline", 1, 3), ("baseline", 1, 4), ("A/B", 2, 3), ("A/B", 3, 4))
+# (mode, rounds per side, samples per round, most rounds per side): what the README and the shipped
+# configs use. `ab` starts at 2 rounds and adds rounds while inconclusive up to --max-rounds (default
+# 6, gate_cli.DEFAULT_MAX_ROUNDS); "A/B fixed" is the same without adding rounds (--max-rounds = --rounds).
+# `samples: 3` is the config default, 4 configs/ci.yaml's, 6 configs/ci-gate.yaml's (scripts/ci_gate.sh: 3 rounds
+# first, up to 6).
+CELLS = (("baseline", 1, 3, 1), ("baseline", 1, 4, 1), ("A/B fixed", 2, 3, 2), ("A/B", 2, 3, 6),
+         ("A/B", 2, 4, 6), ("A/B", 3, 6, 6))
 
 
 def config(samples: int, repeat: int, only: list[str] | None = None) -> dict:
@@ -151,17 +156,31 @@ def assemble(pool, picks, wl: str, n: int, rng, comp: str | None = None, factor:
                 [v for v, _ in rounds] if len(picks) > 1 else [], len(picks) > 1)
 
 
-def trial(pool, planted_pool, wl, comp, rounds, n, factor, rng, settings, real=False) -> int:
-    """One gate decision (compare's exit code) on sides assembled from the measured runs."""
-    k = 2 * rounds
+def trial(pool, planted_pool, wl, comp, rounds, n, factor, rng, settings, real=False, max_rounds=None
+          ) -> tuple[int, int]:
+    """One gate decision (compare's exit code, and the rounds a side it took) on sides assembled from
+    the measured runs. With ``max_rounds`` above ``rounds`` it is the sequential gate of ``ab``
+    (``abrun.Plan``): judged after ``rounds`` rounds at ``alpha / looks``, one more round a side
+    (distinct pool runs) while inconclusive."""
+    last = max(rounds, max_rounds or rounds)
+    looks = last - rounds + 1
+    s = settings.model_copy(update={"looks": looks}) if looks > 1 else settings
+    k = 2 * last
     picks = rng.choice(len(pool), size=k, replace=len(pool) < k)
-    base = assemble(pool, picks[:rounds], wl, n, rng)
-    if real:
-        newp = rng.choice(len(planted_pool), size=rounds, replace=len(planted_pool) < rounds)
-        new = assemble(planted_pool, newp, wl, n, rng)
-    else:
-        new = assemble(pool, picks[rounds:], wl, n, rng, comp, factor)
-    return compare_values(base, new, settings).exit_code
+    newp = rng.choice(len(planted_pool), size=last, replace=len(planted_pool) < last) if real else picks[last:]
+    # the samples drawn for a round stay the same as rounds are added (one seed per trial)
+    seed = int(rng.integers(1 << 31))
+    code = 3
+    for r in range(rounds, last + 1):
+        base = assemble(pool, picks[:r], wl, n, np.random.default_rng(seed))
+        if real:
+            new = assemble(planted_pool, newp[:r], wl, n, np.random.default_rng(seed + 1))
+        else:
+            new = assemble(pool, newp[:r], wl, n, np.random.default_rng(seed + 1), comp, factor)
+        code = compare_values(base, new, s).exit_code
+        if code != 3:
+            return code, r
+    return code, last
 
 
 def smallest_90(rates: dict[float, float]) -> str:
@@ -183,7 +202,8 @@ def main() -> int:
     ap.add_argument("--collect-only", action="store_true")
     ap.add_argument("--tiny", action="store_true", help="smoke size (also NSC_BENCH_TINY=1): 2 runs, 1 planted, "
                     "3 samples, 3 trials, mlp-demo only (the baseline 1 x 3 cell)")
-    ap.add_argument("--mode", choices=["baseline", "A/B"], help="only the cells of this mode (default both)")
+    ap.add_argument("--mode", choices=["baseline", "A/B"], help="only the cells of this mode (default both; "
+                    "A/B includes A/B fixed)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the rates here")
     args = ap.parse_args()
@@ -206,34 +226,39 @@ def main() -> int:
     print(f"    pool: {len(pool)} unchanged runs (contention {min(c for c in contention if c) if any(contention) else '?'}"
           f"-{max(c for c in contention if c) if any(contention) else '?'}), {len(planted)} with the real 2x plant")
     cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
-             and (args.mode is None or c[0] == args.mode)]
+             and (args.mode is None or c[0].startswith(args.mode))]
     print(f"[2] {args.trials} trials per cell, gate defaults (rel_threshold {settings.rel_threshold}, alpha "
-          f"{settings.alpha}, test {settings.test}); caught = exit 1, inconclusive = exit 3")
+          f"{settings.alpha}, test {settings.test}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
+          f"from the first number to the second while inconclusive (alpha / looks per look)")
     results = []
-    header = (f"{'workload':<18} {'mode':<8} {'rounds x n':<10} {'false alarm':>11} {'ctl inconcl':>11} "
-              + " ".join(f"{f'{f:g}x':>9}" for f in FACTORS) + f" {'real 2x':>9} {'90% power':>9}")
+    header = (f"{'workload':<18} {'mode':<9} {'rounds x n':<11} {'false alarm':>11} {'ctl inconcl':>11} "
+              + " ".join(f"{f'{f:g}x':>7}" for f in FACTORS) + f" {'real 2x':>7} {'rounds':>6} {'90% power':>9}")
     print(header)
     for wl in labels:
         comp = WORKLOADS[wl][1]
-        for mode, rounds, n in cells:
-            codes = {1.0: [trial(pool, planted, wl, comp, rounds, n, 1.0, rng, settings)
-                           for _ in range(args.trials)]}
+        for mode, rounds, n, most in cells:
+            def go(f, real=False):
+                return [trial(pool, planted, wl, comp, rounds, n, f, rng, settings, real=real, max_rounds=most)
+                        for _ in range(args.trials)]
+
+            codes = {1.0: go(1.0)}
             for f in FACTORS:
-                codes[f] = [trial(pool, planted, wl, comp, rounds, n, f, rng, settings) for _ in range(args.trials)]
-            real = [trial(pool, planted, wl, comp, rounds, n, 2.0, rng, settings, real=True)
-                    for _ in range(args.trials)] if planted else []
-            rate = {f: float(np.mean([c == 1 for c in v])) for f, v in codes.items()}
-            inconclusive = {f: float(np.mean([c == 3 for c in v])) for f, v in codes.items()}
-            real_rate = float(np.mean([c == 1 for c in real])) if real else float("nan")
-            row = {"workload": wl, "component": comp, "mode": mode, "rounds": rounds, "samples": n,
+                codes[f] = go(f)
+            real = go(2.0, real=True) if planted else []
+            rate = {f: float(np.mean([c == 1 for c, _ in v])) for f, v in codes.items()}
+            inconclusive = {f: float(np.mean([c == 3 for c, _ in v])) for f, v in codes.items()}
+            real_rate = float(np.mean([c == 1 for c, _ in real])) if real else float("nan")
+            used = float(np.mean([r for v in codes.values() for _, r in v]))
+            span = f"{rounds}-{most} x {n}" if most > rounds else f"{rounds} x {n}"
+            row = {"workload": wl, "component": comp, "mode": mode, "rounds": rounds, "max_rounds": most, "samples": n,
                    "trials": args.trials, "false_alarm": rate[1.0], "control_inconclusive": inconclusive[1.0],
                    "caught": {f"{f:g}": rate[f] for f in FACTORS},
                    "inconclusive": {f"{f:g}": inconclusive[f] for f in FACTORS},
-                   "real_2x_caught": real_rate, "smallest_90": smallest_90(rate)}
+                   "real_2x_caught": real_rate, "mean_rounds": used, "smallest_90": smallest_90(rate)}
             results.append(row)
-            print(f"{wl:<18} {mode:<8} {f'{rounds} x {n}':<10} {rate[1.0]:>11.0%} {inconclusive[1.0]:>11.0%} "
-                  + " ".join(f"{rate[f]:>9.0%}" for f in FACTORS) + f" {real_rate:>9.0%} {smallest_90(rate):>9}",
-                  flush=True)
+            print(f"{wl:<18} {mode:<9} {span:<11} {rate[1.0]:>11.0%} {inconclusive[1.0]:>11.0%} "
+                  + " ".join(f"{rate[f]:>7.0%}" for f in FACTORS) + f" {real_rate:>7.0%} {used:>6.1f} "
+                  f"{smallest_90(rate):>9}", flush=True)
     if results:
         fa = np.mean([r["false_alarm"] for r in results])
         print(f"\nfalse alarms over all cells: {fa:.1%} ({sum(round(r['false_alarm'] * r['trials']) for r in results)}"
