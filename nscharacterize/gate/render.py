@@ -98,7 +98,7 @@ def _thresholds(cmp: Comparison) -> str:
     s = cmp.settings
     return (f"times are per-sample {s.statistic}s; regression = change > {s.rel_threshold * 100:g}% and > "
             f"{fmt_time(s.abs_floor_s)} per sample and "
-            f"{TESTS.get(s.test, s.test)} p < {s.alpha:g}; "
+            f"{TESTS.get(s.test, s.test)} p < {s.alpha_look:g}; "
             f"share shift = {s.share_points:g} points")
 
 
