@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import sys
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -46,7 +47,8 @@ from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP, split_steps
 from nscharacterize.reports.run_report import render
 from nscharacterize.rundir import store
-from nscharacterize.rundir.store import RunDir
+from nscharacterize.rundir.manifest import SCHEMA, Manifest, WorkloadRecord
+from nscharacterize.rundir.store import RunDir, process_identity
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 from .results import save_results
@@ -101,31 +103,32 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     fp: dict[str, Any] = {"device": device, "device_name": _device_name(inputs), "imported": True,
           "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
           "torch": None, "threads": None, "config_hash": None}
-    workloads: dict[str, dict] = {}
+    workloads: dict[str, WorkloadRecord] = {}
     for inp in inputs:
-        rec = workloads.setdefault(inp.workload, {"name": inp.workload, "workload": "imported-trace", "params": {},
-                                                  "samples": 0, "status": "ok", "error": None, "components": []})
-        if inp.component not in [c["name"] for c in rec["components"]]:
-            rec["components"].append({"name": inp.component, "kind": KIND, "profiler": "torch"})
-        rec["samples"] = max(rec["samples"], len(inp.timings))
+        rec = workloads.setdefault(inp.workload, WorkloadRecord(name=inp.workload, workload="imported-trace",
+                                                                params={}, samples=0, status="ok", error=None,
+                                                                components=[]))
+        if inp.component not in [c["name"] for c in rec.components or []]:
+            rec.components = [*(rec.components or []), {"name": inp.component, "kind": KIND, "profiler": "torch"}]
+        rec.samples = max(rec.samples, len(inp.timings))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    manifest = {"schema": store.SCHEMA, "name": name, "config_file": None, "created": now, "finished": now,
-                "status": "ok", "command": sys.argv, "git_commit": None, "seed": None,
-                "samples": max(w["samples"] for w in workloads.values()), "warmup": 0, "repeats": 0,
-                "config_hash": None, "fingerprint": fp, "workloads": list(workloads.values()), "checks": {},
-                "imported_traces": [str(inp.path.resolve()) for inp in inputs],
-                "warmup_steps": warmup_steps,
-                "imported": [{"file": str(inp.path.resolve()), "workload": inp.workload, "component": inp.component,
-                              "rank": None if inp.rank < 0 else inp.rank,
-                              "world_size": None if inp.world_size < 0 else inp.world_size,
-                              "job": inp.job or None, "notes": inp.notes} for inp in inputs]}
+    traces = [str(inp.path.resolve()) for inp in inputs]
     # The roofline's ceilings: the recording GPU is not here to measure, so its datasheet peaks
     # (None where the table does not know the GPU: the roofline rows then have no bound).
     ceilings = datasheet_ceilings(fp["device_name"]) if device == "cuda" and fp["device_name"] else None
+    manifest = Manifest(
+        schema_=SCHEMA, run_id=str(uuid.uuid4()), name=name, config_file=None, created=now, finished=now,
+        status="ok", **process_identity(), command=list(sys.argv), git_commit=None, seed=None,
+        samples=max(w.samples for w in workloads.values()), warmup=0, repeats=0, config_hash=None,
+        fingerprint=fp, workloads=list(workloads.values()), checks={}, imported_traces=traces,
+        warmup_steps=warmup_steps,
+        imported=[{"file": str(inp.path.resolve()), "workload": inp.workload, "component": inp.component,
+                   "rank": None if inp.rank < 0 else inp.rank,
+                   "world_size": None if inp.world_size < 0 else inp.world_size,
+                   "job": inp.job or None, "notes": inp.notes} for inp in inputs])
     if ceilings:
-        manifest["ceilings"] = ceilings
-    run.write_yaml(store.CONFIG, {"name": name, "imported_traces": manifest["imported_traces"],
-                                  "warmup_steps": warmup_steps})
+        manifest.ceilings = ceilings
+    run.write_yaml(store.CONFIG, {"name": name, "imported_traces": traces, "warmup_steps": warmup_steps})
     render(run, save_results(run, events, timing, manifest).views, events)
     return run
 

@@ -210,7 +210,7 @@ class _Run:
         record = {"name": entry.label, "workload": entry.workload, "params": entry.params,
                   "samples": n, "samples_done": 0, "status": "running", "error": None}
         self.manifest["workloads"].append(record)
-        self.run_dir.write_json(store.MANIFEST, self.manifest)
+        self.run_dir.write_manifest(self.manifest)
         started = time.perf_counter()
         machine = Recorder(threads=torch.get_num_threads()).start()
         cwd, streams = os.getcwd(), (sys.stdout, sys.stderr)
@@ -224,7 +224,7 @@ class _Run:
                 done = index + 1 - record["samples_done"]
                 record["samples_done"] = index + 1
                 self.manifest["updated"] = _now()
-                self.run_dir.write_json(store.MANIFEST, self.manifest)
+                self.run_dir.write_manifest(self.manifest)
             if self.progress:
                 for _ in range(done):
                     self.progress.advance(task)
@@ -417,7 +417,7 @@ class _Run:
         (``results.save_attributed``: one derive call); returns the views for table.md."""
         self._attribute_pending()
         if self._derived_from == self.saved and self._views is not None:
-            self.run_dir.write_json(store.MANIFEST, self.manifest)  # the tables are up to date: statuses only
+            self.run_dir.write_manifest(self.manifest)  # the tables are up to date: statuses only
             return self._views
         self._derived_from = self.saved
         self.manifest["updated"] = _now()

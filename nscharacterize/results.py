@@ -11,17 +11,22 @@ import pandas as pd
 
 from nscharacterize.attribution.derive import Results, Views, derive, derive_attributed, derive_views
 from nscharacterize.rundir import store
+from nscharacterize.rundir.manifest import Manifest
 from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 
-def save_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, manifest: dict, *,
+def save_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, manifest: Manifest | dict, *,
                  with_roofline: bool = True) -> Results:
     """Derives every table from classified ``events`` and ``timings`` and writes events, timings,
     samples, checks, breakdown, the views, and the manifest with its ``checks`` summary from the
-    same checks (so the two never disagree)."""
-    results = derive(events, timings, compensation=manifest.get("compensation"), ceilings=manifest.get("ceilings"),
-                     with_roofline=with_roofline)
+    same checks (so the two never disagree). ``manifest``: the typed model, or the dict a run
+    keeps while it runs (checked against the model when written)."""
+    if isinstance(manifest, Manifest):
+        compensation, ceilings = manifest.compensation, manifest.ceilings
+    else:
+        compensation, ceilings = manifest.get("compensation"), manifest.get("ceilings")
+    results = derive(events, timings, compensation=compensation, ceilings=ceilings, with_roofline=with_roofline)
     run.write_parquet(store.EVENTS, events)
     run.write_csv(store.TIMINGS, timings)
     _save(run, results, manifest)
@@ -29,7 +34,7 @@ def save_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, manif
 
 
 def save_attributed(run: RunDir, samples: pd.DataFrame, checks: pd.DataFrame, timings: pd.DataFrame,
-                    manifest: dict, event_rows: int) -> Results:
+                    manifest: Manifest | dict, event_rows: int) -> Results:
     """``save_results`` from an attribution already made (a run attributes its samples in batches
     as they finish), without the roofline: a run in progress does not show it; its end does
     (``refresh_views``)."""
@@ -38,12 +43,15 @@ def save_attributed(run: RunDir, samples: pd.DataFrame, checks: pd.DataFrame, ti
     return results
 
 
-def _save(run: RunDir, results: Results, manifest: dict) -> None:
+def _save(run: RunDir, results: Results, manifest: Manifest | dict) -> None:
     run.write_csv(store.SAMPLES, results.samples)
     run.write_csv(store.CHECKS, results.checks)
     run.write_csv(store.BREAKDOWN, results.breakdown)
-    manifest["checks"] = results.checks_summary
-    run.write_json(store.MANIFEST, manifest)
+    if isinstance(manifest, Manifest):
+        manifest.checks = results.checks_summary
+    else:
+        manifest["checks"] = results.checks_summary
+    run.write_manifest(manifest)
     save_views(run, results.views)
 
 
@@ -72,4 +80,4 @@ def has_events(run: RunDir) -> bool:
 
 def reclassify(run: RunDir, taxonomy: Taxonomy) -> Results:
     """Re-derives every table of a saved run with ``taxonomy``'s rules, without re-profiling."""
-    return save_results(run, taxonomy.classify_events(run.events()), run.timings(), run.manifest)
+    return save_results(run, taxonomy.classify_events(run.events()), run.timings(), run.read_manifest())

@@ -176,27 +176,14 @@ def _file_names() -> list[tuple[str, str]]:
 
 
 def _tables() -> list[tuple[str, list[tuple[str, str, str]]]]:
-    """(file, [(column, kind, meaning)]) of every table."""
-    try:
-        schemas = importlib.import_module("nscharacterize.rundir.schemas")
-    except ImportError:
-        schemas = None
-    if schemas is not None:
-        tables = [t for k, t in vars(schemas).items() if k.isupper() and hasattr(t, "columns") and hasattr(t, "file")]
-        out = []
-        for t in tables:
-            cols = [(c.name, c.kind + (", may be empty" if c.nullable else "")
-                     + ("" if c.required else ", absent in older runs"), c.doc) for c in t.columns]
-            out.append((t.file, cols))
-        return out
-    from nscharacterize.profiler.events import COLUMNS
-    from nscharacterize.rundir import store
-
-    events = [(c, kind, "") for c, kind in COLUMNS.items()] + [(c, "string", "added by classification")
-                                                                for c in store.CLASSIFIED_COLUMNS]
-    csvs = [(f, [(c, k.rstrip("?") + (", may be empty" if k.endswith("?") else ""), "") for c, k in cols.items()])
-            for f, cols in store.CSV_SCHEMA.items()]
-    return [(store.EVENTS, events), *csvs]
+    """(file, [(column, kind, meaning)]) of every table: the schemas writers and readers share."""
+    schemas = importlib.import_module("nscharacterize.rundir.schemas")
+    out = []
+    for table in schemas.FILES.values():
+        cols = [(c.name, c.kind + (", may be empty" if c.nullable else "")
+                 + ("" if c.required else ", absent in older runs"), c.doc) for c in table.columns]
+        out.append((table.file, cols))
+    return out
 
 
 def _manifests() -> list[tuple[str, type[BaseModel]]]:

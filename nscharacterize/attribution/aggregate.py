@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 from nscharacterize.profiler.events import op_time_us
+from nscharacterize.rundir.schemas import BREAKDOWN, CHECKS, SAMPLES
 from nscharacterize.taxonomy.categories import BOUND_SPLIT, CATEGORIES, DEVICE_CATEGORIES, OTHER_SPLIT, PY_CATEGORIES
 
 from .compensation import mode_of, per_event_us
 from .views import BOUND_AXIS, BOUND_SPLIT_AXIS, DEVICE_AXIS, addup_errors, cuda_views
 
-SAMPLE_COLUMNS = ["workload", "component", "kind", "device", "axis", "category", "sample", "time_s"]
-BREAKDOWN_COLUMNS = ["workload", "component", "kind", "device", "axis", "category", "time_s", "share",
-                     "std_s", "p25_s", "p75_s", "min_s", "max_s", "n_samples"]
+SAMPLE_COLUMNS = SAMPLES.names        # the schemas of samples.csv and breakdown.csv (rundir/schemas.py)
+BREAKDOWN_COLUMNS = BREAKDOWN.names
 # ``category`` is the host view on every device; the three CUDA axes exist for torch components on CUDA.
 AXES = {"category": CATEGORIES, "other_split": OTHER_SPLIT, "python": PY_CATEGORIES,
         BOUND_AXIS: CATEGORIES, BOUND_SPLIT_AXIS: BOUND_SPLIT, DEVICE_AXIS: DEVICE_CATEGORIES, "total": ("total",)}
@@ -41,8 +41,7 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame, compensation: dict | 
     per_event = mode_of(compensation) == "per_event"
     if timings.empty:
         return Attribution(pd.DataFrame(columns=SAMPLE_COLUMNS),
-                           pd.DataFrame(columns=_COMP + ["wall_s", "profiled_wall_s", "scale", "addup_error_s",
-                                                         "clamped"]))
+                           pd.DataFrame(columns=CHECKS.names))
     if len(events):
         host = op_time_us(events)
         if per_event:
@@ -100,7 +99,7 @@ def attribute(events: pd.DataFrame, timings: pd.DataFrame, compensation: dict | 
     if len(view_err):
         err = pd.concat([err, view_err.reindex(err.index)], axis=1).max(axis=1)
     checks = pd.DataFrame({"wall_s": wall, "profiled_wall_s": prof, "scale": scale,
-                           "addup_error_s": err, "clamped": clamped}).reset_index()
+                           "addup_error_s": err, "clamped": clamped}).reset_index()[CHECKS.names]
     return Attribution(samples, checks)
 
 

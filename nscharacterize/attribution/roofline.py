@@ -30,15 +30,13 @@ import pandas as pd
 
 from nscharacterize.profiler.ceilings import ceiling_key
 from nscharacterize.profiler.events import op_time_us
+from nscharacterize.rundir.schemas import ROOFLINE
 from nscharacterize.taxonomy.categories import CATEGORIES
 
 from .opcost import Unsized, always_unsized, is_worker, op_cost
 
 SKINNY = 16   # min(m, n, k) at or below which a product is tall-and-skinny
-COLUMNS = ["workload", "component", "kind", "device", "category", "time_s", "flops", "bytes", "intensity",
-           "achieved_flops_s", "achieved_bytes_s", "peak_flops_s", "peak_dtype", "bandwidth_bytes_s", "ridge",
-           "bound_flops_s", "fraction_of_bound", "bound", "unsized_share", "unsized_ops", "tall_skinny_share",
-           "ceilings"]
+COLUMNS = ROOFLINE.names                 # roofline.csv (nscharacterize/rundir/schemas.py)
 UNSIZED_COLUMNS = ["workload", "component", "category", "name", "calls", "time_share", "reason"]
 _COMP = ["workload", "component"]
 

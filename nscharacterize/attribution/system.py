@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nscharacterize.rundir.schemas import SYSTEM
 from nscharacterize.taxonomy.categories import CATEGORIES
 
-SYSTEM_COLUMNS = ["workload", "scope", "group", "category", "time_s", "share", "std_s", "n_samples"]
+SYSTEM_COLUMNS = SYSTEM.names   # the schema of system.csv (nscharacterize/rundir/schemas.py)
 """``scope``: ``end_to_end`` (group ``all``), ``side`` (group ``neural`` or ``symbolic``) or
 ``component`` (group = component name). ``category``: ``total`` or one of the nine categories.
 ``share``: of the workload's end-to-end time per sample."""

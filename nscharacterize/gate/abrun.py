@@ -177,7 +177,7 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
                       "created": [m.get("created") for _, m in opened],
                       "machine": [m.get("machine") for _, m in opened]}   # each round's machine noise
     manifest.pop("machine", None)   # the first round's record is not the merged run's
-    dest.write_json(store.MANIFEST, manifest)
+    dest.write_manifest(manifest)
     return out
 
 

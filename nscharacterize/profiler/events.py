@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nscharacterize.rundir.schemas import CLASSIFIED, EVENTS, TIMINGS
+
 # Host-side CUDA/HIP runtime and driver API calls (cudaLaunchKernel, cuLaunchKernel, cudnnXxx,
 # cublasXxx, ncclXxx, hipXxx): the one definition. They are recorded with source "runtime".
 RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|nccl|hip)[A-Z]\w*")
@@ -87,36 +89,21 @@ def _parse_concrete(text):
 
 
 # Columns in order; the taxonomy stage adds ``category``, ``subcategory`` and ``rule``.
-COLUMNS = {
-    "workload": "string", "component": "string", "kind": "string", "sample": "int64",
-    "source": "string",        # op | runtime | annotation | kernel | python
-    "device": "string",        # cpu | cuda
-    "name": "string",          # aten::addmm, kernel name, or module:function
-    "ancestors": "string",     # enclosing ops, outermost first, joined by ">"
-    "children": "string",      # ops called directly, sorted, joined by "|"
-    "calls": "int64",
-    "self_cpu_us": "float64",  # profiled self time on the host
-    "self_device_us": "float64",  # profiled device time: a kernel's duration; for an op, its kernels'
-    "gpu_busy_us": "float64",  # device events: share of the GPU-busy time (overlaps split evenly)
-    "gpu_idle_self_us": "float64",  # host events on CUDA: self time while the GPU ran nothing
-    "input_shapes": "string",  # per argument, tensor lists nested: "[[8, 16], [[3, 4], [3, 4]], []]"
-    "input_dtypes": "string",  # per argument, comma-separated, empty for None: "float,Scalar,,long int"
-    "concrete_inputs": "string",  # JSON list of the sizing arguments (strides, dims...), null elsewhere
-    "flops": "float64",        # as estimated by torch.profiler (matmul and conv only)
-    "bytes": "float64",        # estimated bytes of tensor inputs read
-}
-# timings.csv: one row per (workload, component, sample); defined here, beside the event
-# columns, so that import-trace builds it without importing the live profiler (and torch).
-TIMING_COLUMNS = ["workload", "component", "kind", "profiler", "device", "sample", "wall_s", "wall_min_s",
-                  "wall_max_s", "repeats", "profiled_wall_s", "overhead", "peak_mem_bytes",
-                  "resident_mem_bytes", "kernel_launches", "median_kernel_us"]
+# Columns in order, with their dtypes: the one schema of events.parquet
+# (nscharacterize/rundir/schemas.py EVENTS, where each column says what it holds), less the
+# ``category``, ``subcategory`` and ``rule`` the taxonomy stage adds.
+RAW_EVENTS = EVENTS.without(CLASSIFIED)
+COLUMNS = RAW_EVENTS.dtypes
+# timings.csv: one row per (workload, component, sample) (schemas.TIMINGS), named here beside
+# the event columns, so that import-trace builds it without importing the live profiler (and torch).
+TIMING_COLUMNS = TIMINGS.names
 KEY = ["workload", "component", "kind", "sample", "source", "device", "name", "ancestors", "children",
        "input_shapes", "input_dtypes", "concrete_inputs"]
 SUMMED = ["calls", "self_cpu_us", "self_device_us", "gpu_busy_us", "gpu_idle_self_us", "flops", "bytes"]
 
 
 def empty_events() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
+    return RAW_EVENTS.empty()
 
 
 def events_frame(rows: list) -> pd.DataFrame:

@@ -30,6 +30,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from nscharacterize.rundir.schemas import COUNTERS, MEMORY, SPARSITY
+
 Classify = Callable[[str], str]   # an ATen op name -> its category
 
 
@@ -163,12 +165,12 @@ def input_storages(value: Any) -> dict[int, int]:
     return found
 
 
-MEMORY_COLUMNS = ["workload", "component", "kind", "device", "sample", "part", "category", "bytes"]
-SPARSITY_COLUMNS = ["workload", "component", "kind", "device", "sample", "category", "side", "elements", "zeros",
-                    "near_zeros", "tolerance"]
+# memory.csv, sparsity.csv and counters.csv: their schemas are nscharacterize/rundir/schemas.py's
+MEMORY_COLUMNS = MEMORY.names
+SPARSITY_COLUMNS = SPARSITY.names
 
 
-COUNTER_COLUMNS = ["workload", "component", "kind", "device", "sample", "category", "event", "value"]
+COUNTER_COLUMNS = COUNTERS.names
 
 
 def measure_workload(workload: Any, label: str, samples: list, classify: Classify, device: str,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from nscharacterize.rundir import store
-from nscharacterize.rundir.store import RunDir
+from nscharacterize.rundir import schemas
+from nscharacterize.rundir.store import RunDir, RunDirError
 from nscharacterize.taxonomy.categories import CATEGORIES, LABELS
 
 from .format import fmt_bytes
@@ -19,12 +20,11 @@ PART_LABELS = {"parameters": "Parameters", "inputs": "Inputs", "state": "Other s
 
 
 def _read(run: RunDir, name: str) -> pd.DataFrame | None:
-    path = run.path / name
-    if not path.is_file():
-        return None
+    """The table, read through its schema (rundir/schemas.py); None when the run did not measure
+    it, or when the file is damaged: the rest of the report still renders."""
     try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+        return run.metrics(schemas.FILES[name])
+    except RunDirError:
         return None
 
 

@@ -1,7 +1,8 @@
 """The run directory: the one on-disk format that the pipeline writes and every report reads.
 
-Every file name of a run directory, and the schema every file is checked against when it is
-loaded, are defined here and nowhere else. Every file is written atomically
+Every file name of a run directory is defined here (a table's with its schema, in
+``schemas.py``, which the writers build their frames from and ``RunDir`` checks every table
+against when it is loaded). Every file is written atomically
 (``nscharacterize.core.fileio.atomic_write``), so a crash or a failing workload never leaves a
 half-written table behind, and a reader sees either the old file or the new one. A reader gets
 either a frame that satisfies the schema or one ``RunDirError`` line naming the file, the key and
@@ -13,45 +14,44 @@ was killed outright (SIGKILL, the OOM killer), which no handler can record.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nscharacterize.core.errors import UserError, key_path
+from nscharacterize.core.errors import UserError
 from nscharacterize.core.fileio import atomic_write, dump_yaml, parse_yaml
 
-from . import samplelog
+from . import samplelog, schemas
+from .errors import RunDirError
+from .manifest import (  # noqa: F401  (the manifest's names, where readers of the run directory look)
+    RUN_STATUSES, SCHEMA, WORKLOAD_STATUSES, Manifest, WorkloadRecord, config_hash, mark_killed, parse_manifest)
 
-SCHEMA = 1
 CONFIG = "config.yaml"
 MANIFEST = "manifest.json"
-EVENTS = "events.parquet"
-TIMINGS = "timings.csv"
-SAMPLES = "samples.csv"
-BREAKDOWN = "breakdown.csv"
-CHECKS = "checks.csv"
+EVENTS = schemas.EVENTS.file
+TIMINGS = schemas.TIMINGS.file
+SAMPLES = schemas.SAMPLES.file
+BREAKDOWN = schemas.BREAKDOWN.file
+CHECKS = schemas.CHECKS.file
 TABLE = "table.md"
 HEATMAP = "heatmap.png"
 BARS = "breakdown.png"
 PYTHON_PLOT = "python_breakdown.png"
-SYSTEM = "system.csv"
+SYSTEM = schemas.SYSTEM.file
 SYSTEM_PLOT = "system.png"
 REPORT_HTML = "report.html"
-ROOFLINE = "roofline.csv"
+ROOFLINE = schemas.ROOFLINE.file
 ROOFLINE_PLOT = "roofline.png"
 ROOFLINE_MEASURED = "roofline_measured.csv"   # attribution/measured.COLUMNS, written by ncu-import
-MEMORY = "memory.csv"        # profiler/opmetrics.MEMORY_COLUMNS
-SPARSITY = "sparsity.csv"    # profiler/opmetrics.SPARSITY_COLUMNS
-COUNTERS = "counters.csv"    # profiler/opmetrics.COUNTER_COLUMNS
+MEMORY = schemas.MEMORY.file
+SPARSITY = schemas.SPARSITY.file
+COUNTERS = schemas.COUNTERS.file
 LOG = "run.log"
 TRACES = "traces"
 SPOOL = "spool"      # finished samples not yet parsed (nscharacterize/profiler/spool.py)
@@ -107,94 +107,10 @@ def create_run_path(root: str | Path, name: str, where: tuple[str | None, str] =
 def is_sweep_dir(path: str | Path) -> bool:
     return (Path(path) / SWEEP_MANIFEST).is_file()
 
-# Run and workload statuses. ``killed`` is never written by the run itself: it is what a
-# ``running`` manifest means once its process is gone (see ``effective_status``).
-RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted", "killed")
-WORKLOAD_STATUSES = ("running", "ok", "error", "interrupted", "not_run", "killed")
-
 MAX_NAME = 100  # characters of a run or workload name: it becomes a folder or file name
-
-# ---- the schema of the tables --------------------------------------------------------------------
-# Per file: the columns a reader needs, with their kind; ``?`` marks a column that may be empty
-# (not measured). Other columns are allowed (a merged A/B run adds ``round``).
-_S, _I, _F, _B = "str", "int", "float", "bool"
-CSV_SCHEMA: dict[str, dict[str, str]] = {
-    TIMINGS: {"workload": _S, "component": _S, "kind": _S, "profiler": _S, "device": _S, "sample": _I,
-              "wall_s": _F, "wall_min_s": _F, "wall_max_s": _F, "repeats": _I, "profiled_wall_s": _F,
-              "overhead": _F + "?", "peak_mem_bytes": _F + "?"},
-    SAMPLES: {"workload": _S, "component": _S, "kind": _S, "device": _S, "axis": _S, "category": _S,
-              "sample": _I, "time_s": _F},
-    BREAKDOWN: {"workload": _S, "component": _S, "kind": _S, "device": _S, "axis": _S, "category": _S,
-                "time_s": _F, "share": _F, "std_s": _F + "?", "p25_s": _F, "p75_s": _F, "min_s": _F,
-                "max_s": _F, "n_samples": _I},
-    CHECKS: {"workload": _S, "component": _S, "sample": _I, "wall_s": _F, "profiled_wall_s": _F,
-             "scale": _F, "addup_error_s": _F, "clamped": _B},
-}
-# events.parquet: the columns classification and attribution read (nscharacterize/profiler/events.py COLUMNS
-# defines the full table).
-# Numeric columns a file may have but older runs lack (not required): an empty cell is "not
-# measured" (NaN), never text (a CPU-only row's median kernel beside a GPU row's).
-OPTIONAL_NUMERIC: dict[str, tuple[str, ...]] = {
-    TIMINGS: ("resident_mem_bytes", "kernel_launches", "median_kernel_us")}
-EVENT_COLUMNS = {"workload": _S, "component": _S, "kind": _S, "sample": _I, "source": _S, "device": _S,
-                 "name": _S, "ancestors": _S, "children": _S, "calls": _I, "self_cpu_us": _F,
-                 "self_device_us": _F}
-CLASSIFIED_COLUMNS = ("category", "subcategory", "rule")
-
-
-def config_hash(resolved: dict) -> str:
-    """The identity of a resolved config: what the manifest records and config.yaml must match."""
-    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16]
-
-
-class RunDirError(UserError):
-    """A run directory that cannot be read: the file, what is wrong and the fix."""
-
 
 class _NoLog(Exception):
     """compact_events_log: the log has no readable schema; nothing is written."""
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-
-
-class WorkloadRecord(_Loose):
-    name: str
-    status: Literal[WORKLOAD_STATUSES]  # type: ignore[valid-type]
-    workload: str
-    error: str | None = None
-    samples: int
-    params: dict = Field(default_factory=dict)
-    samples_done: int | None = None
-    seconds: float | int | None = None
-    machine: dict | None = None        # what the machine did during this workload (profiler/machine_noise.py)
-
-
-class Manifest(_Loose):
-    """What a reader may rely on in manifest.json (the writer adds more: command, info, ...)."""
-
-    schema_: Literal[SCHEMA] = Field(alias="schema")  # type: ignore[valid-type]
-    fingerprint: dict                  # first: what the gate relies on is what a damaged manifest names
-    workloads: list[WorkloadRecord]
-    name: str
-    status: Literal[RUN_STATUSES]  # type: ignore[valid-type]
-    created: str
-    finished: str | None = None
-    seed: int | None = None            # None: an imported trace (no seed, no config)
-    samples: int
-    warmup: int
-    repeats: int
-    config_hash: str | None = None
-    git_commit: str | None = None
-    run_id: str | None = None          # a UUID per run: the gate's identity of a run (older runs lack it)
-    checks: dict
-    pid: int | None = None
-    host: str | None = None
-    pid_started: str | None = None
-    # what the machine was doing during the run: load, other processes' CPU time, frequency, the
-    # spread of its own repeats (profiler/machine_noise.py); the gate's noise evidence
-    machine: dict | None = None
 
 
 class RunDir:
@@ -259,27 +175,25 @@ class RunDir:
         samplelog.remove(self.path)
 
     # ---- reading -------------------------------------------------------------------------------
+    def write_manifest(self, manifest: Manifest | dict) -> Path:
+        """manifest.json: the only way a manifest is written. A dict (a run keeps one while it
+        runs) is checked against ``Manifest`` first, so no writer writes what a reader refuses."""
+        if not isinstance(manifest, Manifest):
+            manifest = parse_manifest(self.path / MANIFEST, json.loads(json.dumps(manifest, default=str)))
+        return self.write_json(MANIFEST, manifest.dump())
+
     @property
     def manifest(self) -> dict:
         """The manifest, checked against ``Manifest``; a dict, as written."""
         path = self._need(MANIFEST)
         data = read_json(path)
-        if not isinstance(data, dict):
-            raise RunDirError(path, "(top level)", f"a JSON {type(data).__name__}, not an object",
-                              "the manifest is damaged; re-run or re-copy the run")
-        if data.get("schema") != SCHEMA:
-            raise RunDirError(path, "schema", f"not an nscharacterize manifest of schema {SCHEMA} "
-                              f"(got {data.get('schema')!r})", "re-run it with this version")
-        try:
-            Manifest.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = key_path(err["loc"]) or "(top level)"
-            got = err.get("input")
-            got = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
-            what = "required field is missing" if err["type"] == "missing" else f"{err['msg'].lower()}{got}"
-            raise RunDirError(path, key, what, "the manifest is damaged; re-run or re-copy the run") from None
+        parse_manifest(path, data)
         return data
+
+    def read_manifest(self) -> Manifest:
+        """The manifest, checked and typed."""
+        path = self._need(MANIFEST)
+        return parse_manifest(path, read_json(path))
 
     @property
     def config(self) -> dict:
@@ -306,18 +220,14 @@ class RunDir:
                 frame = pd.read_parquet(path)
             except Exception as exc:  # pyarrow raises several types for a damaged file
                 raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
-        _check_columns(path, frame, EVENT_COLUMNS)
-        missing = [c for c in CLASSIFIED_COLUMNS if c not in frame.columns]
-        if missing:
-            raise RunDirError(path, "columns", f"missing column(s) {missing}", "re-run the profile")
-        return frame
+        return schemas.EVENTS.check(path, frame)
 
     def timings(self) -> pd.DataFrame:
         """Per-sample timings: of a run in progress (or killed) from its append-only log."""
         path, frame = self._logged(samplelog.TIMINGS_LOG)
         if frame is not None:
-            return _check_columns(path, frame, CSV_SCHEMA[TIMINGS])
-        return self._csv(TIMINGS)
+            return schemas.TIMINGS.check(path, frame)
+        return self._csv(schemas.TIMINGS)
 
     def _logged(self, name: str) -> tuple[Path, pd.DataFrame | None]:
         path = self.path / name
@@ -329,28 +239,38 @@ class RunDir:
             raise RunDirError(path, "", f"unreadable sample log ({type(exc).__name__})", "re-run the profile") from None
 
     def samples(self) -> pd.DataFrame:
-        return self._csv(SAMPLES)
+        return self._csv(schemas.SAMPLES)
 
     def breakdown(self) -> pd.DataFrame:
-        return self._csv(BREAKDOWN)
+        return self._csv(schemas.BREAKDOWN)
 
     def checks(self) -> pd.DataFrame:
-        return self._csv(CHECKS)
+        return self._csv(schemas.CHECKS)
 
-    def _csv(self, name: str) -> pd.DataFrame:
-        path = self._need(name)
-        schema = CSV_SCHEMA[name]
-        text_cols = [c for c, kind in schema.items() if kind == _S]
+    def system(self) -> pd.DataFrame:
+        return self._csv(schemas.SYSTEM)
+
+    def roofline(self) -> pd.DataFrame:
+        return self._csv(schemas.ROOFLINE)
+
+    def metrics(self, table: schemas.Table) -> pd.DataFrame | None:
+        """memory.csv, sparsity.csv or counters.csv (``schemas.MEMORY`` ...); None when the run
+        did not measure it (config ``metrics``)."""
+        return self._csv(table) if self.has(table.file) else None
+
+    def has(self, name: str) -> bool:
+        return (self.path / name).is_file()
+
+    def _csv(self, table: schemas.Table) -> pd.DataFrame:
+        path = self._need(table.file)
         raw = path.read_bytes()
         if raw and not raw.endswith(b"\n"):
             raise RunDirError(path, "", "truncated (the last line is incomplete)", "re-run or re-copy the run")
         try:
-            frame = pd.read_csv(path, dtype={c: str for c in text_cols}, keep_default_na=False,
-                                na_values={c: [""] for c in (*schema, *OPTIONAL_NUMERIC.get(name, ()))
-                                           if c not in text_cols})
+            frame = pd.read_csv(path, **table.csv_read_options())
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
             raise RunDirError(path, "", f"corrupt CSV ({type(exc).__name__})", "re-run or re-copy the run") from None
-        return _check_columns(path, frame, schema)
+        return table.check(path, frame)
 
     def _need(self, name: str) -> Path:
         if not self.path.is_dir():
@@ -381,51 +301,6 @@ def _text(path: Path) -> str:
                           "the file is damaged; re-run or re-copy the run") from None
     except OSError as exc:
         raise RunDirError(path, "", f"cannot read it ({exc.strerror})", "check its permissions") from None
-
-
-def _check_columns(path: Path, frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
-    """Every required column present and of its kind; returns the frame with those columns typed."""
-    missing = [c for c in schema if c not in frame.columns]
-    if missing:
-        raise RunDirError(path, "columns", f"missing column(s) {missing}",
-                          "it was not written by nscharacterize or was edited by hand; re-run")
-    fix = "the file is damaged; re-run or re-copy the run"
-    for col, kind in schema.items():
-        nullable = kind.endswith("?")
-        kind = kind.rstrip("?")
-        values = frame[col]
-        if kind == _S:
-            bad = ~values.map(lambda v: isinstance(v, str)) if values.dtype == object else None
-            if bad is None and not (pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype)):
-                raise RunDirError(path, col, f"holds {values.dtype} values, not text", fix)
-            if bad is not None and bad.any():
-                row = int(bad.to_numpy().argmax())
-                raise RunDirError(path, col, f"row {row + 1}: {values.iloc[row]!r} is not text", fix)
-            continue
-        if kind == _B:
-            ok = values.isin([True, False, "True", "False"])
-            if not ok.all():
-                row = int((~ok).to_numpy().argmax())
-                raise RunDirError(path, col, f"row {row + 1}: {values.iloc[row]!r} is not True/False", fix)
-            frame[col] = values.isin([True, "True"])
-            continue
-        try:
-            numbers = pd.to_numeric(values, errors="coerce")
-        except OverflowError:  # a number of hundreds of digits
-            raise RunDirError(path, col, "holds a number too large to read", fix) from None
-        bad = numbers.isna() & (values.notna() if nullable else True)
-        if kind == _I:
-            bad |= numbers.notna() & (numbers % 1 != 0)
-        if bad.any():
-            row = int(bad.to_numpy().argmax())
-            raise RunDirError(path, col, f"row {row + 1}: {values.iloc[row]!r} is not a{'n integer' if kind == _I else ' number'}", fix)
-        if kind == _F and ((numbers.abs() == math.inf).any()):
-            raise RunDirError(path, col, "holds an infinite value", fix)
-        if kind == _I and values.dtype.kind not in "iu":
-            frame[col] = numbers.astype("int64")
-        elif kind == _F and values.dtype.kind != "f":
-            frame[col] = numbers.astype("float64")
-    return frame
 
 
 def check_name(name: str, where: str = "name") -> str:
@@ -479,19 +354,3 @@ def effective_status(manifest: dict) -> str:
     if status != "running" or not manifest.get("pid") or manifest.get("host") != socket.gethostname():
         return status
     return "running" if _alive(int(manifest["pid"]), manifest.get("pid_started")) else "killed"
-
-
-def mark_killed(manifest: dict, config: dict) -> dict:
-    """The manifest of a run whose process died: the run and its unfinished workload become
-    ``killed``, and the config's workloads it never reached ``not_run``."""
-    out = dict(manifest, status="killed", error=f"the process (pid {manifest.get('pid')}) was killed")
-    out["workloads"] = [dict(w, status="killed", error=w.get("error") or "the process was killed")
-                        if w.get("status") == "running" else w for w in manifest.get("workloads", [])]
-    seen = {w["name"] for w in out["workloads"]}
-    for entry in config.get("workloads") or []:
-        label = entry.get("name") or entry.get("workload") if isinstance(entry, dict) else None
-        if isinstance(label, str) and label not in seen:
-            out["workloads"].append({"name": label, "workload": str(entry.get("workload")),
-                                     "params": entry.get("params") or {}, "samples": 0, "samples_done": 0,
-                                     "status": "not_run", "error": "the run was killed before it started"})
-    return out

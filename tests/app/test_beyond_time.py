@@ -7,6 +7,9 @@ from pathlib import Path
 import pandas as pd
 from clirun import run_cli, write_config
 
+from nscharacterize.rundir import schemas
+from nscharacterize.rundir.store import RunDir
+
 
 def test_run_writes_memory_and_sparsity_per_category(tmp_path):
     cfg = write_config(tmp_path / "c.yaml", samples=1, repeats=1, warmup=0,
@@ -23,6 +26,9 @@ def test_run_writes_memory_and_sparsity_per_category(tmp_path):
     assert (memory["part"] == "allocated").any()
     sparsity = pd.read_csv(run / "sparsity.csv")
     assert {"output", "input"} <= set(sparsity["side"])
+    for table in (schemas.MEMORY, schemas.SPARSITY):   # read back through the schema the writer used
+        back = RunDir(run).metrics(table)
+        assert back is not None and back.columns.tolist() == table.names and len(back)
     assert (sparsity["zeros"] <= sparsity["elements"]).all()
     manifest = json.loads((run / "manifest.json").read_text())
     assert any(n.startswith("hardware counters: ") for n in manifest["notes"])

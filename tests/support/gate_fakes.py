@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from nscharacterize.rundir.store import CSV_SCHEMA, TIMINGS, config_hash
+from nscharacterize.rundir.schemas import TIMINGS
+from nscharacterize.rundir.store import config_hash
 from nscharacterize.taxonomy.categories import CATEGORIES as CATS
 
 # workload -> component -> (kind, {category: mean seconds per sample})
@@ -58,7 +59,7 @@ def make_run(path: Path, *, workloads: dict | None = None, n: int = 20, noise: f
     samples = pd.DataFrame(rows, columns=["workload", "component", "kind", "device", "axis", "category", "sample",
                                           "time_s"])
     samples.to_csv(path / "samples.csv", index=False)
-    pd.DataFrame(trows, columns=list(CSV_SCHEMA[TIMINGS])).to_csv(path / "timings.csv", index=False)
+    pd.DataFrame(trows, columns=[c.name for c in TIMINGS.columns if c.required]).to_csv(path / "timings.csv", index=False)
     g = samples.groupby(["workload", "component", "kind", "device", "axis", "category"], sort=False)["time_s"]
     bd = pd.DataFrame({"time_s": g.mean(), "std_s": g.std(), "p25_s": g.quantile(.25), "p75_s": g.quantile(.75),
                        "min_s": g.min(), "max_s": g.max(), "n_samples": g.count()}).reset_index()
