@@ -12,7 +12,6 @@ os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # silence Kineto's start/stop ch
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from nscharacterize.argtypes import Parser, positive, samples  # noqa: E402
 from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_for_signal  # noqa: E402
@@ -168,32 +167,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
-    from nscharacterize.config import load_config
-    from nscharacterize.pipeline import check_device, run
+    from nscharacterize import api
 
-    config = load_config(args.config)
-    if args.nvtx:
-        config = config.model_copy(update={"profiler": config.profiler.model_copy(update={"nvtx": True})})
-    if args.device:
-        check_device(args.device, None, "--device")
     console = _console()
     progress = None if args.quiet else _Progress(console)
     try:
-        outcome = run(config, args.config, device=args.device, out=args.out, samples=args.samples,
-                      trace=args.trace, progress=progress)
+        outcome = api.run(args.config, device=args.device, out=args.out, samples=args.samples,
+                          trace=args.trace, nvtx=args.nvtx, progress=progress)
     finally:
         if progress:
             progress.stop()
-    if not args.quiet and not outcome.breakdown.empty:
-        from nscharacterize.reports.tables import rich_table
+    if not args.quiet:
+        breakdown = outcome.breakdown
+        if not breakdown.empty:
+            from nscharacterize.reports.tables import rich_table
 
-        console.print(rich_table(outcome.breakdown))
+            console.print(rich_table(breakdown))
     for name in outcome.failed:   # the reason, on the terminal even with --quiet; the traceback stays in run.log
         print(f"nscharacterize: workload {name} failed: {outcome.errors.get(name) or '?'} "
-              f"(traceback in {outcome.run.path / 'run.log'})", file=sys.stderr)
+              f"(traceback in {outcome.path / 'run.log'})", file=sys.stderr)
     for note in outcome.notes:
         print(f"nscharacterize: note: {note}", file=sys.stderr)
-    print(outcome.run.path)
+    print(outcome.path)
     return EXIT_FAILED if outcome.failed else EXIT_OK
 
 
@@ -219,113 +214,38 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from nscharacterize.rundir import store as _store
+    from nscharacterize import api
 
-    if _store.is_sweep_dir(args.run_dir):
-        from nscharacterize.reports.sweep_report import render_sweep
+    done = api.report(args.run_dir, reclassify=args.reclassify)
+    for note in done.notes:
+        print(f"nscharacterize: note: {note}", file=sys.stderr)
+    if not done.sweep:
+        from nscharacterize.reports.tables import rich_table
 
-        for path in render_sweep(args.run_dir):
-            print(path)
-        return EXIT_OK
-    from nscharacterize.reports.run_report import render
-    from nscharacterize.results import has_events, reclassify, refresh_views, save_results
-    from nscharacterize.rundir.store import MANIFEST, RunDir, RunDirError, effective_status, mark_killed
-    from nscharacterize.reports.tables import rich_table
-    from nscharacterize.taxonomy.classifier import Taxonomy
-
-    if Path(args.run_dir).is_file():
-        raise RunDirError(args.run_dir, "", "is a file, not a run directory",
-                          "give the folder a run wrote (the last line `run` prints); to run a config: "
-                          "nscharacterize run FILE")
-    run_dir = RunDir(args.run_dir)
-    manifest = run_dir.manifest  # validates the directory before anything is rewritten
-    status = effective_status(manifest)
-    if status == "killed":  # its process died mid-write: rebuild every derived table from the raw rows
-        events, timings = _killed_rows(run_dir)
-        manifest = mark_killed(manifest, run_dir.config)
-        for w in manifest["workloads"]:
-            if w["status"] == "killed":
-                w["samples_done"] = int(timings.loc[timings["workload"] == w["name"], "sample"].nunique())
-        views = save_results(run_dir, events, timings, manifest).views
-        run_dir.drop_logs()  # its rows are in events.parquet and timings.csv now
-        _clear_spool(run_dir)
-        saved = len(timings[["workload", "sample"]].drop_duplicates())
-        print(f"nscharacterize: note: the run's process (pid {manifest.get('pid')}) is gone: marked killed; "
-              f"tables rebuilt from its {saved} saved samples", file=sys.stderr)
-    elif status == "running":  # another process owns the files: show, never write
-        if args.reclassify:
-            raise RunDirError(run_dir.path / MANIFEST, "status", f"the run is still being written (pid "
-                              f"{manifest.get('pid')})", "wait for it to finish, or stop it, then reclassify")
-        print(f"nscharacterize: note: the run is still being written (pid {manifest.get('pid')}); "
-              "the table shows what has finished so far; nothing was rewritten", file=sys.stderr)
-        _console().print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
-        return EXIT_OK
-    events = None
-    if args.reclassify:
-        views = reclassify(run_dir, Taxonomy(_saved_rules(run_dir))).views
-    elif status != "killed":
-        events = run_dir.events() if has_events(run_dir) else None   # read once: the roofline and the page
-        views = refresh_views(run_dir, events)
-    written = render(run_dir, views, events)
-    console = _console()
-    console.print(rich_table(run_dir.breakdown(), title=f"{manifest.get('name')}: runtime by category"))
-    for path in written:
+        _console().print(rich_table(done.breakdown, title=f"{done.manifest.name}: runtime by category"))
+    for path in done.written:
         print(path)
     return EXIT_OK
 
 
-def _killed_rows(run_dir) -> tuple:
-    """The saved events and timings of a killed run, with the samples it finished but had not
-    parsed yet (its spool: nscharacterize/profiler/spool.py), classified by the run's own rules."""
-    import pandas as pd
-
-    from nscharacterize.pipeline import recover_spool
-    from nscharacterize.taxonomy.classifier import Taxonomy
-
-    events, timings = run_dir.events(), run_dir.timings()
-    try:
-        more_events, more_timings = recover_spool(run_dir, Taxonomy(_saved_rules(run_dir)), timings)
-    except Exception as exc:   # a damaged spool must not cost the samples already saved
-        print(f"nscharacterize: warning: {run_dir.path / 'spool'}: its unsaved samples could not be read "
-              f"({type(exc).__name__}: {str(exc)[:120]}); they are left out", file=sys.stderr)
-        return events, timings
-    if len(more_timings):
-        if len(events):
-            events = pd.concat([events, more_events[[c for c in events.columns if c in more_events]]],
-                               ignore_index=True)
-        else:
-            events = more_events
-        timings = pd.concat([timings, more_timings], ignore_index=True) if len(timings) else more_timings
-    return events, timings
-
-
-def _clear_spool(run_dir) -> None:
-    from nscharacterize.profiler.spool import Spool
-    from nscharacterize.rundir.store import SPOOL
-
-    Spool(run_dir.path / SPOOL).clear()
-
-
 def cmd_import_trace(args) -> int:
-    from nscharacterize.import_trace import import_traces
-    from nscharacterize.reports.tables import rich_table
+    from nscharacterize import api
 
-    if args.warmup_steps < 0:
-        from nscharacterize.core.errors import UserError
-
-        raise UserError(None, "--warmup-steps", f"must be 0 or more, not {args.warmup_steps}", "give 0 to keep every step")
-    run = import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps)
+    run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps)
     if not args.quiet:
-        _console().print(rich_table(run.breakdown(), title=f"{args.name}: runtime by category"))
+        from nscharacterize.reports.tables import rich_table
+
+        _console().print(rich_table(run.breakdown, title=f"{args.name}: runtime by category"))
     print(run.path)
     return EXIT_OK
 
 
 def cmd_ncu_import(args) -> int:
+    from nscharacterize.api import saved_rules
     from nscharacterize.ncu_import import import_ncu
     from nscharacterize.rundir.store import RunDir
 
-    done = import_ncu(args.report, args.run_dir, _saved_rules(RunDir(args.run_dir)), component=args.component,
+    done = import_ncu(args.report, args.run_dir, saved_rules(RunDir(args.run_dir)), component=args.component,
                       passes=args.passes, include_warmup=args.include_warmup)
     n = done.notes
     print(f"nscharacterize: {n['placed']} of {n['launches']} kernel launches placed ({n['outside_ranges']} outside "
@@ -336,22 +256,6 @@ def cmd_ncu_import(args) -> int:
     for path in done.written:
         print(path)
     return EXIT_OK
-
-
-def _saved_rules(run_dir) -> dict:
-    """The extra rule files the run was classified with (its config.yaml's taxonomy.rules)."""
-    from nscharacterize.rundir.store import CONFIG, RunDirError
-    from nscharacterize.taxonomy.rules import NAMESPACES
-
-    section = run_dir.config.get("taxonomy") or {}
-    rules = section.get("rules") if isinstance(section, dict) else section
-    rules = rules or {}
-    if not (isinstance(rules, dict) and all(ns in NAMESPACES and isinstance(files, list)
-                                            and all(isinstance(f, str) for f in files)
-                                            for ns, files in rules.items())):
-        raise RunDirError(run_dir.path / CONFIG, "taxonomy.rules", "must map a name space "
-                          f"({', '.join(NAMESPACES)}) to a list of rule files", "re-run or re-copy the run")
-    return rules
 
 
 def cmd_explain(args) -> int:

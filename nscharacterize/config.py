@@ -156,7 +156,13 @@ class Config(_Strict):
 
 def load_config(path: str | Path) -> Config:
     path = Path(path)
-    raw = load_yaml(path, "config file", ConfigError)
+    return config_from_dict(load_yaml(path, "config file", ConfigError), path)
+
+
+def config_from_dict(raw: Any, path: str | Path = "<dict>") -> Config:
+    """A config from its keys (a YAML file's contents, or a dict from the Python API), with every
+    check ``load_config`` makes; ``path`` names it in errors, and its stem is the default name."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError(path, "(top level)", "must be a mapping", "add at least a 'workloads' list")
     try:
@@ -165,7 +171,7 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(path, *describe(exc, Config)) from None
     if config.name is None:
         try:
-            config.name = check_name(path.stem)
+            config.name = check_name(path.stem.strip("<>"))
         except UserError as exc:
             raise ConfigError(path, "name", f"the default name (the file's stem) {exc.what}",
                               "set 'name' in the config") from None

@@ -23,7 +23,7 @@ and are exempt. An inconclusive gate exits 3 (``fail_on_inconclusive``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,13 @@ class Comparison:
 
     def count(self, verdict: str) -> int:
         return sum(r.verdict == verdict for r in self.rows)
+
+    @property
+    def table(self):
+        """The rows as a DataFrame, one column per ``Row`` field (the Python API's view)."""
+        import pandas as pd
+
+        return pd.DataFrame([asdict(r) for r in self.rows], columns=[f.name for f in fields(Row)])
 
     @property
     def share_shifts(self) -> list[Row]:

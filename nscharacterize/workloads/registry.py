@@ -205,8 +205,32 @@ def as_workload(made: Any, name: str) -> Workload:
     raise WorkloadError(f"factory {name!r} returned {type(made).__name__}", "return a Workload or (nn.Module, input_factory)", key="workload")
 
 
+# Factories handed over in-process by the Python API (``nscharacterize.api.run_model``): a model
+# object has no import path, so it gets a reference of its own that only this process resolves.
+LOCAL_PREFIX = "<python>:"
+_LOCAL: dict[str, Callable[..., Any]] = {}
+
+
+def register_local(name: str, factory: Callable[..., Any]) -> str:
+    """A workload reference (``<python>:NAME``) for ``factory`` in this process; ``forget_local``
+    drops it. The caller built the factory itself, so the trust checks of a config's import path
+    do not apply."""
+    ref = f"{LOCAL_PREFIX}{name}"
+    _LOCAL[ref] = factory
+    return ref
+
+
+def forget_local(ref: str) -> None:
+    _LOCAL.pop(ref, None)
+
+
 def resolve_factory(ref: str) -> Callable[..., Any]:
     """Imports and returns the factory, refusing what must not be called with a config's params."""
+    if ref in _LOCAL:
+        return _LOCAL[ref]
+    if ref.startswith(LOCAL_PREFIX):
+        raise WorkloadError(f"{ref!r} was handed over by the Python API of another process",
+                            "re-run it from that Python session (nscharacterize.api.run_model)", key="workload")
     factory = _import_attr(ref, what="workload factory")
     fix = "point at a function you wrote that returns a Workload or (nn.Module, input_factory)"
     if not callable(factory):
