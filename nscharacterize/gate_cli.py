@@ -73,7 +73,7 @@ def _write(option: str, path: str, text: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def _emit(cmp, args: argparse.Namespace) -> int:
-    from nscharacterize.gate import render
+    from nscharacterize.gate import formats as render
 
     _out({"terminal": lambda: render.render_terminal(cmp, args.all), "markdown": lambda: render.render_markdown(cmp),
           "json": lambda: render.render_json(cmp)}[args.format]())

@@ -11,7 +11,7 @@ and never runs a profiler itself except through the CLI, in A/B rounds. One modu
 - ``envdiff``   fingerprint and config differences between two runs
 - ``verdicts``  one row's verdict, the round check, the ``Comparison`` and its exit code
 - ``compare``   ``compare_runs``: the above, in order, for two run directories
-- ``render``    a Comparison as a terminal table, Markdown or JSON
+- ``formats``   a Comparison as a terminal table, Markdown or JSON
 - ``history``   the SQLite history of runs; ``trend`` renders it (text, plot)
 - ``baselines`` named baselines in a folder a repository can commit
 - ``abrun``     same-job interleaved A/B rounds; ``refs`` runs a git ref's own code; ``git`` the git calls

@@ -17,7 +17,7 @@ from nscharacterize.reports.format import fmt_time
 from nscharacterize.reports.html import Section, esc, facts, figure, paragraph, render_page, table
 from nscharacterize.rundir.store import RunDir, RunDirError
 
-from .render import _thresholds, headline
+from .formats import _thresholds, headline
 from .samples import ALL, SUITE, TOTAL
 from .verdicts import Comparison
 

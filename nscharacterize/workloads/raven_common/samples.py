@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .matrices import make_matrix
-from .render import render_matrix
+from .panels import render_matrix
 
 
 def raven_samples(seed: int, n: int, values: int | None, image_size: int) -> list[dict]:
