@@ -142,7 +142,10 @@ def _settle(run: Path, ended: _Ended, env: dict) -> None:
         if manifest is None:
             return
         if manifest.get("status") == "running":  # report could not: the status is made honest at least
-            manifest = store.mark_killed(manifest, {})
+            try:
+                manifest = store.mark_killed(store.parse_manifest(path, manifest), {}).dump()
+            except store.RunDirError:   # not a manifest this version reads: left as it is
+                return
     if manifest.get("status") not in ("killed", "interrupted"):  # it finished, and wrote so, as it was stopped
         return
     rc = ended.proc.returncode
@@ -157,8 +160,8 @@ def _settle(run: Path, ended: _Ended, env: dict) -> None:
                 w.update(status="interrupted", error=why)
     manifest["finished"] = manifest.get("finished") or _now()
     try:
-        atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
-    except OSError:
+        store.RunDir(run).write_manifest(manifest)   # checked against the manifest model
+    except (OSError, store.RunDirError):
         pass
 
 
