@@ -53,6 +53,7 @@ from nscharacterize.profiler import opmetrics
 from nscharacterize.profiler.counters import Counters
 from nscharacterize.profiler.counters import probe as probe_counters
 from nscharacterize.rundir import store
+from nscharacterize.rundir.manifest import SCHEMA, Manifest, WorkloadRecord, not_run
 from nscharacterize.reports.run_report import render, render_tables
 from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
@@ -146,7 +147,7 @@ class _Run:
     samples_override: int | None
     trace: bool
     progress: Any                    # the CLI's progress display (start, advance, finish) or None
-    manifest: dict = field(default_factory=dict)
+    manifest: Manifest = field(init=False)
     failed: list = field(default_factory=list)
     saved: int = 0                                  # samples appended to the logs
     samples: list = field(default_factory=list)     # attributed: per batch of samples
@@ -162,22 +163,27 @@ class _Run:
     _derived_from: int = -1                         # samples in the derived tables last written
     _machine: Recorder | None = None
 
+    @property
+    def _notes(self) -> list[str]:
+        """The manifest's notes, the list the run appends to."""
+        if self.manifest.notes is None:
+            self.manifest.notes = []
+        return self.manifest.notes
+
     def execute(self) -> RunOutcome:
         config = self.config
         # what the machine was doing during the run (load, other processes): the gate's noise evidence
         self._machine = Recorder(threads=torch.get_num_threads()).start()
         self.run_dir.write_yaml(store.CONFIG, config.resolved())
-        self.manifest = {
-            "schema": store.SCHEMA, "run_id": str(uuid.uuid4()), "name": config.name,
-            "config_file": str(self.config_path),
-            "created": _now(), "updated": _now(), "finished": None, "status": "running",
+        self.manifest = Manifest(
+            schema=SCHEMA, run_id=str(uuid.uuid4()), name=config.name or Path(self.config_path).stem, config_file=str(self.config_path),
+            created=_now(), updated=_now(), finished=None, status="running",
             **store.process_identity(),
-            "command": sys.argv, "git_commit": git_commit() or git_commit(str(Path(self.config_path).resolve().parent)),
-            "seed": config.seed, "samples": self.samples_override or config.samples, "warmup": config.warmup,
-            "repeats": config.repeats, "config_hash": config.hash(),
-            "fingerprint": fingerprint(self.device, config.hash()), "workloads": [], "checks": {}, "notes": [],
-        }
-        self.manifest["compensation"] = _compensation(config, self.manifest["fingerprint"])
+            command=list(sys.argv), git_commit=git_commit() or git_commit(str(Path(self.config_path).resolve().parent)),
+            seed=config.seed, samples=self.samples_override or config.samples, warmup=config.warmup,
+            repeats=config.repeats, config_hash=config.hash(),
+            fingerprint=fingerprint(self.device, config.hash()), workloads=[], checks={}, notes=[])
+        self.manifest.compensation = _compensation(config, self.manifest.fingerprint)
         stop: BaseException | None = None
         result = None
         try:
@@ -196,8 +202,8 @@ class _Run:
                 result = self._finish(stop)
         if stop is not None:
             raise stop
-        errors = {w["name"]: w.get("error") or "" for w in self.manifest["workloads"] if w["name"] in self.failed}
-        return RunOutcome(self.run_dir, result, self.failed, self.manifest["notes"], errors)
+        errors = {w.name: w.error or "" for w in self.manifest.workloads if w.name in self.failed}
+        return RunOutcome(self.run_dir, result, self.failed, self._notes, errors)
 
     def _one(self, entry) -> None:
         config = self.config
@@ -207,9 +213,9 @@ class _Run:
             torch=TorchSettings(config.profiler.record_shapes, config.profiler.with_flops, config.profiler.memory),
             trace_dir=self.run_dir.path / store.TRACES if (self.trace or config.profiler.chrome_trace) else None,
             nvtx=config.profiler.nvtx)
-        record = {"name": entry.label, "workload": entry.workload, "params": entry.params,
-                  "samples": n, "samples_done": 0, "status": "running", "error": None}
-        self.manifest["workloads"].append(record)
+        record = WorkloadRecord(name=entry.label, workload=entry.workload, params=entry.params,
+                                samples=n, samples_done=0, status="running", error=None)
+        self.manifest.workloads.append(record)
         self.run_dir.write_manifest(self.manifest)
         started = time.perf_counter()
         machine = Recorder(threads=torch.get_num_threads()).start()
@@ -221,9 +227,9 @@ class _Run:
             classified = self.taxonomy.classify_events(events)
             with _signals_deferred():   # a signal must not split the logs from the manifest
                 self._save_sample(classified, timings)
-                done = index + 1 - record["samples_done"]
-                record["samples_done"] = index + 1
-                self.manifest["updated"] = _now()
+                done = index + 1 - (record.samples_done or 0)
+                record.samples_done = index + 1   # an assignment checks this field alone: no revalidation
+                self.manifest.updated = _now()
                 self.run_dir.write_manifest(self.manifest)
             if self.progress:
                 for _ in range(done):
@@ -231,47 +237,46 @@ class _Run:
 
         try:
             workload = registry.build(entry.workload, entry.params, config.seed)
-            record["components"] = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
+            record.components = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
                                     for c in workload.components]
-            _note_unmeasured(record, self.manifest)
+            _note_unmeasured(record, self._notes)
             compiled = compile_workload(workload, entry.compile, self.device)   # None unless `compile` is set
-            record["info"] = _plain_info(workload.info)
+            record.info = _plain_info(workload.info)
             profile_workload(workload, entry.label, settings, on_sample=on_sample, spool=self._spool())
             if compiled:
                 compiled.finish()   # before the metrics pass re-runs the compiled modules
-            record["info"] = _plain_info(workload.info)   # again: making samples adds to it (compile facts)
+            record.info = _plain_info(workload.info)   # again: making samples adds to it (compile facts)
             self._measure_beyond_time(workload, entry.label)
         except KeyboardInterrupt as exc:
-            record.update(status="interrupted", error=f"interrupted by {_signal_name(exc)}")
+            record.status, record.error = "interrupted", f"interrupted by {_signal_name(exc)}"
             raise
         except RuleFileError as exc:  # the rules cannot classify: no later workload could be either
-            record.update(status="error", error=exc.line())
+            record.status, record.error = "error", exc.line()
             self.failed.append(entry.label)
             raise
         except UserError as exc:  # a workload's definition (WorkloadError), placed in the config
             index = self.config.workloads.index(entry)
-            record.update(status="error", error=exc.located(self.config_path, f"workloads[{index}]").line())
+            record.status, record.error = "error", exc.located(self.config_path, f"workloads[{index}]").line()
             self._log_failure(entry.label)
         except SystemExit as exc:  # sys.exit() inside a workload or factory ends the workload, not the run
-            record.update(status="error", error=f"the workload called sys.exit({exc.code!r})")
+            record.status, record.error = "error", f"the workload called sys.exit({exc.code!r})"
             self._log_failure(entry.label)
         except BaseException as exc:  # a failing workload must not take the others down, whatever it
             # raises: an Exception, GeneratorExit or a BaseException subclass of its own
-            record.update(status="error", error=f"{type(exc).__name__}: {exc}".splitlines()[0] + _where(exc))
+            record.status, record.error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0] + _where(exc)
             self._log_failure(entry.label)
         else:
-            record["status"] = "ok"
+            record.status = "ok"
             log.info("workload %s: %d samples", entry.label, n)
         finally:
-            record["seconds"] = round(time.perf_counter() - started, 3)
-            record["machine"] = machine.stop()
+            record.seconds = round(time.perf_counter() - started, 3)
             timings = self._all_timings()
             mine = timings[timings["workload"] == entry.label]
-            record["machine"]["repeat_spread"] = repeat_spread(mine) if len(mine) else None
+            record.machine = {**machine.stop(), "repeat_spread": repeat_spread(mine) if len(mine) else None}
             _restore_cwd(cwd)
             _restore_streams(streams)
             if self.progress:
-                self.progress.finish(task, ok=record["status"] == "ok")
+                self.progress.finish(task, ok=record.status == "ok")
 
     def _measure_beyond_time(self, workload, label: str) -> None:
         """Memory, sparsity and counters per category (config ``metrics``): one extra pass per sample
@@ -283,8 +288,8 @@ class _Run:
         counters = None
         if m.counters:
             found = probe_counters()
-            if found.line() not in self.manifest["notes"]:
-                self.manifest["notes"].append(found.line())
+            if found.line() not in self._notes:
+                self._notes.append(found.line())
             counters = Counters(found.events) if found.available else None
         taxonomy = self.taxonomy
 
@@ -298,7 +303,7 @@ class _Run:
                 sparsity=m.sparsity, tolerance=m.tolerance, counters=counters)
         except Exception as exc:  # e.g. a compiled module that refuses a dispatch mode
             note = f"{label}: memory/sparsity pass failed ({type(exc).__name__}: {exc}".splitlines()[0] + ")"
-            self.manifest["notes"].append(note)
+            self._notes.append(note)
             log.warning("%s\n%s", note, traceback.format_exc())
             return
         finally:
@@ -318,28 +323,26 @@ class _Run:
     def _finish(self, stop: BaseException | None) -> pd.DataFrame:
         """Final statuses, every table, table.md and the figures, whatever stopped the run."""
         manifest = self.manifest
-        started = {w["name"] for w in manifest["workloads"]}
+        started = {w.name for w in manifest.workloads}
         for entry in self.config.workloads:
             if entry.label not in started:
-                manifest["workloads"].append({"name": entry.label, "workload": entry.workload,
-                                              "params": entry.params, "samples": 0, "samples_done": 0,
-                                              "status": "not_run", "error": "the run stopped before it started"})
+                manifest.workloads.append(not_run(entry.label, entry.workload, entry.params,
+                                                  "the run stopped before it started"))
         if isinstance(stop, KeyboardInterrupt):
-            manifest["status"] = "interrupted"
-            manifest["error"] = f"interrupted by {_signal_name(stop)}"
+            manifest.status, manifest.error = "interrupted", f"interrupted by {_signal_name(stop)}"
         elif stop is not None:
-            manifest["status"] = "failed"
-            manifest["error"] = (stop.line() if isinstance(stop, UserError)
-                                 else f"{type(stop).__name__}: {stop}".splitlines()[0])
+            manifest.status = "failed"
+            manifest.error = (stop.line() if isinstance(stop, UserError)
+                              else f"{type(stop).__name__}: {stop}".splitlines()[0])
         elif not self.failed:
-            manifest["status"] = "ok"
+            manifest.status = "ok"
         else:
-            manifest["status"] = "failed" if len(self.failed) == len(manifest["workloads"]) else "partial"
-        manifest["finished"] = _now()
+            manifest.status = "failed" if len(self.failed) == len(manifest.workloads) else "partial"
+        manifest.finished = _now()
         if self._machine is not None:
-            manifest["machine"] = self._machine.stop()
             timings = self._all_timings()
-            manifest["machine"]["repeat_spread"] = repeat_spread(timings) if len(timings) else None
+            manifest.machine = {**self._machine.stop(),
+                                "repeat_spread": repeat_spread(timings) if len(timings) else None}
         if stop is None:   # a stopped run (Ctrl-C, a signal, a bug) does not wait for a measurement
             _record_ceilings(manifest, self.dtypes, self.device)
         self._save_spooled()
@@ -375,7 +378,7 @@ class _Run:
             return
         events = pd.concat([e for e, _t in self.pending], ignore_index=True)
         timings = pd.concat([t for _e, t in self.pending], ignore_index=True)
-        attribution = attribute(events, timings, self.manifest.get("compensation"))
+        attribution = attribute(events, timings, self.manifest.compensation)
         self.samples.append(attribution.samples)
         self.checks.append(attribution.checks)
         self.pending, self.pending_rows = [], 0
@@ -399,10 +402,10 @@ class _Run:
             return
         if len(timings):
             self._save_sample(events, timings)
-            for w in self.manifest["workloads"]:
-                got = timings.loc[timings["workload"] == w["name"], "sample"]
+            for w in self.manifest.workloads:
+                got = timings.loc[timings["workload"] == w.name, "sample"]
                 if len(got):
-                    w["samples_done"] = max(w.get("samples_done", 0), int(got.max()) + 1)
+                    w.samples_done = max(w.samples_done or 0, int(got.max()) + 1)
         self._spool().clear()
 
     def _write_all(self) -> pd.DataFrame:
@@ -420,7 +423,7 @@ class _Run:
             self.run_dir.write_manifest(self.manifest)  # the tables are up to date: statuses only
             return self._views
         self._derived_from = self.saved
-        self.manifest["updated"] = _now()
+        self.manifest.updated = _now()
         if not self.samples:   # nothing measured yet: every table, empty, from the empty frames
             results = save_results(self.run_dir, self.taxonomy.classify_events(empty_events()),
                                    self._all_timings(), self.manifest, with_roofline=False)
@@ -504,18 +507,19 @@ def _restore_streams(streams: tuple) -> None:
         setattr(sys, name, saved)
 
 
-def _note_unmeasured(record: dict, manifest: dict) -> None:
+def _note_unmeasured(record: WorkloadRecord, notes: list[str]) -> None:
     """Marks cProfile components that cannot be measured by function here (an outer profiler holds
     the hook, see nscharacterize/profiler/cprofile_backend.py) and says why, once per workload, in one line."""
     why = cprofile_backend.conflict()
-    names = [c["name"] for c in record["components"] if c["profiler"] == "cprofile"]
+    components = record.components or []
+    names = [c["name"] for c in components if c["profiler"] == "cprofile"]
     if not why or not names:
         return
-    for c in record["components"]:
+    for c in components:
         if c["name"] in names:
             c["unmeasured"] = why
-    line = f"{record['name']}: {', '.join(names)} not measured by function (all its time is Other): {why}"
-    manifest["notes"].append(line)
+    line = f"{record.name}: {', '.join(names)} not measured by function (all its time is Other): {why}"
+    notes.append(line)
     log.warning(line)
 
 
@@ -552,11 +556,11 @@ def _compensation(config: Config, fp: dict) -> dict:
     return {**entry, **{k: cost[k] for k in ("torch", "cprofile", "settings", "measured_at", "cache_file") if k in cost}}
 
 
-def _record_ceilings(manifest: dict, recorded: set, device: str) -> None:
+def _record_ceilings(manifest: Manifest, recorded: set, device: str) -> None:
     """The machine's roofline ceilings, for the dtypes the run's ops computed in (cached per machine)."""
     try:
         dtypes = {ceiling_key(d) for names in recorded for d in names.split(",")}
-        manifest["ceilings"] = measured_ceilings(manifest["fingerprint"], sorted(d for d in dtypes if d), device)
+        manifest.ceilings = measured_ceilings(manifest.fingerprint, sorted(d for d in dtypes if d), device)
     except Exception as exc:  # the ceilings complete a run; they must not fail it
         log.warning("could not measure the machine's ceilings: %s", exc)
 

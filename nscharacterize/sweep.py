@@ -28,6 +28,8 @@ from nscharacterize.config import Config, ConfigError, point_config, point_name 
 from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from nscharacterize.core.fileio import atomic_write_text, dump_yaml
 from nscharacterize.rundir import store
+from nscharacterize.rundir.errors import RunDirError
+from nscharacterize.rundir.manifest import Manifest, mark_killed, parse_manifest
 
 EXECUTORS = ("serial", "ray")
 ATTEMPTS = 2            # a point whose process dies is retried once
@@ -129,40 +131,48 @@ def _settle(run: Path, ended: _Ended, env: dict) -> None:
     rebuilds its tables from every saved sample. A point that ended by itself is left as it wrote
     itself."""
     path = run / store.MANIFEST
-    manifest = _read_json(path)
-    if manifest is None or (ended.stopped is None and manifest.get("status") != "running"):
+    manifest = _read_manifest(path)
+    if manifest is None or (ended.stopped is None and manifest.status != "running"):
         return
-    if manifest.get("status") == "running":  # gone before its final record: no handler could run
+    if manifest.status == "running":  # gone before its final record: no handler could run
         try:
             subprocess.run([sys.executable, "-m", "nscharacterize.cli", "report", str(run)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         except (OSError, subprocess.SubprocessError):
             pass
-        manifest = _read_json(path)
+        manifest = _read_manifest(path)
         if manifest is None:
             return
-        if manifest.get("status") == "running":  # report could not: the status is made honest at least
-            try:
-                manifest = store.mark_killed(store.parse_manifest(path, manifest), {}).dump()
-            except store.RunDirError:   # not a manifest this version reads: left as it is
-                return
-    if manifest.get("status") not in ("killed", "interrupted"):  # it finished, and wrote so, as it was stopped
+        if manifest.status == "running":  # report could not: the status is made honest at least
+            manifest = mark_killed(manifest, {})
+    if manifest.status not in ("killed", "interrupted"):  # it finished, and wrote so, as it was stopped
         return
     rc = ended.proc.returncode
     why = ended.stopped or (f"the point's process was killed by signal {-rc}" if rc < 0 else
                             f"the point's process ended (exit status {rc}) before its final record")
-    own = manifest.get("error")
-    manifest["error"] = f"{own}; {why}" if isinstance(own, str) and own else why
+    manifest.error = f"{manifest.error}; {why}" if manifest.error else why
     if ended.stopped:
-        manifest["status"] = "interrupted"
-        for w in manifest.get("workloads") or []:
-            if isinstance(w, dict) and w.get("status") in ("running", "killed"):
-                w.update(status="interrupted", error=why)
-    manifest["finished"] = manifest.get("finished") or _now()
+        manifest.status = "interrupted"
+        for w in manifest.workloads:
+            if w.status in ("running", "killed"):
+                w.status, w.error = "interrupted", why
+    manifest.finished = manifest.finished or _now()
     try:
-        store.RunDir(run).write_manifest(manifest)   # checked against the manifest model
-    except (OSError, store.RunDirError):
+        store.RunDir(run).write_manifest(manifest)
+    except OSError:
         pass
+
+
+def _read_manifest(path: Path) -> Manifest | None:
+    """A point's manifest, typed; None when it is missing or not one this version reads (it is
+    then left as it is)."""
+    data = _read_json(path)
+    if data is None:
+        return None
+    try:
+        return parse_manifest(path, data)
+    except RunDirError:
+        return None
 
 
 def _read_json(path: Path) -> dict | None:

@@ -170,13 +170,14 @@ def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:
         dest.write_csv(store.TIMINGS, pd.concat(timings, ignore_index=True))
     dest.write_csv(store.BREAKDOWN, breakdown(merged))
     dest.write_yaml(store.CONFIG, opened[0][0].config)
-    manifest = dict(opened[0][1])
-    manifest["run_id"] = str(uuid.uuid4())
-    manifest["ab"] = {"label": label, "rounds": [str(d) for d in run_dirs],
-                      "run_ids": [m.get("run_id") for _, m in opened],
-                      "created": [m.get("created") for _, m in opened],
-                      "machine": [m.get("machine") for _, m in opened]}   # each round's machine noise
-    manifest.pop("machine", None)   # the first round's record is not the merged run's
+    # the first round's typed manifest, made the merged run's: a new identity and the rounds it holds
+    manifest = opened[0][0].read_manifest().model_copy(deep=True)
+    manifest.run_id = str(uuid.uuid4())
+    manifest.ab = {"label": label, "rounds": [str(d) for d in run_dirs],
+                   "run_ids": [m.get("run_id") for _, m in opened],
+                   "created": [m.get("created") for _, m in opened],
+                   "machine": [m.get("machine") for _, m in opened]}   # each round's machine noise
+    manifest.machine = None   # the first round's record is not the merged run's
     dest.write_manifest(manifest)
     return out
 

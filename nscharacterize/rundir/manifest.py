@@ -2,8 +2,9 @@
 
 A run's manifest is written by five writers (a run, ``import-trace``, an A/B merge, the recovery
 of a killed run, and each sweep point, which is a run), all through ``RunDir.write_manifest``,
-which writes a ``Manifest`` (a writer that keeps a dict while it runs has it checked against the
-model at every write), so a field has one name and one type wherever it comes from, and a
+which writes a ``Manifest``: each writer builds the model (a run builds it once and updates its
+fields as it goes; an assignment checks just that field, so the write after every sample costs
+a dump, not a validation), so a field has one name and one type wherever it comes from, and a
 manifest a reader would refuse is never written. Written with ``exclude_unset``: a field a writer
 never set is not written, one it set to None is written as null. Reading checks the same model; a
 field it does not know is kept (``extra="allow"``), so a newer writer's manifest still opens.
@@ -73,6 +74,7 @@ class Manifest(_Model):
     repeats: int
     config_hash: str | None = None
     git_commit: str | None = None
+    command: list[str] | None = None   # the command line that made the run
     run_id: str | None = None          # a UUID per run: the gate's identity of a run (older runs lack it)
     checks: dict
     pid: int | None = None             # the writer's process (store.process_identity)
@@ -87,6 +89,7 @@ class Manifest(_Model):
     ceilings: dict | None = None       # the machine's roofline ceilings (profiler/ceilings.py)
     compensation: dict | None = None   # the profiler's cost per event and the mode (profiler/calibration.py)
     imported_traces: list[str] | None = None   # import-trace: the trace files, resolved
+    notes: list[str] | None = None     # what the run says about itself (unmeasured components, failed passes)
     ab: dict | None = None             # an A/B merge: label, rounds, their run_ids and creation times
 
 
