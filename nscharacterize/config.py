@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nscharacterize.core.errors import UserError
 from nscharacterize.core.fileio import load_yaml
 from nscharacterize.core.validation import describe
-from nscharacterize.rundir.store import check_name, config_hash
+from nscharacterize.rundir.manifest import config_hash
+from nscharacterize.rundir.store import check_name
 from nscharacterize.taxonomy.rules import NAMESPACES
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.base import WorkloadError

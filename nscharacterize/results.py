@@ -16,17 +16,13 @@ from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 
-def save_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, manifest: Manifest | dict, *,
+def save_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, manifest: Manifest, *,
                  with_roofline: bool = True) -> Results:
     """Derives every table from classified ``events`` and ``timings`` and writes events, timings,
     samples, checks, breakdown, the views, and the manifest with its ``checks`` summary from the
-    same checks (so the two never disagree). ``manifest``: the typed model, or the dict a run
-    keeps while it runs (checked against the model when written)."""
-    if isinstance(manifest, Manifest):
-        compensation, ceilings = manifest.compensation, manifest.ceilings
-    else:
-        compensation, ceilings = manifest.get("compensation"), manifest.get("ceilings")
-    results = derive(events, timings, compensation=compensation, ceilings=ceilings, with_roofline=with_roofline)
+    same checks (so the two never disagree)."""
+    results = derive(events, timings, compensation=manifest.compensation, ceilings=manifest.ceilings,
+                     with_roofline=with_roofline)
     run.write_parquet(store.EVENTS, events)
     run.write_csv(store.TIMINGS, timings)
     _save(run, results, manifest)
@@ -34,7 +30,7 @@ def save_results(run: RunDir, events: pd.DataFrame, timings: pd.DataFrame, manif
 
 
 def save_attributed(run: RunDir, samples: pd.DataFrame, checks: pd.DataFrame, timings: pd.DataFrame,
-                    manifest: Manifest | dict, event_rows: int) -> Results:
+                    manifest: Manifest, event_rows: int) -> Results:
     """``save_results`` from an attribution already made (a run attributes its samples in batches
     as they finish), without the roofline: a run in progress does not show it; its end does
     (``refresh_views``)."""
@@ -43,14 +39,11 @@ def save_attributed(run: RunDir, samples: pd.DataFrame, checks: pd.DataFrame, ti
     return results
 
 
-def _save(run: RunDir, results: Results, manifest: Manifest | dict) -> None:
+def _save(run: RunDir, results: Results, manifest: Manifest) -> None:
     run.write_csv(store.SAMPLES, results.samples)
     run.write_csv(store.CHECKS, results.checks)
     run.write_csv(store.BREAKDOWN, results.breakdown)
-    if isinstance(manifest, Manifest):
-        manifest.checks = results.checks_summary
-    else:
-        manifest["checks"] = results.checks_summary
+    manifest.checks = results.checks_summary
     run.write_manifest(manifest)
     save_views(run, results.views)
 

@@ -29,7 +29,7 @@ from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from nscharacterize.core.fileio import atomic_write_text, dump_yaml
 from nscharacterize.rundir import store
 from nscharacterize.rundir.errors import RunDirError
-from nscharacterize.rundir.manifest import Manifest, mark_killed, parse_manifest
+from nscharacterize.rundir.manifest import SCHEMA, Manifest, mark_killed, parse_manifest
 
 EXECUTORS = ("serial", "ray")
 ATTEMPTS = 2            # a point whose process dies is retried once
@@ -274,7 +274,7 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
     sweep_dir = store.create_run_path(out or config.output, f"{name}-sweep")
     points = config.sweep.points()
     cpus = config.threads or 1
-    manifest: dict[str, Any] = {"schema": store.SCHEMA, "kind": "sweep", "sweep_id": uuid.uuid4().hex, "name": name,
+    manifest: dict[str, Any] = {"schema": SCHEMA, "kind": "sweep", "sweep_id": uuid.uuid4().hex, "name": name,
                 "config_file": str(config_path), "created": _now(), "finished": None, "status": "running",
                 "executor": executor, "ray_address": ray_address, "device": device or config.device,
                 "parameters": config.sweep.parameters, "mode": config.sweep.mode, "x": config.sweep.x_parameter,

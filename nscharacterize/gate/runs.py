@@ -1,7 +1,7 @@
 """Opening a run directory for the gate.
 
 ``reports.store.RunDir`` validates everything the gate reads when it loads it: the manifest's
-fingerprint, workload records, identity and hash fields (``store.Manifest``), and samples.csv's
+fingerprint, workload records, identity and hash fields (``rundir.manifest.Manifest``), and samples.csv's
 columns, including ``kind``, with finite times. A run that lacks them is reported there as
 damaged, never as an environment change or a crash later; this module adds no checks of its own.
 """

@@ -29,8 +29,7 @@ from nscharacterize.core.fileio import atomic_write, dump_yaml, parse_yaml
 
 from . import samplelog, schemas
 from .errors import RunDirError
-from .manifest import (  # noqa: F401  (the manifest's names, where readers of the run directory look)
-    RUN_STATUSES, SCHEMA, WORKLOAD_STATUSES, Manifest, WorkloadRecord, config_hash, mark_killed, parse_manifest)
+from .manifest import Manifest, config_hash, parse_manifest
 
 CONFIG = "config.yaml"
 MANIFEST = "manifest.json"
@@ -175,11 +174,11 @@ class RunDir:
         samplelog.remove(self.path)
 
     # ---- reading -------------------------------------------------------------------------------
-    def write_manifest(self, manifest: Manifest | dict) -> Path:
-        """manifest.json: the only way a manifest is written. A dict (a run keeps one while it
-        runs) is checked against ``Manifest`` first, so no writer writes what a reader refuses."""
+    def write_manifest(self, manifest: Manifest) -> Path:
+        """manifest.json: the only way a manifest is written, from the typed model every writer
+        builds (``rundir.manifest``), so no writer writes what a reader refuses."""
         if not isinstance(manifest, Manifest):
-            manifest = parse_manifest(self.path / MANIFEST, json.loads(json.dumps(manifest, default=str)))
+            raise TypeError(f"write_manifest takes a Manifest, not a {type(manifest).__name__}")
         return self.write_json(MANIFEST, manifest.dump())
 
     @property

@@ -9,7 +9,7 @@ import pandas as pd
 import yaml
 
 from nscharacterize.rundir.schemas import TIMINGS
-from nscharacterize.rundir.store import config_hash
+from nscharacterize.rundir.manifest import config_hash
 from nscharacterize.taxonomy.categories import CATEGORIES as CATS
 
 # workload -> component -> (kind, {category: mean seconds per sample})
