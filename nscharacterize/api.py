@@ -141,9 +141,9 @@ def report(run_dir: str | Path, *, reclassify: bool = False) -> Report:
     from nscharacterize.results import has_events, reclassify as reclassify_run, refresh_views, save_results
 
     if is_sweep_dir(run_dir):
-        from nscharacterize.reports.sweep_report import render_sweep
+        from nscharacterize.sweep import report_sweep
 
-        return Report(Path(run_dir), written=list(render_sweep(run_dir)), sweep=True)
+        return Report(Path(run_dir), written=list(report_sweep(run_dir)), sweep=True)
     if Path(run_dir).is_file():
         raise RunDirError(run_dir, "", "is a file, not a run directory",
                           "give the folder a run wrote (the last line `run` prints); to run a config: "

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from nscharacterize.config import Config, ConfigError, point_config, point_name  # noqa: F401 (point_name: API)
 from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from nscharacterize.core.fileio import atomic_write_text, dump_yaml
+from nscharacterize.core.fileio import atomic_write, atomic_write_text, dump_yaml
 from nscharacterize.rundir import store
 from nscharacterize.rundir.errors import RunDirError
 from nscharacterize.rundir.manifest import SCHEMA, Manifest, mark_killed, parse_manifest
@@ -266,8 +266,6 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
           ray_cpus: int | None = None, device: str | None = None, out: str | None = None,
           log: Callable[[str], None] = lambda msg: None) -> Path:
     """Runs every point of ``config.sweep``; returns the sweep directory."""
-    from nscharacterize.reports.sweep_report import render_sweep
-
     if config.sweep is None:
         raise ConfigError(config_path, "sweep", "missing", "add a sweep: block with parameters (see docs/guide/sweeps.md)")
     name = config.name or Path(config_path).stem
@@ -344,8 +342,41 @@ def sweep(config: Config, config_path: str, *, executor: str = "serial", ray_add
         ex.close()
         manifest["finished"] = _now()
         _write_manifest(sweep_dir, manifest)
-        render_sweep(sweep_dir)
+        report_sweep(sweep_dir)
     return sweep_dir
+
+
+def report_sweep(sweep_dir: str | Path) -> list[Path]:
+    """A sweep's report from whatever points finished: the scaling table derived here
+    (``attribution.scaling``) and written as scaling.csv, then drawn by ``reports.sweep_report``
+    (table.md, scaling.png, report.html), which computes nothing. Also ``report SWEEP_DIR``."""
+    from nscharacterize.attribution.scaling import scaling_table
+    from nscharacterize.reports.sweep_report import load_sweep, render_sweep
+
+    sweep_dir = Path(sweep_dir)
+    manifest = load_sweep(sweep_dir)
+    table = scaling_table(finished_points(sweep_dir, manifest), manifest["x"])
+    written = [atomic_write(sweep_dir / store.SCALING, lambda tmp: table.to_csv(tmp, index=False))]
+    return written + render_sweep(sweep_dir, manifest, table)
+
+
+def finished_points(sweep_dir: Path, manifest: dict) -> list:
+    """The points with samples (``attribution.scaling.Point``): those that ran to a status and
+    wrote their tables; a point killed before it wrote them is left out."""
+    from nscharacterize.attribution.scaling import Point
+
+    points = []
+    for rec in manifest["points"]:
+        if not rec.get("run_dir") or rec.get("status") not in ("ok", "partial", "failed"):
+            continue
+        run = store.RunDir(sweep_dir / rec["run_dir"])
+        try:
+            samples = run.samples()
+        except RunDirError:
+            continue
+        if len(samples):
+            points.append(Point(dict(rec["params"]), samples))
+    return points
 
 
 def _describe(result) -> str:

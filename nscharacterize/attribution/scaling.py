@@ -119,10 +119,3 @@ def side_totals(samples: pd.DataFrame) -> pd.DataFrame:
 
 def _join(values: np.ndarray) -> str:
     return ";".join(f"{v:.6g}" for v in values)
-
-
-def split(text: str) -> np.ndarray:
-    """The inverse of the ';'-joined columns of scaling.csv."""
-    if not isinstance(text, str) or not text:
-        return np.array([])
-    return np.array([float(v) for v in text.split(";")])

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from nscharacterize.attribution.scaling import split
 from nscharacterize.taxonomy.categories import LABELS
 
 from nscharacterize.rundir import store
 from .format import fmt_time
+from .sweep_report import split
 from .html import sweep_page, write_page
 
 

@@ -1,4 +1,6 @@
-"""A sweep directory's report: scaling.csv, table.md and scaling.png, from whatever points finished."""
+"""A sweep directory's report: table.md, scaling.png and report.html, drawn from the scaling table
+the app layer derived (``sweep.report_sweep``: ``attribution.scaling`` over the points that
+finished) and wrote as scaling.csv; this module computes nothing."""
 from __future__ import annotations
 
 import math
@@ -9,13 +11,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from nscharacterize.attribution.scaling import Point, scaling_table, split
 from nscharacterize.core.fileio import atomic_write, atomic_write_text
 from nscharacterize.taxonomy.categories import COLORS, LABELS
 
 from nscharacterize.rundir import store
 from .format import fmt_time, markdown_table
-from nscharacterize.rundir.store import RunDir, RunDirError
+from nscharacterize.rundir.store import RunDirError
 
 SIDE_COLORS = {"neural": "#1f77b4", "symbolic": "#d62728"}
 MIN_SHARE = 0.02   # categories below this share of the component at every point are left off the figure
@@ -50,6 +51,13 @@ class _SweepManifest(_Loose):
     points: list[_PointRecord]
 
 
+def split(text: str) -> np.ndarray:
+    """The inverse of scaling.csv's ';'-joined columns (``attribution.scaling`` joins them)."""
+    if not isinstance(text, str) or not text:
+        return np.array([])
+    return np.array([float(v) for v in text.split(";")])
+
+
 def load_sweep(sweep_dir: str | Path) -> dict:
     path = Path(sweep_dir) / store.SWEEP_MANIFEST
     if not path.is_file():
@@ -67,28 +75,11 @@ def load_sweep(sweep_dir: str | Path) -> dict:
     return data
 
 
-def finished_points(sweep_dir: Path, manifest: dict) -> list[Point]:
-    points = []
-    for rec in manifest["points"]:
-        if not rec.get("run_dir") or rec.get("status") not in ("ok", "partial", "failed"):
-            continue
-        run = RunDir(sweep_dir / rec["run_dir"])
-        try:
-            samples = run.samples()
-        except RunDirError:
-            continue   # a point killed before it wrote its tables
-        if len(samples):
-            points.append(Point(dict(rec["params"]), samples))
-    return points
-
-
-def render_sweep(sweep_dir: str | Path) -> list[Path]:
+def render_sweep(sweep_dir: str | Path, manifest: dict, table: pd.DataFrame) -> list[Path]:
+    """table.md, scaling.png and report.html of a sweep from its manifest and its scaling table
+    (scaling.csv, as ``sweep.report_sweep`` derived it)."""
     sweep_dir = Path(sweep_dir)
-    manifest = load_sweep(sweep_dir)
-    points = finished_points(sweep_dir, manifest)
-    table = scaling_table(points, manifest["x"])
-    written = [atomic_write(sweep_dir / store.SCALING, lambda tmp: table.to_csv(tmp, index=False)),
-               atomic_write_text(sweep_dir / store.TABLE, sweep_markdown(manifest, table))]
+    written = [atomic_write_text(sweep_dir / store.TABLE, sweep_markdown(manifest, table))]
     fig = scaling_figure(table)
     if fig is not None:
         import matplotlib.pyplot as plt

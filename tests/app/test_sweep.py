@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from clirun import run_cli, write_config
-from nscharacterize.attribution.scaling import Point, bootstrap_exponent, fit_power_law, scaling_table, split
+from nscharacterize.attribution.scaling import Point, bootstrap_exponent, fit_power_law, scaling_table
+from nscharacterize.reports.sweep_report import split
 
 
 def test_power_law_fit_recovers_a_known_exponent():
