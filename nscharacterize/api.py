@@ -245,15 +245,18 @@ def import_traces(paths: list[str | Path], *, out: str | Path = "runs", name: st
 
 
 def compare(base: str | Path, new: str | Path, *, settings: str | Path | None = None,
-            allow_env_change: bool = False, **thresholds):
+            allow_env_change: bool = False, option_names: dict[str, str] | None = None, **thresholds):
     """Compares two saved runs per category (``nscharacterize compare BASE NEW``). ``thresholds``
     are ``compare:`` keys (rel_threshold, abs_floor_s, alpha, test, ...), above the new run's
     config and the ``settings`` file. Returns the gate's ``Comparison``: ``.rows`` (``.table`` as
-    a DataFrame) and ``.exit_code`` (1 on a regression, 3 when the evidence does not decide)."""
+    a DataFrame) and ``.exit_code`` (1 on a regression, 3 when the evidence does not decide).
+    ``option_names``: what a bad threshold is called in its error (the CLI's ``--rel-threshold``;
+    by default ``rel_threshold=``)."""
     from nscharacterize.gate import settings as gate_settings
     from nscharacterize.gate.compare import compare_runs
 
-    options = {k: (f"{k}=", v) for k, v in thresholds.items()}
+    names = option_names or {}
+    options = {k: (names.get(k, f"{k}="), v) for k, v in thresholds.items()}
     chosen = gate_settings.for_run(new, settings, options)
     return compare_runs(base, new, chosen, allow_env_change=allow_env_change)
 

@@ -89,9 +89,9 @@ def _emit(cmp, args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """compare BASE NEW | compare --baseline NAME NEW | compare --configs A B | compare --refs A B CONFIG"""
-    from nscharacterize.gate import baselines
-    from nscharacterize.gate.compare import compare_runs
+    """compare BASE NEW | compare --baseline NAME NEW | compare --configs A B | compare --refs A B CONFIG:
+    the two-run forms are ``api.compare`` and ``api.baseline_gate``; A/B rounds are ``_ab``."""
+    from nscharacterize import api
 
     modes = sum(bool(x) for x in (args.baseline, args.configs, args.refs))
     if modes > 1:
@@ -109,14 +109,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if len(args.runs) != 1:
             raise CompareError("compare", "NEW_RUN", f"--baseline takes exactly one run, got {len(args.runs)}",
                                "use `compare --baseline NAME NEW_RUN`")
-        base, new = baselines.path(args.baseline, args.store), Path(args.runs[0])
-    else:
-        if len(args.runs) != 2:
-            raise CompareError("compare", "BASE_RUN NEW_RUN", f"expected two run directories, got {len(args.runs)}",
-                               "use `compare BASE_RUN NEW_RUN` or `compare --baseline NAME NEW_RUN`")
-        base, new = Path(args.runs[0]), Path(args.runs[1])
-    chosen = settings.for_run(new, args.settings, _options(args))
-    return _emit(compare_runs(base, new, chosen, allow_env_change=args.allow_env_change), args)
+    elif len(args.runs) != 2:
+        raise CompareError("compare", "BASE_RUN NEW_RUN", f"expected two run directories, got {len(args.runs)}",
+                           "use `compare BASE_RUN NEW_RUN` or `compare --baseline NAME NEW_RUN`")
+    common = dict(settings=args.settings, allow_env_change=args.allow_env_change, option_names=OPTIONS,
+                  **{field: getattr(args, field, None) for field in OPTIONS})
+    if args.baseline:
+        return _emit(api.baseline_gate(Path(args.runs[0]), args.baseline, store=args.store, **common), args)
+    return _emit(api.compare(Path(args.runs[0]), Path(args.runs[1]), **common), args)
 
 
 def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, refs: tuple[str, str] | None = None) -> int:
