@@ -20,7 +20,7 @@ import pandas as pd
 from nscharacterize.pipeline import _Run
 from nscharacterize.profiler.events import events_frame
 from nscharacterize.profiler.session import TIMING_COLUMNS
-from nscharacterize.rundir import store
+from nscharacterize.rundir.manifest import SCHEMA, Manifest
 from nscharacterize.rundir.store import RunDir
 from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -42,14 +42,14 @@ def main(rows: int = 100_000, samples: int = 2_000) -> None:
     frames = [_sample(s, per, taxonomy, rng) for s in range(samples)]
     with tempfile.TemporaryDirectory() as tmp:
         run = _Run(None, "bench.yaml", RunDir.create(tmp, "bench"), taxonomy, "cpu", None, False, None)
-        run.manifest = {"schema": 1, "name": "bench", "status": "running", "created": "now", "seed": 0,
-                        "samples": samples, "warmup": 0, "repeats": 1, "config_hash": "0", "fingerprint": {},
-                        "checks": {}, "workloads": []}
+        run.manifest = Manifest(schema=SCHEMA, name="bench", status="running", created="now", seed=0,
+                                samples=samples, warmup=0, repeats=1, config_hash="0", fingerprint={},
+                                checks={}, workloads=[], notes=[])
         cost = []
         for ev, tm in frames:   # what the run does after each sample (pipeline._Run._one's on_sample)
             start = time.perf_counter()
             run._save_sample(ev, tm)
-            run.run_dir.write_json(store.MANIFEST, run.manifest)
+            run.run_dir.write_manifest(run.manifest)
             cost.append(time.perf_counter() - start)
         start = time.perf_counter()
         run._write_all()
