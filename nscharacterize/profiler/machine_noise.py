@@ -103,6 +103,11 @@ class Recorder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2 * PERIOD_S)
+            if not self._samples:   # an interval shorter than a period, or a sampler that never got the
+                # CPU on a loaded machine: one reading now (this thread is the reader, as the sampler is)
+                r = _runnable()
+                if r is not None:
+                    self._samples.append(r)
         wall = max(time.monotonic() - self._t0, 1e-9)
         own = time.process_time() - self._own0
         ticks = _cpu_ticks()

@@ -23,6 +23,13 @@ def test_recorder_measures_own_and_other_cpu_time():
     json.dumps(m)                                                     # plain numbers for the manifest
 
 
+def test_an_interval_shorter_than_the_sampling_period_still_has_a_contention():
+    """A workload faster than one sampling period (or a sampler starved on a loaded machine) must not
+    leave the gate without its contention figure."""
+    m = Recorder(threads=1).start().stop()
+    assert m["runnable_mean"] is not None and m["contention"] is not None and m["contention"] >= 1.0
+
+
 def test_repeat_spread_is_the_median_relative_range_of_repeats():
     t = pd.DataFrame({"wall_s": [1.0, 2.0, 1.0], "wall_min_s": [0.9, 1.8, 1.0], "wall_max_s": [1.1, 2.6, 1.0],
                       "repeats": [3, 3, 1]})
