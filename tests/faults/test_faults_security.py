@@ -88,7 +88,7 @@ def test_the_projects_own_functions_are_not_factories(capsys, tmp_path):
     written = tmp_path / "written.txt"
     cases = [("nscharacterize.core.fileio:atomic_write_text", {"target": str(written), "text": "pwned"}),
              ("nscharacterize.gate.baselines:remove", {"name": "kept", "store": str(tmp_path / "store")}),
-             ("nscharacterize.rundir.store:mark_killed", {"manifest": {}, "config": {}})]
+             ("nscharacterize.rundir.manifest:mark_killed", {"manifest": {}, "config": {}})]
     for ref, params in cases:
         cfg = write_config(tmp_path / "c.yaml", workloads=[{"workload": ref, "params": params}])
         code, _, err = cli(capsys, "run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
