@@ -36,8 +36,9 @@ def test_refs_in_a_user_repository_catch_a_committed_slowdown(user_repo, tmp_pat
     data = json.loads((tmp_path / "c.json").read_text())
     reg = {(r["workload"], r["component"], r["category"]) for r in data["rows"] if r["verdict"] == "regressed"}
     assert not {k for k in reg if k[0] == "control"}, reg
-    if proc.returncode == 1:
-        assert {("model", "net", "total"), ("model", "(all)", "total")} & reg, reg
+    if proc.returncode == 1:   # the slowed component regressed: its total, or a category it doubled
+        # (GEMM and element-wise) when the rounds leave the total itself inconclusive
+        assert {k for k in reg if k[0] == "model" and k[1] in ("net", "(all)")}, reg
     else:
         assert data["summary"]["status"] == "INCONCLUSIVE" and "fix:" in data["summary"]["reason"]
         assert any(n.startswith("machine during new") for n in data["notes"])   # the noise evidence, shown
