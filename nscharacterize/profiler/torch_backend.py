@@ -45,13 +45,7 @@ class Capture:
 
 
 def capture(fn: Callable[[Any], Any], x: Any, device: str, settings: TorchSettings) -> Capture:
-    activities = [ProfilerActivity.CPU]
-    if device == "cuda":
-        activities.append(ProfilerActivity.CUDA)
-    prof = profile(activities=activities, record_shapes=settings.record_shapes,
-                   with_flops=settings.with_flops, profile_memory=settings.memory)
-    with _quiet_native_stderr():
-        prof.start()
+    prof = start_session(device, settings)
     try:
         synchronize(device)
         start = time.perf_counter()
