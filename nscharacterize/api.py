@@ -89,11 +89,13 @@ class Report(Run):
 
 
 def run(config: str | Path | dict | Any, *, device: str | None = None, out: str | Path | None = None,
-        samples: int | None = None, trace: bool = False, nvtx: bool = False, progress=None) -> Run:
+        samples: int | None = None, trace: bool = False, nvtx: bool = False, png: bool = False,
+        progress=None) -> Run:
     """Profiles the workloads of ``config``: a YAML file, a dict with the same keys, or a loaded
     ``nscharacterize.config.Config``. ``device``, ``out`` and ``samples`` override the config;
-    ``trace`` keeps Chrome traces and ``nvtx`` marks components with NVTX ranges (as
-    ``profiler.chrome_trace`` and ``profiler.nvtx``)."""
+    ``trace`` keeps Chrome traces, ``nvtx`` marks components with NVTX ranges and ``png`` also
+    writes the figures as PNG files (as ``profiler.chrome_trace``, ``profiler.nvtx`` and
+    ``report.png``)."""
     from nscharacterize.config import Config, config_from_dict, load_config
     from nscharacterize.pipeline import check_device, run as run_pipeline
 
@@ -105,6 +107,8 @@ def run(config: str | Path | dict | Any, *, device: str | None = None, out: str 
         loaded, source = load_config(config), str(config)
     if nvtx:
         loaded = loaded.model_copy(update={"profiler": loaded.profiler.model_copy(update={"nvtx": True})})
+    if png:
+        loaded = loaded.model_copy(update={"report": loaded.report.model_copy(update={"png": True})})
     if device:
         check_device(device, None, "--device")
     outcome = run_pipeline(loaded, source, device=device, out=str(out) if out is not None else None,
@@ -129,15 +133,17 @@ def run_model(model, make_input: Callable[..., Any], *, name: str = "model", sam
         registry.forget_local(ref)
 
 
-def report(run_dir: str | Path, *, reclassify: bool = False) -> Report:
+def report(run_dir: str | Path, *, reclassify: bool = False, png: bool = False) -> Report:
     """Re-renders a run directory (or a sweep directory) from its saved files.
 
     A run whose process was killed (SIGKILL, the OOM killer) is marked ``killed`` and every
     derived table is rebuilt from its saved events and timings. A run still being written is
     left alone (two writers would race): nothing is written, and ``reclassify`` is refused.
     ``reclassify`` re-classifies the saved events with the current rules (and the extra rule
-    files its config names) before rendering."""
-    from nscharacterize.reports.run_report import render
+    files its config names) before rendering. ``png`` also draws the figures as PNG files, as
+    does a run whose config asked for them (``report.png``) or that has them already (redrawn, so
+    that none is left out of date)."""
+    from nscharacterize.reports.run_report import render, stale_pngs
     from nscharacterize.results import has_events, reclassify as reclassify_run, refresh_views, save_results
 
     if is_sweep_dir(run_dir):
@@ -180,7 +186,8 @@ def report(run_dir: str | Path, *, reclassify: bool = False) -> Report:
         events = rd.events() if has_events(rd) else None   # read once: the roofline and the page
         views = refresh_views(rd, events)
     written = [rd.path / store.SYSTEM] + ([rd.path / store.ROOFLINE] if views.roofline is not None else [])
-    return Report(rd.path, notes=notes, written=written + render(rd, views, events))
+    png = png or bool(((rd.config or {}).get("report") or {}).get("png")) or bool(stale_pngs(rd))
+    return Report(rd.path, notes=notes, written=written + render(rd, views, events, png=png))
 
 
 def _killed_rows(run_dir: RunDir, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -229,10 +236,10 @@ def saved_rules(run_dir: RunDir) -> dict:
 
 
 def import_traces(paths: list[str | Path], *, out: str | Path = "runs", name: str = "import",
-                  warmup_steps: int | None = None) -> Run:
+                  warmup_steps: int | None = None, png: bool = False) -> Run:
     """Classifies and attributes torch.profiler Chrome traces (.json, .json.gz) into a run
     directory. ``warmup_steps``: ProfilerStep ranges left out at the start of each trace (default
-    as the CLI's ``--warmup-steps``)."""
+    as the CLI's ``--warmup-steps``); ``png``: also the figures as PNG files."""
     from nscharacterize.import_trace import import_traces as import_files
     from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP
 
@@ -241,7 +248,7 @@ def import_traces(paths: list[str | Path], *, out: str | Path = "runs", name: st
         from nscharacterize.core.errors import UserError
 
         raise UserError(None, "--warmup-steps", f"must be 0 or more, not {steps}", "give 0 to keep every step")
-    return Run(import_files([str(p) for p in paths], out=str(out), name=name, warmup_steps=steps).path)
+    return Run(import_files([str(p) for p in paths], out=str(out), name=name, warmup_steps=steps, png=png).path)
 
 
 def compare(base: str | Path, new: str | Path, *, settings: str | Path | None = None,

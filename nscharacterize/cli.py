@@ -17,6 +17,9 @@ from nscharacterize.argtypes import Parser, positive, samples  # noqa: E402
 from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_for_signal  # noqa: E402
 
 
+# report.html draws every figure itself; PNG files take matplotlib seconds per run, so they are drawn on request.
+PNG_HELP = "also write the figures as PNG files beside report.html (heatmap.png, breakdown.png, roofline.png, ...)"
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -91,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nvtx", action="store_true",
                    help="on CUDA, name each component's timed passes with NVTX ranges for Nsight Compute "
                         "(as profiler.nvtx: true)")
+    p.add_argument("--png", action="store_true", help=PNG_HELP + " (as report.png: true)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(handler=cmd_run)
 
@@ -109,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--reclassify", action="store_true",
                    help="re-classify the saved events with the current rules before rendering")
+    p.add_argument("--png", action="store_true", help=PNG_HELP + " (kept up to date once drawn)")
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("explain", help="show the category of an op, kernel or Python function, and why")
@@ -134,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", help="parent folder of the run directory (default: runs/)")
     p.add_argument("--name", default="import", help="run name (default: import)")
     p.add_argument("--quiet", action="store_true", help="no table: print only the run directory")
+    p.add_argument("--png", action="store_true", help=PNG_HELP)
     p.add_argument("--warmup-steps", type=int, default=1, metavar="K",
                    help="ProfilerStep#N ranges become samples; leave out the first K as warm-up (default: 1; "
                         "a trace with K steps or fewer keeps them all)")
@@ -173,7 +179,7 @@ def cmd_run(args) -> int:
     progress = None if args.quiet else _Progress(console)
     try:
         outcome = api.run(args.config, device=args.device, out=args.out, samples=args.samples,
-                          trace=args.trace, nvtx=args.nvtx, progress=progress)
+                          trace=args.trace, nvtx=args.nvtx, png=args.png, progress=progress)
     finally:
         if progress:
             progress.stop()
@@ -216,7 +222,7 @@ def cmd_sweep(args) -> int:
 def cmd_report(args) -> int:
     from nscharacterize import api
 
-    done = api.report(args.run_dir, reclassify=args.reclassify)
+    done = api.report(args.run_dir, reclassify=args.reclassify, png=args.png)
     for note in done.notes:
         print(f"nscharacterize: note: {note}", file=sys.stderr)
     if not done.sweep:
@@ -231,7 +237,7 @@ def cmd_report(args) -> int:
 def cmd_import_trace(args) -> int:
     from nscharacterize import api
 
-    run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps)
+    run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps, png=args.png)
     if not args.quiet:
         from nscharacterize.reports.tables import rich_table
 

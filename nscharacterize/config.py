@@ -78,6 +78,11 @@ class MetricsConfig(_Strict):
     samples: int = Field(1, ge=0, le=100, description="samples measured this way (0: none)")
 
 
+class ReportConfig(_Strict):
+    png: bool = Field(False, description="also write the figures as PNG files (heatmap.png, breakdown.png, "
+                      "roofline.png, ...) beside report.html, which draws its own; as `--png`")
+
+
 class TaxonomyConfig(_Strict):
     rules: dict[Namespace, list[str]] = Field(
         default_factory=dict, description="extra rule files per name space, checked before the built-in rules")
@@ -139,6 +144,7 @@ class Config(_Strict):
     profiler: ProfilerConfig = Field(default_factory=ProfilerConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     compare: dict = Field(default_factory=dict, description="thresholds of `nscharacterize compare` (docs/ci.md)")
     workloads: list[WorkloadEntry] = Field(min_length=1, description="the workloads to profile, in order")
     sweep: SweepConfig | None = Field(None, description="parameter sweep run by `nscharacterize sweep` (ignored by run)")

@@ -82,7 +82,7 @@ class _Input:
 
 
 def import_traces(paths: list[str], out: str = "runs", name: str = "import",
-                  warmup_steps: int = DEFAULT_WARMUP) -> RunDir:
+                  warmup_steps: int = DEFAULT_WARMUP, png: bool = False) -> RunDir:
     taxonomy = Taxonomy()
     # One trace at a time: its interval tables are dropped once its rows are summed, so the
     # memory peak is that of the largest trace, not of all of them. A bad file stops the import
@@ -128,8 +128,9 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
                    "job": inp.job or None, "notes": inp.notes} for inp in inputs])
     if ceilings:
         manifest.ceilings = ceilings
-    run.write_yaml(store.CONFIG, {"name": name, "imported_traces": traces, "warmup_steps": warmup_steps})
-    render(run, save_results(run, events, timing, manifest).views, events)
+    run.write_yaml(store.CONFIG, {"name": name, "imported_traces": traces, "warmup_steps": warmup_steps,
+                                  **({"report": {"png": True}} if png else {})})
+    render(run, save_results(run, events, timing, manifest).views, events, png=png)
     return run
 
 

@@ -347,9 +347,9 @@ class _Run:
             _record_ceilings(manifest, self.dtypes, self.device)
         self._save_spooled()
         self._save_logged()
-        # the roofline, then table.md, the figures and report.html: once, whatever stopped the run
+        # the roofline, then table.md and report.html (and PNGs): once, whatever stopped the run
         events = self.run_dir.events() if has_events(self.run_dir) else None   # read once, for both
-        render(self.run_dir, refresh_views(self.run_dir, events), events)
+        render(self.run_dir, refresh_views(self.run_dir, events), events, png=self.config.report.png)
         return self._result
 
     # Samples are attributed in batches of about this many event rows: attributing each sample

@@ -4,7 +4,7 @@
 
 Between the page's ``<!-- generated:start -->`` and ``<!-- generated:end -->`` lines it puts, for
 each run directory, the Table III rows, the shares and the end-to-end section of its table.md and
-its heatmap (copied beside the page), and for each sweep directory the fitted exponents of the
+its heatmap (heatmap.png of a run made with `--png`, copied beside the page), and for each sweep directory the fitted exponents of the
 neural and the symbolic side (scaling.csv rows of axis ``kind``) with a verdict on the ratio. The
 prose around the markers is the page's own; rerun the command after new measurements.
 """

@@ -162,10 +162,12 @@ _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 
 @functools.cache
 def _white_template() -> dict:
-    """plotly's ``plotly_white`` template as plain JSON, made once per process."""
+    """The layout part of plotly's ``plotly_white`` template as plain JSON, made once per process.
+    Its per-trace-type defaults (every trace type Plotly has) are left out: they were most of
+    each figure's bytes, and the figures here set what they show themselves."""
     import plotly.io as pio
 
-    return pio.templates["plotly_white"].to_plotly_json()
+    return {"layout": pio.templates["plotly_white"].to_plotly_json()["layout"]}
 
 
 def _libraries() -> tuple[str, str]:

@@ -22,7 +22,7 @@ from nscharacterize.taxonomy.categories import (
     CATEGORIES, COLORS, LABELS, OTHER_SPLIT, OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_COLORS, PY_LABELS)
 
 from nscharacterize.rundir import store
-from . import metrics_report
+from . import metrics_report, page_figures
 from .format import fmt_bytes, fmt_time
 from .html import Section, esc, facts, figure, paragraph, pre, render_page, table, write_page
 from nscharacterize.rundir.store import RunDir
@@ -141,9 +141,9 @@ def _end_to_end(run: RunDir, views: Views) -> Section:
         times = times.reindex([k for k in times.index if k[1] in SIDES])
         e2e = split.set_index("workload")["end_to_end_s"]
         shares = times.div([e2e.get(w, 0.0) or 1.0 for w, _g in times.index], axis=0)
-        sec.add(figure(_stacked(times, shares, LABELS, "category",
-                                title="End to end: time per sample by side and category",
-                                share_of="of end to end"), height=_bars_height(len(times))))
+        sec.add(figure(page_figures.stacked(times, shares, LABELS, COLORS, "End to end: time per sample by side "
+                                            "and category", share_of="of end to end"),
+                       height=page_figures.bars_height(len(times))))
     nan = float("nan")
     table_ = pd.DataFrame([{"workload": r.workload, "end to end (ms)": r.end_to_end_s * 1e3,
                             "std (ms)": r.std_s * 1e3,
@@ -161,7 +161,7 @@ def _end_to_end(run: RunDir, views: Views) -> Section:
 
 
 def _roofline(run: RunDir, manifest: dict) -> Section:
-    """roofline.csv as a table, the ceilings it is measured against, and roofline.png."""
+    """roofline.csv as a table, the ceilings it is measured against, and the roofline figure."""
     from .roofline_report import ceilings_line
 
     sec = Section("roofline", "Roofline", "How close does each component's work come to what the machine "
@@ -187,20 +187,21 @@ def _roofline(run: RunDir, manifest: dict) -> Section:
         "bound GFLOP/s": roof["bound_flops_s"] / 1e9, "% of bound": roof["fraction_of_bound"] * 100,
         "bound by": roof["bound"].astype(object).where(roof["bound"].notna(), ""), "unsized (%)": roof["unsized_share"] * 100})
     sec.add(table(shown, "Per component and category, mean per sample (roofline.csv)"))
-    _measured_roofline(run, sec)
-    png = run.path / store.ROOFLINE_PLOT
-    if png.is_file():
-        sec.add(_png(png))
+    measured = _measured_roofline(run, sec)
+    fig = page_figures.roofline(roof, manifest.get("ceilings"), measured)
+    if fig is not None:
+        sec.add(figure(fig, height=560))
     return sec
 
 
-def _measured_roofline(run: RunDir, sec: Section) -> None:
-    """roofline_measured.csv (nscharacterize ncu-import), where a report was imported."""
+def _measured_roofline(run: RunDir, sec: Section) -> pd.DataFrame | None:
+    """roofline_measured.csv (nscharacterize ncu-import), where a report was imported: its table
+    added to ``sec``, and the frame returned for the figure."""
     from .roofline_report import read_measured
 
     meas = read_measured(run)
     if meas is None or meas.empty:
-        return
+        return None
     shown = pd.DataFrame({
         "workload": meas["workload"], "component": meas["component"],
         "category": [LABELS.get(c, c) for c in meas["category"]], "kernels": meas["kernels"],
@@ -209,11 +210,7 @@ def _measured_roofline(run: RunDir, sec: Section) -> None:
         "via": meas["category_via"]})
     sec.add(table(shown, "Measured with Nsight Compute, per pass (roofline_measured.csv; hollow diamonds in the "
                          "figure): FLOPs are SASS add, mul and 2 x fma, without tensor-core work"))
-
-
-def _png(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img class="png" alt="{esc(path.name)}" src="data:image/png;base64,{data}">'
+    return meas
 
 
 def _workloads(manifest: dict) -> Section:
@@ -244,8 +241,8 @@ def _breakdown_sections(breakdown: pd.DataFrame) -> list[Section]:
         times, shares = _wide(breakdown, axis, "time_s"), _wide(breakdown, axis, "share")
         labels = _labels(axis, times.columns)
         if axis == "category":   # a colour bar needs room even for one row
-            sec.add(figure(_heatmap(shares, times, labels), height=max(280, 110 + 34 * len(shares))))
-        sec.add(figure(_stacked(times, shares, labels, axis), height=_bars_height(len(times))))
+            sec.add(figure(page_figures.heatmap(shares, times, labels), height=max(280, 110 + 34 * len(shares))))
+        sec.add(figure(_stacked(times, shares, labels, axis), height=page_figures.bars_height(len(times))))
         ms = (times * 1e3).rename(columns=lambda c: f"{labels[c]} (ms)")
         if axis == "category" and not totals.empty:
             ms["Total (ms)"] = (totals.reindex(times.index)["total"] * 1e3).to_numpy()
@@ -436,61 +433,6 @@ def _labels(axis: str, cats) -> dict[str, str]:
     return {c: known.get(c, str(c).replace("_", " ")) for c in cats}
 
 
-def _row_names(index) -> list[str]:
-    return [f"{key[0]} / {key[1]}" for key in index]
-
-
-def _heatmap(shares: pd.DataFrame, times: pd.DataFrame, labels: dict[str, str]):
-    import plotly.graph_objects as go
-
-    pct = shares * 100
-    text = [[fmt_time(t) for t in row] for row in times.to_numpy()]
-    fig = go.Figure(go.Heatmap(
-        z=pct.to_numpy(), x=[labels[c] for c in pct.columns], y=_row_names(pct.index), zmin=0, zmax=100,
-        colorscale="Blues", customdata=text, texttemplate="%{z:.1f}", xgap=1, ygap=1,
-        colorbar=dict(title=dict(text="share (%)")),
-        hovertemplate="%{y}<br>%{x}: %{z:.3f} % of the component<br>%{customdata} per sample<extra></extra>"))
-    fig.update_layout(title="Runtime share by operator category (Fig. 5 form)", yaxis=dict(autorange="reversed"))
-    return fig
-
-
-def _bars_height(rows: int) -> int:
-    return max(340, 240 + 34 * rows)   # the legend of nine categories fits beside even one bar
-
-
-def _stacked(times: pd.DataFrame, shares: pd.DataFrame, labels: dict[str, str], axis: str, *,
-             title: str | None = None, share_of: str = "of the component"):
-    """Horizontal stacked bars, one per row, the categories left to right in the axis' order; the
-    legend beside the plot in that same order (top to bottom), clear of the axis title; each
-    bar's total printed past its end, inside the plotted range."""
-    import plotly.graph_objects as go
-
-    colors = AXIS_COLORS.get(axis, {})
-    names = _row_names(times.index)
-    fig = go.Figure()
-    for cat in times.columns:
-        ms = times[cat].to_numpy() * 1e3
-        fig.add_trace(go.Bar(
-            y=names, x=ms, name=labels[cat], orientation="h", marker_color=colors.get(cat),
-            customdata=list(zip([fmt_time(t) for t in times[cat]], shares[cat].to_numpy() * 100)),
-            hovertemplate="%{y}<br>" + esc(labels[cat]) + ": %{customdata[0]} per sample "
-                          "(%{x:.6f} ms, %{customdata[1]:.2f} % " + esc(share_of) + ")<extra></extra>"))
-    totals = times.sum(axis=1)
-    longest = float(totals.max()) * 1e3 if len(totals) else 0.0
-    fig.add_trace(go.Scatter(y=names, x=totals.to_numpy() * 1e3, mode="text", showlegend=False,
-                             text=[f" {fmt_time(t)}" for t in totals], textposition="middle right",
-                             hoverinfo="skip", cliponaxis=False))
-    if title is None:
-        title = AXIS_TITLES.get(axis, (f"Breakdown by {axis}",))[0]
-        title = f"{title}: time per sample (Fig. 6 form)" if axis == "category" else f"{title}: time per sample"
-    fig.update_layout(barmode="stack", title=title, xaxis_title="ms per sample",
-                      xaxis=dict(range=[0, longest * 1.18 if longest > 0 else 1]),   # room for the totals
-                      yaxis=dict(autorange="reversed", automargin=True),
-                      legend=dict(orientation="v", traceorder="normal", x=1.01, xanchor="left", y=1,
-                                  yanchor="top"))
-    return fig
-
-
 def _rule_reasons(run: RunDir) -> tuple[dict[str, tuple[str, str]], str]:
     """rule id -> (file name, reason), from the rule files the run's config names; with a note
     when those files cannot be read now (then only the built-in rules are shown)."""
@@ -509,3 +451,10 @@ def _rule_reasons(run: RunDir) -> tuple[dict[str, tuple[str, str]], str]:
         for r in rules_:
             out.setdefault(r.id, (Path(r.file).name if r.file else "", r.reason))
     return out, note
+
+
+def _stacked(times: pd.DataFrame, shares: pd.DataFrame, labels: dict[str, str], axis: str) -> page_figures.Figure:
+    """The time-per-sample bars of a breakdown axis, in that axis' colours and titled after it."""
+    title = AXIS_TITLES.get(axis, (f"Breakdown by {axis}",))[0]
+    title = f"{title}: time per sample (Fig. 6 form)" if axis == "category" else f"{title}: time per sample"
+    return page_figures.stacked(times, shares, labels, AXIS_COLORS.get(axis, {}), title)

@@ -1,4 +1,4 @@
-"""The roofline in a run's report: the table.md section and roofline.png.
+"""The roofline in a run's report: the table.md section, and roofline.png when PNGs are asked for.
 
 Where ``nscharacterize ncu-import`` has left roofline_measured.csv (Nsight Compute's counts per
 component and category, attribution/measured.py), the section compares them with the modelled rows
@@ -13,39 +13,38 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from nscharacterize.attribution.measured import COLUMNS as MEASURED_COLUMNS
+from nscharacterize.attribution.derive import Roofline
+from nscharacterize.attribution.roofline import UNSIZED_COLUMNS
+from nscharacterize.taxonomy.categories import COLORS, LABELS
 
-from nscharacterize.attribution.measured import COLUMNS as MEASURED_COLUMNS  # noqa: E402
-from nscharacterize.attribution.derive import Roofline  # noqa: E402
-from nscharacterize.attribution.roofline import UNSIZED_COLUMNS  # noqa: E402
-from nscharacterize.taxonomy.categories import COLORS, LABELS  # noqa: E402
-
-from nscharacterize.rundir import store  # noqa: E402
-from .format import fmt_time, markdown_table  # noqa: E402
-from .plots import FIGURE_DPI  # noqa: E402
-from nscharacterize.rundir.store import RunDir  # noqa: E402
+from nscharacterize.rundir import store
+from .format import fmt_time, markdown_table
+from .page_figures import roofline_points
+from nscharacterize.rundir.store import RunDir
 
 _MAX_UNSIZED_LISTED = 25
 
 
-def write_roofline(run: RunDir, roofline: Roofline | None, manifest: dict) -> tuple[str, list[Path]]:
-    """Draws roofline.png; returns the Markdown section for table.md and the files written.
-    ``roofline`` is None without events (a copied-out run): nothing to size, the section says so
-    and nothing is drawn."""
+def write_roofline(run: RunDir, roofline: Roofline | None, manifest: dict, *, png: bool = False
+                   ) -> tuple[str, list[Path]]:
+    """Returns the Markdown section for table.md and the files written: roofline.png where ``png``
+    asks for it (report.html draws its own). ``roofline`` is None without events (a copied-out
+    run): nothing to size, the section says so and nothing is drawn."""
     if roofline is None:
         return "## Roofline\n\nNo events.parquet in this run directory: the roofline needs it.\n", []
     ceilings = manifest.get("ceilings")
     written = []
     measured = read_measured(run)
-    fig = plot(roofline.table, ceilings, measured)
+    fig = plot(roofline.table, ceilings, measured) if png else None
     if fig is not None:
+        from .plots import close
+
         written.append(run.write_figure(store.ROOFLINE_PLOT, fig))
-        plt.close(fig)
+        close(fig)
     return section(roofline.table, roofline.unsized, ceilings, roofline.torch_flops, manifest, measured), written
 
 
@@ -108,7 +107,7 @@ def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
            "above. *Bound* is the roofline at the row's intensity; *% of bound* is the shortest time the ceilings "
            "allow for this work over the time taken; *unsized* is the share of the category's op time in ops the "
            "model cannot size (listed below); *T&S* is the share of GEMM time in tall-and-skinny products "
-           "(min(m, n, k) <= 16). Columns: roofline.csv; figure: roofline.png.", ""]
+           "(min(m, n, k) <= 16). Columns: roofline.csv; figure: report.html, section Roofline.", ""]
     if table.empty:
         return "\n".join(out + ["No op rows to put on the roofline.", ""] + _measured_section(table, measured))
     header = ["Workload", "Component", "Category", "Time", "GFLOP", "MB", "FLOP/B", "GFLOP/s", "GB/s",
@@ -147,7 +146,7 @@ def _measured_section(table: pd.DataFrame, measured: pd.DataFrame | None) -> lis
              "beside the model's work and the profiled time above. DRAM bytes are what reached memory, the model's "
              "bytes what the ops touch: caches make the first smaller. *Via*: how each kernel got its category "
              "(run: as this run attributed it; kernel rule: its name; none: Other). Columns: "
-             "roofline_measured.csv; figure: hollow diamonds in roofline.png.", ""]
+             "roofline_measured.csv; figure: hollow diamonds in report.html's roofline.", ""]
     header = ["Workload", "Component", "Category", "Kernels", "Kernel time", "GFLOP", "model GFLOP", "DRAM MB",
               "model MB", "FLOP/B", "GFLOP/s", "SM %", "Via"]
     rows = [[r.workload, r.component, LABELS.get(r.category, r.category), f"{r.kernels:.3g}", fmt_time(r.time_s),
@@ -177,11 +176,12 @@ def _unsized_section(unsized: pd.DataFrame) -> list[str]:
 def plot(table: pd.DataFrame, ceilings: dict | None, measured: pd.DataFrame | None = None):
     """Log-log roofline: the ceilings, one marker per component and category sized by time, and
     (hollow diamonds) the points Nsight Compute measured, where a report was imported."""
-    pts = table[(table["flops"] > 0) & (table["bytes"] > 0) & (table["time_s"] > 0)] if len(table) else table
-    meas = measured[(measured["flops"] > 0) & (measured["bytes"] > 0) & (measured["time_s"] > 0)] \
-        if measured is not None and len(measured) else None
-    if pts.empty and (meas is None or meas.empty):
+    from .plots import FIGURE_DPI, plt
+
+    found, meas = roofline_points(table), roofline_points(measured)
+    if found is None and meas is None:
         return None
+    pts = found if found is not None else table.iloc[:0]
     fig, ax = plt.subplots(figsize=(9, 6), dpi=FIGURE_DPI)
     both = [pts] + ([meas] if meas is not None else [])
     xs = np.concatenate([p["intensity"].to_numpy(dtype=float) for p in both])

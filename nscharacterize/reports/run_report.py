@@ -1,4 +1,5 @@
-"""Draws a run directory's report: table.md, the figures and report.html.
+"""Draws a run directory's report: table.md and report.html (with its figures), and the PNG
+figures where asked for.
 
 Rendering only: every number comes from the saved tables or from the ``Views`` that
 ``nscharacterize.attribution.derive`` computed (and nscharacterize/results.py wrote), so a
@@ -14,17 +15,16 @@ from nscharacterize.attribution.derive import Views
 from nscharacterize.rundir import store
 from nscharacterize.rundir.store import RunDir
 
-from . import metrics_report, plots
+from . import metrics_report
 from .roofline_report import write_roofline
-from .system_report import system_figure, system_markdown
+from .system_report import system_markdown
 from .tables import markdown_report
 
 
 def render_tables(run: RunDir, views: Views) -> list[Path]:
     """The cheap part of ``render``, rewritten after each workload of a run in progress: table.md
-    without the roofline section. The roofline, the figures and report.html take seconds each
-    (matplotlib layout, plotly), so they are drawn once, when the run ends or stops, and by
-    ``nscharacterize report``; what they show is in the tables either way."""
+    without the roofline section. The roofline and report.html are drawn once, when the run ends
+    or stops, and by ``nscharacterize report``; what they show is in the tables either way."""
     result, _manifest, text = _tables(run, views)
     if not result.empty:
         text = text.rstrip("\n") + "\n\n" + IN_PROGRESS + "\n"
@@ -32,7 +32,7 @@ def render_tables(run: RunDir, views: Views) -> list[Path]:
 
 
 # Where table.md's roofline section will be while a run is still going (render_tables).
-IN_PROGRESS = ("## Roofline\n\nThe run is still going: the roofline section, the figures and report.html are "
+IN_PROGRESS = ("## Roofline\n\nThe run is still going: the roofline section and report.html are "
                "written when it ends (or by `nscharacterize report RUN_DIR`).")
 
 
@@ -44,29 +44,39 @@ def _tables(run: RunDir, views: Views) -> tuple[pd.DataFrame, dict, str]:
     return result, manifest, text + ("\n" + beyond_time if beyond_time else "")
 
 
-def render(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> list[Path]:
-    """Writes table.md, the figures and report.html from the saved breakdown, timings, checks and
-    manifest and the derived ``views``. ``events``: the run's events when the caller has read
-    them already (the page's classification section needs them), else read there."""
+def render(run: RunDir, views: Views, events: pd.DataFrame | None = None, *, png: bool = False) -> list[Path]:
+    """Writes table.md and report.html from the saved breakdown, timings, checks and manifest and
+    the derived ``views``; with ``png``, also the figures as PNG files (matplotlib: seconds per run,
+    so only when asked; report.html draws its own). ``events``: the run's events when the caller
+    has read them already (the page's classification section needs them), else read there."""
     from .html_run import write_run_report
 
     result, manifest, text = _tables(run, views)
     roofline_files: list[Path] = []
-    if not result.empty:   # the roofline section and roofline.png
-        section, roofline_files = write_roofline(run, views.roofline, manifest)
+    if not result.empty:   # the roofline section (and roofline.png)
+        section, roofline_files = write_roofline(run, views.roofline, manifest, png=png)
         text = text.rstrip("\n") + "\n\n" + section
     written = [run.write_text(store.TABLE, text), *roofline_files]
-    if result.empty:
-        return written + [write_run_report(run, views, events)]
-    for name, make, data in ((store.HEATMAP, plots.heatmap, result), (store.BARS, plots.stacked_bars, result),
-                             (store.PYTHON_PLOT, plots.python_breakdown, result)):
-        fig = make(data)
+    if png and not result.empty:
+        written += _pngs(run, result, views)
+    return written + [write_run_report(run, views, events)]
+
+
+def _pngs(run: RunDir, result: pd.DataFrame, views: Views) -> list[Path]:
+    """heatmap.png, breakdown.png, python_breakdown.png (cProfile components) and system.png."""
+    from . import plots
+    from .system_report import system_figure
+
+    written = []
+    for name, fig in ((store.HEATMAP, plots.heatmap(result)), (store.BARS, plots.stacked_bars(result)),
+                      (store.PYTHON_PLOT, plots.python_breakdown(result)), (store.SYSTEM_PLOT, system_figure(views.system))):
         if fig is not None:
             written.append(run.write_figure(name, fig))
             plots.close(fig)
-    fig = system_figure(views.system)
-    if fig is not None:
-        written.append(run.write_figure(store.SYSTEM_PLOT, fig))
-        plots.close(fig)
-    written.append(write_run_report(run, views, events))
     return written
+
+
+def stale_pngs(run: RunDir) -> list[Path]:
+    """PNG figures an earlier ``--png`` drew, which a report drawn without it would leave out of date."""
+    names = (store.HEATMAP, store.BARS, store.PYTHON_PLOT, store.SYSTEM_PLOT, store.ROOFLINE_PLOT)
+    return [run.path / n for n in names if (run.path / n).is_file()]

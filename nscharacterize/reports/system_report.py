@@ -8,7 +8,6 @@ from nscharacterize.attribution.system import SIDES
 from nscharacterize.taxonomy.categories import CATEGORIES, COLORS, LABELS
 
 from .format import fmt_time, markdown_table
-from .plots import FIGURE_DPI, finish_bars
 
 
 def system_markdown(system: pd.DataFrame, split: pd.DataFrame) -> str:
@@ -55,10 +54,7 @@ def system_figure(system: pd.DataFrame):
     """One bar per (workload, side): stacked category times, each bar annotated with its share."""
     if system.empty:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import FIGURE_DPI, finish_bars, plt
 
     side = system[(system["scope"] == "side") & (system["category"] != "total")]
     bars = [(w, s) for (w, s), g in side.groupby(["workload", "group"], sort=False) if g["time_s"].sum() > 0]

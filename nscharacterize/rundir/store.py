@@ -138,7 +138,7 @@ class RunDir:
         return self._atomic(name, lambda tmp: frame.to_parquet(tmp, index=False))
 
     def write_figure(self, name: str, fig) -> Path:
-        return self._atomic(name, lambda tmp: fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight"))
+        return self._atomic(name, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
 
     def _atomic(self, name: str, write: Callable[[str], Any]) -> Path:
         return atomic_write(self.path / name, write)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -10,8 +11,8 @@ import torch
 from clirun import ROOT, run_cli, write_config
 
 EXPECTED_FILES = ["config.yaml", "manifest.json", "events.parquet", "timings.csv", "samples.csv",
-                  "breakdown.csv", "checks.csv", "table.md", "heatmap.png", "breakdown.png",
-                  "python_breakdown.png", "run.log", "report.html"]
+                  "breakdown.csv", "checks.csv", "table.md", "run.log", "report.html"]
+PNGS = ("heatmap.png", "breakdown.png", "python_breakdown.png", "system.png", "roofline.png")
 
 
 def test_run_writes_every_output(demo_run):
@@ -36,13 +37,14 @@ def test_run_prints_table_and_samples_override(tmp_path):
     assert set(timings["sample"]) == {0}
 
 
-def test_report_rerenders_from_run_dir_alone(demo_run):
-    for name in ("table.md", "heatmap.png", "breakdown.png", "python_breakdown.png"):
-        (demo_run / name).unlink()
-    proc = run_cli("report", str(demo_run), "--reclassify")
+def test_report_rerenders_from_run_dir_alone(demo_run, tmp_path):
+    assert not [n for n in PNGS if (demo_run / n).exists()]   # report.html draws the figures itself
+    run = shutil.copytree(demo_run, tmp_path / "run")
+    (run / "table.md").unlink()
+    proc = run_cli("report", str(run), "--reclassify", "--png")
     assert proc.returncode == 0, proc.stderr
-    for name in ("table.md", "heatmap.png", "breakdown.png", "python_breakdown.png"):
-        assert (demo_run / name).stat().st_size > 0
+    for name in ("table.md", *PNGS):
+        assert (run / name).stat().st_size > 0, name
     assert "encoder" in proc.stdout
 
 
@@ -137,9 +139,9 @@ def test_bad_samples_flag(tmp_path):
 
 def test_guide_config_keys_are_documented():
     """The hand-written config guide names every key (docs/reference/config.md lists them generated)."""
-    from nscharacterize.config import Config, ProfilerConfig, WorkloadEntry
+    from nscharacterize.config import Config, ProfilerConfig, ReportConfig, WorkloadEntry
 
     guide = (ROOT / "docs" / "guide" / "config.md").read_text()
-    for model in (Config, ProfilerConfig, WorkloadEntry):
+    for model in (Config, ProfilerConfig, ReportConfig, WorkloadEntry):
         for key in model.model_fields:
             assert f"`{key}`" in guide, f"config key {key} is not documented in docs/guide/config.md"

@@ -135,7 +135,7 @@ def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, mo
 
     def spy(workload, label, settings, on_sample=None, spool=None):
         run = run_dirs(tmp_path / "runs")[0]
-        seen.append((label, (run / "table.md").read_text(), (run / "heatmap.png").exists(),
+        seen.append((label, (run / "table.md").read_text(), (run / "roofline.csv").exists(),
                      (run / "report.html").exists()))
         return real(workload, label, settings, on_sample=on_sample, spool=spool)
 
@@ -147,7 +147,7 @@ def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, mo
     assert not (heat0 or heat1 or page0 or page1)
     final = (run / "table.md").read_text()
     assert render_module.IN_PROGRESS not in final and "## Roofline" in final and "second" in final
-    assert (run / "heatmap.png").is_file() and (run / "report.html").is_file()
+    assert (run / "roofline.csv").is_file() and (run / "report.html").is_file()
 
 
 # ---- signals at random points, in real CLI processes ------------------------------------------------

@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nscharacterize.reports.page_figures import roofline_points
+
 from clirun import run_cli, write_config
 from noisy_models import NATIVE_LINE, PY_WARNING
 
@@ -166,7 +168,10 @@ def test_run_page_in_browser(traced_run, browser):
         axes = set(pd.read_csv(run_dir / "breakdown.csv")["axis"]) - {"total"}
         figures = page.page.locator("div.figure")
         memory = 1 if (run_dir / "memory.csv").is_file() else 0   # the Memory and sparsity section's bars
-        assert figures.count() == len(axes) + 2 + memory   # a stacked bar per axis, the heatmap, the end-to-end bars
+        roofline = 0 if roofline_points(pd.read_csv(run_dir / "roofline.csv")) is None else 1
+        assert roofline == 1     # the traced run's GEMMs have work to place
+        # a stacked bar per axis, the heatmap, the end-to-end bars, the roofline
+        assert figures.count() == len(axes) + 2 + memory + roofline
         for i in range(figures.count()):          # each drawn by Plotly: an SVG with its data
             assert figures.nth(i).locator(".js-plotly-plot .main-svg").count() > 0
             assert figures.nth(i).locator("g.trace, g.hm").count() > 0

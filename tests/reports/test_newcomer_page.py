@@ -117,13 +117,13 @@ def test_page_time_per_sample_chart_legend_in_stacking_order_and_totals_inside(d
     breakdown = pd.read_csv(demo_run / "breakdown.csv")
     times, shares = _wide(breakdown, "category", "time_s"), _wide(breakdown, "category", "share")
     fig = _stacked(times, shares, _labels("category", times.columns), "category")
-    legend = fig.layout.legend
-    assert legend.traceorder == "normal" and legend.orientation == "v" and legend.x >= 1  # beside, not under the axis title
-    bars = [t.name for t in fig.data if t.type == "bar"]
+    legend = fig["layout"]["legend"]
+    assert legend["traceorder"] == "normal" and legend["orientation"] == "v" and legend["x"] >= 1  # beside, not under the axis title
+    bars = [t["name"] for t in fig["data"] if t["type"] == "bar"]
     assert bars[0] == "GEMM" and bars[-1] == "Other"   # left to right = top to bottom of the legend
-    text = [t for t in fig.data if t.type == "scatter"][0]
-    assert text.cliponaxis is False
-    assert fig.layout.xaxis.range[1] >= 1.15 * max(text.x)
+    text = [t for t in fig["data"] if t["type"] == "scatter"][0]
+    assert text["cliponaxis"] is False
+    assert fig["layout"]["xaxis"]["range"][1] >= 1.15 * max(text["x"])
 
 
 def test_facts_print_floats_to_four_significant_digits():

@@ -64,7 +64,7 @@ def assert_consistent(path: Path, status: str) -> dict:
             events.loc[events["workload"] == w["name"], "sample"]), w["name"]
     assert (path / "table.md").is_file()
     if len(timings):
-        assert (path / "heatmap.png").is_file() and not run.breakdown().empty
+        assert (path / "report.html").is_file() and not run.breakdown().empty
     json.loads((path / "manifest.json").read_text())
     assert not [p for p in path.iterdir() if p.name.startswith(".")], "temporary files left behind"
     return manifest
