@@ -5,7 +5,7 @@ JavaScript (``plotly.offline.get_plotlyjs``) once in the head, DataTables throug
 offline bundle once, then the data of each figure and table. The interactive parts come from
 those two libraries: Plotly gives the hover, zoom and legend toggles of the figures, DataTables
 (via itables) sorting, paging, a search box and a filter per column. The only JavaScript
-written here is the glue in the template (none beyond what the libraries emit).
+written here is the glue in the template and one ``Plotly.newPlot`` call per figure.
 
 Pages are lists of :class:`Section`; :func:`render_page` lays them out with the table of
 contents from ``html_template.html``. :func:`sweep_page` turns any set of tables (a sweep
@@ -139,22 +139,41 @@ def readable(values: pd.Series) -> pd.Series:
 
 
 def figure(fig, *, height: int | None = None) -> str:
-    """A Plotly figure (a ``graph_objects`` figure or its dict) as a div; Plotly's JavaScript
-    itself is in the page head, once. The page's look (white template, margins, height) is set on
-    the figure's dict, not through ``update_layout``: plotly validates a template property by
-    property there, which cost more than building the figures themselves (issue 22)."""
+    """A Plotly figure (a ``graph_objects`` figure or its dict) as a div and the one
+    ``Plotly.newPlot`` call that draws it; Plotly's JavaScript itself is in the page head, once.
+    The page's look (white template, margins, height) is set on the figure's dict, not through
+    ``update_layout``: plotly validates a template property by property there, which cost more
+    than building the figures themselves (issue 22). The dict goes into the page as JSON with
+    ``<``, ``>`` and ``&`` escaped, so a name taken from a trace cannot end the script."""
     spec = fig.to_dict() if hasattr(fig, "to_dict") else dict(fig)
     layout = dict(spec.get("layout") or {})
     if height:
         layout["height"] = height
     layout["template"] = _white_template()
     layout["margin"] = {**(layout.get("margin") or {}), **_MARGIN}
-    spec["layout"] = layout
-    import plotly.io as pio
+    div_id = f"fig{next(_ids)}"
+    args = ", ".join(_script_json(x) for x in (spec.get("data") or [], layout, _CONFIG))
+    return (f'<div class="figure"><div id="{div_id}" class="plotly-graph-div" style="height:{layout.get("height", 450)}px; '
+            f'width:100%;"></div><script type="text/javascript">Plotly.newPlot("{div_id}", {args});</script></div>')
 
-    div = pio.to_html(spec, full_html=False, include_plotlyjs=False, include_mathjax=False, validate=False,
-                      div_id=f"fig{next(_ids)}", config={"displaylogo": False, "responsive": True})
-    return f'<div class="figure">{div}</div>'
+
+_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def _script_json(value: Any) -> str:
+    """``value`` as a JavaScript literal for a <script> block: JSON (numpy arrays and scalars as
+    lists and numbers; NaN stays NaN, which JavaScript reads) with the characters that could close
+    the script escaped inside strings."""
+    text = json.dumps(value, default=_jsonable, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):      # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
 
 
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
