@@ -183,10 +183,17 @@ _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 def _white_template() -> dict:
     """The layout part of plotly's ``plotly_white`` template as plain JSON, made once per process.
     Its per-trace-type defaults (every trace type Plotly has) are left out: they were most of
-    each figure's bytes, and the figures here set what they show themselves."""
-    import plotly.io as pio
+    each figure's bytes, and the figures here set what they show themselves. Read from the JSON
+    file plotly ships (``plotly.io.templates`` would import ``plotly.graph_objs`` for it)."""
+    from importlib import resources
 
-    return {"layout": pio.templates["plotly_white"].to_plotly_json()["layout"]}
+    try:
+        text = (resources.files("plotly") / "package_data" / "templates" / "plotly_white.json").read_text("utf-8")
+        return {"layout": json.loads(text)["layout"]}
+    except (OSError, KeyError, ValueError):   # another plotly layout: ask plotly itself
+        import plotly.io as pio
+
+        return {"layout": pio.templates["plotly_white"].to_plotly_json()["layout"]}
 
 
 def _libraries() -> tuple[str, str]:

@@ -110,8 +110,6 @@ def markdown(run: RunDir) -> str:
 
 def html_section(run: RunDir):
     """The page's "Memory and sparsity" section, or None when the run measured neither."""
-    import plotly.graph_objects as go
-
     from nscharacterize.taxonomy.categories import COLORS
 
     from .html import Section, figure, paragraph, table
@@ -132,11 +130,11 @@ def html_section(run: RunDir):
         wide = allocated_by_category(run)
         if wide is not None and not wide.empty:
             names = [f"{w} / {c}" for w, c in wide.index]
-            fig = go.Figure([go.Bar(name=LABELS.get(cat, cat), y=names, x=wide[cat] / 2**20, orientation="h",
-                                    marker_color=COLORS.get(cat))
-                             for cat in wide.columns])
-            fig.update_layout(barmode="stack", title="Bytes allocated per sample by category",
-                              xaxis_title="MiB", legend_traceorder="normal")
+            fig = {"data": [{"type": "bar", "orientation": "h", "name": LABELS.get(cat, cat), "y": names,
+                             "x": (wide[cat] / 2**20).tolist(), "marker": {"color": COLORS.get(cat)}}
+                            for cat in wide.columns],
+                   "layout": {"barmode": "stack", "title": {"text": "Bytes allocated per sample by category"},
+                              "xaxis": {"title": {"text": "MiB"}}, "legend": {"traceorder": "normal"}}}
             sec.add(figure(fig, height=160 + 28 * len(names)))
     if sp is not None:
         shown = sp.rename(columns={"output_zeros_pct": "output zeros %", "output_near_pct": "output near-zero %",
