@@ -81,7 +81,8 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
           order: list | None = None, wide: tuple[str, ...] = ("why", "reason")) -> str:
     """An interactive DataTables table (itables, offline mode): sortable by any column (click its
     header), searchable, with a filter box under each column and paging past ``page_length``
-    rows. Every row is embedded: no down-sampling. Columns named in ``wide`` hold prose."""
+    rows. Every row of ``frame`` is embedded (a caller that shows part of a file says so). Columns
+    named in ``wide`` hold prose."""
     from itables import to_html_datatable
 
     frame = frame.reset_index(drop=True)

@@ -350,8 +350,8 @@ def _environment(run: RunDir, manifest: dict) -> Section:
 def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
     """Every CSV file of the run directory, the known ones first: a table another stage adds to the
     run directory appears here without a change to this module."""
-    sec = Section("data", "Data files", "The run directory's tables as saved, every row: sort, filter and "
-                  "search them here, or read the CSV files themselves.")
+    sec = Section("data", "Data files", "The run directory's tables as saved: sort, filter and search them "
+                  "here, or read the CSV files themselves.")
     known = {store.BREAKDOWN: breakdown, store.TIMINGS: timings, store.CHECKS: checks}
     # Regular files only: a pipe named extra.csv would block the reader for ever, a folder fail it.
     names = list(known) + [store.SAMPLES] + sorted(p.name for p in run.path.glob("*.csv")
@@ -367,8 +367,19 @@ def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
                 sec.add(paragraph(f"{name}: cannot be read ({type(exc).__name__})"))
                 continue
-        sec.add(f"<h3>{esc(name)}</h3>", table(frame, name, page_length=10))
+        sec.add(f"<h3>{esc(name)}</h3>")
+        if len(frame) > DATA_FILE_ROWS:   # said, never silent: the file beside the page has every row
+            sec.add(paragraph(f"{name} has {len(frame):,} rows; the first {DATA_FILE_ROWS:,} are here, every row "
+                              f"is in the file itself ({name}, beside this page)."))
+            frame = frame.head(DATA_FILE_ROWS)
+        sec.add(table(frame, name, page_length=10))
     return sec
+
+
+# Rows of a data file embedded in the page. samples.csv holds a row per sample, axis and category
+# (47,000 at 1,000 samples of a small model): embedded whole, it made the page 11 MB and took most
+# of the run's end (issue 23); the tables above it are per component and do not grow with samples.
+DATA_FILE_ROWS = 2_000
 
 
 def _other_figures(run: RunDir) -> Section | None:

@@ -131,3 +131,21 @@ def test_facts_print_floats_to_four_significant_digits():
 
     html = facts({"largest relative add-up error": 1.7785703712484037e-16, "samples": 3})
     assert "1.779e-16" in html and "1.7785703712484037e-16" not in html and ">3<" in html
+
+
+# ---- the page stays small when a run has many samples (issue 23) -----------------------------------------
+def test_a_long_data_file_is_cut_in_the_page_and_says_so(capsys, demo_run, tmp_path):
+    import shutil
+
+    from nscharacterize.reports.html_run import DATA_FILE_ROWS
+
+    run = shutil.copytree(demo_run, tmp_path / "run")
+    extra = pd.DataFrame({"sample": range(DATA_FILE_ROWS + 500), "value": 1.5})
+    extra.to_csv(run / "extra.csv", index=False)
+    code, _, err = cli(capsys, "report", str(run))
+    assert code == 0, err
+    page = (run / "report.html").read_text()
+    assert f"extra.csv has {DATA_FILE_ROWS + 500:,} rows; the first {DATA_FILE_ROWS:,} are here" in page
+    assert f'data-rows="{DATA_FILE_ROWS}"' in page
+    shown = pd.read_csv(run / "breakdown.csv")      # a short file is whole, and says nothing
+    assert f'data-rows="{len(shown)}"' in page and "breakdown.csv has" not in page
