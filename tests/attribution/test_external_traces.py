@@ -242,8 +242,12 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
     prof.export_chrome_trace(str(path))
     t = chrome_trace.load(path)
     outside = trace_events.python_outside_ops_us(t)
-    host_top = t.host[t.host["parent"] < 0]["dur"].sum()
-    assert outside.sum() + host_top <= t.wall_us * (1 + 1e-6)          # one thread: never more than the span
+    # per thread, never more than the span: the test's own thread, and any other thread Python
+    # ran meanwhile (under pytest-xdist, execnet's), whose functions torch records as well
+    per_thread = pd.Series(outside, index=t.python.index).groupby(t.python["tid"]).sum()
+    host_top = t.host[t.host["parent"] < 0].groupby("tid")["dur"].sum()
+    for tid, own in per_thread.items():
+        assert own + host_top.get(tid, 0.0) <= t.wall_us * (1 + 1e-6), tid
     loop = t.python.assign(outside=outside)
     loop = loop[loop["name"].str.endswith("python_loop")]
     # the loop's own code runs no op: (nearly) all of its time is its own, outside ops
