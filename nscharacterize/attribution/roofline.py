@@ -61,6 +61,25 @@ def op_costs(events: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+# The event columns that add up over samples; every other column is part of an op row's identity.
+_ADDITIVE = ("calls", "self_cpu_us", "self_device_us", "gpu_busy_us", "gpu_idle_self_us", "flops", "bytes")
+
+
+def summed_over_samples(events: pd.DataFrame) -> pd.DataFrame:
+    """Host-only events with the rows of one op (same component, name, context, shapes, category)
+    in different samples added into one row (``sample`` -1), so that sizing the work costs the
+    distinct ops, not ops x samples: at 10,000 samples the per-row frames of ``op_costs`` were most
+    of a run's peak memory (issue 23). Every use of the rows here is a sum over samples divided by
+    the breakdown's ``n_samples``, so the roofline is the same. Runs with device events are left
+    as they are: their kernel time is split among op rows within each sample."""
+    if len(events) == 0 or (events["device"].astype(str) == "cuda").any() or events["sample"].nunique() < 2:
+        return events
+    sums = [c for c in _ADDITIVE if c in events.columns]
+    keys = [c for c in events.columns if c not in sums and c != "sample"]
+    out = events.groupby(keys, sort=False, dropna=False, observed=True)[sums].sum().reset_index()
+    return out.assign(sample=-1)[list(events.columns)]
+
+
 def _strings(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """The recorded string columns, "" where missing (runs written before a column existed)."""
     return pd.DataFrame({c: frame[c].astype(object).where(frame[c].notna(), "").astype(str) if c in frame
@@ -124,7 +143,7 @@ def roofline(events: pd.DataFrame, breakdown: pd.DataFrame, ceilings: dict | Non
     """(roofline rows, unsized ops) for every component and category with op time or work."""
     if events.empty or breakdown.empty or "category" not in events:
         return pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=UNSIZED_COLUMNS)
-    ops = op_costs(events)
+    ops = op_costs(summed_over_samples(events) if "n_samples" in breakdown else events)
     ops = ops.assign(category=ops["category"].astype(str), flops=ops["flops_call"] * ops["calls"],
                      bytes_=ops["bytes_call"] * ops["calls"])
     axis = time_axis(breakdown)

@@ -195,3 +195,25 @@ def test_roofline_outputs_and_report_rerenders_them(embedding_run):
     proc = run_cli("report", str(embedding_run))     # once drawn, a plain report keeps the PNGs up to date
     assert proc.returncode == 0, proc.stderr
     assert (embedding_run / "roofline.png").stat().st_mtime_ns > drawn
+
+
+def test_the_roofline_sizes_distinct_ops_not_ops_times_samples(tmp_path, monkeypatch):
+    """Rows of one op in different samples are added before sizing (issue 23: at 10,000 samples the
+    per-row frames were most of a run's peak memory); the roofline is the same either way."""
+    from nscharacterize.attribution import roofline as module
+    from nscharacterize.rundir.store import RunDir
+
+    cfg = write_config(tmp_path / "c.yaml", samples=5)
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run = RunDir(proc.stdout.strip().splitlines()[-1])
+    events, breakdown, ceilings = run.events(), run.breakdown(), run.manifest.get("ceilings")
+    summed = module.summed_over_samples(events)
+    assert events["sample"].nunique() == 5 and set(summed["sample"]) == {-1}
+    assert len(summed) * 4 <= len(events) and summed["calls"].sum() == events["calls"].sum()
+    table, unsized = roofline(events, breakdown, ceilings)
+    monkeypatch.setattr(module, "summed_over_samples", lambda frame: frame)   # per sample, as before
+    per_sample, per_sample_unsized = roofline(events, breakdown, ceilings)
+    assert len(table) > 0 and table["flops"].sum() > 0
+    pd.testing.assert_frame_equal(table, per_sample, rtol=1e-9)
+    pd.testing.assert_frame_equal(unsized, per_sample_unsized, rtol=1e-9)
