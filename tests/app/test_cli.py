@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -145,3 +146,14 @@ def test_guide_config_keys_are_documented():
     for model in (Config, ProfilerConfig, ReportConfig, WorkloadEntry):
         for key in model.model_fields:
             assert f"`{key}`" in guide, f"config key {key} is not documented in docs/guide/config.md"
+
+
+def test_import_trace_png_writes_the_figures_and_report_keeps_them(tmp_path):
+    trace = sorted((ROOT / "tests" / "fixtures" / "gpu-h100").glob("*.json*"))[0]
+    proc = run_cli("import-trace", str(trace), "--out", str(tmp_path), "--png", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run = Path(proc.stdout.strip())
+    drawn = {n: (run / n).stat().st_mtime_ns for n in ("heatmap.png", "breakdown.png", "roofline.png")}
+    again = run_cli("report", str(run))      # the run asked for PNGs: a plain report redraws them
+    assert again.returncode == 0, again.stderr
+    assert all((run / n).stat().st_mtime_ns > t for n, t in drawn.items())
