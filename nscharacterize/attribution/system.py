@@ -23,37 +23,54 @@ SIDES = ("neural", "symbolic")
 
 
 def system_view(samples: pd.DataFrame) -> pd.DataFrame:
-    """Long table of per-workload end-to-end, per-side and per-component times (mean per sample)."""
+    """Long table of per-workload end-to-end, per-side and per-component times (mean per sample).
+
+    Every quantity is first put on one grid of (workload, sample) rows, a sample where a part did
+    not run counting 0, then averaged per workload in one group-by: a run rewrites this view after
+    each workload, and a loop over workloads, sides and categories cost a quarter of a second per
+    rewrite on configs/ci.yaml."""
     if samples.empty:
         return pd.DataFrame(columns=SYSTEM_COLUMNS)
-    totals = samples[samples["axis"] == "total"]
+    tot = samples[samples["axis"] == "total"]
+    if tot.empty:
+        return pd.DataFrame(columns=SYSTEM_COLUMNS)
     cats = samples[samples["axis"] == "category"]
-    frames = []
-    for workload, tot in totals.groupby("workload", sort=False):
-        e2e = tot.groupby("sample")["time_s"].sum()          # components run in sequence
-        mean_e2e = float(e2e.mean())
-        rows = [_row(workload, "end_to_end", "all", "total", e2e, mean_e2e)]
-        # (side, category) x sample in one group-by: the 2 x 9 cells are looked up, not filtered
-        by_cell = (cats[cats["workload"] == workload].groupby(["kind", "category", "sample"])["time_s"].sum()
-                   .unstack("sample").reindex(columns=e2e.index).fillna(0.0))
-        zeros = pd.Series(0.0, index=e2e.index)
-        for side in SIDES:
-            side_tot = tot[tot["kind"] == side].groupby("sample")["time_s"].sum().reindex(e2e.index, fill_value=0.0)
-            rows.append(_row(workload, "side", side, "total", side_tot, mean_e2e))
-            for c in CATEGORIES:
-                per_sample = by_cell.loc[(side, c)] if (side, c) in by_cell.index else zeros
-                rows.append(_row(workload, "side", side, c, per_sample, mean_e2e))
-        for component, comp in tot.groupby("component", sort=False):
-            per_sample = comp.set_index("sample")["time_s"].reindex(e2e.index, fill_value=0.0)
-            rows.append(_row(workload, "component", component, "total", per_sample, mean_e2e))
-        frames.append(pd.DataFrame(rows, columns=SYSTEM_COLUMNS))
-    return pd.concat(frames, ignore_index=True)
+    e2e = tot.groupby(["workload", "sample"])["time_s"].sum()   # components run in sequence
+    grid = e2e.index
+    zeros = pd.Series(0.0, index=grid)
 
+    def on_grid(series: pd.Series, key) -> pd.Series:
+        levels = list(range(len(key))) if isinstance(key, tuple) else 0
+        try:
+            return series.xs(key, level=levels).reindex(grid, fill_value=0.0)
+        except KeyError:
+            return zeros
 
-def _row(workload: str, scope: str, group: str, category: str, per_sample: pd.Series, e2e: float) -> list:
-    mean = float(per_sample.mean())
-    std = float(per_sample.std()) if len(per_sample) > 1 else 0.0
-    return [workload, scope, group, category, mean, mean / e2e if e2e > 0 else 0.0, std, int(len(per_sample))]
+    side_tot = tot[tot["kind"].isin(SIDES)].groupby(["kind", "workload", "sample"])["time_s"].sum()
+    side_cat = cats[cats["kind"].isin(SIDES)].groupby(["kind", "category", "workload", "sample"])["time_s"].sum()
+    comp = tot.groupby(["component", "workload", "sample"])["time_s"].sum()
+    end_to_end = ("end_to_end", "all", "total")
+    columns = {end_to_end: e2e}
+    for side in SIDES:
+        columns[("side", side, "total")] = on_grid(side_tot, side)
+        for c in CATEGORIES:
+            columns[("side", side, c)] = on_grid(side_cat, (side, c))
+    for name in dict.fromkeys(tot["component"]):
+        columns[("component", name, "total")] = on_grid(comp, name)
+    per = pd.DataFrame(columns, index=grid).groupby(level="workload", sort=False)
+    mean, std, n = per.mean(), per.std().fillna(0.0), per.size()
+    rows = []
+    for workload, own in tot.groupby("workload", sort=False):
+        base = float(mean.loc[workload, end_to_end])
+        keys = [end_to_end] + [k for side in SIDES for k in [("side", side, "total")] +
+                               [("side", side, c) for c in CATEGORIES]]
+        keys += [("component", name, "total") for name in dict.fromkeys(own["component"])]
+        count = int(n[workload])
+        for key in keys:
+            m = float(mean.loc[workload, key])
+            rows.append([workload, *key, m, m / base if base > 0 else 0.0,
+                         float(std.loc[workload, key]) if count > 1 else 0.0, count])
+    return pd.DataFrame(rows, columns=SYSTEM_COLUMNS)
 
 
 def side_split(system: pd.DataFrame) -> pd.DataFrame:
