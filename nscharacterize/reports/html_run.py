@@ -191,6 +191,9 @@ def _roofline(run: RunDir, manifest: dict) -> Section:
     fig = page_figures.roofline(roof, manifest.get("ceilings"), measured)
     if fig is not None:
         sec.add(figure(fig, height=560))
+    else:   # said, not a missing figure: e.g. a trace recorded without input shapes sizes nothing
+        sec.add(paragraph("No figure: no row has both work (FLOPs) and bytes to place on a log-log roofline "
+                          "(a trace recorded without record_shapes has no input shapes to size its ops by)."))
     return sec
 
 

@@ -149,3 +149,16 @@ def test_a_long_data_file_is_cut_in_the_page_and_says_so(capsys, demo_run, tmp_p
     assert f'data-rows="{DATA_FILE_ROWS}"' in page
     shown = pd.read_csv(run / "breakdown.csv")      # a short file is whole, and says nothing
     assert f'data-rows="{len(shown)}"' in page and "breakdown.csv has" not in page
+
+
+def test_a_roofline_with_nothing_to_place_says_why_there_is_no_figure(capsys, demo_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(demo_run, tmp_path / "run")
+    roof = pd.read_csv(run / "roofline.csv").assign(flops=0.0, bytes=0.0)   # as a trace without shapes
+    roof.to_csv(run / "roofline.csv", index=False)
+    (run / "events.parquet").unlink()   # report would size the roofline again from the events
+    code, _, err = cli(capsys, "report", str(run))
+    assert code == 0, err
+    section = (run / "report.html").read_text().split('id="roofline"')[1].split("<section")[0]
+    assert "No figure: no row has both work (FLOPs) and bytes" in section and "Plotly.newPlot" not in section
