@@ -388,8 +388,7 @@ DATA_FILE_ROWS = 2_000
 def _other_figures(run: RunDir) -> Section | None:
     """Figures of the run directory this page does not redraw interactively (another stage's PNG,
     such as the system view), embedded as images so that the page stays one file."""
-    redrawn = {store.HEATMAP, store.BARS, store.PYTHON_PLOT, store.SYSTEM_PLOT, store.ROOFLINE_PLOT}
-    pngs = sorted(p for p in run.path.glob("*.png") if p.name not in redrawn and p.is_file())
+    pngs = sorted(p for p in run.path.glob("*.png") if p.name not in store.PNG_FIGURES and p.is_file())
     if not pngs:
         return None
     sec = Section("more-figures", "More figures", "The run directory's other figures, as saved.")

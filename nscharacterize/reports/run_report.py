@@ -78,5 +78,4 @@ def _pngs(run: RunDir, result: pd.DataFrame, views: Views) -> list[Path]:
 
 def stale_pngs(run: RunDir) -> list[Path]:
     """PNG figures an earlier ``--png`` drew, which a report drawn without it would leave out of date."""
-    names = (store.HEATMAP, store.BARS, store.PYTHON_PLOT, store.SYSTEM_PLOT, store.ROOFLINE_PLOT)
-    return [run.path / n for n in names if (run.path / n).is_file()]
+    return [run.path / n for n in store.PNG_FIGURES if (run.path / n).is_file()]

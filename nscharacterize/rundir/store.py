@@ -47,6 +47,8 @@ SYSTEM_PLOT = "system.png"
 REPORT_HTML = "report.html"
 ROOFLINE = schemas.ROOFLINE.file
 ROOFLINE_PLOT = "roofline.png"
+# The figures `--png` draws (reports/run_report.py), each also drawn by report.html itself.
+PNG_FIGURES = (HEATMAP, BARS, PYTHON_PLOT, SYSTEM_PLOT, ROOFLINE_PLOT)
 ROOFLINE_MEASURED = "roofline_measured.csv"   # attribution/measured.COLUMNS, written by ncu-import
 MEMORY = schemas.MEMORY.file
 SPARSITY = schemas.SPARSITY.file
