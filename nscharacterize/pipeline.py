@@ -8,7 +8,8 @@ Orchestration only, and the place that makes faults lose nothing (docs/architect
   together, classified and appended to the run's append-only logs (nscharacterize/rundir/samplelog.py),
   then the manifest's ``samples_done``; no saved sample is rewritten, so each sample costs the
   same, and what the run holds in memory does not grow with its samples. Samples are
-  attributed in batches; the derived tables and table.md are rewritten after each workload; at the
+  attributed in batches; the derived tables and table.md are rewritten as the run goes, at most
+  every ``_Run.REFRESH_S`` seconds (a finished workload reaches them at the next refresh); at the
   end the logs become events.parquet and timings.csv, and the figures and report.html are drawn.
 - A workload that raises, or calls ``sys.exit``, fails alone: it is logged with its traceback,
   recorded in the manifest with the samples it finished, and the run goes on.
@@ -161,6 +162,8 @@ class _Run:
     _result: pd.DataFrame | None = None
     _views: Views | None = None                     # what table.md shows, derived with the tables
     _derived_from: int = -1                         # samples in the derived tables last written
+    _refreshed_at: float = 0.0                      # perf_counter() of the last table refresh
+    _refresh_cost: float = 0.0                      # and what it took (s)
     _machine: Recorder | None = None
 
     @property
@@ -185,12 +188,11 @@ class _Run:
             fingerprint=fingerprint(self.device, config.hash()), workloads=[], checks={}, notes=[])
         self.manifest.compensation = _compensation(config, self.manifest.fingerprint)
         stop: BaseException | None = None
-        result = None
         try:
-            result = self._write_all()  # every file exists from the start; the manifest is written last
+            self._write_all()  # every file exists from the start; the manifest is written last
             for entry in config.workloads:
                 self._one(entry)
-                result = self._write_all()
+                self._refresh()
         except (KeyboardInterrupt, RuleFileError) as exc:
             stop = exc
             if isinstance(exc, KeyboardInterrupt):
@@ -234,6 +236,8 @@ class _Run:
             if self.progress:
                 for _ in range(done):
                     self.progress.advance(task)
+            if self._refresh_due():   # a long workload's samples reach table.md as it goes
+                self._write_all()
 
         try:
             workload = registry.build(entry.workload, entry.params, config.seed)
@@ -408,11 +412,37 @@ class _Run:
                     w.samples_done = max(w.samples_done or 0, int(got.max()) + 1)
         self._spool().clear()
 
+    # The derived tables and table.md are refreshed at most this often while a run goes (and always
+    # at its end): rebuilding them costs a fixed part per refresh (re-deriving every table from
+    # the samples so far, formatting table.md), which after every workload of configs/ci.yaml was
+    # a tenth of its run (issue 23). Never more often than REFRESH_COST_FACTOR times what the last
+    # refresh took, so refreshing costs at most 1/REFRESH_COST_FACTOR of a run however many samples
+    # its tables hold.
+    REFRESH_S = 10.0
+    REFRESH_COST_FACTOR = 20.0
+
+    def _refresh_due(self) -> bool:
+        """Samples saved since the last refresh, and the last refresh old enough."""
+        waited = time.perf_counter() - self._refreshed_at
+        return (self.saved != self._derived_from
+                and waited >= max(self.REFRESH_S, self.REFRESH_COST_FACTOR * self._refresh_cost))
+
+    def _refresh(self) -> None:
+        """After a workload: the tables and table.md when due, else the manifest alone (statuses,
+        samples done); the samples not shown yet reach the tables at the next refresh or the end."""
+        if self._refresh_due():
+            self._write_all()
+        else:
+            self.run_dir.write_manifest(self.manifest)
+
     def _write_all(self) -> pd.DataFrame:
-        """After each workload: every table derived from the samples so far, and table.md (the
-        figures and report.html are drawn once, by ``_finish``)."""
+        """Every table derived from the samples so far, and table.md (the figures and report.html
+        are drawn once, by ``_finish``)."""
+        started = time.perf_counter()
         views = self._write_derived()
         render_tables(self.run_dir, views)
+        self._refreshed_at = time.perf_counter()
+        self._refresh_cost = self._refreshed_at - started
         return self._result
 
     def _write_derived(self) -> Views:

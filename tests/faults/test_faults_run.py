@@ -18,6 +18,7 @@ import yaml
 
 from clirun import ROOT, SUPPORT, write_config
 from faults import assert_consistent, cli, one_line, run_dirs, workload_status
+from nscharacterize import pipeline
 from nscharacterize.rundir.store import RunDir
 
 DEMO = {"workload": "mlp-demo", "params": {"objects": 6, "hidden": 16}, "samples": 1}
@@ -92,7 +93,7 @@ def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setattr(session, "BATCH_SECONDS", 0.0)   # parse after every sample, then again in batches
     seen, spooled = [], []
-    real = session.profile_workload
+    real = pipeline.profile_workload
     real_pass = session._spooled_pass
 
     def spy_pass(*args, **kwargs):
@@ -124,14 +125,47 @@ def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
     assert seen == [(2, {0, 1, 2}, {0, 1, 2}, 3)]
 
 
-def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, monkeypatch):
-    """table.md holds each workload as soon as it finishes; the figures and report.html are drawn
-    once, by the end of the run (drawing them after every workload was most of the tool's time)."""
+@pytest.mark.parametrize("refresh_s", [0.0, 3600.0])
+def test_a_workloads_samples_reach_the_tables_while_it_runs_when_a_refresh_is_due(capsys, tmp_path, monkeypatch,
+                                                                                  refresh_s):
+    """A refresh is due once REFRESH_S has passed: then the derived tables hold every sample saved
+    so far, mid-workload; until then they hold none of the running workload's (the logs do)."""
     from nscharacterize.profiler import session
+
+    monkeypatch.setattr(session, "BATCH_SECONDS", 0.0)   # a batch per sample
+    monkeypatch.setattr(pipeline._Run, "REFRESH_S", refresh_s)
+    monkeypatch.setattr(pipeline._Run, "REFRESH_COST_FACTOR", 0.0)
+    seen = []
+    real = pipeline.profile_workload
+
+    def spy(workload, label, settings, on_sample=None, spool=None):
+        def check(index, events, timings):
+            on_sample(index, events, timings)
+            run = RunDir(run_dirs(tmp_path / "runs")[0])
+            seen.append((set(run.samples()["sample"]), set(run.timings()["sample"])))
+        return real(workload, label, settings, on_sample=check, spool=spool)
+
+    monkeypatch.setattr("nscharacterize.pipeline.profile_workload", spy)
+    code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3)))
+    assert code == 0, err
+    assert [logged for _tables, logged in seen] == [set(range(i + 1)) for i in range(3)]
+    assert [tables for tables, _logged in seen] == ([set(range(i + 1)) for i in range(3)] if refresh_s == 0
+                                                    else [set()] * 3)
+    assert set(RunDir(run).samples()["sample"]) == {0, 1, 2}    # the end refreshes whatever is due
+
+
+@pytest.mark.parametrize("refresh_s", [0.0, 3600.0])
+def test_tables_as_the_run_goes_figures_once_at_the_end(capsys, tmp_path, monkeypatch, refresh_s):
+    """table.md holds a finished workload once a refresh is due (at once with REFRESH_S 0; with
+    an hour, only at the end: refreshing after every workload was a tenth of a ci.yaml run); the
+    figures and report.html are drawn once, by the end of the run (drawing them after every
+    workload was most of the tool's time)."""
     from nscharacterize.reports import run_report as render_module
 
+    monkeypatch.setattr(pipeline._Run, "REFRESH_S", refresh_s)
+    monkeypatch.setattr(pipeline._Run, "REFRESH_COST_FACTOR", 0.0)
     seen = []
-    real = session.profile_workload
+    real = pipeline.profile_workload
 
     def spy(workload, label, settings, on_sample=None, spool=None):
         run = run_dirs(tmp_path / "runs")[0]
@@ -143,7 +177,8 @@ def test_tables_after_each_workload_figures_once_at_the_end(capsys, tmp_path, mo
     code, err, run = _run(capsys, tmp_path, _config(tmp_path, DEMO, dict(DEMO, name="second")))
     assert code == 0, err
     (label0, table0, heat0, page0), (label1, table1, heat1, page1) = seen
-    assert label1 == "second" and "mlp-demo" in table1 and render_module.IN_PROGRESS in table1
+    assert label1 == "second" and ("mlp-demo" in table1) == (refresh_s == 0.0)
+    assert render_module.IN_PROGRESS in table1 or refresh_s > 0
     assert not (heat0 or heat1 or page0 or page1)
     final = (run / "table.md").read_text()
     assert render_module.IN_PROGRESS not in final and "## Roofline" in final and "second" in final
