@@ -144,7 +144,7 @@ def report(run_dir: str | Path, *, reclassify: bool = False, png: bool = False) 
     does a run whose config asked for them (``report.png``) or that has them already (redrawn, so
     that none is left out of date)."""
     from nscharacterize.reports.run_report import render, stale_pngs
-    from nscharacterize.results import has_events, reclassify as reclassify_run, refresh_views, save_results
+    from nscharacterize.results import reclassify as reclassify_run, refresh_views, save_results, view_events
 
     if is_sweep_dir(run_dir):
         from nscharacterize.sweep import report_sweep
@@ -183,7 +183,7 @@ def report(run_dir: str | Path, *, reclassify: bool = False, png: bool = False) 
         events = None
         views = reclassify_run(rd, Taxonomy(saved_rules(rd))).views
     elif status != "killed":
-        events = rd.events() if has_events(rd) else None   # read once: the roofline and the page
+        events = view_events(rd)   # read once, summed over samples as read: the roofline and the page
         views = refresh_views(rd, events)
     written = [rd.path / store.SYSTEM] + ([rd.path / store.ROOFLINE] if views.roofline is not None else [])
     png = png or bool(((rd.config or {}).get("report") or {}).get("png")) or bool(stale_pngs(rd))

@@ -64,7 +64,7 @@ from nscharacterize.workloads.base import WorkloadError
 from nscharacterize.workloads.compile import chosen_components, compile_workload, toolchain_problem
 
 from .config import Config, ConfigError
-from .results import has_events, refresh_views, save_attributed, save_results
+from .results import refresh_views, save_attributed, save_results, view_events
 from .quiet import stderr_to
 
 log = logging.getLogger("nscharacterize")
@@ -352,7 +352,7 @@ class _Run:
         self._save_spooled()
         self._save_logged()
         # the roofline, then table.md and report.html (and PNGs): once, whatever stopped the run
-        events = self.run_dir.events() if has_events(self.run_dir) else None   # read once, for both
+        events = view_events(self.run_dir)   # read once, for both, summed over samples as read
         render(self.run_dir, refresh_views(self.run_dir, events), events, png=self.config.report.png)
         return self._result
 

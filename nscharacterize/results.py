@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nscharacterize.attribution.derive import Results, Views, derive, derive_attributed, derive_views
+from nscharacterize.attribution.roofline import summed_batches
 from nscharacterize.rundir import store
 from nscharacterize.rundir.manifest import Manifest
 from nscharacterize.rundir.store import RunDir
@@ -64,6 +65,13 @@ def refresh_views(run: RunDir, events: pd.DataFrame | None = None) -> Views:
     views = derive_views(run.samples(), run.breakdown(), run.timings(), events, run.manifest.get("ceilings"))
     save_views(run, views)
     return views
+
+
+def view_events(run: RunDir) -> pd.DataFrame | None:
+    """The events the roofline and the page read, summed over samples as they are read
+    (``roofline.summed_batches``: memory grows with the distinct ops, not the samples); None
+    when the run has none (a copied-out run)."""
+    return summed_batches(run.event_batches()) if has_events(run) else None
 
 
 def has_events(run: RunDir) -> bool:

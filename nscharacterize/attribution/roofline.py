@@ -24,6 +24,7 @@ Category Other is left out: most of its time is outside any op.
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -74,10 +75,49 @@ def summed_over_samples(events: pd.DataFrame) -> pd.DataFrame:
     as they are: their kernel time is split among op rows within each sample."""
     if len(events) == 0 or (events["device"].astype(str) == "cuda").any() or events["sample"].nunique() < 2:
         return events
+    return _summed(events)
+
+
+def _summed(events: pd.DataFrame) -> pd.DataFrame:
     sums = [c for c in _ADDITIVE if c in events.columns]
     keys = [c for c in events.columns if c not in sums and c != "sample"]
     out = events.groupby(keys, sort=False, dropna=False, observed=True)[sums].sum().reset_index()
     return out.assign(sample=-1)[list(events.columns)]
+
+
+def summed_batches(batches: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """``summed_over_samples`` of events read a batch at a time (``RunDir.event_batches``), for
+    the end of a run and ``report``: host-only rows are summed as they come, so what is held
+    grows with the distinct ops, not with the samples (reading every event of a 10,000-sample run
+    at once was its peak memory: issue 23); rows of a device (cuda) keep their samples, as
+    ``summed_over_samples`` leaves them. Everything that reads the result (the roofline, the
+    page's classification, ``torch_flops_agreement``) sums over samples, so it is the same."""
+    host: list[pd.DataFrame] = []
+    device: list[pd.DataFrame] = []
+    held = reduced = 0
+    first: pd.DataFrame | None = None
+    for batch in batches:
+        first = batch if first is None else first
+        on_device = (batch["device"].astype(str) == "cuda").to_numpy()
+        if on_device.any():
+            device.append(batch[on_device])
+            batch = batch[~on_device]
+        if len(batch):
+            host.append(_summed(batch))
+            held += len(host[-1])
+        if held > 2 * reduced + 100_000:   # re-sum what is held once it has doubled
+            host = [_summed(pd.concat(host, ignore_index=True))]
+            held = reduced = len(host[0])
+    if first is None:
+        raise ValueError("summed_batches needs at least one batch (an empty one gives the columns)")
+    if len(host) > 1:
+        host = [_summed(pd.concat(host, ignore_index=True))]
+    parts = [f for f in host + device if len(f)] or [first.iloc[:0]]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    for col in first.columns:   # concat of differing categories gives objects: categorical again
+        if isinstance(first[col].dtype, pd.CategoricalDtype) and not isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype("category")
+    return out
 
 
 def _strings(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -225,11 +265,11 @@ def _skinny_share(part: pd.DataFrame) -> float:
 
 def torch_flops_agreement(events: pd.DataFrame) -> pd.DataFrame:
     """Per op name where torch.profiler estimated FLOPs: its total, ours on the same rows, and
-    the ratio (1.0 = agreement). Products and convolutions agree exactly; for add/mul torch
+    the ratio (1.0 = agreement), and the calls behind them. Products and convolutions agree exactly; for add/mul torch
     counts the first operand's elements, the model the output's. Used by the tests and the report."""
     rows = events[(events["source"] == "op") & (events["flops"] > 0)]
     if rows.empty:
-        return pd.DataFrame(columns=["name", "torch_flops", "model_flops", "ratio", "rows"])
+        return pd.DataFrame(columns=["name", "torch_flops", "model_flops", "ratio", "calls"])
     ours = []
     for name, sh, dt, cc, ch in _strings(rows, ["name", "input_shapes", "input_dtypes", "concrete_inputs",
                                                  "children"]).itertuples(index=False):
@@ -238,8 +278,8 @@ def torch_flops_agreement(events: pd.DataFrame) -> pd.DataFrame:
         except Unsized:
             ours.append(np.nan)
     frame = pd.DataFrame({"name": rows["name"].astype(str).to_numpy(), "torch_flops": rows["flops"].to_numpy(),
-                          "model_flops": np.asarray(ours) * rows["calls"].to_numpy()})
+                          "model_flops": np.asarray(ours) * rows["calls"].to_numpy(), "calls": rows["calls"].to_numpy()})
     out = frame.groupby("name").agg(torch_flops=("torch_flops", "sum"), model_flops=("model_flops", "sum"),
-                                    rows=("torch_flops", "size")).reset_index()
+                                    calls=("calls", "sum")).reset_index()
     out["ratio"] = out["model_flops"] / out["torch_flops"]
     return out

@@ -311,6 +311,11 @@ def _classification(run: RunDir, manifest: dict, events: pd.DataFrame | None = N
     values = {c: "sum" for c in ("calls", "self_cpu_us", "self_device_us", "flops", "bytes") if c in frame.columns}
     ops = frame.groupby(keys, sort=False, observed=True).agg(values).reset_index()
     samples = frame.groupby(["workload", "component"], observed=True)["sample"].nunique()
+    if (frame["sample"] < 0).any():   # summed over samples as read (results.view_events): the timings count them
+        timings = run.timings()
+        counted = timings.assign(workload=timings["workload"].astype(str),
+                                 component=timings["component"].astype(str)).groupby(["workload", "component"])["sample"]
+        samples = counted.nunique().reindex(samples.index).fillna(samples)
     n = ops.set_index(["workload", "component"]).index.map(samples).to_numpy()
     ops.insert(len(keys), "calls_per_sample", (ops.pop("calls") / n).round(3))
     for col in [c for c in ("self_cpu_us", "self_device_us") if c in ops.columns]:

@@ -125,8 +125,8 @@ def section(table: pd.DataFrame, unsized: pd.DataFrame, ceilings: dict | None,
                 "Products and convolutions must agree (ratio 1). For add and mul torch counts the first "
                 "operand's elements and the model the output's: they differ where the first operand is "
                 "broadcast.", "",
-                markdown_table(["Op", "Rows", "torch GFLOP", "model GFLOP", "model / torch"],
-                               [[r.name, int(r.rows), _g(r.torch_flops), _g(r.model_flops),
+                markdown_table(["Op", "Calls (all samples)", "torch GFLOP", "model GFLOP", "model / torch"],
+                               [[r.name, int(r.calls), _g(r.torch_flops), _g(r.model_flops),
                                  "-" if r.ratio != r.ratio else f"{r.ratio:.4f}"]
                                 for r in agreement.itertuples(index=False)]), ""]
     return "\n".join(out)

@@ -19,7 +19,7 @@ import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -222,6 +222,31 @@ class RunDir:
             except Exception as exc:  # pyarrow raises several types for a damaged file
                 raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
         return schemas.EVENTS.check(path, frame)
+
+    def event_batches(self) -> Iterator[pd.DataFrame]:
+        """The classified events as ``events()`` gives them, a row group (or a logged batch) at a
+        time, for readers that reduce them as they go: memory holds one batch, not every sample."""
+        log = self.path / samplelog.EVENTS_LOG
+        if log.is_file():
+            _schema, batches = samplelog.batches(log)
+            path = log
+        else:
+            import pyarrow.parquet as pq
+
+            path = self._need(EVENTS)
+            try:
+                batches = pq.ParquetFile(path).iter_batches(batch_size=samplelog.ROW_GROUP_ROWS)
+            except Exception as exc:  # pyarrow raises several types for a damaged file
+                raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
+        seen = False
+        try:
+            for batch in batches:
+                seen = True
+                yield schemas.EVENTS.check(path, pa.Table.from_batches([batch]).to_pandas())
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise RunDirError(path, "", f"unreadable events ({type(exc).__name__})", "re-run the profile") from None
+        if not seen:   # no rows: one empty frame with the columns
+            yield self.events()
 
     def timings(self) -> pd.DataFrame:
         """Per-sample timings: of a run in progress (or killed) from its append-only log."""

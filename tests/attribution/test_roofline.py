@@ -3,6 +3,7 @@ run, and the whole thing through the CLI with embedding models of our own."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,54 @@ def test_the_roofline_sizes_distinct_ops_not_ops_times_samples(tmp_path, monkeyp
     assert len(table) > 0 and table["flops"].sum() > 0
     pd.testing.assert_frame_equal(table, per_sample, rtol=1e-9)
     pd.testing.assert_frame_equal(unsized, per_sample_unsized, rtol=1e-9)
+
+
+def test_events_summed_as_they_are_read_give_the_same_roofline_and_page(tmp_path, monkeypatch):
+    """The end of a run and `report` read events a row group at a time and sum each over samples
+    (results.view_events), so memory holds the distinct ops, not every sample: the roofline, the
+    FLOPs check and the page's per-sample numbers are those of the whole frame read at once;
+    device rows (an H100 run's) keep their samples."""
+    from nscharacterize.attribution import roofline as module
+    from nscharacterize.attribution.derive import derive_views
+    from nscharacterize.reports.html_run import run_page
+    from nscharacterize.results import view_events
+    from nscharacterize.rundir import samplelog
+    from nscharacterize.rundir.store import RunDir
+
+    monkeypatch.setattr(samplelog, "ROW_GROUP_ROWS", 64)   # several row groups, several batches
+    cfg = write_config(tmp_path / "c.yaml", samples=6)
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run = RunDir(proc.stdout.strip().splitlines()[-1])
+    # the run (a subprocess) wrote its own row groups; rewrite them small, here
+    import pyarrow.parquet as pq
+    pq.write_table(pq.read_table(run.path / "events.parquet"), run.path / "events.parquet", row_group_size=64)
+    events = run.events()
+    batches = list(run.event_batches())
+    assert len(batches) > 2 and sum(len(b) for b in batches) == len(events)
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), events)
+    summed = view_events(run)
+    assert set(summed["sample"]) == {-1} and len(summed) < len(events) / 3
+    args = (run.samples(), run.breakdown(), run.timings())
+    whole, batched = (derive_views(*args, ev, run.manifest.get("ceilings")) for ev in (events, summed))
+    pd.testing.assert_frame_equal(whole.roofline.table, batched.roofline.table, rtol=1e-9)
+    pd.testing.assert_frame_equal(whole.roofline.unsized, batched.roofline.unsized, rtol=1e-9)
+    pd.testing.assert_frame_equal(whole.roofline.torch_flops, batched.roofline.torch_flops, rtol=1e-9)
+    # the page: the classification table's per-sample columns, from the summed frame and the whole
+    # (equal but for summing order: a number shown to 4 digits may round the other way)
+    pages = [re.sub(r"\b(fig|t)\d+", r"\1N", run_page(run, views, ev)) for views, ev in ((whole, events), (batched, summed))]
+    texts, numbers = zip(*((re.sub(NUMBER, "#", page), [float(x) for x in re.findall(NUMBER, page)]) for page in pages))
+    assert "calls_per_sample" in texts[0] and texts[0] == texts[1]
+    np.testing.assert_allclose(numbers[0], numbers[1], rtol=1e-3)
+
+    h100 = [p / "quickstart-run" / "events.parquet" for p in (d / "shared" / "fixtures" / "gpu-h100" for d in ROOT.parents)
+            if (p / "quickstart-run" / "events.parquet").is_file()]
+    if h100:   # device rows keep their samples; the host rows of other workloads are summed
+        device = pd.read_parquet(h100[0])
+        mixed = module.summed_batches([events.iloc[:100], device, events.iloc[100:]])
+        on_device = device[device["device"].astype(str) == "cuda"]
+        assert len(on_device) > 1000 and len(mixed[mixed["device"].astype(str) == "cuda"]) == len(on_device)
+        assert set(mixed.loc[mixed["device"].astype(str) != "cuda", "sample"]) == {-1}
+
+
+NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
