@@ -194,34 +194,44 @@ def roofline(events: pd.DataFrame, breakdown: pd.DataFrame, ceilings: dict | Non
     bandwidth = (ceilings or {}).get("bandwidth_bytes_s")
     source = (ceilings or {}).get("source", "")
 
-    rows, unsized_rows = [], []
-    for (w, c), comp in ops.groupby(_COMP, sort=False):
+    # One pass over (component, category) groups, every lookup a dict: filtering the ops per
+    # component and category was most of the roofline's cost (issue 23).
+    n_seen = ops.groupby(_COMP, sort=False)["sample"].nunique()
+    comp_order = {key: i for i, key in enumerate(n_seen.index)}
+    metas = {(r["workload"], r["component"]): r for r in breakdown.drop_duplicates(_COMP).to_dict("records")}
+    time_of = times["time_s"].to_dict()
+    cat_order = {cat: i for i, cat in enumerate(CATEGORIES) if cat != "other"}
+    found = []
+    for (w, c, cat), part in ops.groupby(_COMP + ["category"], sort=False):
+        if cat not in cat_order:
+            continue
         n = float(samples.get((w, c), np.nan)) if samples is not None else np.nan
-        n = n if n == n and n > 0 else float(comp["sample"].nunique() or 1)
-        meta = breakdown[(breakdown["workload"] == w) & (breakdown["component"] == c)].iloc[0]
-        for cat in CATEGORIES:
-            if cat == "other":
-                continue
-            part = comp[comp["category"] == cat]
-            t = float(times["time_s"].get((w, c, cat), 0.0)) if (w, c, cat) in times.index else 0.0
-            if part.empty or (t <= 0 and part["flops"].sum() == 0 and part["bytes_"].sum() == 0):
-                continue
-            flops, nbytes = part["flops"].sum() / n, part["bytes_"].sum() / n
-            op_t = part["t_us"].sum()
-            unsized = part[part["status"] == "unsized"]
-            unsized_t = part.loc[part["status"].isin(["unsized", "covered_unsized"]), "t_us"].sum()
-            by_dtype = part[part["status"] == "sized"].groupby("dtype")["flops"].sum()
-            dtype_key = ceiling_key(by_dtype.idxmax()) if flops > 0 and len(by_dtype) else "float32"
-            peak_dtype = dtype_key if dtype_key in peaks else ("float32" if "float32" in peaks else "")
-            peak = peaks.get(peak_dtype, np.nan) if peak_dtype else np.nan
-            rows.append(_row(w, c, meta, cat, t, flops, nbytes, peak, peak_dtype, bandwidth, source,
-                             unsized_t / op_t if op_t > 0 else (1.0 if len(unsized) else 0.0),
-                             unsized["name"].nunique(),
-                             _skinny_share(part) if cat == "gemm" else np.nan))
-            for (name, reason), grp in unsized.groupby(["name", "reason"], sort=False):
-                unsized_rows.append({"workload": w, "component": c, "category": cat, "name": name,
-                                     "calls": int(grp["calls"].sum() / n),
-                                     "time_share": grp["t_us"].sum() / op_t if op_t > 0 else np.nan, "reason": reason})
+        n = n if n == n and n > 0 else float(n_seen.get((w, c)) or 1)
+        t = float(time_of.get((w, c, cat), 0.0))
+        flops_sum, bytes_sum = part["flops"].sum(), part["bytes_"].sum()
+        if part.empty or (t <= 0 and flops_sum == 0 and bytes_sum == 0):
+            continue
+        flops, nbytes = flops_sum / n, bytes_sum / n
+        status = part["status"]
+        op_t = part["t_us"].sum()
+        unsized = part[status == "unsized"]
+        unsized_t = part.loc[status.isin(["unsized", "covered_unsized"]), "t_us"].sum()
+        by_dtype = part[status == "sized"].groupby("dtype")["flops"].sum()
+        dtype_key = ceiling_key(by_dtype.idxmax()) if flops > 0 and len(by_dtype) else "float32"
+        peak_dtype = dtype_key if dtype_key in peaks else ("float32" if "float32" in peaks else "")
+        peak = peaks.get(peak_dtype, np.nan) if peak_dtype else np.nan
+        row = _row(w, c, metas[(w, c)], cat, t, flops, nbytes, peak, peak_dtype, bandwidth, source,
+                   unsized_t / op_t if op_t > 0 else (1.0 if len(unsized) else 0.0),
+                   unsized["name"].nunique(),
+                   _skinny_share(part) if cat == "gemm" else np.nan)
+        missing = [{"workload": w, "component": c, "category": cat, "name": name,
+                    "calls": int(grp["calls"].sum() / n),
+                    "time_share": grp["t_us"].sum() / op_t if op_t > 0 else np.nan, "reason": reason}
+                   for (name, reason), grp in unsized.groupby(["name", "reason"], sort=False)]
+        found.append(((comp_order[(w, c)], cat_order[cat]), row, missing))
+    found.sort(key=lambda f: f[0])   # components as they came, categories in the study's order
+    rows = [row for _key, row, _missing in found]
+    unsized_rows = [m for _key, _row_, missing in found for m in missing]
     table = pd.DataFrame(rows, columns=COLUMNS)
     unsized = pd.DataFrame(unsized_rows, columns=UNSIZED_COLUMNS)
     return table, unsized.sort_values(["workload", "component", "time_share"], ascending=[True, True, False],
