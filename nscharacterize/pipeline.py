@@ -419,7 +419,7 @@ class _Run:
     # refresh took, so refreshing costs at most 1/REFRESH_COST_FACTOR of a run however many samples
     # its tables hold.
     REFRESH_S = 10.0
-    REFRESH_COST_FACTOR = 20.0
+    REFRESH_COST_FACTOR = 50.0
 
     def _refresh_due(self) -> bool:
         """Samples saved since the last refresh, and the last refresh old enough."""
