@@ -43,6 +43,17 @@ SMALL = {"name": "curve", "seed": 0, "device": "cpu", "threads": 1, "samples": 1
 
 
 # ---- the child: one instrumented run in a process of its own ----------------------------------
+def timed(real, measured: dict, key: str):
+    """``real``, adding the seconds each call takes to ``measured[key]`` (also benchmarks/tool_overhead.py's)."""
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            measured[key] += time.perf_counter() - t0
+    return wrapper
+
+
 def child(config: str, samples: int | None, out: str) -> dict:
     """Runs ``config`` with whatever ``nscharacterize`` is first on sys.path; returns the numbers."""
     t_start = time.perf_counter()
@@ -52,24 +63,8 @@ def child(config: str, samples: int | None, out: str) -> dict:
     from nscharacterize.workloads import registry
 
     measured = {"workload": 0.0, "loop": 0.0, "build": 0.0}
-    real_build = registry.build
-
-    def timed_build(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return real_build(*args, **kwargs)
-        finally:
-            measured["build"] += time.perf_counter() - t0
-    registry.build = timed_build
-    real_pass = session._unprofiled_pass
-
-    def timed_pass(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return real_pass(*args, **kwargs)
-        finally:
-            measured["workload"] += time.perf_counter() - t0
-    session._unprofiled_pass = timed_pass
+    registry.build = timed(registry.build, measured, "build")
+    session._unprofiled_pass = timed(session._unprofiled_pass, measured, "workload")
     for module in (torch_backend, cprofile_backend):
         def wrapped(*args, _real=module.capture, **kwargs):
             cap = _real(*args, **kwargs)
@@ -82,15 +77,7 @@ def child(config: str, samples: int | None, out: str) -> dict:
             measured["workload"] += wall
             return out, wall
         torch_backend.timed_in_range = ranged
-    real_loop = pipeline.profile_workload
-
-    def timed_loop(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return real_loop(*args, **kwargs)
-        finally:
-            measured["loop"] += time.perf_counter() - t0
-    pipeline.profile_workload = timed_loop
+    pipeline.profile_workload = timed(pipeline.profile_workload, measured, "loop")
     imported = time.perf_counter() - t_start
     t0 = time.perf_counter()
     outcome = pipeline.run(load_config(config), config, out=out, samples=samples)

@@ -34,20 +34,14 @@ from nscharacterize import pipeline
 from nscharacterize.profiler import cprofile_backend, session, torch_backend
 from nscharacterize.profiler.events import KEY
 
+from cost_curve import timed   # this folder is the script's first path entry
+
 TINY = os.environ.get("NSC_BENCH_TINY") == "1"   # a tiny size for tests/benchmarks/test_smoke.py
 _measured = {"unprofiled": 0.0, "profiled": 0.0}
 
 
 def _instrument() -> None:
-    real_pass = session._unprofiled_pass
-
-    def timed_pass(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return real_pass(*args, **kwargs)
-        finally:
-            _measured["unprofiled"] += time.perf_counter() - t0
-    session._unprofiled_pass = timed_pass
+    session._unprofiled_pass = timed(session._unprofiled_pass, _measured, "unprofiled")
 
     for module in (torch_backend, cprofile_backend):
         real = module.capture
