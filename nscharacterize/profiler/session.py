@@ -136,11 +136,14 @@ def _spooled_loop(workload, label: str, settings: SessionSettings, samples: list
     def flush() -> None:
         nonlocal since
         if waiting:
+            # taken off the list first: a stop raised while the caller saves or refreshes (after
+            # the batch is in its logs) must not hand the batch over again from the ``finally``;
+            # its traces stay in the spool until it is delivered, for ``recover_spool``
             batch = list(waiting)
+            waiting.clear()
             sample_events, sample_frame = spool.parse(batch)
             deliver(last, sample_events, sample_frame)
             spool.remove(batch)
-            waiting.clear()
         since = time.perf_counter()
 
     try:

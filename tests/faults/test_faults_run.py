@@ -125,6 +125,32 @@ def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
     assert seen == [(2, {0, 1, 2}, {0, 1, 2}, 3)]
 
 
+def test_a_stop_while_a_saved_batch_is_handed_over_saves_it_once(capsys, tmp_path, monkeypatch):
+    """Ctrl-C arriving after a batch is in the logs but before the loop goes on (while the tables
+    are refreshed, say): the loop's ``finally`` hands over what is still waiting, never that batch
+    again; every sample is saved once and the run is interrupted, not broken."""
+    from nscharacterize.profiler import session
+
+    monkeypatch.setattr(session, "BATCH_SECONDS", 0.0)   # a batch per sample
+    real = pipeline.profile_workload
+
+    def spy(workload, label, settings, on_sample=None, spool=None):
+        def stop_after_saving(index, events, timings):
+            on_sample(index, events, timings)
+            raise KeyboardInterrupt
+        return real(workload, label, settings, on_sample=stop_after_saving, spool=spool)
+
+    monkeypatch.setattr("nscharacterize.pipeline.profile_workload", spy)
+    code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3)))
+    assert code == 130, err
+    saved = RunDir(run)
+    timings, events = saved.timings(), saved.events()
+    assert set(timings["sample"]) == {0} and not timings.duplicated(["workload", "component", "sample"]).any()
+    assert set(events["sample"]) == {0}
+    assert saved.manifest["workloads"][0]["status"] == "interrupted"
+    assert saved.manifest["workloads"][0]["samples_done"] == 1
+
+
 @pytest.mark.parametrize("refresh_s", [0.0, 3600.0])
 def test_a_workloads_samples_reach_the_tables_while_it_runs_when_a_refresh_is_due(capsys, tmp_path, monkeypatch,
                                                                                   refresh_s):
