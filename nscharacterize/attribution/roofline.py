@@ -194,44 +194,55 @@ def roofline(events: pd.DataFrame, breakdown: pd.DataFrame, ceilings: dict | Non
     bandwidth = (ceilings or {}).get("bandwidth_bytes_s")
     source = (ceilings or {}).get("source", "")
 
-    # One pass over (component, category) groups, every lookup a dict: filtering the ops per
-    # component and category was most of the roofline's cost (issue 23).
+    # Every sum per (component, category) in one group-by each, every lookup a dict: filtering the
+    # ops per component and category was most of the roofline's cost (issue 23).
+    keys = _COMP + ["category"]
     n_seen = ops.groupby(_COMP, sort=False)["sample"].nunique()
     comp_order = {key: i for i, key in enumerate(n_seen.index)}
     metas = {(r["workload"], r["component"]): r for r in breakdown.drop_duplicates(_COMP).to_dict("records")}
     time_of = times["time_s"].to_dict()
     cat_order = {cat: i for i, cat in enumerate(CATEGORIES) if cat != "other"}
+    status = ops["status"]
+    ops["unsized_t"] = ops["t_us"].where(status.isin(["unsized", "covered_unsized"]), 0.0)
+    sums = ops.groupby(keys, sort=False)[["flops", "bytes_", "t_us", "unsized_t"]].sum()
+    unsized_ops = ops[status == "unsized"]
+    n_unsized = unsized_ops.groupby(keys, sort=False)["name"].nunique().to_dict()
+    # the dtype with the most sized work (the first in dtype order on a tie, as before)
+    by_dtype = ops[status == "sized"].groupby(keys + ["dtype"])["flops"].sum()
+    top_dtype = {key[:3]: key[3] for key in by_dtype.groupby(level=[0, 1, 2]).idxmax()}
+    gemm_parts = dict(iter(ops[ops["category"] == "gemm"].groupby(keys, sort=False)))
+    missing = unsized_ops.groupby(keys + ["name", "reason"], sort=False)[["calls", "t_us"]].sum()
     found = []
-    for (w, c, cat), part in ops.groupby(_COMP + ["category"], sort=False):
+    for (w, c, cat), (flops_sum, bytes_sum, op_t, unsized_t) in zip(sums.index, sums.itertuples(index=False)):
         if cat not in cat_order:
             continue
         n = float(samples.get((w, c), np.nan)) if samples is not None else np.nan
         n = n if n == n and n > 0 else float(n_seen.get((w, c)) or 1)
         t = float(time_of.get((w, c, cat), 0.0))
-        flops_sum, bytes_sum = part["flops"].sum(), part["bytes_"].sum()
-        if part.empty or (t <= 0 and flops_sum == 0 and bytes_sum == 0):
+        if t <= 0 and flops_sum == 0 and bytes_sum == 0:
             continue
         flops, nbytes = flops_sum / n, bytes_sum / n
-        status = part["status"]
-        op_t = part["t_us"].sum()
-        unsized = part[status == "unsized"]
-        unsized_t = part.loc[status.isin(["unsized", "covered_unsized"]), "t_us"].sum()
-        by_dtype = part[status == "sized"].groupby("dtype")["flops"].sum()
-        dtype_key = ceiling_key(by_dtype.idxmax()) if flops > 0 and len(by_dtype) else "float32"
+        n_missing = n_unsized.get((w, c, cat), 0)
+        dtype_key = ceiling_key(top_dtype[(w, c, cat)]) if flops > 0 and (w, c, cat) in top_dtype else "float32"
         peak_dtype = dtype_key if dtype_key in peaks else ("float32" if "float32" in peaks else "")
         peak = peaks.get(peak_dtype, np.nan) if peak_dtype else np.nan
         row = _row(w, c, metas[(w, c)], cat, t, flops, nbytes, peak, peak_dtype, bandwidth, source,
-                   unsized_t / op_t if op_t > 0 else (1.0 if len(unsized) else 0.0),
-                   unsized["name"].nunique(),
-                   _skinny_share(part) if cat == "gemm" else np.nan)
-        missing = [{"workload": w, "component": c, "category": cat, "name": name,
-                    "calls": int(grp["calls"].sum() / n),
-                    "time_share": grp["t_us"].sum() / op_t if op_t > 0 else np.nan, "reason": reason}
-                   for (name, reason), grp in unsized.groupby(["name", "reason"], sort=False)]
-        found.append(((comp_order[(w, c)], cat_order[cat]), row, missing))
+                   unsized_t / op_t if op_t > 0 else (1.0 if n_missing else 0.0), n_missing,
+                   _skinny_share(gemm_parts[(w, c, cat)]) if cat == "gemm" else np.nan)
+        found.append(((comp_order[(w, c)], cat_order[cat]), row, n, op_t))
     found.sort(key=lambda f: f[0])   # components as they came, categories in the study's order
-    rows = [row for _key, row, _missing in found]
-    unsized_rows = [m for _key, _row_, missing in found for m in missing]
+    rows = [row for _key, row, _n, _op_t in found]
+    per_group = {(row["workload"], row["component"], row["category"]): (key, n, op_t) for key, row, n, op_t in found}
+    placed = []
+    for (w, c, cat, name, reason), (calls, t_us) in zip(missing.index, missing.itertuples(index=False)):
+        if (w, c, cat) not in per_group:
+            continue
+        key, n, op_t = per_group[(w, c, cat)]
+        placed.append((key, {"workload": w, "component": c, "category": cat, "name": name,
+                                   "calls": int(calls / n), "time_share": t_us / op_t if op_t > 0 else np.nan,
+                                   "reason": reason}))
+    placed.sort(key=lambda r: r[0])   # as the rows: components as they came, then categories
+    unsized_rows = [r for _key, r in placed]
     table = pd.DataFrame(rows, columns=COLUMNS)
     unsized = pd.DataFrame(unsized_rows, columns=UNSIZED_COLUMNS)
     return table, unsized.sort_values(["workload", "component", "time_share"], ascending=[True, True, False],

@@ -160,8 +160,9 @@ def _unsized_section(unsized: pd.DataFrame) -> list[str]:
     if unsized.empty:
         return ["Every op with time in these categories was sized by the model.", ""]
     names = unsized.groupby("name").agg(calls=("calls", "sum"), components=("component", "nunique"),
-                                        reason=("reason", "first"),
-                                        worst=("time_share", "max")).sort_values("worst", ascending=False)
+                                        reason=("reason", "first"), worst=("time_share", "max"))
+    # largest share first; ops whose shares differ only past what is shown (0.1 %) by name
+    names = names.iloc[np.argsort(-names["worst"].round(4).to_numpy(), kind="stable")]
     shown = names.head(_MAX_UNSIZED_LISTED)
     lines = [f"### Ops the model cannot size ({len(names)} distinct)", "",
              markdown_table(["Op", "Calls per sample", "Components", "Largest share of its category's op time",
