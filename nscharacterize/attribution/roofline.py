@@ -97,7 +97,7 @@ def summed_batches(batches: Iterable[pd.DataFrame]) -> pd.DataFrame:
     held = reduced = 0
     first: pd.DataFrame | None = None
     for batch in batches:
-        first = batch if first is None else first
+        first = batch.iloc[:0] if first is None else first   # its columns and dtypes, not its rows
         on_device = (batch["device"].astype(str) == "cuda").to_numpy()
         if on_device.any():
             device.append(batch[on_device])

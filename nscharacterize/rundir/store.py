@@ -223,6 +223,10 @@ class RunDir:
                 raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
         return schemas.EVENTS.check(path, frame)
 
+    # Rows per batch of ``event_batches`` from events.parquet: small enough that a batch and what a
+    # reader makes of it stay a few MiB, large enough that pandas' cost per batch is noise.
+    READ_BATCH_ROWS = 1 << 15
+
     def event_batches(self) -> Iterator[pd.DataFrame]:
         """The classified events as ``events()`` gives them, a row group (or a logged batch) at a
         time, for readers that reduce them as they go: memory holds one batch, not every sample."""
@@ -235,7 +239,7 @@ class RunDir:
 
             path = self._need(EVENTS)
             try:
-                batches = pq.ParquetFile(path).iter_batches(batch_size=samplelog.ROW_GROUP_ROWS)
+                batches = pq.ParquetFile(path).iter_batches(batch_size=self.READ_BATCH_ROWS)
             except Exception as exc:  # pyarrow raises several types for a damaged file
                 raise RunDirError(path, "", f"unreadable parquet ({type(exc).__name__})", "re-run the profile") from None
         seen = False
