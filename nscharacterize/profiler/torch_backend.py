@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pandas as pd
+import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from . import chrome_trace, function_events, trace_events
@@ -81,9 +82,34 @@ def start_session(device: str, settings: TorchSettings):
         activities.append(ProfilerActivity.CUDA)
     prof = profile(activities=activities, record_shapes=settings.record_shapes,
                    with_flops=settings.with_flops, profile_memory=settings.memory)
-    with _quiet_native_stderr():
+    with _quiet_native_stderr(), _inductor_left_unimported():
         prof.start()
     return prof
+
+
+@contextlib.contextmanager
+def _inductor_left_unimported():
+    """torch.profiler's start asks ``hasattr(torch, "_inductor")`` (torch >= 2.5: are inductor's
+    CUDA graphs on?), and torch's lazy module attribute imports torch._inductor to answer: about
+    1 s, once per process, most of the first profiled sample's cost and the tool's biggest start-up
+    item on configs/ci.yaml (issue 23). Where inductor is not loaded no compiled code can use its
+    CUDA graphs, so the profiler keeps its default answer (no CUDA graphs) without the import; a run
+    that compiled has loaded inductor and is asked as before."""
+    lazy = torch.__dict__.get("__getattr__")
+    if lazy is None or "torch._inductor" in sys.modules:
+        yield
+        return
+
+    def without_inductor(name: str):
+        if name == "_inductor":
+            raise AttributeError(name)
+        return lazy(name)
+
+    torch.__getattr__ = without_inductor  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        torch.__getattr__ = lazy  # type: ignore[attr-defined]
 
 
 def stop_session(prof) -> None:

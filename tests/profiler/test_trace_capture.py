@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -138,3 +140,28 @@ def test_reader_reads_json_and_gzip_alike(tmp_path):
     child = a.host[a.host["parent"] >= 0]
     par = a.host.loc[child["parent"]]
     assert (par["ts"].to_numpy() <= child["ts"].to_numpy()).all() and (par["tid"].to_numpy() == child["tid"].to_numpy()).all()
+
+
+def test_starting_the_profiler_does_not_import_inductor():
+    """torch.profiler's start asks whether inductor's CUDA graphs are on, which imported
+    torch._inductor (about 1 s) in every run; where nothing loaded inductor it is left unloaded,
+    torch's lazy attributes are as they were after, and a process that loaded it is asked as before.
+    A fresh process: another test may have loaded inductor in this one."""
+    code = """
+import sys, torch
+from nscharacterize.profiler import torch_backend
+lazy = torch.__dict__.get("__getattr__")
+prof = torch_backend.start_session("cpu", torch_backend.TorchSettings())
+torch.ones(3).sum()
+torch_backend.stop_session(prof)
+assert "torch._inductor" not in sys.modules, "inductor was imported"
+assert torch.__dict__.get("__getattr__") is lazy
+assert torch.nn is not None and torch.fx is not None   # other lazy attributes still resolve
+import torch._inductor.config
+prof = torch_backend.start_session("cpu", torch_backend.TorchSettings())
+torch_backend.stop_session(prof)
+print("ok", prof.has_cudagraphs if hasattr(prof, "has_cudagraphs") else "-")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("ok")
