@@ -390,3 +390,23 @@ def test_round_drift_wider_than_the_threshold_is_inconclusive(tmp_path):
     assert row.verdict == "inconclusive" and "the rounds of one side drift" in row.note
     quiet = merge_runs([make_run(tmp_path / "c0", seed=5, n=6), make_run(tmp_path / "c1", seed=6, n=6)], tmp_path / "C")
     assert compare_runs(quiet, new).exit_code == 0
+
+
+def test_a_big_unconfirmed_rise_of_a_total_under_the_floor_is_not_a_pass(tmp_path):
+    """A 130 us component whose 25 % (33 us) is under the 50 us floor is exempt from proving that
+    nothing changed, but a doubling adds 130 us, beyond the threshold and the floor: when the test
+    cannot confirm that rise (noisy samples), the verdict is inconclusive, never a pass. (The power
+    study's planted 2x of mlp-demo's 81 us encoder passed this way in 1-4 of 20 A/B trials.)"""
+    from nscharacterize.gate.verdicts import gated
+
+    tiny = {"tiny": {"net": ("neural", {"gemm": 6e-5})}}
+    a = make_run(tmp_path / "a", workloads=tiny, n=4, noise=0.4, seed=11)
+    b = make_run(tmp_path / "b", workloads=tiny, n=4, noise=0.4, seed=12, scale={("tiny", "net", "gemm"): 2.0})
+    settings = CompareSettings()
+    cmp = compare_runs(a, b, settings)
+    total = next(r for r in cmp.rows if (r.workload, r.component, r.category) == ("tiny", "net", "total"))
+    # the case: under the floor at a 25 % change, a rise beyond the threshold and the floor, unconfirmed
+    assert not gated(total, settings), total
+    assert total.ratio >= 1.25 and total.delta_s >= settings.abs_floor_s and total.p_value >= settings.alpha, total
+    assert total.verdict == "inconclusive", total
+    assert cmp.exit_code == 3, cmp.reason()
