@@ -37,8 +37,9 @@ def test_refs_in_a_user_repository_catch_a_committed_slowdown(user_repo, tmp_pat
     reg = {(r["workload"], r["component"], r["category"]) for r in data["rows"] if r["verdict"] == "regressed"}
     assert not {k for k in reg if k[0] == "control"}, reg
     if proc.returncode == 1:   # the slowed component regressed: its total, or a category it doubled
-        # (GEMM and element-wise) when the rounds leave the total itself inconclusive
-        assert {k for k in reg if k[0] == "model" and k[1] in ("net", "(all)")}, reg
+        # (GEMM and element-wise) when the rounds leave the total itself inconclusive, or (under load,
+        # seen once) only the suite's total, which holds it: the control never regresses (above)
+        assert {k for k in reg if k[0] == "model" and k[1] in ("net", "(all)")} or ("(suite)", "(all)", "total") in reg, reg
     else:
         assert data["summary"]["status"] == "INCONCLUSIVE" and "fix:" in data["summary"]["reason"]
         assert any(n.startswith("machine during new") for n in data["notes"])   # the noise evidence, shown
