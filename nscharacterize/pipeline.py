@@ -435,7 +435,7 @@ class _Run:
         else:
             self.run_dir.write_manifest(self.manifest)
 
-    def _write_all(self) -> pd.DataFrame:
+    def _write_all(self) -> None:
         """Every table derived from the samples so far, and table.md (the figures and report.html
         are drawn once, by ``_finish``)."""
         started = time.perf_counter()
@@ -443,7 +443,6 @@ class _Run:
         render_tables(self.run_dir, views)
         self._refreshed_at = time.perf_counter()
         self._refresh_cost = self._refreshed_at - started
-        return self._result
 
     def _write_derived(self) -> Views:
         """samples, breakdown, checks, the system view and the manifest, from the samples so far
