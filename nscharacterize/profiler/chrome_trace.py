@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
-from .gc_pause import gc_paused
+from .gc_pause import gc_paused, release_freed_memory
 
 # Event categories across torch versions (1.8-1.10 wrote capitalised names), lower-cased.
 _HOST = {"cpu_op": "op", "operator": "op", "user_annotation": "annotation", "cuda_runtime": "runtime",
@@ -144,9 +144,13 @@ def load(path: str | Path) -> Trace:
     except RecursionError:
         raise TraceError("not a readable Chrome trace (nested too deeply)") from None
     if isinstance(doc, list):
-        return _from_events(doc, {})
-    meta = {k: getattr(doc, k) for k in doc.__struct_fields__ if k != "traceEvents" and getattr(doc, k) is not None}
-    return _from_events(doc.traceEvents, meta)
+        trace = _from_events(doc, {})
+    else:
+        meta = {k: getattr(doc, k) for k in doc.__struct_fields__ if k != "traceEvents" and getattr(doc, k) is not None}
+        trace = _from_events(doc.traceEvents, meta)
+    del doc   # the decoded records: the tables hold what is kept of them
+    release_freed_memory()
+    return trace
 
 
 @gc_paused()
@@ -301,7 +305,7 @@ def _source(category: str, name: str) -> str:
 def _host_table(events: list[_Event]) -> pd.DataFrame:
     # Column by column with comprehensions: the largest traces hold 100k+ host events.
     args = [e.args or _NO_ARGS for e in events]
-    name = [e.name if type(e.name) is str else str(e.name) for e in events]
+    name = _names(events)
     cats = [_HOST.get(str(e.cat).lower(), "op") for e in events]
     # A trace repeats a few hundred names 100k times: match the patterns once per (category, name).
     sources = {key: _source(*key) for key in set(zip(cats, name))}
@@ -318,6 +322,14 @@ def _host_table(events: list[_Event]) -> pd.DataFrame:
         "input_types": pd.Series(_raw_column([a.input_types for a in args], _types), dtype=object),
         "concrete_inputs": pd.Series(_raw_column([a.concrete_inputs for a in args], None), dtype=object)})
     return _nest(frame)
+
+
+def _names(events: list[_Event]) -> list[str]:
+    """Event names as text, one string object per distinct name (the decoder makes one per event;
+    a trace repeats a few hundred names 10^5 times)."""
+    seen: dict[str, str] = {}
+    return [seen.setdefault(n, n) if type(n) is str else seen.setdefault(str(n), str(n))
+            for n in (e.name for e in events)]
 
 
 def _raw_column(values: list[msgspec.Raw], check) -> list:
@@ -416,8 +428,8 @@ def _nest(frame: pd.DataFrame) -> pd.DataFrame:
         child_names[i] = text if text is not None else joined.setdefault(kids_key, "|".join(sorted(kids)))
     frame["parent"] = parent_arr
     frame["self_us"] = np.maximum(dur - child_time, 0.0)
-    frame["ancestors"] = ancestors
-    frame["children"] = child_names
+    frame["ancestors"] = pd.Series(ancestors, dtype=object, index=frame.index)   # shared strings stay shared
+    frame["children"] = pd.Series(child_names, dtype=object, index=frame.index)
     return frame
 
 
@@ -456,7 +468,7 @@ def _device_table(events: list[_Event], host: pd.DataFrame) -> pd.DataFrame:
     ts = _float_column([e.ts for e in events])
     dur = _float_column([e.dur for e in events])
     frame = pd.DataFrame({
-        "name": pd.Series([e.name if type(e.name) is str else str(e.name) for e in events], dtype=object),
+        "name": pd.Series(_names(events), dtype=object),
         "kind": pd.Series([_DEVICE.get(str(e.cat).lower(), "kernel") for e in events], dtype=object),
         "ts": ts, "dur": dur, "end": ts + dur,
         "stream": _int_column([a.stream for a in args], -1),

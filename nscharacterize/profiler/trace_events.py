@@ -55,8 +55,10 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
         h["name"].tolist()
     # Shapes as the trace writes them: a tensor-list argument (cat, stack, index) is the nested list
     # of its tensors' shapes. Dtypes: one field per argument, empty for None, in step with shapes.
-    shapes = [str(d) if d else "" for d in dims]
-    dtypes = [",".join(t or "" for t in ty) if ty else "" for ty in types]
+    # The argument lists are shared objects, one per distinct text in the trace (chrome_trace's
+    # ``_raw_column``): each is turned into text once, and equal texts stay one string object.
+    shapes = _texts(dims, lambda d: str(d) if d else "")
+    dtypes = _texts(types, lambda ty: ",".join(t or "" for t in ty) if ty else "")
     concrete = _concrete_column(names, conc)
     # Bytes and flops depend on (name, shapes, dtypes, concrete inputs) only: compute them once per
     # distinct combination (symbolic loops repeat the same few thousands of times).
@@ -66,13 +68,13 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     per_flops = np.array([flops(names[i], dims[i], conc[i]) for i in first], dtype=float) if with_flops \
         else np.zeros(len(first))
     host_rows = pd.DataFrame({
-        "source": h["source"].to_numpy(), "device": device, "name": names,
-        "ancestors": h["ancestors"].to_numpy(), "children": h["children"].to_numpy(), "calls": 1,
+        "source": _shared(h["source"]), "device": device, "name": _shared(names),
+        "ancestors": _shared(h["ancestors"]), "children": _shared(h["children"]), "calls": 1,
         "self_cpu_us": h["self_us"].to_numpy(),
         "self_device_us": dev_of_op[keep] if timeline else 0.0,
         "gpu_busy_us": 0.0,
         "gpu_idle_self_us": w.gpu_idle_self_us[keep] if timeline else 0.0,
-        "input_shapes": shapes, "input_dtypes": dtypes, "concrete_inputs": concrete,
+        "input_shapes": _shared(shapes), "input_dtypes": _shared(dtypes), "concrete_inputs": _shared(concrete),
         "flops": per_flops[combo] if len(combo) else 0.0, "bytes": per_bytes[combo] if len(combo) else 0.0,
     })
     if host_sample is not None:
@@ -81,9 +83,15 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     if len(dev):
         anc = host["ancestors"].to_numpy()
         nm = host["name"].to_numpy()
-        chain = [(anc[i] + ">" + nm[i] if anc[i] else nm[i]) if i >= 0 else "" for i in launched.tolist()]
+        chains: dict[int, str] = {-1: ""}   # per launching op: its chain, one string per distinct text
+        texts: dict[str, str] = {a: a for a in set(anc.tolist())}   # the host rows' chains
+        for i in launched.tolist():
+            if i not in chains:
+                text = anc[i] + ">" + nm[i] if anc[i] else nm[i]
+                chains[i] = texts.setdefault(text, text)
+        chain = [chains[i] for i in launched.tolist()]
         frames.append(pd.DataFrame({
-            "source": "kernel", "device": device, "name": dev["name"].to_numpy(), "ancestors": chain,
+            "source": "kernel", "device": device, "name": _shared(dev["name"]), "ancestors": _shared(chain),
             "children": "", "calls": 1, "self_cpu_us": 0.0, "self_device_us": dev["dur"].to_numpy(),
             "gpu_busy_us": w.gpu_busy_us, "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "",
             "concrete_inputs": "", "flops": 0.0, "bytes": 0.0}))
@@ -92,7 +100,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     outside = python_outside_ops_us(trace) if with_python else np.zeros(0)
     if len(outside):
         py_rows = pd.DataFrame({
-            "source": "python", "device": device, "name": trace.python["name"].to_numpy(), "ancestors": "",
+            "source": "python", "device": device, "name": _shared(trace.python["name"]), "ancestors": "",
             "children": "", "calls": 1, "self_cpu_us": outside, "self_device_us": 0.0, "gpu_busy_us": 0.0,
             "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "", "concrete_inputs": "", "flops": 0.0,
             "bytes": 0.0})
@@ -107,6 +115,27 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     if host_sample is not None:
         out = out[out["sample"].to_numpy() >= 0].reset_index(drop=True)
     return out, facts
+
+
+def _texts(values: list, text) -> list[str]:
+    """``text(v)`` for each value, computed once per distinct object (by identity)."""
+    seen: dict[int, str] = {}
+    out = []
+    for v in values:
+        t = seen.get(id(v))
+        if t is None:
+            t = seen[id(v)] = text(v)
+        out.append(t)
+    return out
+
+
+def _shared(values) -> pd.Series:
+    """A text column kept as Python objects: rows share one string per distinct text (a trace
+    repeats a few thousand names and ancestor chains 10^5 times), where pandas' own string dtype
+    would copy every row's text into a buffer of its own (tens of MB on a 50 MB trace, issue 22).
+    The summed table (events.events_frame) gets the schema's types."""
+    return pd.Series(values if isinstance(values, list) else values.to_numpy(dtype=object) if
+                     isinstance(values, pd.Series) else values, dtype=object)
 
 
 def _factorize(keys, n: int) -> tuple[np.ndarray, np.ndarray]:
