@@ -21,6 +21,7 @@ the allocator's own peak is recorded beside it), a view that outlives its base t
 """
 from __future__ import annotations
 
+import sys
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -82,7 +83,18 @@ class ComponentMetrics:
 
 
 class OpMetricsMode(TorchDispatchMode):
-    """Collects :class:`ComponentMetrics` for the ops run inside it (see the module's docstring)."""
+    """Collects :class:`ComponentMetrics` for the ops run inside it (see the module's docstring).
+
+    Its ``__torch_dispatch__`` is left as written (``_should_skip_dynamo``): torch >= 2.5 wraps a
+    mode's hook so that Dynamo never compiles inside it, and the wrapper imports ``torch._dynamo``
+    at the first op (about 1 s, the first workload's whole metrics pass on configs/ci.yaml) and
+    goes through Dynamo's frame guard on every op after. Where Dynamo is loaded (the user compiles
+    a model), :func:`metrics_mode` gives the wrapped :class:`_DynamoSafeOpMetricsMode` instead.
+    """
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
 
     def __init__(self, classify: Classify, sparsity: bool = False, tolerance: float = 0.0, counters: Any = None):
         super().__init__()
@@ -161,6 +173,26 @@ class OpMetricsMode(TorchDispatchMode):
         return self.metrics
 
 
+class _DynamoSafeOpMetricsMode(OpMetricsMode):
+    """The same mode with torch's Dynamo guard around its hook (torch wraps a hook defined in the
+    class itself, hence the re-binding): for processes that compile."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return True
+
+    __torch_dispatch__ = OpMetricsMode.__torch_dispatch__
+
+
+def metrics_mode(classify: Classify, sparsity: bool = False, tolerance: float = 0.0,
+                 counters: Any = None) -> OpMetricsMode:
+    """The mode for one pass. A process that has not imported ``torch._dynamo`` has compiled
+    nothing (``torch.compile`` imports it, and the metrics pass runs after the timed passes, where
+    a workload compiles), so nothing can compile inside the hook: it runs unwrapped."""
+    cls = _DynamoSafeOpMetricsMode if "torch._dynamo" in sys.modules else OpMetricsMode
+    return cls(classify, sparsity, tolerance, counters)
+
+
 def module_storages(modules: Iterable[Any]) -> dict[int, int]:
     """Storage -> bytes of the parameters and buffers of ``modules`` (shared weights counted once)."""
     found: dict[int, int] = {}
@@ -220,7 +252,7 @@ def measure_workload(workload: Any, label: str, samples: list, classify: Classif
                 torch.cuda.synchronize()
                 reset_cuda_peak(device)
                 base = cuda_allocated_bytes(device)
-            mode = OpMetricsMode(classify, sparsity, tolerance, counters)
+            mode = metrics_mode(classify, sparsity, tolerance, counters)
             with mode:
                 x = c.fn(x)
             m = mode.finish()

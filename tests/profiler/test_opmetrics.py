@@ -1,6 +1,9 @@
 """Memory and sparsity per category at dispatch level, on ops whose answer is known."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import torch
 
 from nscharacterize.profiler.opmetrics import OpMetricsMode, measure_workload
@@ -114,3 +117,29 @@ def test_probe_says_what_this_machine_allows():
     p = probe()
     assert p.line().startswith("hardware counters: ")
     assert p.available == bool(p.events) and (p.available or p.reason)
+
+
+def test_the_metrics_pass_leaves_dynamo_unloaded_unless_the_process_compiles():
+    """torch >= 2.5 guards a dispatch mode's hook against Dynamo, importing torch._dynamo at the first
+    op (about 1 s). A process that never loaded Dynamo cannot compile inside the hook, so the mode
+    runs unguarded there; once Dynamo is loaded (a user's torch.compile) the guarded mode is used,
+    and it still counts every op. A fresh process: another test may have loaded Dynamo in this one."""
+    code = """
+import sys, torch
+from nscharacterize.profiler import opmetrics
+x = torch.randn(8, 8)
+with opmetrics.metrics_mode(lambda name: "other") as mode:
+    (x @ x).relu()
+assert "torch._dynamo" not in sys.modules, "dynamo was imported"
+assert type(mode) is opmetrics.OpMetricsMode and mode.finish().ops == 2
+f = torch.compile(lambda t: t.sin() + 1, backend="eager")
+with opmetrics.metrics_mode(lambda name: "other") as mode:
+    f(x)
+    (x @ x).relu()
+assert type(mode).__name__ == "_DynamoSafeOpMetricsMode", type(mode)
+print("ok", mode.finish().ops)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].split()[0] == "ok"
+    assert int(proc.stdout.strip().splitlines()[-1].split()[1]) >= 4
