@@ -221,20 +221,24 @@ def decide(row: Row, s: CompareSettings) -> None:
     a = s.alpha_look
     if not reachable(row.test, row.n_base, row.n_new, a, s.bootstrap_resamples):
         why = (f"{row.n_base} vs {row.n_new} samples: the {row.test} test cannot reach alpha={a:g}")
-    elif row.base_s > 0 and not (upper_bound(row) <= s.rel_threshold * row.base_s):
-        band = row.noise_s / row.base_s
-        drift = (f"; the rounds of one side drift ±{row.round_drift:.0%} beyond their samples"
-                 if row.round_drift else "")
-        why = (f"{row.ratio - 1:+.0%} ± {band:.0%} noise{drift}: a rise of the {s.rel_threshold:.0%} threshold "
-               f"is not ruled out")
     elif rise:
-        # a rise beyond the threshold and the floor that the data resolves but cannot confirm (p >=
-        # alpha, e.g. rounds that scatter): not evidence of no change
-        why = (f"a {row.ratio - 1:+.0%} rise the test cannot confirm (p={row.p_value:.2g} >= alpha={a:g}"
-               + (f"; {row.note}" if row.note else "") + ")")
+        # a rise beyond the threshold and the floor that the test cannot confirm (p >= alpha, e.g.
+        # few or scattered samples): not evidence of no change, and more than "not ruled out"
+        why = (f"a {row.ratio - 1:+.0%} rise{_noise_text(row)}, beyond the {s.rel_threshold:.0%} threshold, that the "
+               f"test cannot confirm (p={row.p_value:.2g} >= alpha={a:g}" + (f"; {row.note}" if row.note else "") + ")")
+    elif row.base_s > 0 and not (upper_bound(row) <= s.rel_threshold * row.base_s):
+        why = f"{row.ratio - 1:+.0%}{_noise_text(row)}: a rise of the {s.rel_threshold:.0%} threshold is not ruled out"
     if why:
         row.verdict = "inconclusive"
         row.note = why
+
+
+def _noise_text(row: Row) -> str:
+    """" ± 31% noise" and the rounds' drift beyond their samples, where known."""
+    if not (row.base_s > 0 and math.isfinite(row.noise_s)):
+        return ""
+    drift = f"; the rounds of one side drift ±{row.round_drift:.0%} beyond their samples" if row.round_drift else ""
+    return f" ± {row.noise_s / row.base_s:.0%} noise{drift}"
 
 
 def contention_check(row: Row, base_c: float, new_c: float, s: CompareSettings) -> None:
