@@ -160,11 +160,10 @@ def trial(pool, planted_pool, wl, comp, rounds, n, factor, rng, settings, real=F
           ) -> tuple[int, int]:
     """One gate decision (compare's exit code, and the rounds a side it took) on sides assembled from
     the measured runs. With ``max_rounds`` above ``rounds`` it is the sequential gate of ``ab``
-    (``abrun.Plan``): judged after ``rounds`` rounds at ``alpha / looks``, one more round a side
+    (``abrun.Plan``): judged after ``rounds`` rounds at that look's level (``CompareSettings.alpha_look``), one more round a side
     (distinct pool runs) while inconclusive."""
     last = max(rounds, max_rounds or rounds)
     looks = last - rounds + 1
-    s = settings.model_copy(update={"looks": looks}) if looks > 1 else settings
     k = 2 * last
     picks = rng.choice(len(pool), size=k, replace=len(pool) < k)
     newp = rng.choice(len(planted_pool), size=last, replace=len(planted_pool) < last) if real else picks[last:]
@@ -177,6 +176,7 @@ def trial(pool, planted_pool, wl, comp, rounds, n, factor, rng, settings, real=F
             new = assemble(planted_pool, newp[:r], wl, n, np.random.default_rng(seed + 1))
         else:
             new = assemble(pool, newp[:r], wl, n, np.random.default_rng(seed + 1), comp, factor)
+        s = settings.model_copy(update={"looks": looks, "look": r - rounds + 1}) if looks > 1 else settings
         code = compare_values(base, new, s).exit_code
         if code != 3:
             return code, r
@@ -229,7 +229,8 @@ def main() -> int:
              and (args.mode is None or c[0].startswith(args.mode))]
     print(f"[2] {args.trials} trials per cell, gate defaults (rel_threshold {settings.rel_threshold}, alpha "
           f"{settings.alpha}, test {settings.test}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
-          f"from the first number to the second while inconclusive (alpha / looks per look)")
+          "from the first number to the second while inconclusive (alpha split over the looks, "
+          "half at the last)")
     results = []
     header = (f"{'workload':<18} {'mode':<9} {'rounds x n':<11} {'false alarm':>11} {'ctl inconcl':>11} "
               + " ".join(f"{f'{f:g}x':>7}" for f in FACTORS) + f" {'real 2x':>7} {'rounds':>6} {'90% power':>9}")

@@ -142,9 +142,11 @@ def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, re
     allow_keys = () if refs else ("config_hash",)
 
     def judge(a: Path, b: Path):
-        # each look tests at alpha / looks, so that stopping at the first decision keeps the gate's
-        # false-alarm rate at alpha (docs/ci.md, "Sequential rounds")
-        chosen = settings.for_run(b, args.settings, _options(args)).model_copy(update={"looks": looks})
+        # each look tests at its share of alpha (CompareSettings.alpha_look), fixed before the first
+        # round, so that stopping at the first decision keeps the gate's false-alarm rate at alpha
+        # (docs/ci.md, "Sequential rounds"); which look it is follows from the rounds merged so far
+        look = max(1, abrun.rounds_merged(b) - args.rounds + 1) if looks > 1 else None
+        chosen = settings.for_run(b, args.settings, _options(args)).model_copy(update={"looks": looks, "look": look})
         return compare_runs(a, b, chosen, allow_env_change=args.allow_env_change, allow_keys=allow_keys)
 
     plan = abrun.Plan(max_rounds, lambda a, b: judge(a, b).exit_code, args.budget) if max_rounds > args.rounds else None
@@ -241,7 +243,7 @@ def _add_ab_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rounds", type=positive, default=2, help="rounds per side, interleaved ABBA (default 2)")
     g.add_argument("--max-rounds", type=positive, metavar="N",
                    help=f"while the gate is inconclusive, add one round a side up to N (default {DEFAULT_MAX_ROUNDS}, "
-                   "or --rounds if larger; equal to --rounds: never add); each look tests at alpha / looks")
+                   "or --rounds if larger; equal to --rounds: never add); alpha is split over the looks, half at the last")
     g.add_argument("--budget", type=_seconds, metavar="SECONDS",
                    help="add no round that would end past SECONDS after the first round started (default: no limit)")
     g.add_argument("--samples", type=samples, help="samples per round (passed to `nscharacterize run --samples`)")

@@ -3,7 +3,7 @@
 # interleaved (ABBA rounds, so that machine drift hits both sides alike), and gates the two sides
 # with `nscharacterize ab`: sequential rounds, judged after the first NSC_GATE_ROUNDS and after every
 # added round while the data cannot decide, up to NSC_GATE_MAX_ROUNDS a side or NSC_GATE_BUDGET
-# seconds, each look at alpha / looks (docs/ci.md, "Sequential rounds").
+# seconds, alpha split over the looks, half at the last (docs/ci.md, "Sequential rounds").
 #   exit 0: no regression; 1: a regression (or a workload failed); 2: bad input or a failed run;
 #   3: inconclusive (the data cannot decide within the budget: noise wider than the threshold).
 # Reports: $OUT/compare.md (for a PR comment), $OUT/compare.json, and the merged runs $OUT/A, $OUT/B.

@@ -127,7 +127,7 @@ class Plan:
     """Sequential rounds: after the first ``rounds``, judge (``judge(A, B)`` returns the gate's exit
     code) and add one round a side while it is 3 (inconclusive), up to ``max_rounds`` a side or until
     another round would pass ``budget_s`` seconds (measured from the first round). The judge must
-    test at ``alpha / looks(rounds)`` (``CompareSettings.looks``): stopping when the data first
+    test at its look's share of alpha (``CompareSettings.looks``, ``look``, ``alpha_look``): stopping when the data first
     shows a regression is then still a test at ``alpha`` overall (Bonferroni over the looks)."""
 
     max_rounds: int
@@ -137,6 +137,12 @@ class Plan:
     def looks(self, rounds: int) -> int:
         """How many times the data may be judged: after ``rounds`` rounds, and after each added one."""
         return max(1, self.max_rounds - rounds + 1)
+
+
+def rounds_merged(run_dir: Path) -> int:
+    """How many rounds a run merged by ``merge_runs`` holds (1 for a run of its own)."""
+    ab = RunDir(run_dir).manifest.get("ab") or {}
+    return max(1, len(ab.get("rounds") or []))
 
 
 def merge_runs(run_dirs: list[Path], out: Path, label: str = "") -> Path:

@@ -18,7 +18,7 @@ from . import runs
 from .envdiff import config_diffs, fingerprint_diffs
 from .errors import CompareError
 from .samples import ALL, SUITE, TOTAL, per_round_values, per_sample_values
-from .settings import CompareSettings
+from .settings import LAST_LOOK_SHARE, CompareSettings
 from .stats import min_one_sided_p
 from .verdicts import Comparison, contention_check, decide, judge, missing_row, round_check, row_order
 
@@ -187,7 +187,9 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
         cmp.notes.append(f"test auto: Welch's t on log times where fewer samples than Mann-Whitney needs to "
                          f"reach alpha={settings.alpha_look:g}")
     if settings.looks > 1:
-        cmp.notes.append(f"sequential: alpha {settings.alpha:g} split over up to {settings.looks} looks "
-                         f"(each at {settings.alpha_look:.2g}, Bonferroni)")
+        which = f"look {settings.look}" if settings.look is not None else "this look"
+        cmp.notes.append(f"sequential: alpha {settings.alpha:g} split over up to {settings.looks} looks, "
+                         f"{LAST_LOOK_SHARE:.0%} of it at the last ({which} at {settings.alpha_look:.2g}; "
+                         f"weighted Bonferroni)")
     cmp.rows.sort(key=row_order)
     return cmp

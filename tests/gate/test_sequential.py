@@ -76,19 +76,26 @@ def test_round_drift_and_band_do_not_grow_with_rounds():
 
 
 def test_alpha_is_split_over_the_looks(tmp_path):
-    """With looks = k each row is tested at alpha / k: a change significant at 0.002 but not at
-    0.002 / 40 is not a regression at 40 looks."""
+    """With looks = k, half of alpha is the last look's and the other half is split evenly over the
+    k - 1 before it (a look not named is held to an earlier look's level): the levels sum to alpha.
+    A change significant at 0.002 but not at 0.001 / 39 is not a regression at an early one of 40
+    looks."""
+    levels = [CompareSettings(looks=5, look=k).alpha_look for k in range(1, 6)]
+    assert levels == pytest.approx([0.00025] * 4 + [0.001]) and sum(levels) == pytest.approx(0.002)
+    assert CompareSettings(looks=5).alpha_look == pytest.approx(0.00025)
+    assert CompareSettings(looks=1, look=1).alpha_look == CompareSettings().alpha_look == 0.002
     a = _side(tmp_path, "A", 2, 4, 0.3, 1)
     b = _side(tmp_path, "B", 2, 4, 0.3, 11, scale={k: 1.6 for k in ENCODER})
     key = ("mlp-demo", "encoder", TOTAL)
+    early = 0.001 / 39
     one = next(r for r in compare_runs(a, b).rows if (r.workload, r.component, r.category) == key)
-    many = compare_runs(a, b, CompareSettings(looks=40))
+    many = compare_runs(a, b, CompareSettings(looks=40, look=3))
     row = next(r for r in many.rows if (r.workload, r.component, r.category) == key)
-    assert CompareSettings(looks=40).alpha_look == pytest.approx(0.002 / 40)
+    assert CompareSettings(looks=40, look=3).alpha_look == pytest.approx(early)
     assert one.verdict == "regressed" and one.p_value < 0.002
-    assert all(r.p_value < 0.002 / 40 for r in many.rows if r.verdict == "regressed")
-    assert row.verdict == "regressed" or row.p_value >= 0.002 / 40
-    assert any("split over up to 40 looks" in n for n in many.notes)
+    assert all(r.p_value < early for r in many.rows if r.verdict == "regressed")
+    assert row.verdict == "regressed" or row.p_value >= early
+    assert any("split over up to 40 looks" in n and "look 3 at" in n for n in many.notes)
 
 
 def _fake_rounds(monkeypatch, tmp_path, slow_b: float = 1.0):
@@ -163,6 +170,8 @@ def test_sequential_ab_with_real_runs(tmp_path):
     assert proc.returncode != 1, data["summary"]
     assert any("split over up to 3 looks" in n for n in data["notes"])
     assert data["settings"]["looks"] == 3
+    # the verdict's look is the rounds merged so far: its level is that look's share of alpha
+    assert data["settings"]["look"] == rounds
     assert 1 <= rounds <= 3 and (rounds == 3 or proc.returncode == 0), (rounds, proc.stderr[-1500:])
     looks = [ln for ln in proc.stderr.splitlines() if ln.startswith("look ")]
     assert len(looks) == min(rounds, 2)          # no look after the last allowed round: that is the verdict
