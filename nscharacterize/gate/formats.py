@@ -79,7 +79,12 @@ def reason_line(cmp: Comparison) -> list[str]:
     """The one line that says why an inconclusive gate is inconclusive and what to do."""
     if not cmp.count("inconclusive"):
         return []
-    word = "INCONCLUSIVE" if cmp.exit_code == 3 else "inconclusive (fail_on_inconclusive is off)"
+    if cmp.exit_code == 3:
+        word = "INCONCLUSIVE"
+    elif cmp.exit_code != 0:   # the gate failed on a regression: these rows are undecided beside it
+        word = "also inconclusive"
+    else:
+        word = "inconclusive (fail_on_inconclusive is off)"
     return [f"{word}: {cmp.reason()}"]
 
 

@@ -418,3 +418,24 @@ def test_a_big_unconfirmed_rise_of_a_total_under_the_floor_is_not_a_pass(tmp_pat
     assert total.ratio >= 1.25 and total.delta_s >= settings.abs_floor_s and total.p_value >= settings.alpha, total
     assert total.verdict == "inconclusive", total
     assert cmp.exit_code == 3, cmp.reason()
+
+
+def test_the_reason_line_says_what_the_exit_status_means():
+    """An inconclusive row beside a regression is 'also inconclusive' (the gate failed anyway);
+    alone it is INCONCLUSIVE (exit 3), or let through only when fail_on_inconclusive is off."""
+    from nscharacterize.gate.formats import reason_line
+    from nscharacterize.gate.settings import CompareSettings
+    from nscharacterize.gate.verdicts import Comparison, Row
+
+    def row(verdict: str, note: str = "") -> Row:
+        return Row("w", "c", "category", "gemm", "neural", 1e-3, 2e-3, 2.0, 1e-3, 5e-4, 0.1, 0.1, 1e-4, 8, 8,
+                   verdict=verdict, note=note)
+
+    undecided = row("inconclusive", "a +100% rise the test cannot confirm")
+    both = Comparison("a", "b", CompareSettings(), [row("regressed"), undecided])
+    alone = Comparison("a", "b", CompareSettings(), [undecided])
+    let_through = Comparison("a", "b", CompareSettings(fail_on_inconclusive=False), [undecided])
+    assert both.exit_code == 1 and reason_line(both)[0].startswith("also inconclusive: w/c/gemm: a +100% rise")
+    assert alone.exit_code == 3 and reason_line(alone)[0].startswith("INCONCLUSIVE: w/c/gemm")
+    assert let_through.exit_code == 0 and reason_line(let_through)[0].startswith("inconclusive (fail_on_inconclusive is off)")
+    assert reason_line(Comparison("a", "b", CompareSettings(), [row("regressed")])) == []
