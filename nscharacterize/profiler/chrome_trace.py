@@ -328,8 +328,7 @@ def _names(events: list[_Event]) -> list[str]:
     """Event names as text, one string object per distinct name (the decoder makes one per event;
     a trace repeats a few hundred names 10^5 times)."""
     seen: dict[str, str] = {}
-    return [seen.setdefault(n, n) if type(n) is str else seen.setdefault(str(n), str(n))
-            for n in (e.name for e in events)]
+    return [seen.setdefault(n, n) for n in (e.name if type(e.name) is str else str(e.name) for e in events)]
 
 
 def _raw_column(values: list[msgspec.Raw], check) -> list:

@@ -134,8 +134,9 @@ def _shared(values) -> pd.Series:
     repeats a few thousand names and ancestor chains 10^5 times), where pandas' own string dtype
     would copy every row's text into a buffer of its own (tens of MB on a 50 MB trace, issue 22).
     The summed table (events.events_frame) gets the schema's types."""
-    return pd.Series(values if isinstance(values, list) else values.to_numpy(dtype=object) if
-                     isinstance(values, pd.Series) else values, dtype=object)
+    if isinstance(values, pd.Series):   # its values, not its index (a filtered table's)
+        values = values.to_numpy(dtype=object)
+    return pd.Series(values, dtype=object)
 
 
 def _factorize(keys, n: int) -> tuple[np.ndarray, np.ndarray]:

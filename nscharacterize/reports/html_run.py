@@ -69,7 +69,7 @@ def run_page(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> s
         sections.append(beyond_time)
     sections.append(_measurement(timings, checks, manifest))
     sections.append(_workloads(manifest))
-    sections.append(_classification(run, manifest, events))
+    sections.append(_classification(run, manifest, timings, events))
     sections.append(_environment(run, manifest))
     more = _other_figures(run)
     if more is not None:
@@ -289,7 +289,8 @@ def _measurement(timings: pd.DataFrame, checks: pd.DataFrame, manifest: dict) ->
     return sec
 
 
-def _classification(run: RunDir, manifest: dict, events: pd.DataFrame | None = None) -> Section:
+def _classification(run: RunDir, manifest: dict, timings: pd.DataFrame,
+                    events: pd.DataFrame | None = None) -> Section:
     sec = Section("classification", "Classification of every op", "Which category did each op, kernel "
                   "and Python function get, by which rule, and why? Type an op's name in the name filter under "
                   "the table (or anything in the search box).")
@@ -312,7 +313,6 @@ def _classification(run: RunDir, manifest: dict, events: pd.DataFrame | None = N
     ops = frame.groupby(keys, sort=False, observed=True).agg(values).reset_index()
     samples = frame.groupby(["workload", "component"], observed=True)["sample"].nunique()
     if (frame["sample"] < 0).any():   # summed over samples as read (results.view_events): the timings count them
-        timings = run.timings()
         counted = timings.assign(workload=timings["workload"].astype(str),
                                  component=timings["component"].astype(str)).groupby(["workload", "component"])["sample"]
         samples = counted.nunique().reindex(samples.index).fillna(samples)
