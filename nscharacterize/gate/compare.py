@@ -20,7 +20,8 @@ from .errors import CompareError
 from .samples import ALL, SUITE, TOTAL, per_round_values, per_sample_values
 from .settings import LAST_LOOK_SHARE, CompareSettings
 from .stats import min_one_sided_p
-from .verdicts import Comparison, contention_check, decide, judge, missing_row, round_check, row_order
+from .verdicts import (Comparison, contention_check, decide, judge, missing_row, round_check, row_order, run_drift,
+                       shift_check)
 
 
 def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareSettings | None = None,
@@ -119,10 +120,28 @@ def compare_frames(base: tuple[dict, pd.DataFrame], new: tuple[dict, pd.DataFram
     return compare_values(side_of(*base, settings), side_of(*new, settings), settings, base_name, new_name)
 
 
+def single_run_drift(bv: dict, nv: dict, keys: list, settings: CompareSettings) -> tuple[float | None, str]:
+    """How much two single runs differ as a whole (``verdicts.run_drift`` of every component's
+    total), and the note that says so when it is beyond the threshold ('' otherwise)."""
+    stat = np.median if settings.statistic == "median" else np.mean
+    ratios = []
+    for k in keys:
+        if k[0] != SUITE and k[1] != ALL and k[3] == TOTAL and len(bv.get(k, ())) and len(nv.get(k, ())):
+            b = float(stat(bv[k]))
+            if b > 0:
+                ratios.append(float(stat(nv[k])) / b)
+    k = run_drift(ratios)
+    if k is None or 1 / (1 + settings.rel_threshold) <= k <= 1 + settings.rel_threshold:
+        return k, ""
+    return k, (f"the new run took {k:.2f}x the base's time in the median of its {len(ratios)} components: the "
+               "single runs differ as a whole (a slower machine or a noisy neighbour) by more than the threshold, "
+               "so a change that much could explain is inconclusive; use same-job A/B (ab, compare --refs)")
+
+
 def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_name: str = "base", new_name: str = "new"
                    ) -> Comparison:
-    """Every row judged: the verdict, the round check, the machine contention check of single runs,
-    and whether the data can decide at all. The power study (benchmarks/gate_power.py) calls this
+    """Every row judged: the verdict, the round check, the machine contention and whole-run drift
+    checks of single runs, and whether the data can decide at all. The power study (benchmarks/gate_power.py) calls this
     on sides assembled from measured runs, so it measures exactly the gate's decision."""
     bm, nm = bside.manifest, nside.manifest
     cmp = Comparison(base=base_name, new=new_name, settings=settings, rows=[],
@@ -168,6 +187,9 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
     for k in keys:
         if k in bv and k in nv and k[1] == ALL and k[3] == TOTAL:
             cmp.min_p = max(cmp.min_p, min_one_sided_p(len(bv[k]), len(nv[k])))
+    drift, drift_note = single_run_drift(bv, nv, keys, settings) if single else (None, "")
+    if drift_note:
+        cmp.notes.append(drift_note)
     for key in keys:
         b = bv.get(key, np.zeros(0))
         n = nv.get(key, np.zeros(0))
@@ -178,6 +200,8 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
             round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings)
         if key[0] in k_by_wl:
             contention_check(row, *k_by_wl[key[0]], settings)
+        if drift is not None and row.verdict != "inconclusive":
+            shift_check(row, drift, drift_note, settings, uneven=True)
         decide(row, settings)
         cmp.rows.append(row)
     if set(b_ok) != set(n_ok) and any(k[0] == SUITE for k in keys):
