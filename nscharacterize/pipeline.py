@@ -64,7 +64,7 @@ from nscharacterize.workloads.base import WorkloadError
 from nscharacterize.workloads.compile import chosen_components, compile_workload, toolchain_problem
 
 from .config import Config, ConfigError
-from .results import refresh_views, save_attributed, save_results, view_events
+from .results import add_roofline, refresh_views, save_attributed, save_results, view_events
 from .quiet import stderr_to
 
 log = logging.getLogger("nscharacterize")
@@ -353,7 +353,11 @@ class _Run:
         self._save_logged()
         # the roofline, then table.md and report.html (and PNGs): once, whatever stopped the run
         events = view_events(self.run_dir)   # read once, for both, summed over samples as read
-        render(self.run_dir, refresh_views(self.run_dir, events), events, png=self.config.report.png)
+        if self._views is not None and self._result is not None:   # derived by _save_logged: add the roofline
+            views = add_roofline(self.run_dir, self._views, self._result, events, self.manifest.ceilings)
+        else:
+            views = refresh_views(self.run_dir, events)
+        render(self.run_dir, views, events, png=self.config.report.png)
         return self._result
 
     # Samples are attributed in batches of about this many event rows: attributing each sample

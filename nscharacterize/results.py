@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nscharacterize.attribution.derive import Results, Views, derive, derive_attributed, derive_views
+from dataclasses import replace
+
+from nscharacterize.attribution.derive import Results, Views, derive, derive_attributed, derive_views, roofline_view
 from nscharacterize.attribution.roofline import summed_batches
 from nscharacterize.rundir import store
 from nscharacterize.rundir.manifest import Manifest
@@ -64,6 +66,17 @@ def refresh_views(run: RunDir, events: pd.DataFrame | None = None) -> Views:
         events = run.events()
     views = derive_views(run.samples(), run.breakdown(), run.timings(), events, run.manifest.get("ceilings"))
     save_views(run, views)
+    return views
+
+
+def add_roofline(run: RunDir, views: Views, breakdown: pd.DataFrame, events: pd.DataFrame | None,
+                 ceilings: dict | None) -> Views:
+    """``views`` as a run derived them while saving its tables, with the roofline added and
+    roofline.csv written: the run's end derives only what it has not derived yet (``refresh_views``
+    reads every table back and derives them all, for a saved run)."""
+    views = replace(views, roofline=roofline_view(events, breakdown, ceilings))
+    if views.roofline is not None:
+        run.write_csv(store.ROOFLINE, views.roofline.table)
     return views
 
 

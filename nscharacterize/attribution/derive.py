@@ -75,11 +75,17 @@ def derive_views(samples: pd.DataFrame, result: pd.DataFrame, timings: pd.DataFr
     breakdown rows, or with ``with_roofline=False``."""
     system = system_view(samples)
     ranks = rank_table(result, timings)
-    roof = None
-    if with_roofline and events is not None and not result.empty:
-        table, unsized = roofline(events, result, ceilings)
-        roof = Roofline(table, unsized, torch_flops_agreement(events) if len(events) else None)
+    roof = roofline_view(events, result, ceilings) if with_roofline else None
     return Views(system, side_split(system), gpu_summary(result, timings), ranks, job_table(ranks), roof)
+
+
+def roofline_view(events: pd.DataFrame | None, result: pd.DataFrame, ceilings: dict | None) -> Roofline | None:
+    """The roofline of ``events`` against the breakdown ``result``; None without events (a
+    copied-out run) or without breakdown rows."""
+    if events is None or result.empty:
+        return None
+    table, unsized = roofline(events, result, ceilings)
+    return Roofline(table, unsized, torch_flops_agreement(events) if len(events) else None)
 
 
 def summarize_checks(checks: pd.DataFrame, timings: pd.DataFrame, event_rows: int) -> dict:

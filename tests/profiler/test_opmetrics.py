@@ -119,11 +119,12 @@ def test_probe_says_what_this_machine_allows():
     assert p.available == bool(p.events) and (p.available or p.reason)
 
 
-def test_the_metrics_pass_leaves_dynamo_unloaded_unless_the_process_compiles():
+def test_the_metrics_pass_is_guarded_against_dynamo_only_where_the_process_compiled():
     """torch >= 2.5 guards a dispatch mode's hook against Dynamo, importing torch._dynamo at the first
     op (about 1 s). A process that never loaded Dynamo cannot compile inside the hook, so the mode
-    runs unguarded there; once Dynamo is loaded (a user's torch.compile) the guarded mode is used,
-    and it still counts every op. A fresh process: another test may have loaded Dynamo in this one."""
+    runs unguarded there, and where Dynamo is loaded but has compiled nothing (an optimizer imports
+    it); once Dynamo has compiled (a user's torch.compile) the guarded mode is used, and it still
+    counts every op. A fresh process: another test may have loaded Dynamo in this one."""
     code = """
 import sys, torch
 from nscharacterize.profiler import opmetrics
@@ -132,7 +133,13 @@ with opmetrics.metrics_mode(lambda name: "other") as mode:
     (x @ x).relu()
 assert "torch._dynamo" not in sys.modules, "dynamo was imported"
 assert type(mode) is opmetrics.OpMetricsMode and mode.finish().ops == 2
+torch.optim.Adam(torch.nn.Linear(2, 2).parameters())   # loads Dynamo, compiles nothing
+assert "torch._dynamo" in sys.modules
+with opmetrics.metrics_mode(lambda name: "other") as mode:
+    (x @ x).relu()
+assert type(mode) is opmetrics.OpMetricsMode, type(mode)
 f = torch.compile(lambda t: t.sin() + 1, backend="eager")
+f(x)   # compiled in the timed passes, before the metrics pass
 with opmetrics.metrics_mode(lambda name: "other") as mode:
     f(x)
     (x @ x).relu()
