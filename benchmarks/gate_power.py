@@ -205,6 +205,8 @@ def main() -> int:
     ap.add_argument("--mode", choices=["baseline", "A/B"], help="only the cells of this mode (default both; "
                     "A/B includes A/B fixed)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rel-threshold", type=float, help="the gate's relative threshold for every trial (default "
+                    "the gate's, 0.25): what a lower one would catch, and what it costs in false alarms")
     ap.add_argument("--json", help="write the rates here")
     args = ap.parse_args()
     if args.tiny or os.environ.get("NSC_BENCH_TINY") == "1":
@@ -218,7 +220,7 @@ def main() -> int:
     planted_dirs = collect(out, "planted2x", config(args.samples, 2, only), args.planted_runs, args.reuse)
     if args.collect_only:
         return 0
-    settings = CompareSettings()
+    settings = CompareSettings() if args.rel_threshold is None else CompareSettings(rel_threshold=args.rel_threshold)
     rng = np.random.default_rng(args.seed)
     labels = [w for w in WORKLOADS if not only or w in only]
     pool, planted = load(pool_dirs, labels, settings), load(planted_dirs, labels, settings)
@@ -227,7 +229,8 @@ def main() -> int:
           f"-{max(c for c in contention if c) if any(contention) else '?'}), {len(planted)} with the real 2x plant")
     cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
              and (args.mode is None or c[0].startswith(args.mode))]
-    print(f"[2] {args.trials} trials per cell, gate defaults (rel_threshold {settings.rel_threshold}, alpha "
+    which = "gate defaults" if args.rel_threshold is None else "gate defaults but"
+    print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, alpha "
           f"{settings.alpha}, test {settings.test}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
           "from the first number to the second while inconclusive (alpha split over the looks, "
           "half at the last)")

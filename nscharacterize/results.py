@@ -7,9 +7,9 @@ what it wrote is ``reports.run_report``, which computes nothing.
 """
 from __future__ import annotations
 
-import pandas as pd
-
 from dataclasses import replace
+
+import pandas as pd
 
 from nscharacterize.attribution.derive import Results, Views, derive, derive_attributed, derive_views, roofline_view
 from nscharacterize.attribution.roofline import summed_batches

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from nscharacterize.taxonomy.categories import CATEGORIES
 from nscharacterize.reports.format import fmt_time
+from nscharacterize.taxonomy.categories import CATEGORIES
 
 from .samples import ALL, SUITE, TOTAL, Key
 from .settings import CompareSettings

@@ -196,8 +196,8 @@ def metrics_mode(classify: Classify, sparsity: bool = False, tolerance: float = 
 
 
 def _dynamo_compiled() -> bool:
-    """Whether Dynamo has tried to convert any frame in this process (its own frame counter,
-    kept since torch 2.0); when that cannot be read, assume it has."""
+    """Whether Dynamo has tried to convert any frame in this process (its own frame counter, the
+    same in torch 2.3 and 2.14); when that cannot be read, assume it has."""
     if "torch._dynamo" not in sys.modules:
         return False
     try:

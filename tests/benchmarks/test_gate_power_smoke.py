@@ -35,3 +35,16 @@ def test_gate_power_runs_at_tiny_size(tmp_path):
         assert r["rounds"] <= r["mean_rounds"] <= r["max_rounds"]
     for ab in (r for r in res if r["mode"].startswith("A/B")):
         assert ab["caught"]["2"] == 1.0 and ab["real_2x_caught"] == 1.0
+    # --rel-threshold: what a lower threshold would catch (5 % noise: 1.25x is caught at 0.1 in every
+    # A/B trial)
+    lower = tmp_path / "lower.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_power.py"), "--pool", str(pool), "--reuse",
+                           "--runs", "4", "--planted-runs", "2", "--samples", "4", "--trials", "4", "--only",
+                           "mlp-demo", "--mode", "A/B", "--rel-threshold", "0.1", "--json", str(lower)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "gate defaults but (rel_threshold 0.1," in proc.stdout
+    low = json.loads(lower.read_text())["results"]
+    assert {r["mode"] for r in low} == {"A/B fixed", "A/B"}
+    for r in low:
+        assert r["false_alarm"] == 0 and r["caught"]["1.25"] == 1.0, r
