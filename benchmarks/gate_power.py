@@ -29,7 +29,9 @@
    runs before them).
 3. Output: per workload, mode and cell, the share of trials that fail the gate (exit 1), that are
    inconclusive (exit 3), and for unchanged code the false alarms (exit 1); the smallest slowdown
-   caught with 90 % power.
+   caught with 90 % power. With ``--pairs``, also whole runs compared one a side (every workload
+   and sample of the runs as they are, no simulation): every ordered pair of unchanged runs, and
+   each unchanged run against each real 2x run.
 """
 from __future__ import annotations
 
@@ -205,6 +207,9 @@ def main() -> int:
     ap.add_argument("--mode", choices=["baseline", "A/B"], help="only the cells of this mode (default both; "
                     "A/B includes A/B fixed)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pairs", action="store_true", help="also compare whole runs of the pool pairwise "
+                    "(baseline mode as a user meets it: every ordered pair of unchanged runs, and each against the "
+                    "real 2x runs)")
     ap.add_argument("--rel-threshold", type=float, help="the gate's relative threshold for every trial (default "
                     "the gate's, 0.25): what a lower one would catch, and what it costs in false alarms")
     ap.add_argument("--json", help="write the rates here")
@@ -267,10 +272,31 @@ def main() -> int:
         fa = np.mean([r["false_alarm"] for r in results])
         print(f"\nfalse alarms over all cells: {fa:.1%} ({sum(round(r['false_alarm'] * r['trials']) for r in results)}"
               f"/{len(results) * args.trials} unchanged trials)")
+    pairs = whole_run_pairs(pool_dirs, planted_dirs, settings) if args.pairs else None
     if args.json:
         Path(args.json).write_text(json.dumps({"pool": str(out), "runs": args.runs, "planted_runs": args.planted_runs,
-                                               "samples": args.samples, "results": results}, indent=2))
+                                               "samples": args.samples, "results": results, "pairs": pairs}, indent=2))
     return 0
+
+
+def whole_run_pairs(pool_dirs: list[Path], planted_dirs: list[Path], settings: CompareSettings) -> dict:
+    """Baseline mode as a user meets it: ``compare`` of two whole runs (every workload, every
+    sample), over every ordered pair of unchanged runs and every unchanged run against every run
+    with the real 2x plant (their config differs by the plant: fingerprints not compared)."""
+    from nscharacterize.gate.compare import compare_runs
+
+    def count(pairs, s) -> dict[str, int]:
+        codes = [compare_runs(a, b, s).exit_code for a, b in pairs]
+        return {"fail": codes.count(1), "inconclusive": codes.count(3), "pass": codes.count(0)}
+
+    unchanged = count([(a, b) for a in pool_dirs for b in pool_dirs if a != b], settings)
+    planted = count([(a, b) for a in pool_dirs for b in planted_dirs],
+                    settings.model_copy(update={"fingerprint_keys": []}))
+    print(f"\n[3] whole runs, one a side (compare's defaults): unchanged pairs {sum(unchanged.values())}: "
+          f"{unchanged['fail']} fail, {unchanged['inconclusive']} inconclusive, {unchanged['pass']} pass; "
+          f"against the real 2x runs {sum(planted.values())}: {planted['fail']} fail, {planted['inconclusive']} "
+          f"inconclusive, {planted['pass']} pass")
+    return {"unchanged": unchanged, "real_2x": planted}
 
 
 if __name__ == "__main__":

@@ -120,22 +120,48 @@ def compare_frames(base: tuple[dict, pd.DataFrame], new: tuple[dict, pd.DataFram
     return compare_values(side_of(*base, settings), side_of(*new, settings), settings, base_name, new_name)
 
 
-def single_run_drift(bv: dict, nv: dict, keys: list, settings: CompareSettings) -> tuple[float | None, str]:
-    """How much two single runs differ as a whole (``verdicts.run_drift`` of every component's
-    total), and the note that says so when it is beyond the threshold ('' otherwise)."""
+def single_run_drift(bv: dict, nv: dict, keys: list, settings: CompareSettings) -> dict[str, tuple[float, str]]:
+    """How much two single runs differ as a whole (``verdicts.run_drift``), per workload, and the
+    note that says so where it is beyond the threshold ('' otherwise). Workloads run one after
+    another, so a slow spell of the machine can cover one of them: a workload is measured by its
+    own components, or, with only one, by every component of the comparison; the suite's total by
+    the workloads' drifts weighted by their times."""
     stat = np.median if settings.statistic == "median" else np.mean
-    ratios = []
+    ratios: dict[str, list[float]] = {}
     for k in keys:
         if k[0] != SUITE and k[1] != ALL and k[3] == TOTAL and len(bv.get(k, ())) and len(nv.get(k, ())):
             b = float(stat(bv[k]))
             if b > 0:
-                ratios.append(float(stat(nv[k])) / b)
-    k = run_drift(ratios)
-    if k is None or 1 / (1 + settings.rel_threshold) <= k <= 1 + settings.rel_threshold:
-        return k, ""
-    return k, (f"the new run took {k:.2f}x the base's time in the median of its {len(ratios)} components: the "
-               "single runs differ as a whole (a slower machine or a noisy neighbour) by more than the threshold, "
-               "so a change that much could explain is inconclusive; use same-job A/B (ab, compare --refs)")
+                ratios.setdefault(k[0], []).append(float(stat(nv[k])) / b)
+    every = [r for rs in ratios.values() for r in rs]
+    whole = run_drift(every)
+    out: dict[str, tuple[float, str]] = {}
+    for wl, rs in ratios.items():
+        k, where = run_drift(rs), _components(f"{wl}'s", len(rs))
+        if k is None:
+            k, where = whole, _components("the comparison's", len(every))
+        if k is not None:
+            out[wl] = (k, _drift_note(k, where, settings))
+    # the suite's total is the sum of the workloads' totals: what their drifts predict for it
+    weights = {wl: float(stat(bv[(wl, ALL, "category", TOTAL)])) for wl in ratios
+               if len(bv.get((wl, ALL, "category", TOTAL), ()))}
+    if out and sum(weights.values()) > 0:   # (a workload with no estimate counts as undrifted)
+        k = sum(w * out.get(wl, (1.0, ""))[0] for wl, w in weights.items()) / sum(weights.values())
+        out[SUITE] = (k, _drift_note(k, f"its {len(weights)} workloads (each workload's drift, weighted by its time)",
+                                     settings))
+    return out
+
+
+def _components(owner: str, n: int) -> str:
+    return f"the median of {owner} {n} components" if n > 2 else f"both of {owner} components"
+
+
+def _drift_note(k: float, where: str, settings: CompareSettings) -> str:
+    if 1 / (1 + settings.rel_threshold) <= k <= 1 + settings.rel_threshold:
+        return ""
+    return (f"the new run took {k:.2f}x the base's time in {where}: the single runs differ as a "
+            "whole (a slower machine or a noisy neighbour) by more than the threshold, so a change that much "
+            "could explain is inconclusive; use same-job A/B (ab, compare --refs)")
 
 
 def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_name: str = "base", new_name: str = "new"
@@ -187,9 +213,8 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
     for k in keys:
         if k in bv and k in nv and k[1] == ALL and k[3] == TOTAL:
             cmp.min_p = max(cmp.min_p, min_one_sided_p(len(bv[k]), len(nv[k])))
-    drift, drift_note = single_run_drift(bv, nv, keys, settings) if single else (None, "")
-    if drift_note:
-        cmp.notes.append(drift_note)
+    drift = single_run_drift(bv, nv, keys, settings) if single else {}
+    cmp.notes.extend(dict.fromkeys(note for _k, note in drift.values() if note))
     for key in keys:
         b = bv.get(key, np.zeros(0))
         n = nv.get(key, np.zeros(0))
@@ -200,8 +225,8 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
             round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings)
         if key[0] in k_by_wl:
             contention_check(row, *k_by_wl[key[0]], settings)
-        if drift is not None and row.verdict != "inconclusive":
-            shift_check(row, drift, drift_note, settings, uneven=True)
+        if key[0] in drift and row.verdict != "inconclusive":
+            shift_check(row, *drift[key[0]], settings, uneven=True)
         decide(row, settings)
         cmp.rows.append(row)
     if set(b_ok) != set(n_ok) and any(k[0] == SUITE for k in keys):

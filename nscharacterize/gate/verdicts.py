@@ -315,20 +315,25 @@ def distrust(row: Row, note: str, s: CompareSettings) -> None:
         row.verdict, row.note = "inconclusive", note
 
 
-MIN_DRIFT_COMPONENTS = 3   # a median of 3 or more is not moved by one changed component
-
-
 def run_drift(ratios: list[float]) -> float | None:
-    """The factor by which two single runs differ as a whole: the median ratio (new / base) of
-    every component's total, or None with fewer than ``MIN_DRIFT_COMPONENTS`` (a median of two is
-    their mean, which a single changed component moves). A code change slows the components it
-    touches; a slower machine (a noisy neighbour, a lower clock) slows them all, pure-Python
-    steps included. Separate runs on this machine differed by up to 1.6x as a whole while
-    their load average and contention read 1.0 (the power study's pool)."""
+    """The factor by which two single runs differ as a whole, from the ratios (new / base) of the
+    totals of their components: a code change slows the components it touches, a slower machine
+    (a noisy neighbour, a lower clock) all of them, pure-Python steps included. Separate runs on
+    this machine differed by up to 1.6x as a whole while their load average and contention read
+    1.0 (the power study's pool).
+
+    Three components or more: their median, which one changed component does not move. Two: the
+    shift both share (the ratio nearer 1 when both moved the same way, else 1), so a change of
+    one leaves it near 1. One: None, nothing to tell a change from a drift."""
     finite = [r for r in ratios if math.isfinite(r) and r > 0]
-    if len(finite) < MIN_DRIFT_COMPONENTS:
-        return None
-    return float(np.median(finite))
+    if len(finite) >= 3:
+        return float(np.median(finite))
+    if len(finite) == 2:
+        a, b = finite
+        if (a > 1) != (b > 1):
+            return 1.0
+        return a if abs(math.log(a)) <= abs(math.log(b)) else b
+    return None
 
 
 def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSettings) -> None:

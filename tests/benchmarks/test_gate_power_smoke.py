@@ -23,10 +23,17 @@ def test_gate_power_runs_at_tiny_size(tmp_path):
     out = tmp_path / "power.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_power.py"), "--pool", str(pool), "--reuse",
                            "--runs", "4", "--planted-runs", "2", "--samples", "4", "--trials", "4", "--only",
-                           "mlp-demo", "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           "mlp-demo", "--pairs", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "false alarm" in proc.stdout and "90% power" in proc.stdout
     res = json.loads(out.read_text())["results"]
+    # --pairs: whole runs one a side, 12 ordered pairs of unchanged runs, 4 x 2 against the planted
+    pairs = json.loads(out.read_text())["pairs"]
+    assert pairs == {"unchanged": {"fail": 0, "inconclusive": pairs["unchanged"]["inconclusive"],
+                                   "pass": 12 - pairs["unchanged"]["inconclusive"]},
+                     "real_2x": {"fail": 8, "inconclusive": 0, "pass": 0}}, pairs
+    assert "[3] whole runs, one a side" in proc.stdout
     assert {(r["mode"], r["rounds"], r["max_rounds"], r["samples"]) for r in res} == {
         ("baseline", 1, 1, 3), ("baseline", 1, 1, 4), ("A/B fixed", 2, 2, 3), ("A/B", 2, 6, 3), ("A/B", 2, 6, 4)}
     for r in res:

@@ -360,7 +360,7 @@ def test_busier_machine_on_one_side_is_inconclusive_not_a_regression(tmp_path):
     b = make_run(tmp_path / "b", seed=2, scale=everything)
     # no machine record: every component 1.9x slower is a whole-run drift (test_whole_run_drift...)
     plain = compare_runs(a, b)
-    assert plain.exit_code == 3 and "the base's time in the median of its 3 components" in plain.reason()
+    assert plain.exit_code == 3 and "the base's time in both of mlp-demo's components" in plain.reason()
     _with_machine(a, 1.0)
     # a run on a machine busier than its spare cores: one run per side cannot tell load from code
     busy = _with_machine(make_run(tmp_path / "busy", seed=2, scale=everything), 2.0)
@@ -389,26 +389,48 @@ def test_whole_run_drift_of_single_runs_is_inconclusive_but_a_change_beyond_it_f
     """Two single runs with no machine record, the new one 1.5x slower in every component (a slower
     machine: in the power study's pool whole runs differed by up to 1.6x with contention 1.0): not a
     regression but inconclusive, with a note naming the drift. A 2x of one component on top of it
-    fails; a 2x of one component of three, no drift, fails as before; two components cannot tell a
-    drift from a change (no check)."""
+    fails; a 2x of one component of three, no drift, fails as before. Drift is read per workload
+    (a slow spell can cover one workload of a run): two components that both moved are a drift,
+    one of two that moved is a change; a one-component workload is read against the whole
+    comparison, and alone it cannot tell a drift from a change (no check)."""
     workloads = {"wl": {"a": ("neural", {"gemm": 4e-4, "other": 2e-4}), "b": ("neural", {"conv": 5e-4}),
                         "c": ("symbolic", {"other": 3e-4})}}
     every = {("wl", c, cat): 1.5 for c, cat in [("a", "gemm"), ("a", "other"), ("b", "conv"), ("c", "other")]}
     base = make_run(tmp_path / "base", workloads=workloads, n=8, seed=31)
     slower = compare_runs(base, make_run(tmp_path / "slow", workloads=workloads, n=8, seed=32, scale=every))
     assert slower.exit_code == 3 and slower.count("regressed") == 0, slower.table[["component", "category", "verdict"]]
-    assert re.search(r"the new run took 1\.[45]\dx the base's time in the median of its 3 components", slower.reason())
+    assert re.search(r"the new run took 1\.[45]\dx the base's time in the median of wl's 3 components", slower.reason())
     assert any("use same-job A/B" in n for n in slower.notes)
     on_top = {**every, ("wl", "b", "conv"): 3.0}
     worse = compare_runs(base, make_run(tmp_path / "worse", workloads=workloads, n=8, seed=33, scale=on_top))
     assert worse.exit_code == 1
     assert {r.component for r in worse.rows if r.verdict == "regressed"} == {"b", "(all)"}   # b and the workload
     one = compare_runs(base, make_run(tmp_path / "one", workloads=workloads, n=8, seed=34, scale={("wl", "b", "conv"): 2.0}))
-    assert one.exit_code == 1 and not any("median of its" in n for n in one.notes)
-    two = {"wl": {"a": workloads["wl"]["a"], "b": workloads["wl"]["b"]}}
-    pair = compare_runs(make_run(tmp_path / "p0", workloads=two, n=8, seed=35),
-                        make_run(tmp_path / "p1", workloads=two, n=8, seed=36, scale=every))
-    assert pair.exit_code == 1
+    assert one.exit_code == 1 and not any("the base's time in" in n for n in one.notes)
+    # two workloads: a slow spell over one of them (both its components 1.5x) is found in that one
+    two = {"pair": {"a": workloads["wl"]["a"], "b": workloads["wl"]["b"]}, "solo": {"s": ("neural", {"gemm": 6e-4})}}
+    spell = {("pair", "a", "gemm"): 1.5, ("pair", "a", "other"): 1.5, ("pair", "b", "conv"): 1.5}
+    p0 = make_run(tmp_path / "p0", workloads=two, n=8, seed=35)
+    drifted = compare_runs(p0, make_run(tmp_path / "p1", workloads=two, n=8, seed=36, scale=spell))
+    assert drifted.exit_code == 3 and any("both of pair's components" in n for n in drifted.notes), drifted.notes
+    changed = compare_runs(p0, make_run(tmp_path / "p2", workloads=two, n=8, seed=37, scale={("pair", "b", "conv"): 2.0}))
+    assert changed.exit_code == 1 and {r.component for r in changed.rows if r.verdict == "regressed"} >= {"b"}
+    solo = compare_runs(p0, make_run(tmp_path / "p3", workloads=two, n=8, seed=38, scale={("solo", "s", "gemm"): 2.0}))
+    assert solo.exit_code == 1 and {r.workload for r in solo.rows if r.verdict == "regressed"} >= {"solo"}
+    # the suite's total follows the drifts of its workloads, weighted by their time: a spell over the
+    # big workload moves it although most components (the small workload's three) did not move
+    big_small = {"big": {"a": ("neural", {"gemm": 2e-3}), "b": ("neural", {"conv": 2e-3})},
+                 "small": {c: ("symbolic", {"other": 1e-4}) for c in ("x", "y", "z")}}
+    over_big = {("big", "a", "gemm"): 1.5, ("big", "b", "conv"): 1.5}
+    suite = compare_runs(make_run(tmp_path / "b0", workloads=big_small, n=8, seed=41),
+                         make_run(tmp_path / "b1", workloads=big_small, n=8, seed=42, scale=over_big))
+    row = next(r for r in suite.rows if r.workload == "(suite)")
+    assert row.ratio > 1.4 and row.verdict == "inconclusive" and "weighted by its time" in row.note, row
+    assert suite.exit_code == 3 and suite.count("regressed") == 0
+    alone = {"solo": two["solo"]}
+    assert compare_runs(make_run(tmp_path / "s0", workloads=alone, n=8, seed=39),
+                        make_run(tmp_path / "s1", workloads=alone, n=8, seed=40, scale={("solo", "s", "gemm"): 1.5})
+                        ).exit_code == 1
 
 
 def test_round_drift_wider_than_the_threshold_is_inconclusive(tmp_path):
