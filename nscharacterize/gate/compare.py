@@ -20,8 +20,8 @@ from .errors import CompareError
 from .samples import ALL, SUITE, TOTAL, per_round_values, per_sample_values
 from .settings import LAST_LOOK_SHARE, CompareSettings
 from .stats import min_one_sided_p
-from .verdicts import (Comparison, contention_check, decide, judge, missing_row, round_check, row_order, run_drift,
-                       shift_check)
+from .verdicts import (Comparison, beyond_threshold, contention_check, decide, judge, missing_row, round_check,
+                       row_order, run_drift, shift_check, statistic)
 
 
 def compare_runs(base_path: str | Path, new_path: str | Path, settings: CompareSettings | None = None,
@@ -126,7 +126,7 @@ def single_run_drift(bv: dict, nv: dict, keys: list, settings: CompareSettings) 
     another, so a slow spell of the machine can cover one of them: a workload is measured by its
     own components, or, with only one, by every component of the comparison; the suite's total by
     the workloads' drifts weighted by their times."""
-    stat = np.median if settings.statistic == "median" else np.mean
+    stat = statistic(settings)
     ratios: dict[str, list[float]] = {}
     for k in keys:
         if k[0] != SUITE and k[1] != ALL and k[3] == TOTAL and len(bv.get(k, ())) and len(nv.get(k, ())):
@@ -157,7 +157,7 @@ def _components(owner: str, n: int) -> str:
 
 
 def _drift_note(k: float, where: str, settings: CompareSettings) -> str:
-    if 1 / (1 + settings.rel_threshold) <= k <= 1 + settings.rel_threshold:
+    if not beyond_threshold(k, settings):
         return ""
     return (f"the new run took {k:.2f}x the base's time in {where}: the single runs differ as a "
             "whole (a slower machine or a noisy neighbour) by more than the threshold, so a change that much "

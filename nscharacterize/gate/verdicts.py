@@ -146,10 +146,21 @@ class Comparison:
                 "rows": [_jsonable(asdict(r)) for r in self.rows]}
 
 
+def statistic(s: CompareSettings):
+    """The per-sample statistic the gate compares (``median`` or ``mean``), as a numpy function."""
+    return np.median if s.statistic == "median" else np.mean
+
+
+def beyond_threshold(factor: float, s: CompareSettings) -> bool:
+    """Whether a factor by which two sides differ (a ratio of times or of contention) is beyond
+    the relative threshold, either way."""
+    return factor > 1 + s.rel_threshold or factor < 1 / (1 + s.rel_threshold)
+
+
 def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: CompareSettings) -> Row:
     """The row of one series: statistic, change, noise, p-value, share shift and verdict."""
     wl, comp, axis, cat = key
-    stat = np.median if s.statistic == "median" else np.mean
+    stat = statistic(s)
     bm = float(stat(b)) if len(b) else 0.0
     nm = float(stat(n)) if len(n) else 0.0
     delta = nm - bm
@@ -290,7 +301,7 @@ def shift_check(row: Row, k: float, note: str, s: CompareSettings, *, uneven: bo
     judged = row.verdict in ("regressed", "improved")   # a verdict, however small the row
     if row.verdict in ("missing", "added") or not (judged or gated(row, s)):
         return
-    if not (k > 1 + s.rel_threshold or k < 1 / (1 + s.rel_threshold)):
+    if not beyond_threshold(k, s):
         return
     if judged and uneven and row.category != TOTAL:
         row.verdict, row.note = "inconclusive", note

@@ -88,8 +88,9 @@ class OpMetricsMode(TorchDispatchMode):
     Its ``__torch_dispatch__`` is left as written (``_should_skip_dynamo``): torch >= 2.5 wraps a
     mode's hook so that Dynamo never compiles inside it, and the wrapper imports ``torch._dynamo``
     at the first op (about 1 s, the first workload's whole metrics pass on configs/ci.yaml) and
-    goes through Dynamo's frame guard on every op after. Where Dynamo is loaded (the user compiles
-    a model), :func:`metrics_mode` gives the wrapped :class:`_DynamoSafeOpMetricsMode` instead.
+    goes through Dynamo's frame guard on every op after. Where Dynamo has compiled a frame (the
+    user compiles a model), :func:`metrics_mode` gives the wrapped :class:`_DynamoSafeOpMetricsMode`
+    instead.
     """
 
     @classmethod
