@@ -53,7 +53,7 @@ SUPPORT = ROOT / "tests" / "support"
 sys.path[:0] = [str(ROOT), str(SUPPORT)]
 
 from nscharacterize.gate.abrun import find_run_dir  # noqa: E402
-from nscharacterize.gate.compare import Side, compare_values, side_of  # noqa: E402
+from nscharacterize.gate.compare import Side, compare_runs, compare_values, side_of  # noqa: E402
 from nscharacterize.gate.samples import ALL, TOTAL  # noqa: E402
 from nscharacterize.gate.settings import CompareSettings  # noqa: E402
 from nscharacterize.rundir.store import RunDir  # noqa: E402
@@ -283,8 +283,6 @@ def whole_run_pairs(pool_dirs: list[Path], planted_dirs: list[Path], settings: C
     """Baseline mode as a user meets it: ``compare`` of two whole runs (every workload, every
     sample), over every ordered pair of unchanged runs and every unchanged run against every run
     with the real 2x plant (their config differs by the plant: fingerprints not compared)."""
-    from nscharacterize.gate.compare import compare_runs
-
     def count(pairs, s) -> dict[str, int]:
         codes = [compare_runs(a, b, s).exit_code for a, b in pairs]
         return {"fail": codes.count(1), "inconclusive": codes.count(3), "pass": codes.count(0)}
