@@ -14,7 +14,8 @@
 2. Trials (simulation). A trial is one gate decision (``compare``'s exit code, with the gate's
    defaults and exactly its code: ``compare.compare_values``) on runs assembled from the measured
    ones: every round is one real run drawn at random from the pool, of which ``n`` samples are
-   drawn without replacement (whole samples: every category and axis of a sample together). A
+   drawn without replacement (whole samples: every category and axis of a sample together), the
+   same sample indices on both sides (``ab`` runs the same seeded samples on both). A
    slowdown ``s`` multiplies every per-sample time of the planted component in the new side's
    rounds by ``s``. Baseline mode: one round per side (two different real runs: the run-to-run
    drift of separate jobs). A/B mode: ``rounds`` rounds per side, all distinct runs (the ABBA
@@ -169,15 +170,16 @@ def trial(pool, planted_pool, wl, comp, rounds, n, factor, rng, settings, real=F
     k = 2 * last
     picks = rng.choice(len(pool), size=k, replace=len(pool) < k)
     newp = rng.choice(len(planted_pool), size=last, replace=len(planted_pool) < last) if real else picks[last:]
-    # the samples drawn for a round stay the same as rounds are added (one seed per trial)
+    # the samples drawn for a round stay the same as rounds are added (one seed per trial), and both
+    # sides draw the same sample indices, as `ab` runs the same seeded samples on both sides
     seed = int(rng.integers(1 << 31))
     code = 3
     for r in range(rounds, last + 1):
         base = assemble(pool, picks[:r], wl, n, np.random.default_rng(seed))
         if real:
-            new = assemble(planted_pool, newp[:r], wl, n, np.random.default_rng(seed + 1))
+            new = assemble(planted_pool, newp[:r], wl, n, np.random.default_rng(seed))
         else:
-            new = assemble(pool, newp[:r], wl, n, np.random.default_rng(seed + 1), comp, factor)
+            new = assemble(pool, newp[:r], wl, n, np.random.default_rng(seed), comp, factor)
         s = settings.model_copy(update={"looks": looks, "look": r - rounds + 1}) if looks > 1 else settings
         code = compare_values(base, new, s).exit_code
         if code != 3:
@@ -212,6 +214,8 @@ def main() -> int:
                     "real 2x runs)")
     ap.add_argument("--rel-threshold", type=float, help="the gate's relative threshold for every trial (default "
                     "the gate's, 0.25): what a lower one would catch, and what it costs in false alarms")
+    ap.add_argument("--unpaired", action="store_true", help="the gate without pairing the samples of A/B rounds "
+                    "(compare.paired false): what pairing changes")
     ap.add_argument("--json", help="write the rates here")
     args = ap.parse_args()
     if args.tiny or os.environ.get("NSC_BENCH_TINY") == "1":
@@ -225,7 +229,9 @@ def main() -> int:
     planted_dirs = collect(out, "planted2x", config(args.samples, 2, only), args.planted_runs, args.reuse)
     if args.collect_only:
         return 0
-    settings = CompareSettings() if args.rel_threshold is None else CompareSettings(rel_threshold=args.rel_threshold)
+    changed = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("paired", False if args.unpaired else None))
+               if v is not None}
+    settings = CompareSettings(**changed)
     rng = np.random.default_rng(args.seed)
     labels = [w for w in WORKLOADS if not only or w in only]
     pool, planted = load(pool_dirs, labels, settings), load(planted_dirs, labels, settings)
@@ -234,9 +240,9 @@ def main() -> int:
           f"-{max(c for c in contention if c) if any(contention) else '?'}), {len(planted)} with the real 2x plant")
     cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
              and (args.mode is None or c[0].startswith(args.mode))]
-    which = "gate defaults" if args.rel_threshold is None else "gate defaults but"
+    which = "gate defaults" if not changed else "gate defaults but"
     print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, alpha "
-          f"{settings.alpha}, test {settings.test}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
+          f"{settings.alpha}, test {settings.test}, paired {settings.paired}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
           "from the first number to the second while inconclusive (alpha split over the looks, "
           "half at the last)")
     results = []

@@ -158,6 +158,59 @@ def rounds_p(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], greate
     return float(t_dist.sf(t, max(df, 1.0)))
 
 
+def aligned(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]) -> bool:
+    """Whether two sides' rounds can be paired: as many rounds a side, round r of each holding as
+    many samples. ``ab`` runs the same seeded samples on both sides, round r of A beside round r of
+    B (ABBA), so sample i of round r on one side had the same input as on the other."""
+    return (len(base_rounds) == len(new_rounds) and len(base_rounds) >= 2
+            and all(len(b) == len(n) and len(b) > 0 for b, n in zip(base_rounds, new_rounds)))
+
+
+def _paired_level(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]
+                  ) -> tuple[tuple[float, float, float], bool]:
+    """((mean, variance of that mean, degrees of freedom) of the per-sample change, log scale or not).
+
+    The change of each sample, new over base at the same sample index of the same round pair (log
+    ratio where every time is positive, else the difference in seconds), grouped by round as
+    ``_side_level`` groups one side's times: per round pair where the pairs scatter beyond their
+    samples, else per sample. What the samples themselves differ by (their sizes: nlm-sort's
+    sorting problems, LNN's formulas) and what shifts a round pair alike (load over the few
+    seconds the two rounds ran side by side) both cancel in the change."""
+    log = all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds))
+    diffs = [(np.log(n) - np.log(b)) if log else (np.asarray(n, dtype=float) - np.asarray(b, dtype=float))
+             for b, n in zip(base_rounds, new_rounds)]
+    level = _side_level(diffs, log=False)
+    assert level is not None   # aligned(): at least two non-empty rounds
+    return level, log
+
+
+def paired_p(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], greater: bool) -> float:
+    """One-sided p that ``new`` is larger (smaller) than ``base``, from the changes of paired samples
+    (``aligned`` rounds): a t test of their mean (``_paired_level``), rounds as the units where the
+    round pairs disagree beyond their samples."""
+    (mean, var, df), _log = _paired_level(base_rounds, new_rounds)
+    if not math.isfinite(var):
+        return 1.0
+    if var == 0:
+        return 1.0 if mean == 0 or (mean > 0) != greater else 0.0
+    t = mean / math.sqrt(var) if greater else -mean / math.sqrt(var)
+    from scipy.stats import t as t_dist
+
+    return float(t_dist.sf(t, max(df, 1.0)))
+
+
+def paired_noise(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], base_level: float) -> float:
+    """~95 % half-width (seconds) of the change from paired samples, scaled like ``rounds_noise``
+    (two standard errors, times ``t(0.95, df) / 1.645``)."""
+    (_mean, var, df), log = _paired_level(base_rounds, new_rounds)
+    if not math.isfinite(var):
+        return float("inf")
+    from scipy.stats import t as t_dist
+
+    half = 2.0 * math.sqrt(var) * float(t_dist.ppf(0.95, max(df, 1.0))) / 1.645
+    return base_level * (math.exp(half) - 1.0) if log else half
+
+
 def pick_test(test: str, n_base: int, n_new: int, alpha: float) -> str:
     """The test ``auto`` means for these sample counts: Mann-Whitney U where its smallest p can
     reach ``alpha`` (it needs no assumption on the shape of the noise), else Welch's t on log times."""
@@ -170,7 +223,7 @@ def reachable(test: str, n_base: int, n_new: int, alpha: float, resamples: int =
     """Whether ``test`` can reach ``alpha`` at all with these sample counts."""
     if test == "mannwhitney":
         return min_one_sided_p(n_base, n_new) < alpha
-    if test == "welch":
+    if test in ("welch", "paired"):
         return n_base >= 2 and n_new >= 2
     return n_base >= 2 and n_new >= 2 and 1.0 / (resamples + 1) < alpha
 

@@ -34,8 +34,8 @@ from nscharacterize.taxonomy.categories import CATEGORIES
 
 from .samples import ALL, SUITE, TOTAL, Key
 from .settings import CompareSettings
-from .stats import (bootstrap_p, mann_whitney_p, noise, pick_test, reachable, round_drift, rounds_noise, rounds_p, spread,
-                    welch_log_p)
+from .stats import (aligned, bootstrap_p, mann_whitney_p, noise, paired_noise, paired_p, pick_test, reachable,
+                    round_drift, rounds_noise, rounds_p, spread, welch_log_p)
 
 VERDICTS = ("regressed", "improved", "within noise", "inconclusive", "unchanged", "missing", "added")
 EXIT_PASS, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
@@ -366,6 +366,9 @@ def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSetting
     if len(b) < 2 or len(n) < 2:
         return
     row.round_drift = max(round_drift(b), round_drift(n))
+    if s.paired and len(b) == len(base_rounds) and len(n) == len(new_rounds) and aligned(b, n):
+        _paired_verdict(row, b, n, s)
+        return
     band = rounds_noise(b, n, row.base_s)
     if not math.isnan(band):
         row.noise_s = max(row.noise_s, band)
@@ -376,6 +379,23 @@ def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSetting
     if p_rounds >= s.alpha_look:
         row.verdict = "within noise"
         row.note = f"not significant between rounds (p={p_rounds:.2g})"
+
+
+def _paired_verdict(row: Row, b: list[np.ndarray], n: list[np.ndarray], s: CompareSettings) -> None:
+    """The row judged again on paired samples (``stats.paired_p``, ``stats.paired_noise``): round r of
+    each side ran the same samples side by side, so the change of each sample is measured against
+    its own twin. This replaces the per-sample test and band of ``judge`` (which count how much the
+    samples differ from each other as noise) and the rounds' band (which counts the drift that
+    pairing cancels); a row with nothing to pair is left as ``judge`` and the round check had it."""
+    row.test = "paired"
+    row.noise_s = paired_noise(b, n, row.base_s)
+    row.p_value = paired_p(b, n, row.delta_s > 0)
+    row.verdict, row.note = "unchanged", row.note if row.note.startswith("category absent") else ""
+    big = abs(row.ratio - 1.0) >= s.rel_threshold and abs(row.delta_s) >= s.abs_floor_s
+    if big and row.p_value < s.alpha_look:
+        row.verdict = "regressed" if row.delta_s > 0 else "improved"
+    elif big:
+        row.verdict = "within noise"
 
 
 def missing_row(wl: str, values: dict, verdict: str, note: str) -> Row:

@@ -32,8 +32,10 @@ FINGERPRINT = {"python": "3.11.7", "torch": "2.4.0", "torchvision": "0.19.0", "n
 def make_run(path: Path, *, workloads: dict | None = None, n: int = 20, noise: float = 0.05, seed: int = 0,
              scale: dict | None = None, config: dict | None = None, fingerprint: dict | None = None,
              commit: str | None = "a" * 40, created: str = "2026-11-21T00:00:00+00:00",
-             failed: tuple = ()) -> Path:
-    """Writes a run directory; ``scale`` maps (workload, component, category) -> factor (planted change)."""
+             failed: tuple = (), sizes: list[float] | None = None) -> Path:
+    """Writes a run directory; ``scale`` maps (workload, component, category) -> factor (planted change);
+    ``sizes`` multiplies sample i's times by ``sizes[i % len(sizes)]`` in every run alike (samples that
+    differ in size: the same seeded inputs, whatever the run)."""
     workloads = workloads or DEFAULT
     scale = scale or {}
     rng = np.random.default_rng(seed)
@@ -49,7 +51,7 @@ def make_run(path: Path, *, workloads: dict | None = None, n: int = 20, noise: f
             for s in range(n):
                 total = 0.0
                 for cat in CATS:
-                    m = cats.get(cat, 0.0) * scale.get((wl, comp, cat), 1.0)
+                    m = cats.get(cat, 0.0) * scale.get((wl, comp, cat), 1.0) * (sizes[s % len(sizes)] if sizes else 1.0)
                     if m <= 0:
                         continue
                     t = float(m * rng.lognormal(0.0, noise))
