@@ -9,7 +9,9 @@ A row is a **regression** only when all three hold, as in asv's ``continuous``:
 
 A change that passes 1 and 2 but not 3 is **within noise**. Shifts in category share (points of the
 component total) are flagged separately; they fail the gate only with ``fail_on_share_shift``.
-With A/B rounds, ``round_check`` also asks a change to be significant with samples grouped by round.
+With A/B rounds, ``round_check`` also asks a change to be significant with samples grouped by round;
+where both sides ran the same samples in as many rounds (``ab``), it tests the paired changes instead
+(``compare.paired``: each sample against its twin in the round run beside it).
 
 A gate never passes on no evidence: a row is **inconclusive** when the data cannot tell a change
 of ``rel_threshold`` from noise (``decide``): the test cannot reach ``alpha`` with these sample
