@@ -214,6 +214,8 @@ def main() -> int:
                     "real 2x runs)")
     ap.add_argument("--rel-threshold", type=float, help="the gate's relative threshold for every trial (default "
                     "the gate's, 0.25): what a lower one would catch, and what it costs in false alarms")
+    ap.add_argument("--alpha", type=float, help="the gate's significance level for every trial (default the "
+                    "gate's, 0.002), split over the looks as `ab` splits it")
     ap.add_argument("--unpaired", action="store_true", help="the gate without pairing the samples of A/B rounds "
                     "(compare.paired false): what pairing changes")
     ap.add_argument("--json", help="write the rates here")
@@ -229,8 +231,8 @@ def main() -> int:
     planted_dirs = collect(out, "planted2x", config(args.samples, 2, only), args.planted_runs, args.reuse)
     if args.collect_only:
         return 0
-    changed = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("paired", False if args.unpaired else None))
-               if v is not None}
+    changed = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("alpha", args.alpha),
+                                 ("paired", False if args.unpaired else None)) if v is not None}
     settings = CompareSettings(**changed)
     rng = np.random.default_rng(args.seed)
     labels = [w for w in WORKLOADS if not only or w in only]
@@ -281,7 +283,8 @@ def main() -> int:
     pairs = whole_run_pairs(pool_dirs, planted_dirs, settings) if args.pairs else None
     if args.json:
         Path(args.json).write_text(json.dumps({"pool": str(out), "runs": args.runs, "planted_runs": args.planted_runs,
-                                               "samples": args.samples, "results": results, "pairs": pairs}, indent=2))
+                                               "samples": args.samples, "changed_settings": changed,
+                                               "results": results, "pairs": pairs}, indent=2))
     return 0
 
 
