@@ -30,7 +30,8 @@
    runs before them).
 3. Output: per workload, mode and cell, the share of trials that fail the gate (exit 1), that are
    inconclusive (exit 3), and for unchanged code the false alarms (exit 1); the smallest slowdown
-   caught with 90 % power. With ``--pairs``, also whole runs compared one a side (every workload
+   caught with 90 % power; and the share of 1.25x trials that pass (exit 0): a change the size of
+   the threshold that the gate let through, the error its upper-bound rule bounds per look. With ``--pairs``, also whole runs compared one a side (every workload
    and sample of the runs as they are, no simulation): every ordered pair of unchanged runs, and
    each unchanged run against each real 2x run.
 """
@@ -249,7 +250,7 @@ def main() -> int:
           "half at the last)")
     results = []
     header = (f"{'workload':<18} {'mode':<9} {'rounds x n':<11} {'false alarm':>11} {'ctl inconcl':>11} "
-              + " ".join(f"{f'{f:g}x':>7}" for f in FACTORS) + f" {'real 2x':>7} {'rounds':>6} {'90% power':>9}")
+              + " ".join(f"{f'{f:g}x':>7}" for f in FACTORS) + f" {'real 2x':>7} {'rounds':>6} {'90% power':>9} {'1.25x pass':>11}")
     print(header)
     for wl in labels:
         comp = WORKLOADS[wl][1]
@@ -264,6 +265,7 @@ def main() -> int:
             real = go(2.0, real=True) if planted else []
             rate = {f: float(np.mean([c == 1 for c, _ in v])) for f, v in codes.items()}
             inconclusive = {f: float(np.mean([c == 3 for c, _ in v])) for f, v in codes.items()}
+            passed = {f: float(np.mean([c == 0 for c, _ in v])) for f, v in codes.items()}
             real_rate = float(np.mean([c == 1 for c, _ in real])) if real else float("nan")
             used = float(np.mean([r for v in codes.values() for _, r in v]))
             span = f"{rounds}-{most} x {n}" if most > rounds else f"{rounds} x {n}"
@@ -271,11 +273,12 @@ def main() -> int:
                    "trials": args.trials, "false_alarm": rate[1.0], "control_inconclusive": inconclusive[1.0],
                    "caught": {f"{f:g}": rate[f] for f in FACTORS},
                    "inconclusive": {f"{f:g}": inconclusive[f] for f in FACTORS},
+                   "passed": {f"{f:g}": passed[f] for f in FACTORS},
                    "real_2x_caught": real_rate, "mean_rounds": used, "smallest_90": smallest_90(rate)}
             results.append(row)
             print(f"{wl:<18} {mode:<9} {span:<11} {rate[1.0]:>11.0%} {inconclusive[1.0]:>11.0%} "
                   + " ".join(f"{rate[f]:>7.0%}" for f in FACTORS) + f" {real_rate:>7.0%} {used:>6.1f} "
-                  f"{smallest_90(rate):>9}", flush=True)
+                  f"{smallest_90(rate):>9} {passed[1.25]:>11.0%}", flush=True)
     if results:
         fa = np.mean([r["false_alarm"] for r in results])
         print(f"\nfalse alarms over all cells: {fa:.1%} ({sum(round(r['false_alarm'] * r['trials']) for r in results)}"
