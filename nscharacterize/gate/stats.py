@@ -166,6 +166,39 @@ def aligned(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]) -> bool
             and all(len(b) == len(n) and len(b) > 0 for b, n in zip(base_rounds, new_rounds)))
 
 
+PAIRING_LEVEL = 0.9   # quantile of F a ratio must pass before pairing is used (``pairing_pays``)
+
+
+def pairing_pays(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], level: float = PAIRING_LEVEL) -> bool:
+    """Whether the samples differ from each other by more than their changes scatter, so that
+    pairing them removes more noise than the degrees of freedom it costs (``aligned`` rounds).
+
+    Within each round pair, the sum of a sample's two times (log) varies with what the sample is
+    (its size) and with the noise; the change (new - base) only with the noise. The ratio of the
+    two within-round variances is F-distributed when the samples do not differ, and pairing is
+    used above its ``level`` quantile. The sum and the change of two equally noisy measurements
+    are independent, so the choice does not depend on the change's direction or size. Measured on
+    the power study's pool (docs/ci.md, "Paired rounds"): nlm-sort's sorting problems pass this,
+    mlp-demo's and the user model's samples (whose runs, not samples, differ) mostly do not, and
+    pairing those had cost them degrees of freedom for nothing."""
+    log = all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds))
+    ss_sum = ss_change = 0.0
+    dof = 0
+    for b, n in zip(base_rounds, new_rounds):
+        b, n = (np.log(b), np.log(n)) if log else (np.asarray(b, dtype=float), np.asarray(n, dtype=float))
+        total, change = n + b, n - b
+        ss_sum += float(((total - total.mean()) ** 2).sum())
+        ss_change += float(((change - change.mean()) ** 2).sum())
+        dof += len(b) - 1
+    if dof < 1 or ss_sum == 0:
+        return False
+    if ss_change == 0:
+        return True
+    from scipy.stats import f as f_dist
+
+    return ss_sum / ss_change > float(f_dist.ppf(level, dof, dof))
+
+
 def _paired_level(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]
                   ) -> tuple[tuple[float, float, float], bool]:
     """((mean, variance of that mean, degrees of freedom) of the per-sample change, log scale or not).

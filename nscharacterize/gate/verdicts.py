@@ -10,8 +10,9 @@ A row is a **regression** only when all three hold, as in asv's ``continuous``:
 A change that passes 1 and 2 but not 3 is **within noise**. Shifts in category share (points of the
 component total) are flagged separately; they fail the gate only with ``fail_on_share_shift``.
 With A/B rounds, ``round_check`` also asks a change to be significant with samples grouped by round;
-where both sides ran the same samples in as many rounds (``ab``), it tests the paired changes instead
-(``compare.paired``: each sample against its twin in the round run beside it).
+where both sides ran the same samples in as many rounds (``ab``) and the samples differ by more than
+their changes scatter, it tests the paired changes instead (``compare.paired``: each sample against
+its twin in the round run beside it).
 
 A gate never passes on no evidence: a row is **inconclusive** when the data cannot tell a change
 of ``rel_threshold`` from noise (``decide``): the test cannot reach ``alpha`` with these sample
@@ -36,8 +37,8 @@ from nscharacterize.taxonomy.categories import CATEGORIES
 
 from .samples import ALL, SUITE, TOTAL, Key
 from .settings import CompareSettings
-from .stats import (aligned, bootstrap_p, mann_whitney_p, noise, paired_noise, paired_p, pick_test, reachable,
-                    round_drift, rounds_noise, rounds_p, spread, welch_log_p)
+from .stats import (aligned, bootstrap_p, mann_whitney_p, noise, paired_noise, paired_p, pairing_pays, pick_test,
+                    reachable, round_drift, rounds_noise, rounds_p, spread, welch_log_p)
 
 VERDICTS = ("regressed", "improved", "within noise", "inconclusive", "unchanged", "missing", "added")
 EXIT_PASS, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
@@ -368,7 +369,8 @@ def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSetting
     if len(b) < 2 or len(n) < 2:
         return
     row.round_drift = max(round_drift(b), round_drift(n))
-    if s.paired and len(b) == len(base_rounds) and len(n) == len(new_rounds) and aligned(b, n):
+    if (s.paired and len(b) == len(base_rounds) and len(n) == len(new_rounds) and aligned(b, n)
+            and pairing_pays(b, n)):
         _paired_verdict(row, b, n, s)
         return
     band = rounds_noise(b, n, row.base_s)

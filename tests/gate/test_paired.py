@@ -12,7 +12,7 @@ from gate_fakes import make_run
 from nscharacterize.gate.abrun import merge_runs
 from nscharacterize.gate.compare import compare_runs
 from nscharacterize.gate.settings import CompareSettings
-from nscharacterize.gate.stats import aligned, paired_noise, paired_p, rounds_noise, rounds_p
+from nscharacterize.gate.stats import aligned, paired_noise, paired_p, pairing_pays, rounds_noise, rounds_p
 
 SIZES = [1.0, 6.0, 2.5, 9.0, 1.5, 4.0]          # sample i is this many times sample 0, in every run
 ENCODER = [("mlp-demo", "encoder", c) for c in ("gemm", "sparse_mm", "elementwise", "embedding", "data_movement",
@@ -42,6 +42,16 @@ def test_rounds_pair_only_when_both_sides_ran_the_same_samples_in_as_many_rounds
     assert not aligned(three[:1], three[:1])                                    # one round: nothing to group
 
 
+def test_samples_pair_only_where_they_differ_by_more_than_their_changes_scatter():
+    rng = np.random.default_rng(3)
+    assert pairing_pays(_rounds(rng), _rounds(rng, 1.3))                     # sizes 1-9x: pair
+    same = [np.full(6, 1e-3)] * 3                                            # samples alike, only noise:
+    noisy = [lambda: 1e-3 * rng.lognormal(0.0, 0.1, 6) for _ in range(3)]    # the same F either way
+    paid = sum(pairing_pays([f() for f in noisy], [f() * 1.5 for f in noisy]) for _ in range(200))
+    assert paid < 200 * 0.2, paid                                            # ~10 % (the 0.9 quantile)
+    assert not pairing_pays(same, same)
+
+
 def _side(tmp: Path, name: str, seed: int, scale=None, rounds: int = 2) -> Path:
     return merge_runs([make_run(tmp / f"{name}{i}", seed=seed + i, n=6, noise=0.03, sizes=SIZES, scale=scale)
                        for i in range(rounds)], tmp / name, name)
@@ -58,6 +68,14 @@ def test_a_paired_gate_fails_a_regression_the_unpaired_gate_cannot_decide_and_pa
     assert unpaired.count("regressed") == 0 and unpaired.exit_code == 3    # sizes 1-9x swamp a 1.5x
     same = _side(tmp_path, "C", seed=30)
     assert compare_runs(base, same).exit_code == 0
+
+
+def test_rounds_of_samples_alike_are_judged_unpaired(tmp_path):
+    """Samples of one size (only noise between them): pairing would cost degrees of freedom for nothing."""
+    base = merge_runs([make_run(tmp_path / f"a{i}", seed=40 + i, n=6) for i in range(2)], tmp_path / "A", "A")
+    new = merge_runs([make_run(tmp_path / f"b{i}", seed=50 + i, n=6) for i in range(2)], tmp_path / "B", "B")
+    tests = {r.test for r in compare_runs(base, new).rows if r.category == "total"}
+    assert "paired" not in tests and tests, tests
 
 
 def test_single_runs_are_not_paired(tmp_path):
