@@ -231,6 +231,10 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
         cmp.rows.append(row)
     if set(b_ok) != set(n_ok) and any(k[0] == SUITE for k in keys):
         cmp.notes.append("suite total compares different workload sets")
+    paired = sum(r.test == "paired" for r in cmp.rows)
+    if paired:
+        cmp.notes.append(f"paired samples: {paired} of {len(cmp.rows)} rows test each sample's change against its "
+                         "twin in the round run beside it (their samples differ by more than their changes scatter)")
     tests = sorted({r.test for r in cmp.rows if r.test})
     if settings.test == "auto" and "welch" in tests:
         cmp.notes.append(f"test auto: Welch's t on log times where fewer samples than Mann-Whitney needs to "

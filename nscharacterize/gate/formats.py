@@ -16,7 +16,8 @@ from .verdicts import Comparison, Row
 MARK = {"regressed": "REGRESSED", "improved": "improved", "within noise": "within noise",
         "inconclusive": "INCONCLUSIVE", "unchanged": "", "missing": "MISSING", "added": "added"}
 TESTS = {"mannwhitney": "Mann-Whitney U", "welch": "Welch's t on log times", "bootstrap": "bootstrap",
-         "auto": "Mann-Whitney U (Welch's t on log times below 6 samples a side)"}
+         "auto": "Mann-Whitney U (Welch's t on log times below 6 samples a side)",
+         "paired": "paired t on the log ratios of twin samples"}
 
 _HEAD = ["workload", "component", "category", "base", "new", "ratio", "change", "noise (±)", "p", "share", "verdict"]
 
@@ -103,7 +104,9 @@ def _thresholds(cmp: Comparison) -> str:
     s = cmp.settings
     return (f"times are per-sample {s.statistic}s; regression = change > {s.rel_threshold * 100:g}% and > "
             f"{fmt_time(s.abs_floor_s)} per sample and "
-            f"{TESTS.get(s.test, s.test)} p < {s.alpha_look:g}; "
+            f"{TESTS.get(s.test, s.test)}"
+            + (f" (or {TESTS['paired']}, where A/B samples pair)" if any(r.test == "paired" for r in cmp.rows) else "")
+            + f" p < {s.alpha_look:g}; "
             f"share shift = {s.share_points:g} points")
 
 

@@ -64,6 +64,9 @@ def test_a_paired_gate_fails_a_regression_the_unpaired_gate_cannot_decide_and_pa
     row = next(r for r in paired.rows if (r.component, r.category) == ("encoder", "total"))
     assert row.test == "paired" and row.verdict == "regressed", row
     assert paired.exit_code == 1
+    assert any(n.startswith("paired samples: ") for n in paired.notes)
+    from nscharacterize.gate.formats import render_terminal
+    assert "paired t on the log ratios of twin samples" in render_terminal(paired)
     unpaired = compare_runs(base, slower, CompareSettings(paired=False))
     assert unpaired.count("regressed") == 0 and unpaired.exit_code == 3    # sizes 1-9x swamp a 1.5x
     same = _side(tmp_path, "C", seed=30)
