@@ -31,9 +31,10 @@
 3. Output: per workload, mode and cell, the share of trials that fail the gate (exit 1), that are
    inconclusive (exit 3), and for unchanged code the false alarms (exit 1); the smallest slowdown
    caught with 90 % power; and the share of 1.25x trials that pass (exit 0): a change the size of
-   the threshold that the gate let through, the error its upper-bound rule bounds per look. With ``--pairs``, also whole runs compared one a side (every workload
-   and sample of the runs as they are, no simulation): every ordered pair of unchanged runs, and
-   each unchanged run against each real 2x run.
+   the threshold that the gate let through, the error its upper-bound rule bounds per look. With
+   ``--pairs``, also whole runs compared one a side (every workload and sample of the runs as they
+   are, no simulation): every ordered pair of unchanged runs, and each unchanged run against each
+   real 2x run.
 """
 from __future__ import annotations
 

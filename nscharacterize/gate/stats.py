@@ -115,15 +115,32 @@ def rounds_noise(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], ba
     b, n = _side_level(base_rounds, allpos), _side_level(new_rounds, allpos)
     if b is None or n is None:
         return float("nan")
-    se2, df = b[1] + n[1], _satterthwaite(b, n)
+    return _half_width(b[1] + n[1], _satterthwaite(b, n), base_level, allpos)
+
+
+def _half_width(se2: float, df: float, base_level: float, log: bool) -> float:
+    """~95 % half-width (seconds) of a change whose mean has variance ``se2`` with ``df`` degrees of
+    freedom: two standard errors times ``t(0.95, df) / 1.645``, back from the log scale around
+    ``base_level`` where ``log``."""
     if not math.isfinite(se2):
         return float("inf")
     from scipy.stats import t as t_dist
 
     half = 2.0 * math.sqrt(se2) * float(t_dist.ppf(0.95, max(df, 1.0))) / 1.645
-    if allpos:
-        return base_level * (math.exp(half) - 1.0)
-    return half
+    return base_level * (math.exp(half) - 1.0) if log else half
+
+
+def _one_sided_t(diff: float, se2: float, df: float, greater: bool) -> float:
+    """One-sided p of a t test that a change ``diff`` (variance ``se2``, ``df`` degrees of freedom)
+    is above zero (below it unless ``greater``)."""
+    if not math.isfinite(se2):
+        return 1.0
+    if se2 == 0:
+        return 1.0 if diff == 0 or (diff > 0) != greater else 0.0
+    t = diff / math.sqrt(se2) if greater else -diff / math.sqrt(se2)
+    from scipy.stats import t as t_dist
+
+    return float(t_dist.sf(t, max(df, 1.0)))
 
 
 def _satterthwaite(b: tuple[float, float, float], n: tuple[float, float, float]) -> float:
@@ -144,18 +161,7 @@ def rounds_p(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], greate
     b, n = _side_level(base_rounds, allpos), _side_level(new_rounds, allpos)
     if b is None or n is None:
         return 1.0
-    (mb, vb, _), (mn, vn, _) = b, n
-    diff = mn - mb
-    se2 = vb + vn
-    if not math.isfinite(se2):
-        return 1.0
-    if se2 == 0:
-        return 1.0 if diff == 0 or (diff > 0) != greater else 0.0
-    t = diff / math.sqrt(se2) if greater else -diff / math.sqrt(se2)
-    df = _satterthwaite(b, n)
-    from scipy.stats import t as t_dist
-
-    return float(t_dist.sf(t, max(df, 1.0)))
+    return _one_sided_t(n[0] - b[0], b[1] + n[1], _satterthwaite(b, n), greater)
 
 
 def aligned(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]) -> bool:
@@ -181,11 +187,9 @@ def pairing_pays(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], le
     the power study's pool (docs/ci.md, "Paired rounds"): nlm-sort's sorting problems pass this,
     mlp-demo's and the user model's samples (whose runs, not samples, differ) mostly do not, and
     pairing those had cost them degrees of freedom for nothing."""
-    log = all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds))
     ss_sum = ss_change = 0.0
     dof = 0
-    for b, n in zip(base_rounds, new_rounds):
-        b, n = (np.log(b), np.log(n)) if log else (np.asarray(b, dtype=float), np.asarray(n, dtype=float))
+    for b, n in _scaled_pairs(base_rounds, new_rounds)[0]:
         total, change = n + b, n - b
         ss_sum += float(((total - total.mean()) ** 2).sum())
         ss_change += float(((change - change.mean()) ** 2).sum())
@@ -199,6 +203,15 @@ def pairing_pays(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], le
     return ss_sum / ss_change > float(f_dist.ppf(level, dof, dof))
 
 
+def _scaled_pairs(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]
+                  ) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
+    """Each round pair's (base, new) times, as log times where every time is positive (a slowdown
+    multiplies times; their noise is relative), else in seconds; and whether they are logs."""
+    log = all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds))
+    f = np.log if log else (lambda x: np.asarray(x, dtype=float))
+    return [(f(b), f(n)) for b, n in zip(base_rounds, new_rounds)], log
+
+
 def _paired_level(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]
                   ) -> tuple[tuple[float, float, float], bool]:
     """((mean, variance of that mean, degrees of freedom) of the per-sample change, log scale or not).
@@ -209,10 +222,8 @@ def _paired_level(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]
     samples, else per sample. What the samples themselves differ by (their sizes: nlm-sort's
     sorting problems, LNN's formulas) and what shifts a round pair alike (load over the few
     seconds the two rounds ran side by side) both cancel in the change."""
-    log = all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds))
-    diffs = [(np.log(n) - np.log(b)) if log else (np.asarray(n, dtype=float) - np.asarray(b, dtype=float))
-             for b, n in zip(base_rounds, new_rounds)]
-    level = _side_level(diffs, log=False)
+    pairs, log = _scaled_pairs(base_rounds, new_rounds)
+    level = _side_level([n - b for b, n in pairs], log=False)
     assert level is not None   # aligned(): at least two non-empty rounds
     return level, log
 
@@ -222,26 +233,14 @@ def paired_p(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], greate
     (``aligned`` rounds): a t test of their mean (``_paired_level``), rounds as the units where the
     round pairs disagree beyond their samples."""
     (mean, var, df), _log = _paired_level(base_rounds, new_rounds)
-    if not math.isfinite(var):
-        return 1.0
-    if var == 0:
-        return 1.0 if mean == 0 or (mean > 0) != greater else 0.0
-    t = mean / math.sqrt(var) if greater else -mean / math.sqrt(var)
-    from scipy.stats import t as t_dist
-
-    return float(t_dist.sf(t, max(df, 1.0)))
+    return _one_sided_t(mean, var, df, greater)
 
 
 def paired_noise(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], base_level: float) -> float:
     """~95 % half-width (seconds) of the change from paired samples, scaled like ``rounds_noise``
     (two standard errors, times ``t(0.95, df) / 1.645``)."""
     (_mean, var, df), log = _paired_level(base_rounds, new_rounds)
-    if not math.isfinite(var):
-        return float("inf")
-    from scipy.stats import t as t_dist
-
-    half = 2.0 * math.sqrt(var) * float(t_dist.ppf(0.95, max(df, 1.0))) / 1.645
-    return base_level * (math.exp(half) - 1.0) if log else half
+    return _half_width(var, df, base_level, log)
 
 
 def pick_test(test: str, n_base: int, n_new: int, alpha: float) -> str:

@@ -181,11 +181,7 @@ def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compar
         p = mann_whitney_p(b, n, greater)
     row = Row(wl, comp, axis, cat, kind, bm, nm, ratio, delta, noise(b, n, s.statistic), spread(b), spread(n),
               p, len(b), len(n), test=test)
-    big = abs(ratio - 1.0) >= s.rel_threshold and abs(delta) >= s.abs_floor_s
-    if big and p < s.alpha_look:
-        row.verdict = "regressed" if delta > 0 else "improved"
-    elif big:
-        row.verdict = "within noise"
+    row.verdict = _verdict(row, s)
     if not len(b):
         row.note = "category absent in the base run"
     elif not len(n):
@@ -196,6 +192,16 @@ def judge(key: Key, b: np.ndarray, n: np.ndarray, bsh, nsh, kind: str, s: Compar
         row.share_p = mann_whitney_p(bsh, nsh, row.share_delta >= 0)
         row.share_flag = abs(row.share_delta) >= s.share_points and row.share_p < s.alpha_look and s.share_points > 0
     return row
+
+
+def _verdict(row: Row, s: CompareSettings) -> str:
+    """The verdict of a row's change and p-value: beyond the threshold and the floor and
+    significant at this look's level, a regression or improvement; beyond both but not
+    significant, within noise; else unchanged."""
+    big = abs(row.ratio - 1.0) >= s.rel_threshold and abs(row.delta_s) >= s.abs_floor_s
+    if big and row.p_value < s.alpha_look:
+        return "regressed" if row.delta_s > 0 else "improved"
+    return "within noise" if big else "unchanged"
 
 
 def gated(row: Row, s: CompareSettings) -> bool:
@@ -394,12 +400,7 @@ def _paired_verdict(row: Row, b: list[np.ndarray], n: list[np.ndarray], s: Compa
     row.test = "paired"
     row.noise_s = paired_noise(b, n, row.base_s)
     row.p_value = paired_p(b, n, row.delta_s > 0)
-    row.verdict, row.note = "unchanged", row.note if row.note.startswith("category absent") else ""
-    big = abs(row.ratio - 1.0) >= s.rel_threshold and abs(row.delta_s) >= s.abs_floor_s
-    if big and row.p_value < s.alpha_look:
-        row.verdict = "regressed" if row.delta_s > 0 else "improved"
-    elif big:
-        row.verdict = "within noise"
+    row.verdict = _verdict(row, s)
 
 
 def missing_row(wl: str, values: dict, verdict: str, note: str) -> Row:
