@@ -19,7 +19,7 @@ from .envdiff import config_diffs, fingerprint_diffs
 from .errors import CompareError
 from .samples import ALL, SUITE, TOTAL, per_round_values, per_sample_values
 from .settings import LAST_LOOK_SHARE, CompareSettings
-from .stats import min_one_sided_p
+from .stats import NO_PRIOR, Prior, min_one_sided_p, round_changes, shared_prior
 from .verdicts import (Comparison, beyond_threshold, contention_check, decide, judge, missing_row, round_check,
                        row_order, run_drift, shift_check, statistic)
 
@@ -164,6 +164,22 @@ def _drift_note(k: float, where: str, settings: CompareSettings) -> str:
             "could explain is inconclusive; use same-job A/B (ab, compare --refs)")
 
 
+def _round_prior(keys: list, b_rounds: list[dict], n_rounds: list[dict]) -> Prior:
+    """The prior every row's round-to-round variance is shrunk toward (``stats.shared_prior``), from
+    the rows whose round pairs can be set side by side (``stats.round_changes``)."""
+    variances: list[float] = []
+    dofs: list[float] = []
+    empty = np.zeros(0)
+    for key in keys:
+        b = [r.get(key, empty) for r in b_rounds]
+        n = [r.get(key, empty) for r in n_rounds]
+        changes = round_changes(b, n)   # None where a round lacks the row (aligned() wants samples)
+        if changes is not None:
+            variances.append(float(np.var(changes, ddof=1)))
+            dofs.append(len(changes) - 1)
+    return shared_prior(variances, dofs)
+
+
 def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_name: str = "base", new_name: str = "new"
                    ) -> Comparison:
     """Every row judged: the verdict, the round check, the machine contention and whole-run drift
@@ -214,6 +230,7 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
         if k in bv and k in nv and k[1] == ALL and k[3] == TOTAL:
             cmp.min_p = max(cmp.min_p, min_one_sided_p(len(bv[k]), len(nv[k])))
     drift = single_run_drift(bv, nv, keys, settings) if single else {}
+    prior = _round_prior(keys, b_rounds, n_rounds) if b_rounds and settings.paired else NO_PRIOR
     cmp.notes.extend(dict.fromkeys(note for _k, note in drift.values() if note))
     for key in keys:
         b = bv.get(key, np.zeros(0))
@@ -222,7 +239,7 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
             continue   # a category neither run ever spent time in
         row = judge(key, b, n, bsh.get(key), nsh.get(key), kinds.get(key[:2], ""), settings)
         if b_rounds:
-            round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings)
+            round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings, prior)
         if key[0] in k_by_wl:
             contention_check(row, *k_by_wl[key[0]], settings)
         if key[0] in drift and row.verdict != "inconclusive":
@@ -233,8 +250,9 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
         cmp.notes.append("suite total compares different workload sets")
     paired = sum(r.test == "paired" for r in cmp.rows)
     if paired:
-        cmp.notes.append(f"paired samples: {paired} of {len(cmp.rows)} rows test each sample's change against its "
-                         "twin in the round run beside it (their samples differ by more than their changes scatter)")
+        cmp.notes.append(f"paired rounds: {paired} of {len(cmp.rows)} rows test the change of each round pair (both "
+                         f"sides ran the same samples); their round-to-round variances share a prior worth "
+                         f"{prior.dof:.0f} degrees of freedom, from {prior.rows} rows (empirical Bayes)")
     tests = sorted({r.test for r in cmp.rows if r.test})
     if settings.test == "auto" and "welch" in tests:
         cmp.notes.append(f"test auto: Welch's t on log times where fewer samples than Mann-Whitney needs to "

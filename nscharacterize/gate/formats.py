@@ -17,7 +17,7 @@ MARK = {"regressed": "REGRESSED", "improved": "improved", "within noise": "withi
         "inconclusive": "INCONCLUSIVE", "unchanged": "", "missing": "MISSING", "added": "added"}
 TESTS = {"mannwhitney": "Mann-Whitney U", "welch": "Welch's t on log times", "bootstrap": "bootstrap",
          "auto": "Mann-Whitney U (Welch's t on log times below 6 samples a side)",
-         "paired": "paired t on the log ratios of twin samples"}
+         "paired": "t on the round pairs' log changes, variance shrunk toward the rows' shared prior"}
 
 _HEAD = ["workload", "component", "category", "base", "new", "ratio", "change", "noise (±)", "p", "share", "verdict"]
 
@@ -105,7 +105,7 @@ def _thresholds(cmp: Comparison) -> str:
     return (f"times are per-sample {s.statistic}s; regression = change > {s.rel_threshold * 100:g}% and > "
             f"{fmt_time(s.abs_floor_s)} per sample and "
             f"{TESTS.get(s.test, s.test)}"
-            + (f" (or {TESTS['paired']}, where A/B samples pair)" if any(r.test == "paired" for r in cmp.rows) else "")
+            + (f" (or {TESTS['paired']}, where A/B rounds pair)" if any(r.test == "paired" for r in cmp.rows) else "")
             + f" p < {s.alpha_look:g}; "
             f"share shift = {s.share_points:g} points")
 

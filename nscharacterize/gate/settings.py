@@ -58,9 +58,9 @@ class CompareSettings(BaseModel):
     fail_on_share_shift: bool = Field(False, description="exit 1 on a significant share shift, not just flag it")
     round_check: bool = Field(True, description="with A/B rounds: a change must be significant with the samples "
                               "grouped by round, and its noise band counts the drift between rounds")
-    paired: bool = Field(True, description="with A/B rounds of the same samples (`ab`) that differ from each other "
-                         "more than their changes scatter: test each sample's change against its twin in the round "
-                         "run beside it, so what samples differ by cancels (needs round_check)")
+    paired: bool = Field(True, description="with A/B rounds of the same samples (`ab`): test the change of each "
+                         "round pair (what samples differ by cancels; a run's own shift counts as noise), its "
+                         "variance shrunk toward what the rows share (empirical Bayes; needs round_check)")
     fail_on_missing: bool = Field(True, description="exit 1 when a workload of the base is missing or failed in the new run")
     fail_on_inconclusive: bool = Field(True, description="exit 3 when the data cannot decide a row (too few samples, "
                                        "noise or machine contention wider than the threshold); false: report it, exit 0")

@@ -6,6 +6,7 @@ apart from the commands that use them.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -172,75 +173,82 @@ def aligned(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]) -> bool
             and all(len(b) == len(n) and len(b) > 0 for b, n in zip(base_rounds, new_rounds)))
 
 
-PAIRING_LEVEL = 0.9   # quantile of F a ratio must pass before pairing is used (``pairing_pays``)
+@dataclass(frozen=True)
+class Prior:
+    """What the rows' round-to-round variances of one comparison scatter around (``shared_prior``):
+    a variance (of one round pair's change, log scale) worth ``dof`` degrees of freedom."""
+    dof: float
+    variance: float
+    rows: int
 
 
-def pairing_pays(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], level: float = PAIRING_LEVEL) -> bool:
-    """Whether the samples differ from each other by more than their changes scatter, so that
-    pairing them removes more noise than the degrees of freedom it costs (``aligned`` rounds).
-
-    Within each round pair, the sum of a sample's two times (log) varies with what the sample is
-    (its size) and with the noise; the change (new - base) only with the noise. The ratio of the
-    two within-round variances is F-distributed when the samples do not differ, and pairing is
-    used above its ``level`` quantile. The sum and the change of two equally noisy measurements
-    are independent, so the choice does not depend on the change's direction or size. Measured on
-    the power study's pool (docs/ci.md, "Paired rounds"): nlm-sort's sorting problems pass this,
-    mlp-demo's and the user model's samples (whose runs, not samples, differ) mostly do not, and
-    pairing those had cost them degrees of freedom for nothing."""
-    ss_sum = ss_change = 0.0
-    dof = 0
-    for b, n in _scaled_pairs(base_rounds, new_rounds)[0]:
-        total, change = n + b, n - b
-        ss_sum += float(((total - total.mean()) ** 2).sum())
-        ss_change += float(((change - change.mean()) ** 2).sum())
-        dof += len(b) - 1
-    if dof < 1 or ss_sum == 0:
-        return False
-    if ss_change == 0:
-        return True
-    from scipy.stats import f as f_dist
-
-    return ss_sum / ss_change > float(f_dist.ppf(level, dof, dof))
+NO_PRIOR = Prior(0.0, float("nan"), 0)
 
 
-def _scaled_pairs(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]
-                  ) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
-    """Each round pair's (base, new) times, as log times where every time is positive (a slowdown
-    multiplies times; their noise is relative), else in seconds; and whether they are logs."""
-    log = all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds))
-    f = np.log if log else (lambda x: np.asarray(x, dtype=float))
-    return [(f(b), f(n)) for b, n in zip(base_rounds, new_rounds)], log
+def round_changes(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]) -> np.ndarray | None:
+    """Per round pair, the change of a row: mean log time of round r of ``new`` minus that of round
+    r of ``base``; None unless the rounds are ``aligned`` and every time is positive.
+
+    Both sides of ``ab`` ran the same seeded samples in round r, so what the samples differ by (their
+    sizes) cancels in the difference of the two means, as in a paired test; and the round pair is
+    the unit, so what shifts a whole run (its process, the load while it ran) is counted as noise,
+    not hidden by the samples' own agreement."""
+    if not aligned(base_rounds, new_rounds):
+        return None
+    if not all(np.all(np.asarray(r) > 0) for r in (*base_rounds, *new_rounds)):
+        return None
+    return np.array([float(np.log(n).mean() - np.log(b).mean()) for b, n in zip(base_rounds, new_rounds)])
 
 
-def _paired_level(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray]
-                  ) -> tuple[tuple[float, float, float], bool]:
-    """((mean, variance of that mean, degrees of freedom) of the per-sample change, log scale or not).
+def shared_prior(variances: list[float], dofs: list[float]) -> Prior:
+    """The prior of the rows' round-to-round variances, by Smyth's moments of log variances (the
+    empirical Bayes of limma, Smyth 2004: Stat. Appl. Genet. Mol. Biol. 3(1), art. 3).
 
-    The change of each sample, new over base at the same sample index of the same round pair (log
-    ratio where every time is positive, else the difference in seconds), grouped by round as
-    ``_side_level`` groups one side's times: per round pair where the pairs scatter beyond their
-    samples, else per sample. What the samples themselves differ by (their sizes: nlm-sort's
-    sorting problems, LNN's formulas) and what shifts a round pair alike (load over the few
-    seconds the two rounds ran side by side) both cancel in the change."""
-    pairs, log = _scaled_pairs(base_rounds, new_rounds)
-    level = _side_level([n - b for b, n in pairs], log=False)
-    assert level is not None   # aligned(): at least two non-empty rounds
-    return level, log
+    With 3 round pairs a row's own variance has 2 degrees of freedom, and a t test at the gate's
+    alpha needs t > 22; rows of one run share its machine, so their variances say much about each
+    other. How much is measured: the scatter of the rows' log variances beyond what their own
+    degrees of freedom explain sets ``dof`` (very unequal rows: little; equal rows: much), capped at
+    the degrees of freedom of the other rows together (a prior cannot know more than they hold).
+    NO_PRIOR below three rows with a variance."""
+    from scipy.optimize import brentq
+    from scipy.special import digamma, polygamma
+
+    usable = [(v, d) for v, d in zip(variances, dofs) if d >= 1 and 0 < v < math.inf]
+    if len(usable) < 3:
+        return NO_PRIOR
+    var = np.array([v for v, _ in usable])
+    dof = np.array([d for _, d in usable], dtype=float)
+    e = np.log(var) - digamma(dof / 2) + np.log(dof / 2)
+    excess = float(np.var(e, ddof=1)) - float(np.mean(polygamma(1, dof / 2)))
+    cap = float(dof.sum() - dof.max())
+    d0 = cap if excess <= 0 else min(2.0 * brentq(lambda y: float(polygamma(1, y)) - excess, 1e-8, 1e8), cap)
+    s0 = math.exp(float(e.mean()) + float(digamma(d0 / 2)) - math.log(d0 / 2))
+    return Prior(d0, s0, len(usable))
 
 
-def paired_p(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], greater: bool) -> float:
-    """One-sided p that ``new`` is larger (smaller) than ``base``, from the changes of paired samples
-    (``aligned`` rounds): a t test of their mean (``_paired_level``), rounds as the units where the
-    round pairs disagree beyond their samples."""
-    (mean, var, df), _log = _paired_level(base_rounds, new_rounds)
+def _moderated_level(changes: np.ndarray, prior: Prior) -> tuple[float, float, float]:
+    """(mean change, variance of that mean, degrees of freedom): the row's round-to-round variance
+    shrunk toward the prior, ``(d0 s0^2 + d s^2) / (d0 + d)`` with ``d0 + d`` degrees of freedom."""
+    r = len(changes)
+    d = r - 1
+    s2 = float(np.var(changes, ddof=1))
+    if prior.dof > 0 and math.isfinite(prior.variance):
+        s2 = (prior.dof * prior.variance + d * s2) / (prior.dof + d)
+    return float(changes.mean()), s2 / r, float(prior.dof + d)
+
+
+def paired_p(changes: np.ndarray, prior: Prior, greater: bool) -> float:
+    """One-sided p that the round pairs' mean change (``round_changes``) is above zero (below it
+    unless ``greater``), with the moderated variance."""
+    mean, var, df = _moderated_level(changes, prior)
     return _one_sided_t(mean, var, df, greater)
 
 
-def paired_noise(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], base_level: float) -> float:
-    """~95 % half-width (seconds) of the change from paired samples, scaled like ``rounds_noise``
+def paired_noise(changes: np.ndarray, prior: Prior, base_level: float) -> float:
+    """~95 % half-width (seconds) of the change from the round pairs, scaled like ``rounds_noise``
     (two standard errors, times ``t(0.95, df) / 1.645``)."""
-    (_mean, var, df), log = _paired_level(base_rounds, new_rounds)
-    return _half_width(var, df, base_level, log)
+    _mean, var, df = _moderated_level(changes, prior)
+    return _half_width(var, df, base_level, True)
 
 
 def pick_test(test: str, n_base: int, n_new: int, alpha: float) -> str:

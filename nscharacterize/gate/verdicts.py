@@ -10,9 +10,9 @@ A row is a **regression** only when all three hold, as in asv's ``continuous``:
 A change that passes 1 and 2 but not 3 is **within noise**. Shifts in category share (points of the
 component total) are flagged separately; they fail the gate only with ``fail_on_share_shift``.
 With A/B rounds, ``round_check`` also asks a change to be significant with samples grouped by round;
-where both sides ran the same samples in as many rounds (``ab``) and the samples differ by more than
-their changes scatter, it tests the paired changes instead (``compare.paired``: each sample against
-its twin in the round run beside it).
+where both sides ran the same samples in as many rounds (``ab``), it tests the change of each round
+pair instead (``compare.paired``), with a round-to-round variance shrunk toward what the
+comparison's rows share (``stats.shared_prior``).
 
 A gate never passes on no evidence: a row is **inconclusive** when the data cannot tell a change
 of ``rel_threshold`` from noise (``decide``): the test cannot reach ``alpha`` with these sample
@@ -37,8 +37,8 @@ from nscharacterize.taxonomy.categories import CATEGORIES
 
 from .samples import ALL, SUITE, TOTAL, Key
 from .settings import CompareSettings
-from .stats import (aligned, bootstrap_p, mann_whitney_p, noise, paired_noise, paired_p, pairing_pays, pick_test,
-                    reachable, round_drift, rounds_noise, rounds_p, spread, welch_log_p)
+from .stats import (NO_PRIOR, Prior, bootstrap_p, mann_whitney_p, noise, paired_noise, paired_p, pick_test,
+                    reachable, round_changes, round_drift, rounds_noise, rounds_p, spread, welch_log_p)
 
 VERDICTS = ("regressed", "improved", "within noise", "inconclusive", "unchanged", "missing", "added")
 EXIT_PASS, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
@@ -356,28 +356,27 @@ def run_drift(ratios: list[float]) -> float | None:
     return None
 
 
-def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSettings) -> None:
+def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSettings,
+                prior: Prior = NO_PRIOR) -> None:
     """With A/B rounds: widens the row's noise band to what the rounds support, and downgrades a
     verdict to 'within noise' unless it is significant with the samples grouped in their rounds.
 
     Load on a shared machine shifts whole rounds, so the samples of one round are not independent
-    and a per-sample test is over-confident. ``stats.rounds_p`` gives each side's mean the variance
-    its rounds support (per round where the rounds scatter beyond their samples, else per sample),
-    and ``stats.rounds_noise`` the band of the change from the same variances. Both shrink as rounds
-    are added. (Earlier the range of the round medians was the drift a change had to beat, and every
-    round had to agree: a range grows with the number of rounds and with the sampling noise of a
-    median of 4 samples, so unchanged sub-millisecond components on a quiet machine were
-    inconclusive, and adding rounds made it worse.) ``round_drift`` reports the round effect beyond
-    the samples (``stats.round_drift``).
+    and a per-sample test is over-confident. Where both sides ran the same samples in as many rounds
+    (``ab``; ``compare.paired``), the row is judged on its round pairs (``_paired_verdict``).
+    Otherwise ``stats.rounds_p`` gives each side's mean the variance its rounds support (per round
+    where the rounds scatter beyond their samples, else per sample), and ``stats.rounds_noise`` the
+    band of the change from the same variances. ``round_drift`` reports the round effect beyond the
+    samples (``stats.round_drift``).
     """
     b = [np.asarray(x) for x in base_rounds if x is not None and len(x)]
     n = [np.asarray(x) for x in new_rounds if x is not None and len(x)]
     if len(b) < 2 or len(n) < 2:
         return
     row.round_drift = max(round_drift(b), round_drift(n))
-    if (s.paired and len(b) == len(base_rounds) and len(n) == len(new_rounds) and aligned(b, n)
-            and pairing_pays(b, n)):
-        _paired_verdict(row, b, n, s)
+    changes = round_changes(b, n) if s.paired and len(b) == len(base_rounds) and len(n) == len(new_rounds) else None
+    if changes is not None:
+        _paired_verdict(row, changes, prior, s)
         return
     band = rounds_noise(b, n, row.base_s)
     if not math.isnan(band):
@@ -391,15 +390,23 @@ def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSetting
         row.note = f"not significant between rounds (p={p_rounds:.2g})"
 
 
-def _paired_verdict(row: Row, b: list[np.ndarray], n: list[np.ndarray], s: CompareSettings) -> None:
-    """The row judged again on paired samples (``stats.paired_p``, ``stats.paired_noise``): round r of
-    each side ran the same samples side by side, so the change of each sample is measured against
-    its own twin. This replaces the per-sample test and band of ``judge`` (which count how much the
-    samples differ from each other as noise) and the rounds' band (which counts the drift that
-    pairing cancels); a row with nothing to pair is left as ``judge`` and the round check had it."""
+def _paired_verdict(row: Row, changes: np.ndarray, prior: Prior, s: CompareSettings) -> None:
+    """The row judged again on its round pairs (``stats.round_changes``): round r of each side ran
+    the same samples, so what they differ by cancels in the pair's change, and the pair, not the
+    sample, is the unit, so a run's own shift counts as noise. The t test and band use the row's
+    round-to-round variance shrunk toward ``prior`` (``stats.paired_p``, ``stats.paired_noise``).
+    This replaces the per-sample test and band of ``judge``.
+
+    (Until 2026-12-05 the pairs were samples, used where a pre-test said the samples differed more
+    than their changes scattered, with the samples as units where an F test at 0.05 found no round
+    effect: both choices made bands too narrow, and a change of exactly the threshold passed 11-20 %
+    of the time instead of at most 5 %; docs/ci.md, "Paired rounds".)"""
     row.test = "paired"
-    row.noise_s = paired_noise(b, n, row.base_s)
-    row.p_value = paired_p(b, n, row.delta_s > 0)
+    # On the log scale the band is a factor; the upper bound of a rise applies it to the new level
+    # (the base times the estimated ratio), not to the base, where a threshold-sized change would
+    # pass 7-8 % of the time instead of 5 % (tests/gate/test_paired.py).
+    row.noise_s = paired_noise(changes, prior, row.base_s * float(np.exp(changes.mean())))
+    row.p_value = paired_p(changes, prior, row.delta_s > 0)
     row.verdict = _verdict(row, s)
 
 

@@ -1,7 +1,9 @@
-"""Paired samples in A/B rounds (``compare.paired``): `ab` runs the same seeded samples on both sides,
-round r of A beside round r of B, so each sample's change is measured against its twin. Where the
-samples differ in size (nlm-sort's sorting problems, LNN's formulas: 3.1 or 4.7 ms by sample), the
-unpaired test counts those differences as noise and cannot decide; the paired one can."""
+"""Paired rounds in A/B comparisons (``compare.paired``): `ab` runs the same seeded samples on both
+sides, round r of A beside round r of B, so each round pair gives one change per row in which what
+the samples differ by cancels (nlm-sort's sorting problems, LNN's formulas: 3.1 or 4.7 ms by
+sample), and a run's own shift counts as noise. A row's round-to-round variance is shrunk toward
+what the comparison's rows share (``stats.shared_prior``, empirical Bayes), which gives the few
+round pairs of a look the degrees of freedom the rows hold together."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +14,9 @@ from gate_fakes import make_run
 from nscharacterize.gate.abrun import merge_runs
 from nscharacterize.gate.compare import compare_runs
 from nscharacterize.gate.settings import CompareSettings
-from nscharacterize.gate.stats import aligned, paired_noise, paired_p, pairing_pays, rounds_noise, rounds_p
+from nscharacterize.gate.stats import (NO_PRIOR, Prior, aligned, paired_noise, paired_p, round_changes, rounds_noise,
+                                       rounds_p, shared_prior)
+from nscharacterize.gate.verdicts import Z_PASS
 
 SIZES = [1.0, 6.0, 2.5, 9.0, 1.5, 4.0]          # sample i is this many times sample 0, in every run
 ENCODER = [("mlp-demo", "encoder", c) for c in ("gemm", "sparse_mm", "elementwise", "embedding", "data_movement",
@@ -23,15 +27,19 @@ def _rounds(rng, factor: float = 1.0, rounds: int = 3) -> list[np.ndarray]:
     return [1e-3 * np.array(SIZES) * factor * rng.lognormal(0.0, 0.04, len(SIZES)) for _ in range(rounds)]
 
 
-def test_pairing_resolves_a_change_that_sample_sizes_hide_from_the_unpaired_test():
+def test_round_pairs_resolve_a_change_that_sample_sizes_hide_from_the_unpaired_test():
     rng = np.random.default_rng(7)
     base, new = _rounds(rng), _rounds(rng, 1.3)
-    assert aligned(base, new)
+    changes = round_changes(base, new)
+    assert changes is not None and len(changes) == 3
+    assert abs(float(changes.mean()) - np.log(1.3)) < 0.05
     assert rounds_p(base, new, greater=True) > 0.05          # 1.3x lost among samples 1-9 ms apart
-    assert paired_p(base, new, greater=True) < 1e-6
+    assert paired_p(changes, NO_PRIOR, greater=True) < 0.01   # its own 2 degrees of freedom
+    shared = Prior(dof=30, variance=float(np.var(changes, ddof=1)), rows=10)
+    assert paired_p(changes, shared, greater=True) < 1e-6     # what 10 rows of the run hold together
     level = float(np.median(np.concatenate(base)))
-    assert paired_noise(base, new, level) < rounds_noise(base, new, level) / 5
-    assert paired_p(base, new, greater=False) > 0.99          # one-sided: no improvement in a slowdown
+    assert paired_noise(changes, shared, level) < rounds_noise(base, new, level) / 5
+    assert paired_p(changes, shared, greater=False) > 0.99    # one-sided: no improvement in a slowdown
 
 
 def test_rounds_pair_only_when_both_sides_ran_the_same_samples_in_as_many_rounds():
@@ -40,16 +48,56 @@ def test_rounds_pair_only_when_both_sides_ran_the_same_samples_in_as_many_rounds
     assert not aligned(three, three[:2])                                        # rounds differ
     assert not aligned(three, [three[0], three[1], three[2][:4]])               # a round's samples differ
     assert not aligned(three[:1], three[:1])                                    # one round: nothing to group
+    assert round_changes(three, three[:2]) is None
+    assert round_changes(three, [three[0], three[1], np.r_[three[2][:5], 0.0]]) is None   # a zero time: no log
 
 
-def test_samples_pair_only_where_they_differ_by_more_than_their_changes_scatter():
-    rng = np.random.default_rng(3)
-    assert pairing_pays(_rounds(rng), _rounds(rng, 1.3))                     # sizes 1-9x: pair
-    same = [np.full(6, 1e-3)] * 3                                            # samples alike, only noise:
-    noisy = [lambda: 1e-3 * rng.lognormal(0.0, 0.1, 6) for _ in range(3)]    # the same F either way
-    paid = sum(pairing_pays([f() for f in noisy], [f() * 1.5 for f in noisy]) for _ in range(200))
-    assert paid < 200 * 0.2, paid                                            # ~10 % (the 0.9 quantile)
-    assert not pairing_pays(same, same)
+def test_the_prior_is_worth_much_where_rows_agree_and_little_where_they_do_not():
+    rng = np.random.default_rng(5)
+    equal = [float(np.var(rng.normal(0, 0.1, 4), ddof=1)) for _ in range(40)]
+    pooled = shared_prior(equal, [3] * 40)
+    assert pooled.dof > 40 and abs(pooled.variance - 0.01) < 0.004            # one variance, scattered by chance
+    assert pooled.dof <= 39 * 3                                                # never beyond the other rows' df
+    spread = [float(np.var(rng.normal(0, s, 4), ddof=1)) for s in np.geomspace(0.01, 1.0, 40)]
+    assert shared_prior(spread, [3] * 40).dof < 5                              # rows 100x apart: little to share
+    assert shared_prior(equal[:2], [3, 3]) == NO_PRIOR                          # too few rows to say
+
+
+def _h0_rate(rng, d0: float, rows: int = 30, rounds: int = 3, trials: int = 150, level: float = 0.05) -> float:
+    """How often the moderated test calls a change at ``level`` when there is none, for rows whose
+    true round-to-round variances scatter as a prior of ``d0`` degrees of freedom says."""
+    hits = total = 0
+    for _ in range(trials):
+        true_var = 0.02 * d0 / rng.chisquare(d0, rows)
+        changes = [rng.normal(0.0, np.sqrt(v), rounds) for v in true_var]
+        prior = shared_prior([float(np.var(c, ddof=1)) for c in changes], [rounds - 1] * rows)
+        hits += sum(paired_p(c, prior, greater=True) < level for c in changes)
+        total += rows
+    return hits / total
+
+
+def test_the_moderated_test_keeps_its_level_whether_rows_are_alike_or_not():
+    """Smyth's point: shrinking toward the prior keeps the t test's size, whatever the prior."""
+    rng = np.random.default_rng(11)
+    for d0 in (3.0, 30.0):
+        rate = _h0_rate(rng, d0)
+        assert 0.03 < rate < 0.07, (d0, rate)
+
+
+def test_a_threshold_sized_change_rarely_passes():
+    """The pass rule (observed change + 1.645 standard errors under the threshold) lets a change of
+    exactly the threshold pass at most ~5 % of the time: the band is as wide as the rounds say."""
+    rng = np.random.default_rng(13)
+    passed = total = 0
+    for _ in range(300):
+        true_var = 0.01 * 4 / rng.chisquare(4, 12)
+        changes = [rng.normal(np.log(1.25), np.sqrt(v), 4) for v in true_var]
+        prior = shared_prior([float(np.var(c, ddof=1)) for c in changes], [3] * 12)
+        for c in changes:
+            half = paired_noise(c, prior, float(np.exp(c.mean())))   # at the new level, as _paired_verdict
+            passed += np.exp(c.mean()) - 1 + Z_PASS / 2 * half < 0.25
+            total += 1
+    assert passed / total < 0.07, passed / total
 
 
 def _side(tmp: Path, name: str, seed: int, scale=None, rounds: int = 2) -> Path:
@@ -64,21 +112,13 @@ def test_a_paired_gate_fails_a_regression_the_unpaired_gate_cannot_decide_and_pa
     row = next(r for r in paired.rows if (r.component, r.category) == ("encoder", "total"))
     assert row.test == "paired" and row.verdict == "regressed", row
     assert paired.exit_code == 1
-    assert any(n.startswith("paired samples: ") for n in paired.notes)
+    assert any(n.startswith("paired rounds: ") and "degrees of freedom" in n for n in paired.notes)
     from nscharacterize.gate.formats import render_terminal
-    assert "paired t on the log ratios of twin samples" in render_terminal(paired)
+    assert "round pairs' log changes" in render_terminal(paired)
     unpaired = compare_runs(base, slower, CompareSettings(paired=False))
     assert unpaired.count("regressed") == 0 and unpaired.exit_code == 3    # sizes 1-9x swamp a 1.5x
     same = _side(tmp_path, "C", seed=30)
     assert compare_runs(base, same).exit_code == 0
-
-
-def test_rounds_of_samples_alike_are_judged_unpaired(tmp_path):
-    """Samples of one size (only noise between them): pairing would cost degrees of freedom for nothing."""
-    base = merge_runs([make_run(tmp_path / f"a{i}", seed=40 + i, n=6) for i in range(2)], tmp_path / "A", "A")
-    new = merge_runs([make_run(tmp_path / f"b{i}", seed=50 + i, n=6) for i in range(2)], tmp_path / "B", "B")
-    tests = {r.test for r in compare_runs(base, new).rows if r.category == "total"}
-    assert "paired" not in tests and tests, tests
 
 
 def test_single_runs_are_not_paired(tmp_path):
