@@ -189,6 +189,12 @@ def trial(pool, planted_pool, wl, comp, rounds, n, factor, rng, settings, real=F
     return code, last
 
 
+def _span(cell: tuple) -> str:
+    """A cell as ``--cell`` names it: ``2-8x3`` (rounds first, most rounds, samples) or ``2x3``."""
+    _mode, rounds, n, most = cell
+    return f"{rounds}-{most}x{n}" if most > rounds else f"{rounds}x{n}"
+
+
 def smallest_90(rates: dict[float, float]) -> str:
     for f in FACTORS:
         if rates.get(f, 0.0) >= 0.9:
@@ -220,6 +226,8 @@ def main() -> int:
                     "gate's, 0.002), split over the looks as `ab` splits it")
     ap.add_argument("--unpaired", action="store_true", help="the gate without pairing the rounds of A/B sides "
                     "(compare.paired false): what pairing changes")
+    ap.add_argument("--cell", help="only this cell, as the table writes it without spaces (e.g. 2-8x3: 2 "
+                    "rounds first, up to 8, 3 samples a round)")
     ap.add_argument("--json", help="write the rates here")
     args = ap.parse_args()
     if args.tiny or os.environ.get("NSC_BENCH_TINY") == "1":
@@ -243,7 +251,8 @@ def main() -> int:
     print(f"    pool: {len(pool)} unchanged runs (contention {min(c for c in contention if c) if any(contention) else '?'}"
           f"-{max(c for c in contention if c) if any(contention) else '?'}), {len(planted)} with the real 2x plant")
     cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
-             and (args.mode is None or c[0].startswith(args.mode))]
+             and (args.mode is None or c[0].startswith(args.mode))
+             and (args.cell is None or _span(c) == args.cell.replace(" ", ""))]
     which = "gate defaults" if not changed else "gate defaults but"
     print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, alpha "
           f"{settings.alpha}, test {settings.test}, paired {settings.paired}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
