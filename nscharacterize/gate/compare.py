@@ -18,7 +18,7 @@ from . import runs
 from .envdiff import config_diffs, fingerprint_diffs
 from .errors import CompareError
 from .samples import ALL, SUITE, TOTAL, per_round_values, per_sample_values
-from .settings import LAST_LOOK_SHARE, CompareSettings
+from .settings import LAST_LOOK_SHARE, PASS_ERROR, CompareSettings
 from .stats import NO_PRIOR, Prior, min_one_sided_p, round_changes, shared_prior
 from .verdicts import (Comparison, beyond_threshold, contention_check, decide, judge, missing_row, round_check,
                        row_order, run_drift, shift_check, statistic)
@@ -261,6 +261,7 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
         which = f"look {settings.look}" if settings.look is not None else "this look"
         cmp.notes.append(f"sequential: alpha {settings.alpha:g} split over up to {settings.looks} looks, "
                          f"{LAST_LOOK_SHARE:.0%} of it at the last ({which} at {settings.alpha_look:.2g}; "
-                         f"weighted Bonferroni)")
+                         f"weighted Bonferroni), and so is the {PASS_ERROR:.0%} a threshold-sized change may pass "
+                         f"({which}: {settings.pass_level:.2g})")
     cmp.rows.sort(key=row_order)
     return cmp

@@ -25,6 +25,7 @@ DEFAULT_STORE = Path(".nscharacterize") / "baselines"
 
 
 LAST_LOOK_SHARE = 0.5   # of alpha, spent at the last of several looks (CompareSettings.alpha_look)
+PASS_ERROR = 0.05       # a change of exactly the threshold passes at most this often, all looks together
 
 
 class CompareSettings(BaseModel):
@@ -81,11 +82,25 @@ class CompareSettings(BaseModel):
         stops only on a plain change, and the last one, with every round in, is not starved by
         looks that did not stop (an even split left a 2x slowdown of mlp-demo at p = 0.0004-0.0007
         after 6 rounds a side, inconclusive at 0.002 / 5)."""
+        return self.alpha * self._look_share()
+
+    @property
+    def pass_level(self) -> float:
+        """How often this look may pass a change of exactly the threshold: the one-sided level of
+        the upper bound a pass must keep under it (``verdicts.upper_bound``), ``PASS_ERROR`` split
+        over the looks as alpha is. A sequence that may stop to pass at any of seven looks, each at
+        5 %, passed a threshold-sized change 9-19 % of the time (docs/ci.md, "Detection power");
+        split, the looks together pass it at most ``PASS_ERROR`` of the time, whatever the
+        dependence between them."""
+        return PASS_ERROR * self._look_share()
+
+    def _look_share(self) -> float:
+        """This look's share of an error rate spent over all looks (weighted Bonferroni)."""
         if self.looks == 1:
-            return self.alpha
+            return 1.0
         if self.look is not None and self.look >= self.looks:
-            return self.alpha * LAST_LOOK_SHARE
-        return self.alpha * (1.0 - LAST_LOOK_SHARE) / (self.looks - 1)
+            return LAST_LOOK_SHARE
+        return (1.0 - LAST_LOOK_SHARE) / (self.looks - 1)
 
 
 def section(data: Any, file: str | Path) -> dict:

@@ -16,8 +16,9 @@ comparison's rows share (``stats.shared_prior``).
 
 A gate never passes on no evidence: a row is **inconclusive** when the data cannot tell a change
 of ``rel_threshold`` from noise (``decide``): the test cannot reach ``alpha`` with these sample
-counts, the one-sided ~95 % upper bound of the change (observed change plus 1.645 standard errors,
-from the per-sample spread or, with rounds, from the rounds) reaches the threshold, or the CPU
+counts, the one-sided upper bound of the change (observed change plus 1.645 standard errors with
+one look, more with several: ``pass_z``; from the per-sample spread or, with rounds, from the
+rounds) reaches the threshold, or the CPU
 contention of two single runs differs by more than it. Totals (component,
 workload, suite) must always be decidable; a category row only when it shows a rise beyond the
 threshold. Rows whose threshold-sized change would stay under ``abs_floor_s`` are exempt, unless
@@ -218,15 +219,25 @@ def smallest_regression(row: Row, s: CompareSettings) -> float:
     return max(s.rel_threshold * row.base_s, s.abs_floor_s)
 
 
-Z_PASS = 1.645   # one-sided 95 %: a change of the threshold passes a look at most 5 % of the time
+Z_PASS = 1.645   # one-sided 95 %: with one look a change of the threshold passes at most 5 % of the time
 
 
-def upper_bound(row: Row) -> float:
-    """The one-sided ~95 % upper bound of the change (seconds): the observed change plus 1.645
-    standard errors (``noise_s`` is two of them). A total passes only when this stays under the
-    smallest regression, an equivalence test (as in TOST): the data must rule out a regression-
-    sized rise, not merely fail to show one."""
-    return row.delta_s + Z_PASS / 2.0 * row.noise_s
+def upper_bound(row: Row, z: float = Z_PASS) -> float:
+    """The one-sided upper bound of the change (seconds): the observed change plus ``z`` standard
+    errors (``noise_s`` is two of them; 1.645 with one look, more at each of several looks:
+    ``pass_z``). A total passes only when this stays under the smallest regression, an
+    equivalence test (as in TOST): the data must rule out a regression-sized rise, not merely
+    fail to show one."""
+    return row.delta_s + z / 2.0 * row.noise_s
+
+
+def pass_z(s: CompareSettings) -> float:
+    """The standard errors a pass keeps under the threshold at this look (``s.pass_level``)."""
+    if s.looks == 1:
+        return Z_PASS
+    from scipy.stats import norm
+
+    return float(norm.isf(s.pass_level))
 
 
 def decide(row: Row, s: CompareSettings) -> None:
@@ -253,8 +264,9 @@ def decide(row: Row, s: CompareSettings) -> None:
     small = not (gated(row, s) or rise)
     why = ""
     a = s.alpha_look
+    z = pass_z(s)
     if small:
-        if row.base_s > 0 and math.isfinite(row.noise_s) and not (upper_bound(row) <= smallest_regression(row, s)):
+        if row.base_s > 0 and math.isfinite(row.noise_s) and not (upper_bound(row, z) <= smallest_regression(row, s)):
             why = (f"{row.ratio - 1:+.0%}{_noise_text(row)}: a rise of {fmt_time(s.abs_floor_s)} (the absolute floor) "
                    "is not ruled out")
     elif not reachable(row.test, row.n_base, row.n_new, a, s.bootstrap_resamples):
@@ -264,7 +276,7 @@ def decide(row: Row, s: CompareSettings) -> None:
         # few or scattered samples): not evidence of no change, and more than "not ruled out"
         why = (f"a {row.ratio - 1:+.0%} rise{_noise_text(row)}, beyond the {s.rel_threshold:.0%} threshold, that the "
                f"test cannot confirm (p={row.p_value:.2g} >= alpha={a:g}" + (f"; {row.note}" if row.note else "") + ")")
-    elif row.base_s > 0 and not (upper_bound(row) <= smallest_regression(row, s)):
+    elif row.base_s > 0 and not (upper_bound(row, z) <= smallest_regression(row, s)):
         why = f"{row.ratio - 1:+.0%}{_noise_text(row)}: a rise of the {s.rel_threshold:.0%} threshold is not ruled out"
     if why:
         row.verdict = "inconclusive"

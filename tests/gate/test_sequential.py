@@ -98,6 +98,31 @@ def test_alpha_is_split_over_the_looks(tmp_path):
     assert any("split over up to 40 looks" in n and "look 3 at" in n for n in many.notes)
 
 
+def test_the_pass_level_is_split_over_the_looks_as_alpha_is():
+    """A pass may come at any look, so the 5 % a threshold-sized change may pass is split like alpha:
+    half at the last look, the rest evenly before it; an early look needs a tighter upper bound."""
+    from nscharacterize.gate.verdicts import Row, Z_PASS, decide, pass_z
+
+    levels = [CompareSettings(looks=7, look=k).pass_level for k in range(1, 8)]
+    assert levels == pytest.approx([0.025 / 6] * 6 + [0.025]) and sum(levels) == pytest.approx(0.05)
+    assert pass_z(CompareSettings()) == Z_PASS
+    assert pass_z(CompareSettings(looks=7, look=7)) == pytest.approx(1.96, abs=0.01)
+    assert pass_z(CompareSettings(looks=7, look=1)) == pytest.approx(2.64, abs=0.01)
+
+    def total(noise_s: float) -> Row:   # unchanged 10 ms total whose band is noise_s
+        return Row("w", "c", "category", TOTAL, "neural", 0.010, 0.010, 1.0, 0.0, noise_s, 0.1, 0.1,
+                   0.5, 6, 6, verdict="unchanged", test="paired")
+
+    # a band of 2.2 ms against a smallest regression of 2.5 ms (25 % of 10 ms): the upper bound is
+    # 1.8 ms with one look (z 1.645), 2.2 ms at the last of seven (1.96), 2.9 ms at the first (2.64)
+    one, early, last = total(0.0022), total(0.0022), total(0.0022)
+    decide(one, CompareSettings())
+    decide(early, CompareSettings(looks=7, look=1))
+    decide(last, CompareSettings(looks=7, look=7))
+    assert one.verdict == "unchanged", one
+    assert early.verdict == "inconclusive" and last.verdict == "unchanged"
+
+
 def _fake_rounds(monkeypatch, tmp_path, slow_b: float = 1.0):
     """run_once replaced by fake run directories (the stopping rule, not the profiler, is under test)."""
     counter = iter(range(1000))
