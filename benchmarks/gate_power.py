@@ -42,6 +42,7 @@ import argparse
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -195,6 +196,17 @@ def _span(cell: tuple) -> str:
     return f"{rounds}-{most}x{n}" if most > rounds else f"{rounds}x{n}"
 
 
+def _cell(text: str) -> tuple:
+    """A cell that is not in CELLS, from ``--cell``: ``R-MxN`` (A/B, R rounds first, up to M, N samples
+    a round) or ``RxN`` (A/B fixed; 1xN: baseline). Its trials draw 2M distinct runs of the pool."""
+    m = re.fullmatch(r"(\d+)(?:-(\d+))?x(\d+)", text.replace(" ", ""))
+    if not m:
+        raise SystemExit(f"--cell {text}: expected R-MxN or RxN, e.g. 2-8x3")
+    rounds, most, n = int(m[1]), int(m[2] or m[1]), int(m[3])
+    mode = "baseline" if rounds == most == 1 else "A/B" if most > rounds else "A/B fixed"
+    return (mode, rounds, n, most)
+
+
 def smallest_90(rates: dict[float, float]) -> str:
     for f in FACTORS:
         if rates.get(f, 0.0) >= 0.9:
@@ -226,7 +238,7 @@ def main() -> int:
                     "gate's, 0.002), split over the looks as `ab` splits it")
     ap.add_argument("--unpaired", action="store_true", help="the gate without pairing the rounds of A/B sides "
                     "(compare.paired false): what pairing changes")
-    ap.add_argument("--cell", help="only this cell, as the table writes it without spaces (e.g. 2-8x3: 2 "
+    ap.add_argument("--cell", help="only this cell, as the table writes it without spaces, or one of your own (e.g. 2-8x3: 2 "
                     "rounds first, up to 8, 3 samples a round)")
     ap.add_argument("--json", help="write the rates here")
     args = ap.parse_args()
@@ -253,6 +265,8 @@ def main() -> int:
     cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
              and (args.mode is None or c[0].startswith(args.mode))
              and (args.cell is None or _span(c) == args.cell.replace(" ", ""))]
+    if args.cell and not cells:
+        cells = [_cell(args.cell)]
     which = "gate defaults" if not changed else "gate defaults but"
     print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, alpha "
           f"{settings.alpha}, test {settings.test}, paired {settings.paired}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "

@@ -58,3 +58,23 @@ def test_gate_power_runs_at_tiny_size(tmp_path):
     assert {r["mode"] for r in low} == {"A/B fixed", "A/B"}
     for r in low:
         assert r["false_alarm"] == 0 and r["caught"]["1.25"] == 1.0, r
+
+
+def test_a_cell_of_ones_own(tmp_path):
+    """``--cell R-MxN`` runs one cell alone, one of CELLS or a new one (here 2 rounds fixed, 2 samples)."""
+    pool = tmp_path / "pool"
+    for i in range(4):
+        make_run(pool / "runs" / f"unchanged-{i:02d}", seed=i, n=4, noise=0.05)
+    make_run(pool / "runs" / "planted2x-00", seed=9, n=4, noise=0.05)
+    out = tmp_path / "power.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_power.py"), "--pool", str(pool), "--reuse",
+                           "--runs", "4", "--planted-runs", "1", "--samples", "4", "--trials", "2", "--only",
+                           "mlp-demo", "--cell", "2x2", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())["results"]
+    assert [(r["mode"], r["rounds"], r["max_rounds"], r["samples"]) for r in res] == [("A/B fixed", 2, 2, 2)]
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_power.py"), "--pool", str(pool), "--reuse",
+                          "--runs", "4", "--planted-runs", "1", "--only", "mlp-demo", "--cell", "two"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "expected R-MxN" in bad.stderr
