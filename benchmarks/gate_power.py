@@ -74,11 +74,12 @@ WORKLOADS = {
 FACTORS = (1.1, 1.25, 1.5, 2.0)
 # (mode, rounds per side, samples per round, most rounds per side): what the README and the shipped
 # configs use. `ab` starts at 2 rounds and adds rounds while inconclusive up to --max-rounds (default
-# 8, gate_cli.DEFAULT_MAX_ROUNDS; 6 until 2026-12-05, kept as a cell); "A/B fixed" is the same without adding
-# rounds (--max-rounds = --rounds). `samples: 3` is the config default, 4 configs/ci.yaml's, 6
-# configs/ci-gate.yaml's (scripts/ci_gate.sh: 3 rounds first, up to 8).
+# 12, gate_cli.DEFAULT_MAX_ROUNDS; 6 until 2026-12-05, kept as a cell, with 8); "A/B fixed" is the same without
+# adding rounds (--max-rounds = --rounds). `samples: 3` is the config default, 4 configs/ci.yaml's, 6
+# configs/ci-gate.yaml's (scripts/ci_gate.sh: 3 rounds first, up to 12). A cell of up to M rounds draws 2M
+# distinct runs of the pool: --runs 24 or more for the cells of 12.
 CELLS = (("baseline", 1, 3, 1), ("baseline", 1, 4, 1), ("A/B fixed", 2, 3, 2), ("A/B", 2, 3, 6), ("A/B", 2, 3, 8),
-         ("A/B", 2, 4, 8), ("A/B", 3, 6, 8))
+         ("A/B", 2, 3, 12), ("A/B", 2, 4, 12), ("A/B", 3, 6, 12))
 
 
 def config(samples: int, repeat: int, only: list[str] | None = None) -> dict:

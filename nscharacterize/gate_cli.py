@@ -23,7 +23,7 @@ from .argtypes import positive, samples
 
 # Sequential A/B: rounds a side the gate may grow to while the data cannot decide (docs/ci.md,
 # "Sequential rounds"; benchmarks/gate_power.py measured the error rates at this cap)
-DEFAULT_MAX_ROUNDS = 8
+DEFAULT_MAX_ROUNDS = 12
 
 
 def _seconds(text: str) -> float:

@@ -9,7 +9,7 @@
 # Reports: $OUT/compare.md (for a PR comment), $OUT/compare.json, and the merged runs $OUT/A, $OUT/B.
 # Environment: NSC_PYTHON (default .venv/bin/python), NSC_CI_CONFIG (configs/ci-gate.yaml: four
 # cheap smoke workloads of configs/ci.yaml; the whole ci.yaml made this step 512 s), NSC_GATE_OUT
-# (runs/ci-gate), NSC_GATE_ROUNDS (3 a side first: A B, B A, A B), NSC_GATE_MAX_ROUNDS (8),
+# (runs/ci-gate), NSC_GATE_ROUNDS (3 a side first: A B, B A, A B), NSC_GATE_MAX_ROUNDS (12),
 # NSC_GATE_BUDGET (300 s: no round is started that would end later), NSC_GATE_SAMPLES (per round;
 # default the config's). Extra arguments go to `ab` (e.g. --rel-threshold 0.3). To gate a change
 # against another commit in the same job instead, run
@@ -20,7 +20,7 @@ PY=${NSC_PYTHON:-.venv/bin/python}
 CONFIG=${NSC_CI_CONFIG:-configs/ci-gate.yaml}
 OUT=${NSC_GATE_OUT:-runs/ci-gate}
 ROUNDS=${NSC_GATE_ROUNDS:-3}
-MAX_ROUNDS=${NSC_GATE_MAX_ROUNDS:-8}
+MAX_ROUNDS=${NSC_GATE_MAX_ROUNDS:-12}
 BUDGET=${NSC_GATE_BUDGET:-300}
 SAMPLES=()
 [ -n "${NSC_GATE_SAMPLES:-}" ] && SAMPLES=(--samples "$NSC_GATE_SAMPLES")

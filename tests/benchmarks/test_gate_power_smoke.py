@@ -36,7 +36,7 @@ def test_gate_power_runs_at_tiny_size(tmp_path):
     assert "[3] whole runs, one a side" in proc.stdout
     assert {(r["mode"], r["rounds"], r["max_rounds"], r["samples"]) for r in res} == {
         ("baseline", 1, 1, 3), ("baseline", 1, 1, 4), ("A/B fixed", 2, 2, 3), ("A/B", 2, 6, 3), ("A/B", 2, 8, 3),
-        ("A/B", 2, 8, 4)}
+        ("A/B", 2, 12, 3), ("A/B", 2, 12, 4)}
     for r in res:
         assert 0 <= r["false_alarm"] <= 1 and all(0 <= v <= 1 for v in r["caught"].values())
         assert r["false_alarm"] == 0                        # 5 % noise, unchanged: never a regression
