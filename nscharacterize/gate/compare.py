@@ -250,9 +250,11 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
         cmp.notes.append("suite total compares different workload sets")
     paired = sum(r.test == "paired" for r in cmp.rows)
     if paired:
+        shared = (f"their round-to-round variances share a prior worth {prior.dof:.0f} degrees of freedom, from "
+                  f"{prior.rows} rows (empirical Bayes)" if prior.rows else
+                  "too few rows vary to share a prior: each row's own round pairs set its variance")
         cmp.notes.append(f"paired rounds: {paired} of {len(cmp.rows)} rows test the change of each round pair (both "
-                         f"sides ran the same samples); their round-to-round variances share a prior worth "
-                         f"{prior.dof:.0f} degrees of freedom, from {prior.rows} rows (empirical Bayes)")
+                         f"sides ran the same samples); {shared}")
     tests = sorted({r.test for r in cmp.rows if r.test})
     if settings.test == "auto" and "welch" in tests:
         cmp.notes.append(f"test auto: Welch's t on log times where fewer samples than Mann-Whitney needs to "

@@ -126,3 +126,16 @@ def test_single_runs_are_not_paired(tmp_path):
     a = make_run(tmp_path / "a", seed=1, n=6, sizes=SIZES)
     b = make_run(tmp_path / "b", seed=2, n=6, sizes=SIZES)
     assert {r.test for r in compare_runs(a, b).rows} <= {"mannwhitney", "welch", ""}
+
+
+def test_a_comparison_without_a_prior_says_so(tmp_path, monkeypatch):
+    """Fewer than three rows with a round-to-round variance (rows whose rounds hold zero times drop
+    out) leave no prior: each row's own round pairs set its variance, and the note says so."""
+    from nscharacterize.gate import compare
+
+    base, new = _side(tmp_path, "A", seed=10, rounds=3), _side(tmp_path, "B", seed=20, rounds=3)
+    assert any("share a prior worth" in n for n in compare_runs(base, new).notes)
+    monkeypatch.setattr(compare, "shared_prior", lambda variances, dofs: NO_PRIOR)
+    cmp = compare_runs(base, new)
+    assert any("too few rows vary to share a prior" in n for n in cmp.notes), cmp.notes
+    assert {r.test for r in cmp.rows if r.category == "total"} == {"paired"}
