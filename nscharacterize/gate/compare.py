@@ -19,7 +19,7 @@ from .envdiff import config_diffs, fingerprint_diffs
 from .errors import CompareError
 from .samples import ALL, SUITE, TOTAL, per_round_values, per_sample_values
 from .settings import LAST_LOOK_SHARE, PASS_ERROR, CompareSettings
-from .stats import NO_PRIOR, Prior, min_one_sided_p, round_changes, shared_prior
+from .stats import min_one_sided_p, round_changes, shared_prior
 from .verdicts import (Comparison, beyond_threshold, contention_check, decide, judge, missing_row, round_check,
                        row_order, run_drift, shift_check, statistic)
 
@@ -164,20 +164,16 @@ def _drift_note(k: float, where: str, settings: CompareSettings) -> str:
             "could explain is inconclusive; use same-job A/B (ab, compare --refs)")
 
 
-def _round_prior(keys: list, b_rounds: list[dict], n_rounds: list[dict]) -> Prior:
-    """The prior every row's round-to-round variance is shrunk toward (``stats.shared_prior``), from
-    the rows whose round pairs can be set side by side (``stats.round_changes``)."""
-    variances: list[float] = []
-    dofs: list[float] = []
+def _round_pairs(keys: list, b_rounds: list[dict], n_rounds: list[dict]) -> dict:
+    """Each row's change per round pair (``stats.round_changes``), for the rows whose rounds pair:
+    every round of both sides holds the row, as many samples a side, every time positive."""
     empty = np.zeros(0)
+    pairs = {}
     for key in keys:
-        b = [r.get(key, empty) for r in b_rounds]
-        n = [r.get(key, empty) for r in n_rounds]
-        changes = round_changes(b, n)   # None where a round lacks the row (aligned() wants samples)
+        changes = round_changes([r.get(key, empty) for r in b_rounds], [r.get(key, empty) for r in n_rounds])
         if changes is not None:
-            variances.append(float(np.var(changes, ddof=1)))
-            dofs.append(len(changes) - 1)
-    return shared_prior(variances, dofs)
+            pairs[key] = changes
+    return pairs
 
 
 def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_name: str = "base", new_name: str = "new"
@@ -230,7 +226,10 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
         if k in bv and k in nv and k[1] == ALL and k[3] == TOTAL:
             cmp.min_p = max(cmp.min_p, min_one_sided_p(len(bv[k]), len(nv[k])))
     drift = single_run_drift(bv, nv, keys, settings) if single else {}
-    prior = _round_prior(keys, b_rounds, n_rounds) if b_rounds and settings.paired else NO_PRIOR
+    # Paired rounds (compare.paired): each row's round-pair changes, computed once, and the prior
+    # their round-to-round variances share (stats.shared_prior).
+    pairs = _round_pairs(keys, b_rounds, n_rounds) if b_rounds and settings.paired else {}
+    prior = shared_prior([float(np.var(c, ddof=1)) for c in pairs.values()], [float(len(c) - 1) for c in pairs.values()])
     cmp.notes.extend(dict.fromkeys(note for _k, note in drift.values() if note))
     for key in keys:
         b = bv.get(key, np.zeros(0))
@@ -239,7 +238,8 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
             continue   # a category neither run ever spent time in
         row = judge(key, b, n, bsh.get(key), nsh.get(key), kinds.get(key[:2], ""), settings)
         if b_rounds:
-            round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings, prior)
+            round_check(row, [r.get(key) for r in b_rounds], [r.get(key) for r in n_rounds], settings,
+                        pairs.get(key), prior)
         if key[0] in k_by_wl:
             contention_check(row, *k_by_wl[key[0]], settings)
         if key[0] in drift and row.verdict != "inconclusive":

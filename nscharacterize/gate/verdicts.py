@@ -39,7 +39,7 @@ from nscharacterize.taxonomy.categories import CATEGORIES
 from .samples import ALL, SUITE, TOTAL, Key
 from .settings import CompareSettings
 from .stats import (NO_PRIOR, Prior, bootstrap_p, mann_whitney_p, noise, paired_noise, paired_p, pick_test,
-                    reachable, round_changes, round_drift, rounds_noise, rounds_p, spread, welch_log_p)
+                    reachable, round_drift, rounds_noise, rounds_p, spread, welch_log_p)
 
 VERDICTS = ("regressed", "improved", "within noise", "inconclusive", "unchanged", "missing", "added")
 EXIT_PASS, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
@@ -369,13 +369,15 @@ def run_drift(ratios: list[float]) -> float | None:
 
 
 def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSettings,
-                prior: Prior = NO_PRIOR) -> None:
+                changes: np.ndarray | None = None, prior: Prior = NO_PRIOR) -> None:
     """With A/B rounds: widens the row's noise band to what the rounds support, and downgrades a
     verdict to 'within noise' unless it is significant with the samples grouped in their rounds.
 
     Load on a shared machine shifts whole rounds, so the samples of one round are not independent
     and a per-sample test is over-confident. Where both sides ran the same samples in as many rounds
-    (``ab``; ``compare.paired``), the row is judged on its round pairs (``_paired_verdict``).
+    (``ab``; ``compare.paired``), the caller passes the row's round-pair ``changes``
+    (``stats.round_changes``) and the comparison's ``prior``, and the row is judged on them
+    (``_paired_verdict``).
     Otherwise ``stats.rounds_p`` gives each side's mean the variance its rounds support (per round
     where the rounds scatter beyond their samples, else per sample), and ``stats.rounds_noise`` the
     band of the change from the same variances. ``round_drift`` reports the round effect beyond the
@@ -386,7 +388,6 @@ def round_check(row: Row, base_rounds: list, new_rounds: list, s: CompareSetting
     if len(b) < 2 or len(n) < 2:
         return
     row.round_drift = max(round_drift(b), round_drift(n))
-    changes = round_changes(b, n) if s.paired and len(b) == len(base_rounds) and len(n) == len(new_rounds) else None
     if changes is not None:
         _paired_verdict(row, changes, prior, s)
         return
