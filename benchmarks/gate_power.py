@@ -191,15 +191,9 @@ def trial(pool, planted_pool, wl, comp, rounds, n, factor, rng, settings, real=F
     return code, last
 
 
-def _span(cell: tuple) -> str:
-    """A cell as ``--cell`` names it: ``2-8x3`` (rounds first, most rounds, samples) or ``2x3``."""
-    _mode, rounds, n, most = cell
-    return f"{rounds}-{most}x{n}" if most > rounds else f"{rounds}x{n}"
-
-
 def _cell(text: str) -> tuple:
-    """A cell that is not in CELLS, from ``--cell``: ``R-MxN`` (A/B, R rounds first, up to M, N samples
-    a round) or ``RxN`` (A/B fixed; 1xN: baseline). Its trials draw 2M distinct runs of the pool."""
+    """The cell ``--cell`` names, one of CELLS or not: ``R-MxN`` (A/B, R rounds first, up to M, N
+    samples a round) or ``RxN`` (A/B fixed; 1xN: baseline). Its trials draw 2M distinct runs of the pool."""
     m = re.fullmatch(r"(\d+)(?:-(\d+))?x(\d+)", text.replace(" ", ""))
     if not m:
         raise SystemExit(f"--cell {text}: expected R-MxN or RxN, e.g. 2-8x3")
@@ -263,11 +257,9 @@ def main() -> int:
     contention = [m.get("contention") for m in (RunDir(d).manifest.get("machine") or {} for d in pool_dirs)]
     print(f"    pool: {len(pool)} unchanged runs (contention {min(c for c in contention if c) if any(contention) else '?'}"
           f"-{max(c for c in contention if c) if any(contention) else '?'}), {len(planted)} with the real 2x plant")
-    cells = [c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
-             and (args.mode is None or c[0].startswith(args.mode))
-             and (args.cell is None or _span(c) == args.cell.replace(" ", ""))]
-    if args.cell and not cells:
-        cells = [_cell(args.cell)]
+    cells = [_cell(args.cell)] if args.cell else [
+        c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
+        and (args.mode is None or c[0].startswith(args.mode))]
     which = "gate defaults" if not changed else "gate defaults but"
     print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, alpha "
           f"{settings.alpha}, test {settings.test}, paired {settings.paired}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
