@@ -155,7 +155,7 @@ def events_frame(rows: list) -> pd.DataFrame:
 # From this many rows on (an imported trace: 10^5-10^6 events in one call), the rows are summed
 # with hash factorization per key column, which costs a fixed few milliseconds plus tens of
 # nanoseconds a row, instead of a microsecond a row in Python (about 5x less on a 70 MB trace).
-LARGE_ROWS = 20_000
+LARGE_ROWS = 8_000
 
 
 def _sum_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:

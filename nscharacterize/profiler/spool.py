@@ -159,8 +159,7 @@ def _calls_of_events(trace: chrome_trace.Trace, call_of_marker: dict) -> tuple[n
     each call's window (start, end) in the trace's microseconds."""
     host = trace.host
     names = host["name"].to_numpy()
-    is_marker = np.fromiter((isinstance(n, str) and n.startswith(MARKER) for n in names), dtype=bool,
-                            count=len(names))
+    is_marker = chrome_trace.name_mask(names, lambda n: n.startswith(MARKER))
     idx = np.flatnonzero(is_marker)
     ids = np.array([call_of_marker.get(names[i][len(MARKER):], -1) for i in idx], dtype=np.int64)
     starts, ends = host["ts"].to_numpy()[idx], host["end"].to_numpy()[idx]

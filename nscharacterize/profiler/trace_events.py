@@ -14,7 +14,7 @@ import pandas as pd
 
 from .timeline import walk
 
-from .chrome_trace import Trace, flops
+from .chrome_trace import Trace, flops, name_mask
 from .events import DTYPE_BYTES, concrete_from_trace
 from .gc_pause import gc_paused
 _SKIP = ("ProfilerStep",)
@@ -49,7 +49,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     if len(dev):
         known = launched >= 0
         np.add.at(dev_of_op, launched[known], dev["dur"].to_numpy()[known])
-    keep = ~host["name"].str.startswith(_SKIP).to_numpy() if len(host) else np.zeros(0, dtype=bool)
+    keep = ~name_mask(host["name"].to_numpy(), lambda n: n.startswith(_SKIP))
     h = host[keep]
     dims, types, conc, names = h["input_dims"].tolist(), h["input_types"].tolist(), h["concrete_inputs"].tolist(), \
         h["name"].tolist()
@@ -217,16 +217,15 @@ def peak_added_bytes(trace: Trace, device: str, window: tuple[float, float] | No
 
 
 def _concrete_column(names: list, concrete: list) -> list[str]:
-    """``concrete_inputs`` per event, parsed once per distinct (name, Concrete Inputs)."""
+    """``concrete_inputs`` per event, parsed once per distinct (name, Concrete Inputs). The
+    argument lists are shared objects, one per distinct text (chrome_trace's ``_raw_column``), so
+    the object's identity stands for its text: no tuple of it is built per event. ``concrete``
+    holds every list while this runs, so no identity is reused for another one."""
     seen: dict = {}
     out = []
     for name, values in zip(names, concrete):
-        key = (name, tuple(values) if isinstance(values, list) else values)
-        try:
-            text = seen.get(key)
-        except TypeError:   # an unhashable value: parse it without the cache
-            out.append(concrete_from_trace(name, values))
-            continue
+        key = (name, id(values))
+        text = seen.get(key)
         if text is None:
             text = seen[key] = concrete_from_trace(name, values)
         out.append(text)

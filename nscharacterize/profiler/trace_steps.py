@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chrome_trace import Trace
+from .chrome_trace import Trace, name_mask
 
 STEP = re.compile(r"ProfilerStep#(\d+)")
 DEFAULT_WARMUP = 1
@@ -56,7 +56,7 @@ def split_steps(trace: Trace, warmup: int = DEFAULT_WARMUP) -> Steps | None:
     if host.empty:
         return None
     names = host["name"].to_numpy()
-    is_step = np.fromiter((n.startswith("ProfilerStep#") for n in names), dtype=bool, count=len(names))
+    is_step = name_mask(names, lambda n: n.startswith("ProfilerStep#"))
     if not is_step.any():
         return None
     steps = host[is_step]
