@@ -422,7 +422,7 @@ class _Run:
     # a tenth of its run (issue 23). Never more often than REFRESH_COST_FACTOR times what the last
     # refresh took, so refreshing costs at most 1/REFRESH_COST_FACTOR of a run however many samples
     # its tables hold.
-    REFRESH_S = 10.0
+    REFRESH_S = 30.0
     REFRESH_COST_FACTOR = 50.0
 
     def _refresh_due(self) -> bool:
