@@ -76,7 +76,11 @@ logging.disable(logging.CRITICAL)
 t0 = time.perf_counter()
 from hta.trace_analysis import TraceAnalysis
 t1 = time.perf_counter()
-ta = TraceAnalysis(trace_dir=sys.argv[1])
+try:
+    ta = TraceAnalysis(trace_dir=sys.argv[1])
+except Exception as exc:  # HTA refuses some traces (no GPU kernels, an unknown device); say which
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:100]}))
+    sys.exit(0)
 t2 = time.perf_counter()
 out = {"seconds": t2 - t1, "import_s": t1 - t0, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 if sys.argv[2] == "breakdown":
@@ -112,6 +116,8 @@ def main() -> None:
     ap.add_argument("--skip-breakdown", action="store_true")
     ap.add_argument("--only-breakdown", action="store_true")
     ap.add_argument("--trace", type=Path, help="the trace to time (default: the largest in --traces)")
+    ap.add_argument("--every", type=Path, help="time every trace of this folder instead (a sub-folder is one job: its "
+                    "rank files imported together and loaded together by HTA), e.g. the shared external-traces/")
     if TINY:   # the repository's small H100 traces, one repeat
         ap.set_defaults(traces=ROOT / "tests" / "fixtures" / "gpu-h100", repeats=1)
     args = ap.parse_args()
@@ -121,6 +127,9 @@ def main() -> None:
     if not Path(args.hta_python).exists():
         print(f"HTA: no python at {args.hta_python} (see the docstring): this tool's numbers alone")
         args.hta_python = None
+    if args.every:
+        every(args.every, args)
+        return
     if not traces:
         raise SystemExit(f"no traces in {args.traces}")
     if not args.only_breakdown:
@@ -140,6 +149,9 @@ def load_side_by_side(largest: Path, args) -> None:
             hta.append(run(args.hta_python, HTA, str(folder), "load"))
     shutil.rmtree(folder)
     shutil.rmtree(out)
+    if any("error" in r for r in hta):
+        print(f"HTA could not load {largest.name}: {next(r['error'] for r in hta if 'error' in r)}")
+        hta = []
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     json_mib = json_size(largest) / 2**20
     print(f"largest trace: {largest.name} ({largest.stat().st_size / 2**20:.1f} MiB gzipped, {json_mib:.0f} MiB of JSON), "
@@ -151,6 +163,41 @@ def load_side_by_side(largest: Path, args) -> None:
         print(f"  HTA TraceAnalysis load (no import):     {med(hta, 'seconds'):7.2f} s   peak RSS {med(hta, 'rss_mib'):7.0f} MiB")
         print(f"  speed-up, reader: {med(hta, 'seconds') / med(ours, 'seconds'):.1f}x; "
               f"whole command: {med(hta, 'seconds') / med(whole, 'seconds'):.1f}x")
+
+
+def every(root: Path, args) -> None:
+    """Per trace (a file, or a folder of one job's rank files) of ``root``: the whole import-trace
+    command (its imports included) against HTA's ``TraceAnalysis`` load of the same files (its
+    imports apart), alternating, medians of ``--repeats``; a Markdown table."""
+    jobs = sorted([p for p in root.iterdir() if p.is_dir() or ".json" in p.name])
+    print("| trace | files | MiB of JSON | import-trace, whole (s) | peak RSS (MiB) | HTA load (s) | HTA's imports (s) "
+          "| HTA peak RSS (MiB) | HTA load / ours |\n|---|---|---|---|---|---|---|---|---|", flush=True)
+    for job in jobs:
+        files = sorted(f for f in job.iterdir() if ".json" in f.name) if job.is_dir() else [job]
+        if not files:
+            continue
+        folder = Path(tempfile.mkdtemp(prefix="hta-"))
+        for f in files:
+            shutil.copy(f, folder / f.name)
+        out = Path(tempfile.mkdtemp(prefix="nsc-import-"))
+        whole, hta = [], []
+        for _ in range(args.repeats):
+            whole.append(run(sys.executable, COMMAND, str(out), *map(str, files)))
+            if args.hta_python:
+                hta.append(run(args.hta_python, HTA, str(folder), "load"))
+        shutil.rmtree(folder)
+        shutil.rmtree(out)
+        med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+        mib = sum(json_size(f) for f in files) / 2**20
+        ours = f"{med(whole, 'seconds'):.2f} | {med(whole, 'rss_mib'):.0f}"
+        if not hta:
+            theirs = "not run | | | "
+        elif any("error" in r for r in hta):
+            theirs = f"failed: {next(r['error'] for r in hta if 'error' in r)} | | | "
+        else:
+            theirs = (f"{med(hta, 'seconds'):.2f} | {med(hta, 'import_s'):.2f} | {med(hta, 'rss_mib'):.0f} | "
+                      f"{med(hta, 'seconds') / med(whole, 'seconds'):.1f}x")
+        print(f"| {job.name.split('.json')[0]} | {len(files)} | {mib:.1f} | {ours} | {theirs} |", flush=True)
 
 
 def json_size(path: Path) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -231,6 +232,22 @@ def test_import_vs_hta_benchmark_times_the_whole_command_on_a_tiny_trace():
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "import-trace, whole" in proc.stdout and "torch imported: False" in proc.stdout
+
+
+def test_import_vs_hta_benchmark_times_every_trace_of_a_folder(tmp_path):
+    """--every: one row per trace file or per folder of rank files (imported together), each
+    measured by a real import-trace command."""
+    tiny = trace("T13_hta_triton")
+    job = tmp_path / "two_ranks"
+    job.mkdir()
+    for rank in (0, 1):
+        shutil.copy(tiny, job / f"rank{rank}.json.gz")
+    shutil.copy(tiny, tmp_path / "alone.json.gz")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "import_vs_hta.py"), "--every", str(tmp_path),
+                           "--repeats", "1", "--hta-python", ""], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"\| alone \| 1 \| [\d.]+ \| [\d.]+ \| \d+ \| not run", proc.stdout), proc.stdout
+    assert re.search(r"\| two_ranks \| 2 \| [\d.]+ \| [\d.]+ \| \d+ \| not run", proc.stdout), proc.stdout
 
 
 def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
