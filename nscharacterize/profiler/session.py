@@ -12,6 +12,7 @@ one, or when the user asked for a trace per call, each torch call is profiled an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -242,6 +243,11 @@ def _profiled_call(component, x: Any, device: str, settings: SessionSettings, la
         synchronize(device)
         resident = cuda_allocated_bytes(device)
         reset_cuda_peak(device)
+        if opts.chrome_trace is None:
+            # The allocator's own peak replaces what the allocation records would give, so the
+            # profiler does not record them: an event per allocation and free, costly at stop,
+            # export and parse. A trace the user keeps (--trace) still holds them.
+            opts = dataclasses.replace(opts, memory=False)
     cap = torch_backend.capture(component.fn, x, device, opts)
     if device == "cuda":
         cap.peak_mem_bytes = max(cuda_peak_bytes(device) - resident, 0.0)

@@ -165,3 +165,33 @@ print("ok", prof.has_cudagraphs if hasattr(prof, "has_cudagraphs") else "-")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1].startswith("ok")
+
+
+def test_cuda_calls_leave_the_peak_to_the_allocator(monkeypatch, tmp_path):
+    """On CUDA a call's peak memory is the allocator's (what the call adds over what was allocated
+    before it), so the profiler is not asked for allocation records, an event per allocation and
+    free that stop, export and parsing pay for; a trace the user keeps (--trace) still holds them,
+    and on the CPU the records are the peak's only source. (The CUDA tests check the peak itself
+    on a GPU: tests/profiler/test_cuda.py.)"""
+    from nscharacterize.profiler import session, torch_backend
+    from nscharacterize.workloads.base import Component
+
+    asked = []
+
+    def capture(fn, x, device, opts):
+        asked.append(opts)
+        return torch_backend.Capture(fn(x), [], 0.0, float("nan"))
+
+    monkeypatch.setattr(torch_backend, "capture", capture)
+    monkeypatch.setattr(session, "synchronize", lambda device: None)
+    monkeypatch.setattr(session, "reset_cuda_peak", lambda device: None)
+    monkeypatch.setattr(session, "cuda_allocated_bytes", lambda device: 100.0)
+    monkeypatch.setattr(session, "cuda_peak_bytes", lambda device: 164.0)
+    step = Component("step", lambda x: x + 1)
+    cap = session._profiled_call(step, torch.zeros(2), "cuda", session.SessionSettings(device="cuda"), "w", 0)
+    assert asked[-1].memory is False and cap.peak_mem_bytes == 64.0
+    kept = session.SessionSettings(device="cuda", trace_dir=tmp_path)
+    session._profiled_call(step, torch.zeros(2), "cuda", kept, "w", 0)
+    assert asked[-1].memory is True and asked[-1].chrome_trace
+    session._profiled_call(step, torch.zeros(2), "cpu", session.SessionSettings(), "w", 0)
+    assert asked[-1].memory is True
