@@ -149,7 +149,11 @@ def _ab(args: argparse.Namespace, config: Path, config_b: Path | None = None, re
         chosen = settings.for_run(b, args.settings, _options(args)).model_copy(update={"looks": looks, "look": look})
         return compare_runs(a, b, chosen, allow_env_change=args.allow_env_change, allow_keys=allow_keys)
 
-    plan = abrun.Plan(max_rounds, lambda a, b: judge(a, b).exit_code, args.budget) if max_rounds > args.rounds else None
+    def look(a: Path, b: Path) -> tuple[int, str]:
+        cmp = judge(a, b)
+        return cmp.exit_code, cmp.undecided()
+
+    plan = abrun.Plan(max_rounds, look, args.budget) if max_rounds > args.rounds else None
     if refs:
         a, b = gate_refs.run_refs(refs[0], refs[1], config, args.rounds, args.samples, out, log=_log, plan=plan)
     else:

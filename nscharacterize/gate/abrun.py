@@ -104,17 +104,19 @@ def interleave(side_a: Side, side_b: Side, rounds: int, samples: int | None, out
         merged_b = merge_runs(dirs["B"], out / "B", label=side_b.label)
         if plan is None or done == last:
             break
-        code = plan.judge(merged_a, merged_b)
+        judged = plan.judge(merged_a, merged_b)
+        code, why = judged if isinstance(judged, tuple) else (judged, "")
         spent = time.monotonic() - start
         per_round = spent / done
         if code != INCONCLUSIVE:
             log(f"look {done - rounds + 1}: exit {code} after {done} rounds a side; stopping")
             break
+        held = f" ({why})" if why else ""   # what kept this look from deciding, so a long gate says why
         if plan.budget_s is not None and spent + per_round > plan.budget_s:
-            log(f"look {done - rounds + 1}: inconclusive after {done} rounds a side; another round would pass "
-                f"the {plan.budget_s:g} s budget ({spent:.0f} s spent); stopping")
+            log(f"look {done - rounds + 1}: inconclusive after {done} rounds a side{held}; another round would "
+                f"pass the {plan.budget_s:g} s budget ({spent:.0f} s spent); stopping")
             break
-        log(f"look {done - rounds + 1}: inconclusive after {done} rounds a side; adding round {done + 1} "
+        log(f"look {done - rounds + 1}: inconclusive after {done} rounds a side{held}; adding round {done + 1} "
             f"of at most {last}")
     return merged_a, merged_b
 
@@ -131,7 +133,8 @@ class Plan:
     shows a regression is then still a test at ``alpha`` overall (Bonferroni over the looks)."""
 
     max_rounds: int
-    judge: Callable[[Path, Path], int]
+    # the gate's exit code for (A, B), or (exit code, what kept it from deciding: one line)
+    judge: Callable[[Path, Path], "int | tuple[int, str]"]
     budget_s: float | None = None
 
     def looks(self, rounds: int) -> int:

@@ -121,6 +121,15 @@ class Comparison:
 
     def reason(self) -> str:
         """One line: why the gate is inconclusive and what to do ('' when it is not)."""
+        held = self.undecided()
+        if not held:
+            return ""
+        return (f"{held}; fix: more samples per side (--samples, --rounds), a quieter runner, or a larger "
+                f"--rel-threshold")
+
+    def undecided(self) -> str:
+        """The first inconclusive row and why, and how many more there are ('' when none): what
+        kept this comparison from deciding (``reason``; each look of ``ab`` logs it)."""
         rows = [r for r in self.rows if r.verdict == "inconclusive"]
         if not rows:
             return ""
@@ -128,8 +137,7 @@ class Comparison:
         wl = "SUITE" if worst.workload == SUITE else worst.workload
         comp = "total" if worst.component == ALL else worst.component
         more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-        return (f"{wl}/{comp}/{worst.category}: {worst.note}{more}; fix: more samples per side (--samples, "
-                f"--rounds), a quieter runner, or a larger --rel-threshold")
+        return f"{wl}/{comp}/{worst.category}: {worst.note}{more}"
 
     def summary(self) -> dict:
         out: dict[str, int | str] = {v: self.count(v) for v in VERDICTS}

@@ -139,7 +139,7 @@ def _fake_rounds(monkeypatch, tmp_path, slow_b: float = 1.0):
 
 def test_plan_adds_rounds_while_inconclusive_and_stops_on_a_decision(monkeypatch, tmp_path):
     a, b = _fake_rounds(monkeypatch, tmp_path)
-    codes = iter([3, 3, 0])
+    codes = iter([(3, "w/c/total: -3% ± 41% noise (and 2 more)"), 3, 0])
     seen = []
 
     def judge(x, y):
@@ -153,6 +153,9 @@ def test_plan_adds_rounds_while_inconclusive_and_stops_on_a_decision(monkeypatch
         f"{r:02d}-{s}" for r in range(4) for s in "AB"]
     assert [ln.split("]")[0] for ln in logs if ln.startswith("[")] == ["[A", "[B", "[B", "[A", "[A", "[B", "[B", "[A"]
     assert any("look 3: exit 0 after 4 rounds" in ln for ln in logs)
+    # each undecided look says what held it, where the judge says (the gate's judge always does)
+    assert "look 1: inconclusive after 2 rounds a side (w/c/total: -3% ± 41% noise (and 2 more)); adding round 3 of at most 6" in logs
+    assert "look 2: inconclusive after 3 rounds a side; adding round 4 of at most 6" in logs
     assert Plan(6, judge).looks(2) == 5
 
 
