@@ -152,9 +152,10 @@ def events_frame(rows: list) -> pd.DataFrame:
     return pd.DataFrame({c: pd.array(out[c], dtype=COLUMNS[c]) for c in COLUMNS})
 
 
-# From this many rows on (an imported trace: 10^5-10^6 events in one call), the rows are summed
-# with hash factorization per key column, which costs a fixed few milliseconds plus tens of
-# nanoseconds a row, instead of a microsecond a row in Python (about 5x less on a 70 MB trace).
+# From this many rows on (an imported trace: 10^5-10^6 events in one call; a batch of spooled
+# samples: 10^3-10^5), the rows are summed with hash factorization per key column, which costs a
+# fixed few milliseconds plus tens of nanoseconds a row, instead of a microsecond a row in Python
+# (about 5x less on a 70 MB trace). The two cross near 5,000-8,000 rows (configs/ci.yaml's batches).
 LARGE_ROWS = 8_000
 
 
