@@ -101,11 +101,22 @@ def run(python: str, code: str, *args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def hta_dir(trace: Path) -> Path:
-    """HTA reads every trace of a folder (one per rank): give it a folder holding only this one."""
+def hta_dir(*traces: Path) -> Path:
+    """HTA reads every trace of a folder (one per rank): give it a folder holding only these."""
     folder = Path(tempfile.mkdtemp(prefix="hta-"))
-    shutil.copy(trace, folder / trace.name)
+    for trace in traces:
+        shutil.copy(trace, folder / trace.name)
     return folder
+
+
+def median(results: list[dict], key: str) -> float:
+    """The median of ``key`` over repeated measurements."""
+    return statistics.median(r[key] for r in results)
+
+
+def hta_error(results: list[dict]) -> str | None:
+    """The error of the first HTA run that could not load its traces, if any did."""
+    return next((r["error"] for r in results if "error" in r), None)
 
 
 def main() -> None:
@@ -149,20 +160,19 @@ def load_side_by_side(largest: Path, args) -> None:
             hta.append(run(args.hta_python, HTA, str(folder), "load"))
     shutil.rmtree(folder)
     shutil.rmtree(out)
-    if any("error" in r for r in hta):
-        print(f"HTA could not load {largest.name}: {next(r['error'] for r in hta if 'error' in r)}")
+    if hta_error(hta):
+        print(f"HTA could not load {largest.name}: {hta_error(hta)}")
         hta = []
-    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     json_mib = json_size(largest) / 2**20
     print(f"largest trace: {largest.name} ({largest.stat().st_size / 2**20:.1f} MiB gzipped, {json_mib:.0f} MiB of JSON), "
           f"{args.repeats} runs each, medians")
-    print(f"  nscharacterize load + timeline + rows:  {med(ours, 'seconds'):7.2f} s   peak RSS {med(ours, 'rss_mib'):7.0f} MiB")
-    print(f"  nscharacterize import-trace, whole:     {med(whole, 'seconds'):7.2f} s   peak RSS {med(whole, 'rss_mib'):7.0f} MiB"
-          f"   (figures and page {med(whole, 'render_s'):.2f} s; torch imported: {any(r['torch'] for r in whole)})")
+    print(f"  nscharacterize load + timeline + rows:  {median(ours, 'seconds'):7.2f} s   peak RSS {median(ours, 'rss_mib'):7.0f} MiB")
+    print(f"  nscharacterize import-trace, whole:     {median(whole, 'seconds'):7.2f} s   peak RSS {median(whole, 'rss_mib'):7.0f} MiB"
+          f"   (figures and page {median(whole, 'render_s'):.2f} s; torch imported: {any(r['torch'] for r in whole)})")
     if hta:
-        print(f"  HTA TraceAnalysis load (no import):     {med(hta, 'seconds'):7.2f} s   peak RSS {med(hta, 'rss_mib'):7.0f} MiB")
-        print(f"  speed-up, reader: {med(hta, 'seconds') / med(ours, 'seconds'):.1f}x; "
-              f"whole command: {med(hta, 'seconds') / med(whole, 'seconds'):.1f}x")
+        print(f"  HTA TraceAnalysis load (no import):     {median(hta, 'seconds'):7.2f} s   peak RSS {median(hta, 'rss_mib'):7.0f} MiB")
+        print(f"  speed-up, reader: {median(hta, 'seconds') / median(ours, 'seconds'):.1f}x; "
+              f"whole command: {median(hta, 'seconds') / median(whole, 'seconds'):.1f}x")
 
 
 def every(root: Path, args) -> None:
@@ -176,9 +186,7 @@ def every(root: Path, args) -> None:
         files = sorted(f for f in job.iterdir() if ".json" in f.name) if job.is_dir() else [job]
         if not files:
             continue
-        folder = Path(tempfile.mkdtemp(prefix="hta-"))
-        for f in files:
-            shutil.copy(f, folder / f.name)
+        folder = hta_dir(*files)
         out = Path(tempfile.mkdtemp(prefix="nsc-import-"))
         whole, hta = [], []
         for _ in range(args.repeats):
@@ -187,16 +195,15 @@ def every(root: Path, args) -> None:
                 hta.append(run(args.hta_python, HTA, str(folder), "load"))
         shutil.rmtree(folder)
         shutil.rmtree(out)
-        med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
         mib = sum(json_size(f) for f in files) / 2**20
-        ours = f"{med(whole, 'seconds'):.2f} | {med(whole, 'rss_mib'):.0f}"
+        ours = f"{median(whole, 'seconds'):.2f} | {median(whole, 'rss_mib'):.0f}"
         if not hta:
             theirs = "not run | | | "
-        elif any("error" in r for r in hta):
-            theirs = f"failed: {next(r['error'] for r in hta if 'error' in r)} | | | "
+        elif hta_error(hta):
+            theirs = f"failed: {hta_error(hta)} | | | "
         else:
-            theirs = (f"{med(hta, 'seconds'):.2f} | {med(hta, 'import_s'):.2f} | {med(hta, 'rss_mib'):.0f} | "
-                      f"{med(hta, 'seconds') / med(whole, 'seconds'):.1f}x")
+            theirs = (f"{median(hta, 'seconds'):.2f} | {median(hta, 'import_s'):.2f} | {median(hta, 'rss_mib'):.0f} | "
+                      f"{median(hta, 'seconds') / median(whole, 'seconds'):.1f}x")
         print(f"| {job.name.split('.json')[0]} | {len(files)} | {mib:.1f} | {ours} | {theirs} |", flush=True)
 
 

@@ -222,7 +222,7 @@ def name_mask(names, test) -> np.ndarray:
     distinct name: a trace repeats a few hundred names 10^5 times. A name that is not text is False."""
     codes, uniques = pd.factorize(np.asarray(names, dtype=object))
     per_name = np.fromiter((isinstance(u, str) and bool(test(u)) for u in uniques), dtype=bool, count=len(uniques))
-    return per_name[codes] if len(codes) else np.zeros(0, dtype=bool)
+    return per_name[codes]
 
 
 def is_op_name(name: str) -> bool:

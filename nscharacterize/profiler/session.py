@@ -12,10 +12,9 @@ one, or when the user asked for a trace per call, each torch call is profiled an
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -247,7 +246,7 @@ def _profiled_call(component, x: Any, device: str, settings: SessionSettings, la
             # The allocator's own peak replaces what the allocation records would give, so the
             # profiler does not record them: an event per allocation and free, costly at stop,
             # export and parse. A trace the user keeps (--trace) still holds them.
-            opts = dataclasses.replace(opts, memory=False)
+            opts = replace(opts, memory=False)
     cap = torch_backend.capture(component.fn, x, device, opts)
     if device == "cuda":
         cap.peak_mem_bytes = max(cuda_peak_bytes(device) - resident, 0.0)
