@@ -27,9 +27,9 @@ def test_cost_curve_measures_both_trees(tmp_path):
     out = proc.stdout
     assert "not measured" not in out, out
     number = r"[\d.]+"
-    # import, of which torch, run, build, passes, tool in loop, fixed | share (share with torch's import
-    # and the build as the tool's) | peak RSS
-    cells = rf"( {number} \|){{7}} {number}% \({number}%\) \| {number} \|"
+    # import, of which torch, run, build, passes | metrics pass: all / models | tool in loop, fixed |
+    # share (share with torch's import, the build and the metrics pass's models as the tool's) | peak RSS
+    cells = rf"( {number} \|){{5}} {number} / {number} \|( {number} \|){{2}} {number}% \({number}%\) \| {number} \|"
     for label, samples in (("mlp-demo x1", 1), ("mlp-demo x2", 2)):
         for tree in ("new", "base"):
             assert re.search(rf"\| {label} \| {tree} \| {samples} \|{cells}", out), (label, tree, out)
