@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from nscharacterize.core.fileio import atomic_write_text
@@ -83,7 +84,7 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
     header), searchable, with a filter box under each column and paging past ``page_length``
     rows. Every row of ``frame`` is embedded (a caller that shows part of a file says so). Columns
     named in ``wide`` hold prose."""
-    from itables import to_html_datatable
+    from itables import JavascriptFunction, to_html_datatable
 
     frame = frame.reset_index(drop=True)
     # One header row (a named column index adds one). itables writes column names into the filter
@@ -92,9 +93,10 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
     frame.columns = [esc(c) if _MARKUP.search(str(c)) else str(c) for c in frame.columns]
     if frame.empty:
         return f'<p class="empty">{esc(caption + ": " if caption else "")}no rows.</p>'
-    for col in frame.columns:  # categoricals and objects are shown as text; numbers stay numbers
+    texts: dict[int, list[str]] = {}
+    for i, col in enumerate(frame.columns):  # categoricals and objects are shown as text; numbers stay numbers
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
-            frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
+            frame[col], texts[i] = _text_ranks(frame[col])
         elif pd.api.types.is_float_dtype(frame[col]):
             frame[col] = readable(frame[col])
     table_id = table_id or f"t{next(_ids)}"
@@ -104,13 +106,16 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
         display_logo_when_loading=False, order=order or [], pageLength=page_length,
         lengthMenu=[10, 25, 100, 500, 5000], style="table-layout:auto;width:auto;margin:0;caption-side:top",
         allow_html=False, warn_on_unexpected_types=False, format_floats_in_python=False)
-    wide_columns = [i for i, c in enumerate(frame.columns) if c in wide]  # prose: give it room
-    column_defs = [{"targets": wide_columns, "className": "wide"}] if wide_columns else []
+    # one definition per text column (DataTables takes a column's class from the first that names it)
+    wide_columns = {i for i, c in enumerate(frame.columns) if c in wide}  # prose: give it room
+    column_defs: list[dict] = [{"targets": i, "className": "text wide" if i in wide_columns else "text",
+                                "render": JavascriptFunction(_RANK_RENDER % json.dumps(labels))}
+                               for i, labels in texts.items()]
+    if wide_columns - texts.keys():
+        column_defs.append({"targets": sorted(wide_columns - texts.keys()), "className": "wide"})
     unknown = [i for i, c in enumerate(frame.columns)
                if pd.api.types.is_float_dtype(frame[c]) and frame[c].isna().any()]
     if unknown:   # a value that is not known or does not apply reads "-", not "NaN"; the column still sorts as numbers
-        from itables import JavascriptFunction
-
         column_defs.append({"targets": unknown, "render": JavascriptFunction(
             "function (data, type) { return (type === 'display' && Number.isNaN(data)) ? '-' : data; }")})
     if column_defs:
@@ -122,6 +127,36 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
     return f'<div class="table" data-rows="{len(frame)}">{body}</div>'
 
 
+# A text column travels as the 1-based rank of each value among the column's distinct texts (0:
+# none), with those texts once, sorted and escaped, in the column's render function: itables' own
+# encoding of categorical columns (its static preview decodes it). It sorts by rank, that is by
+# code point, and filters and shows the text; the rank is also the column's type (a text type would
+# sort the ranks as text: 10 before 9), and class "text" keeps the cells left-aligned as text.
+# Why not the texts themselves: itables formats
+# every cell of a text column through pandas' generic formatter, padding included; on the run
+# page's op table (3,500 rows) that was most of the page's cost (issue 23).
+_RANK_RENDER = ("function (data, type, row, meta) { var categories = %s; return type === 'sort' || type === 'type' "
+                "? data : (data === 0 ? '' : categories[data - 1]); }")
+
+
+def _text_ranks(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """(rank of each value's text, 1-based, 0 for a missing value; the escaped texts in rank order).
+    Values are told apart once per distinct value (a page has a hundred such columns, most short);
+    distinct values with one text (1 and "1") share its rank."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, distinct = values.cat.codes.to_numpy(), list(values.cat.categories)
+    else:
+        try:
+            codes, distinct = pd.factorize(values)
+        except TypeError:   # unhashable values (lists): by their text
+            codes, distinct = pd.factorize(values.map(str, na_action="ignore"))
+    texts = [str(v) for v in distinct]
+    ordered = sorted(set(texts))
+    rank = {t: i + 1 for i, t in enumerate(ordered)}
+    by_code = np.array([0] + [rank[t] for t in texts], dtype=np.int64)   # code -1 (missing) -> 0
+    return pd.Series(by_code[np.asarray(codes) + 1], index=values.index), [esc(t) for t in ordered]
+
+
 SIGNIFICANT = 4
 
 
@@ -129,8 +164,6 @@ def readable(values: pd.Series) -> pd.Series:
     """Floats rounded to ``SIGNIFICANT`` significant digits (0.00014443283538894 -> 0.0001444),
     whole parts kept (123456.7 -> 123457): still numbers, so columns sort as numbers; the CSV
     files keep every digit."""
-    import numpy as np
-
     x = values.to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         magnitude = np.floor(np.log10(np.abs(x)))

@@ -189,6 +189,21 @@ def test_run_page_in_browser(traced_run, browser):
 
         # the classification of one op, on demand: search the ops table for it
         ops = page.table("Ops, their category and the rule that decided it")
+        # a text column travels as ranks (nscharacterize/reports/html.py): it shows the texts and
+        # sorts them alphabetically, both ways
+        name_header = ops.locator("table.dataTable thead th", has_text=re.compile(r"^name$"))
+        name_header.click()
+        shown = page.column(ops, "name")
+        assert len(shown) > 3 and shown == sorted(shown) and all(not n.isdigit() for n in shown), shown
+        name_header.click()
+        assert page.column(ops, "name") == sorted(page.column(ops, "name"), reverse=True)
+        for header in ("name", "why"):   # laid out as text, the prose column as wide as before
+            style = ops.evaluate("""(t, header) => {
+                const ths = Array.from(t.querySelectorAll('table.dataTable thead th'));
+                const td = t.querySelector('table.dataTable tbody tr').children[ths.findIndex(th => th.textContent.trim() === header)];
+                return [getComputedStyle(td).textAlign, td.className];
+            }""", header)
+            assert style[0] in ("left", "start") and ("wide" in style[1]) == (header == "why"), (header, style)
         name_filter = ops.locator("tfoot input[placeholder='name']")
         name_filter.fill("aten::addm")
         name_filter.press("m")   # the column filters listen to key presses
