@@ -366,10 +366,11 @@ def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
     names = list(known) + [store.SAMPLES] + sorted(p.name for p in run.path.glob("*.csv")
                                                    if p.name not in known and p.name != store.SAMPLES and p.is_file())
     for name in names:
+        rows = None
         if name in known:
             frame = known[name]
         elif name == store.SAMPLES:
-            frame = run.samples()
+            frame, rows = run.samples_head(DATA_FILE_ROWS)
         else:
             try:
                 frame = pd.read_csv(run.path / name)
@@ -377,8 +378,9 @@ def _data_files(run: RunDir, breakdown, timings, checks) -> Section:
                 sec.add(paragraph(f"{name}: cannot be read ({type(exc).__name__})"))
                 continue
         sec.add(f"<h3>{esc(name)}</h3>")
-        if len(frame) > DATA_FILE_ROWS:   # said, never silent: the file beside the page has every row
-            sec.add(paragraph(f"{name} has {len(frame):,} rows; the first {DATA_FILE_ROWS:,} are here, every row "
+        rows = len(frame) if rows is None else rows
+        if rows > DATA_FILE_ROWS:   # said, never silent: the file beside the page has every row
+            sec.add(paragraph(f"{name} has {rows:,} rows; the first {DATA_FILE_ROWS:,} are here, every row "
                               f"is in the file itself ({name}, beside this page)."))
             frame = frame.head(DATA_FILE_ROWS)
         sec.add(table(frame, name, page_length=10))

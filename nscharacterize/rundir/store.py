@@ -114,6 +114,19 @@ class _NoLog(Exception):
     """compact_events_log: the log has no readable schema; nothing is written."""
 
 
+def csv_rows(path: Path, chunk: int = 1 << 20) -> tuple[int | None, bool]:
+    """(data rows of a CSV file, whether its last line is whole), read in chunks, never whole. The
+    rows are its lines less the header; None where a quoted field could hold a line break (a
+    double quote anywhere), which only a parser can count."""
+    lines, quoted, last = 0, False, b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            lines += block.count(b"\n")
+            quoted = quoted or b'"' in block
+            last = block[-1:]
+    return (None if quoted else max(lines - 1, 0)), last == b"\n"
+
+
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -270,6 +283,20 @@ class RunDir:
 
     def samples(self) -> pd.DataFrame:
         return self._csv(schemas.SAMPLES)
+
+    def samples_head(self, rows: int) -> tuple[pd.DataFrame, int]:
+        """The first ``rows`` rows of samples.csv and how many it has: the page shows a part of it,
+        and the whole file (a row per sample, axis and category: 470,000 rows at 10,000 samples)
+        read as a frame was the run's end's largest allocation after its tables (issue 23)."""
+        path = self._need(schemas.SAMPLES.file)
+        total, whole = csv_rows(path)
+        if not whole:
+            raise RunDirError(path, "", "truncated (the last line is incomplete)", "re-run or re-copy the run")
+        try:
+            frame = pd.read_csv(path, nrows=rows, **schemas.SAMPLES.csv_read_options())
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            raise RunDirError(path, "", f"corrupt CSV ({type(exc).__name__})", "re-run or re-copy the run") from None
+        return schemas.SAMPLES.check(path, frame), (total if total is not None else len(self.samples()))
 
     def breakdown(self) -> pd.DataFrame:
         return self._csv(schemas.BREAKDOWN)

@@ -66,3 +66,30 @@ def test_damaged_run_directories(demo_run, tmp_path):
         RunDir(copy).samples()
     proc = run_cli("report", str(copy))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "manifest.json" in proc.stderr
+
+
+# ---- samples.csv's head for the page, without reading it whole (issue 23) ------------------------
+def test_csv_rows_counts_lines_in_chunks_and_says_where_it_cannot(tmp_path):
+    from nscharacterize.rundir.store import csv_rows
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n" + "".join(f"{i},x\n" for i in range(1000)))
+    assert csv_rows(plain, chunk=7) == (1000, True)          # chunks cut lines anywhere
+    (tmp_path / "torn.csv").write_text("a,b\n1,x\n2,")
+    assert csv_rows(tmp_path / "torn.csv") == (1, False)
+    (tmp_path / "quoted.csv").write_text('a,b\n1,"two\nlines"\n')
+    assert csv_rows(tmp_path / "quoted.csv") == (None, True)  # only a parser can count these
+    (tmp_path / "empty.csv").write_text("")
+    assert csv_rows(tmp_path / "empty.csv") == (0, True)     # no torn line; the reader says "corrupt"
+
+
+def test_samples_head_reads_the_first_rows_and_counts_them_all(demo_run, tmp_path):
+    run_path = shutil.copytree(demo_run, tmp_path / "run")
+    run = RunDir(run_path)
+    whole = run.samples()
+    head, total = run.samples_head(3)
+    assert total == len(whole) > 3
+    pd.testing.assert_frame_equal(head, whole.head(3))
+    (run_path / "samples.csv").write_bytes((run_path / "samples.csv").read_bytes()[:-5])
+    with pytest.raises(RunDirError, match="truncated"):
+        run.samples_head(3)
