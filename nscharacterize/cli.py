@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_taxonomy)
 
     p = sub.add_parser("import-trace", help="classify and attribute torch.profiler Chrome traces into a run directory")
-    p.add_argument("traces", nargs="+", metavar="TRACE", help="Chrome trace(s), .json or .json.gz")
+    p.add_argument("traces", nargs="+", metavar="TRACE", help="Chrome trace(s), .json or .json.gz, or a folder of them "
+                   "(one job's rank files, as HTA reads them)")
     p.add_argument("--out", default="runs", help="parent folder of the run directory (default: runs/)")
     p.add_argument("--name", default="import", help="run name (default: import)")
     p.add_argument("--quiet", action="store_true", help="no table: print only the run directory")

@@ -83,6 +83,7 @@ class _Input:
 
 def import_traces(paths: list[str], out: str = "runs", name: str = "import",
                   warmup_steps: int = DEFAULT_WARMUP, png: bool = False) -> RunDir:
+    paths = trace_files(paths)
     taxonomy = Taxonomy()
     # One trace at a time: its interval tables are dropped once its rows are summed, so the
     # memory peak is that of the largest trace, not of all of them. A bad file stops the import
@@ -161,6 +162,27 @@ def _read(path: Path, index: int, taxonomy: Taxonomy, warmup_steps: int) -> _Inp
     inp.timings = [_timing(trace, device, sample, float(wall), window, device_sample == sample, comm)
                    for sample, wall, window in zip(samples, walls, windows)]
     return inp
+
+
+TRACE_SUFFIXES = (".json", ".json.gz")
+
+
+def trace_files(paths: list[str]) -> list[str]:
+    """The traces to import: each file as given, and each folder's trace files (.json, .json.gz,
+    sorted by name), as HolisticTraceAnalysis takes a folder of one job's rank files. A folder
+    without any is an error that says so; its other files (logs, pickles) are left alone."""
+    out: list[str] = []
+    for p in paths:
+        folder = Path(p)
+        if not folder.is_dir():
+            out.append(p)
+            continue
+        found = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.name.endswith(TRACE_SUFFIXES))
+        if not found:
+            raise TraceImportError(p, "", "a folder with no .json or .json.gz file in it",
+                                   "give the trace files, or the folder that holds them")
+        out += found
+    return out
 
 
 def _load(path: str) -> Trace:

@@ -140,8 +140,11 @@ def test_cpu_only_trace_beside_gpu_traces_and_same_named_files(tmp_path):
 
 
 def test_ranks_of_one_job_are_not_added_up_and_the_straggler_is_named(tmp_path):
-    run = imported(run_cli("import-trace", *map(str, sorted((EXTERNAL / "T07_hta_sampled_2rank").glob("*.json*"))),
-                           "--out", str(tmp_path)))
+    job = shutil.copytree(EXTERNAL / "T07_hta_sampled_2rank", tmp_path / "job")   # a folder, as HTA reads it
+    (job / "notes.txt").write_text("not a trace")
+    run = imported(run_cli("import-trace", str(job), "--out", str(tmp_path)))
+    assert [Path(f).name for f in json.loads((run / "manifest.json").read_text())["imported_traces"]] == [
+        "sampled_rank-0.json.gz", "sampled_rank-1.json.gz"]
     timings = pd.read_csv(run / "timings.csv")
     assert sorted(timings["workload"]) == ["rank0", "rank1"] and sorted(timings["rank"]) == [0, 1]
     system = pd.read_csv(run / "system.csv")
@@ -291,3 +294,12 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
     split = bd[bd["axis"] == "other_split"].set_index("category")["time_s"]
     assert split["outside_ops"] < 0.2 * split.sum()     # the rest of Other is now in Python functions
     assert (bd["axis"] == "python").any()
+
+
+def test_a_folder_without_traces_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "log.txt").write_text("x")
+    proc = run_cli("import-trace", str(tmp_path / "empty"), "--out", str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "no .json or .json.gz file in it" in proc.stderr and "folder that holds them" in proc.stderr
+    assert not any(p.is_dir() and p.name.startswith("import") for p in tmp_path.iterdir())
