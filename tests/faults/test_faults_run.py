@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -123,6 +124,31 @@ def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
     code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3)))
     assert code == 0, err
     assert seen == [(2, {0, 1, 2}, {0, 1, 2}, 3)]
+
+
+def test_samples_held_compactly_give_the_tables_a_fresh_derivation_gives(capsys, tmp_path, monkeypatch):
+    """The run holds each attributed batch with its text columns as categoricals until its end
+    (pipeline._compact, issue 23): batches of other workloads have other categories, and the
+    joined frame must be what attributing everything at once gives, dtypes included."""
+    from nscharacterize.profiler import session
+    from nscharacterize.results import reclassify
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    monkeypatch.setattr(session, "BATCH_SECONDS", 0.0)             # a batch per sample
+    monkeypatch.setattr(pipeline._Run, "ATTRIBUTE_ROWS", 1)        # attributed one batch at a time
+    code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3),
+                                                    {"workload": "nlm-sort", "params": {"n": 4}, "samples": 2}))
+    assert code == 0, err
+    saved = RunDir(run)
+    samples, breakdown, checks = saved.samples(), saved.breakdown(), saved.checks()
+    assert set(samples["workload"]) == {"mlp-demo", "nlm-sort"}
+    reclassify(saved, Taxonomy())          # rewrites the tables from events and timings, in one go
+
+    def rows(frame: pd.DataFrame) -> pd.DataFrame:   # the row order is the batches' (not a contract)
+        keys = [c for c in ("workload", "component", "axis", "category", "sample") if c in frame.columns]
+        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    for name, before in (("samples", samples), ("breakdown", breakdown), ("checks", checks)):
+        pd.testing.assert_frame_equal(rows(getattr(RunDir(run), name)()), rows(before), rtol=1e-9, obj=name)
 
 
 def test_a_stop_while_a_saved_batch_is_handed_over_saves_it_once(capsys, tmp_path, monkeypatch):
