@@ -121,9 +121,14 @@ def summed_batches(batches: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _strings(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """The recorded string columns, "" where missing (runs written before a column existed)."""
-    return pd.DataFrame({c: frame[c].astype(object).where(frame[c].notna(), "").astype(str) if c in frame
-                         else pd.Series("", index=frame.index) for c in cols}, index=frame.index)
+    """The recorded string columns as Python strings (object columns), "" where missing (runs
+    written before a column existed). Not pandas' text dtype: it is arrow-backed in pandas 3, and
+    iterating its rows costs a Python call per cell, most of sizing configs/ci.yaml's 16,000 rows."""
+    def text(c: str) -> list[str]:
+        if c not in frame:
+            return [""] * len(frame)
+        return [v if type(v) is str else "" if pd.isna(v) else str(v) for v in frame[c].tolist()]
+    return pd.DataFrame({c: pd.Series(text(c), index=frame.index, dtype=object) for c in cols}, index=frame.index)
 
 
 def _row_cost(name, shapes, dtypes, concrete, children, ancestors):
