@@ -104,8 +104,7 @@ def interleave(side_a: Side, side_b: Side, rounds: int, samples: int | None, out
         merged_b = merge_runs(dirs["B"], out / "B", label=side_b.label)
         if plan is None or done == last:
             break
-        judged = plan.judge(merged_a, merged_b)
-        code, why = judged if isinstance(judged, tuple) else (judged, "")
+        code, why = plan.judge(merged_a, merged_b)
         spent = time.monotonic() - start
         per_round = spent / done
         if code != INCONCLUSIVE:
@@ -127,14 +126,14 @@ INCONCLUSIVE = 3
 @dataclass
 class Plan:
     """Sequential rounds: after the first ``rounds``, judge (``judge(A, B)`` returns the gate's exit
-    code) and add one round a side while it is 3 (inconclusive), up to ``max_rounds`` a side or until
+    code and what kept it from deciding) and add one round a side while it is 3 (inconclusive), up to ``max_rounds`` a side or until
     another round would pass ``budget_s`` seconds (measured from the first round). The judge must
     test at its look's share of alpha (``CompareSettings.looks``, ``look``, ``alpha_look``): stopping when the data first
     shows a regression is then still a test at ``alpha`` overall (Bonferroni over the looks)."""
 
     max_rounds: int
-    # the gate's exit code for (A, B), or (exit code, what kept it from deciding: one line)
-    judge: Callable[[Path, Path], "int | tuple[int, str]"]
+    # (the gate's exit code for (A, B), what kept it from deciding: one line, or "")
+    judge: Callable[[Path, Path], tuple[int, str]]
     budget_s: float | None = None
 
     def looks(self, rounds: int) -> int:

@@ -139,7 +139,7 @@ def _fake_rounds(monkeypatch, tmp_path, slow_b: float = 1.0):
 
 def test_plan_adds_rounds_while_inconclusive_and_stops_on_a_decision(monkeypatch, tmp_path):
     a, b = _fake_rounds(monkeypatch, tmp_path)
-    codes = iter([(3, "w/c/total: -3% ± 41% noise (and 2 more)"), 3, 0])
+    codes = iter([(3, "w/c/total: -3% ± 41% noise (and 2 more)"), (3, ""), (0, "")])
     seen = []
 
     def judge(x, y):
@@ -162,10 +162,10 @@ def test_plan_adds_rounds_while_inconclusive_and_stops_on_a_decision(monkeypatch
 def test_plan_stops_at_max_rounds_and_at_the_budget(monkeypatch, tmp_path):
     a, b = _fake_rounds(monkeypatch, tmp_path)
     seen = []
-    interleave(a, b, 2, 4, tmp_path / "o", plan=Plan(3, lambda x, y: seen.append(1) or 3))
+    interleave(a, b, 2, 4, tmp_path / "o", plan=Plan(3, lambda x, y: seen.append(1) or (3, "")))
     assert len(seen) == 1 and len(list((tmp_path / "o" / "rounds").iterdir())) == 6   # judged once, 3 rounds
     logs: list[str] = []
-    interleave(a, b, 2, 4, tmp_path / "p", log=logs.append, plan=Plan(6, lambda x, y: 3, budget_s=1e-6))
+    interleave(a, b, 2, 4, tmp_path / "p", log=logs.append, plan=Plan(6, lambda x, y: (3, ""), budget_s=1e-6))
     assert len(list((tmp_path / "p" / "rounds").iterdir())) == 4
     assert any("budget" in ln for ln in logs)
 
