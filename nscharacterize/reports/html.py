@@ -132,9 +132,9 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
 # encoding of categorical columns (its static preview decodes it). It sorts by rank, that is by
 # code point, and filters and shows the text; the rank is also the column's type (a text type would
 # sort the ranks as text: 10 before 9), and class "text" keeps the cells left-aligned as text.
-# Why not the texts themselves: itables formats
-# every cell of a text column through pandas' generic formatter, padding included; on the run
-# page's op table (3,500 rows) that was most of the page's cost (issue 23).
+# Why not the texts themselves: itables formats every cell of a text column through pandas'
+# generic formatter, padding included; on the run page's op table (3,500 rows) that was most of
+# the page's cost (issue 23).
 _RANK_RENDER = ("function (data, type, row, meta) { var categories = %s; return type === 'sort' || type === 'type' "
                 "? data : (data === 0 ? '' : categories[data - 1]); }")
 

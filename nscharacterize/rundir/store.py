@@ -114,17 +114,25 @@ class _NoLog(Exception):
     """compact_events_log: the log has no readable schema; nothing is written."""
 
 
-def csv_rows(path: Path, chunk: int = 1 << 20) -> tuple[int | None, bool]:
-    """(data rows of a CSV file, whether its last line is whole), read in chunks, never whole. The
-    rows are its lines less the header; None where a quoted field could hold a line break (a
-    double quote anywhere), which only a parser can count."""
-    lines, quoted, last = 0, False, b"\n"
+def csv_rows(path: Path, chunk: int = 1 << 20) -> int | None:
+    """Data rows of a CSV file, read in chunks, never whole: its lines less the header; None where a
+    quoted field could hold a line break (a double quote anywhere), which only a parser can count."""
+    lines, quoted = 0, False
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             lines += block.count(b"\n")
             quoted = quoted or b'"' in block
-            last = block[-1:]
-    return (None if quoted else max(lines - 1, 0)), last == b"\n"
+    return None if quoted else max(lines - 1, 0)
+
+
+def torn_last_line(path: Path) -> bool:
+    """Whether a file's last line is incomplete (a writer killed mid-line); an empty file is not
+    torn. Reads the last byte only."""
+    with open(path, "rb") as fh:
+        if fh.seek(0, os.SEEK_END) == 0:
+            return False
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) != b"\n"
 
 
 class RunDir:
@@ -288,15 +296,9 @@ class RunDir:
         """The first ``rows`` rows of samples.csv and how many it has: the page shows a part of it,
         and the whole file (a row per sample, axis and category: 470,000 rows at 10,000 samples)
         read as a frame was the run's end's largest allocation after its tables (issue 23)."""
-        path = self._need(schemas.SAMPLES.file)
-        total, whole = csv_rows(path)
-        if not whole:
-            raise RunDirError(path, "", "truncated (the last line is incomplete)", "re-run or re-copy the run")
-        try:
-            frame = pd.read_csv(path, nrows=rows, **schemas.SAMPLES.csv_read_options())
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-            raise RunDirError(path, "", f"corrupt CSV ({type(exc).__name__})", "re-run or re-copy the run") from None
-        return schemas.SAMPLES.check(path, frame), (total if total is not None else len(self.samples()))
+        frame = self._csv(schemas.SAMPLES, nrows=rows)
+        total = csv_rows(self.path / schemas.SAMPLES.file)
+        return frame, (total if total is not None else len(self.samples()))
 
     def breakdown(self) -> pd.DataFrame:
         return self._csv(schemas.BREAKDOWN)
@@ -318,13 +320,14 @@ class RunDir:
     def has(self, name: str) -> bool:
         return (self.path / name).is_file()
 
-    def _csv(self, table: schemas.Table) -> pd.DataFrame:
+    def _csv(self, table: schemas.Table, nrows: int | None = None) -> pd.DataFrame:
+        """The table's file (its first ``nrows`` rows), typed and checked; a torn or corrupt file is
+        one ``RunDirError``."""
         path = self._need(table.file)
-        raw = path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
+        if torn_last_line(path):
             raise RunDirError(path, "", "truncated (the last line is incomplete)", "re-run or re-copy the run")
         try:
-            frame = pd.read_csv(path, **table.csv_read_options())
+            frame = pd.read_csv(path, nrows=nrows, **table.csv_read_options())
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
             raise RunDirError(path, "", f"corrupt CSV ({type(exc).__name__})", "re-run or re-copy the run") from None
         return table.check(path, frame)

@@ -70,17 +70,17 @@ def test_damaged_run_directories(demo_run, tmp_path):
 
 # ---- samples.csv's head for the page, without reading it whole (issue 23) ------------------------
 def test_csv_rows_counts_lines_in_chunks_and_says_where_it_cannot(tmp_path):
-    from nscharacterize.rundir.store import csv_rows
+    from nscharacterize.rundir.store import csv_rows, torn_last_line
 
     plain = tmp_path / "plain.csv"
     plain.write_text("a,b\n" + "".join(f"{i},x\n" for i in range(1000)))
-    assert csv_rows(plain, chunk=7) == (1000, True)          # chunks cut lines anywhere
+    assert (csv_rows(plain, chunk=7), torn_last_line(plain)) == (1000, False)   # chunks cut lines anywhere
     (tmp_path / "torn.csv").write_text("a,b\n1,x\n2,")
-    assert csv_rows(tmp_path / "torn.csv") == (1, False)
+    assert (csv_rows(tmp_path / "torn.csv"), torn_last_line(tmp_path / "torn.csv")) == (1, True)
     (tmp_path / "quoted.csv").write_text('a,b\n1,"two\nlines"\n')
-    assert csv_rows(tmp_path / "quoted.csv") == (None, True)  # only a parser can count these
+    assert (csv_rows(tmp_path / "quoted.csv"), torn_last_line(tmp_path / "quoted.csv")) == (None, False)  # only a parser can count these
     (tmp_path / "empty.csv").write_text("")
-    assert csv_rows(tmp_path / "empty.csv") == (0, True)     # no torn line; the reader says "corrupt"
+    assert (csv_rows(tmp_path / "empty.csv"), torn_last_line(tmp_path / "empty.csv")) == (0, False)  # not torn; the reader says "corrupt"
 
 
 def test_samples_head_reads_the_first_rows_and_counts_them_all(demo_run, tmp_path):
