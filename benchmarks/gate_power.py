@@ -229,6 +229,8 @@ def main() -> int:
                     "real 2x runs)")
     ap.add_argument("--rel-threshold", type=float, help="the gate's relative threshold for every trial (default "
                     "the gate's, 0.25): what a lower one would catch, and what it costs in false alarms")
+    ap.add_argument("--abs-floor", type=float, help="the gate's absolute floor per sample in seconds for every trial "
+                    "(default the gate's): what a smaller one would catch of components of tens of microseconds")
     ap.add_argument("--alpha", type=float, help="the gate's significance level for every trial (default the "
                     "gate's, 0.002), split over the looks as `ab` splits it")
     ap.add_argument("--unpaired", action="store_true", help="the gate without pairing the rounds of A/B sides "
@@ -248,7 +250,8 @@ def main() -> int:
     planted_dirs = collect(out, "planted2x", config(args.samples, 2, only), args.planted_runs, args.reuse)
     if args.collect_only:
         return 0
-    changed = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("alpha", args.alpha),
+    changed = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("abs_floor_s", args.abs_floor),
+                                                     ("alpha", args.alpha),
                                  ("paired", False if args.unpaired else None)) if v is not None}
     settings = CompareSettings(**changed)
     rng = np.random.default_rng(args.seed)
@@ -261,7 +264,8 @@ def main() -> int:
         c for c in CELLS if c[2] <= args.samples and 2 * c[1] <= max(2, args.runs)
         and (args.mode is None or c[0].startswith(args.mode))]
     which = "gate defaults" if not changed else "gate defaults but"
-    print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, alpha "
+    print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, abs_floor_s "
+          f"{settings.abs_floor_s:g}, alpha "
           f"{settings.alpha}, test {settings.test}, paired {settings.paired}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
           "from the first number to the second while inconclusive (alpha split over the looks, "
           "half at the last)")

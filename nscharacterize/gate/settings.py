@@ -35,12 +35,15 @@ class CompareSettings(BaseModel):
     whole workloads ran up to 3-4x slower from one run to the next: asv's alpha = 0.002, a wide
     relative threshold, a floor that ignores microsecond-sized categories, and (for A/B rounds)
     the round check are what kept interleaved comparisons of unchanged code free of false alarms.
+    The floor was 50 us until the power study showed it let a 2x slowdown of a 38 us component
+    pass on a fast machine; at 5 us (five ticks of torch 2.3's microsecond timestamps) false alarms
+    and inconclusive ends of unchanged code did not move (docs/ci.md, "The absolute floor").
     """
 
     model_config = ConfigDict(extra="forbid")
 
     rel_threshold: float = Field(0.25, ge=0, description="relative change a regression must exceed (0.25 = +25 %)")
-    abs_floor_s: float = Field(5e-5, ge=0, description="absolute change per sample a regression must exceed (s)")
+    abs_floor_s: float = Field(5e-6, ge=0, description="absolute change per sample a regression must exceed (s)")
     alpha: float = Field(0.002, gt=0, lt=1, description="significance level of the per-sample test (one-sided; asv uses 0.002)")
     statistic: Literal["median", "mean"] = Field(
         "median", description="per-sample statistic compared (median resists load spikes; mean adds up to totals)")

@@ -222,8 +222,8 @@ def gated(row: Row, s: CompareSettings) -> bool:
 
 def smallest_regression(row: Row, s: CompareSettings) -> float:
     """The smallest rise (seconds) ``judge`` would call a regression of this row: the threshold's
-    share of the base, or the absolute floor where that is larger (a row of 100 us must rise by
-    50 us, not 25 us)."""
+    share of the base, or the absolute floor where that is larger (with the default 5 us floor, a
+    row of 10 us must rise by 5 us, not 2.5 us)."""
     return max(s.rel_threshold * row.base_s, s.abs_floor_s)
 
 

@@ -44,16 +44,18 @@ def test_gate_power_runs_at_tiny_size(tmp_path):
     for ab in (r for r in res if r["mode"].startswith("A/B")):
         assert ab["caught"]["2"] == 1.0 and ab["real_2x_caught"] == 1.0
     # --rel-threshold: what a lower threshold would catch (5 % noise: 1.25x is caught at 0.1 in every
-    # A/B trial); --alpha and --unpaired reach every trial's settings too
+    # A/B trial); --abs-floor, --alpha and --unpaired reach every trial's settings too
     lower = tmp_path / "lower.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_power.py"), "--pool", str(pool), "--reuse",
                            "--runs", "4", "--planted-runs", "2", "--samples", "4", "--trials", "4", "--only",
-                           "mlp-demo", "--mode", "A/B", "--rel-threshold", "0.1", "--alpha", "0.01", "--unpaired",
+                           "mlp-demo", "--mode", "A/B", "--rel-threshold", "0.1", "--abs-floor", "2e-5", "--alpha", "0.01",
+                           "--unpaired",
                            "--json", str(lower)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "gate defaults but (rel_threshold 0.1, alpha 0.01," in proc.stdout and "paired False" in proc.stdout
-    assert json.loads(lower.read_text())["changed_settings"] == {"rel_threshold": 0.1, "alpha": 0.01, "paired": False}
+    assert "gate defaults but (rel_threshold 0.1, abs_floor_s 2e-05, alpha 0.01," in proc.stdout and "paired False" in proc.stdout
+    assert json.loads(lower.read_text())["changed_settings"] == {"rel_threshold": 0.1, "abs_floor_s": 2e-5, "alpha": 0.01,
+                                                             "paired": False}
     low = json.loads(lower.read_text())["results"]
     assert {r["mode"] for r in low} == {"A/B fixed", "A/B"}
     for r in low:

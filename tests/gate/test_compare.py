@@ -468,7 +468,7 @@ def test_a_big_unconfirmed_rise_of_a_total_under_the_floor_is_not_a_pass(tmp_pat
     tiny = {"tiny": {"net": ("neural", {"gemm": 6e-5})}}
     a = make_run(tmp_path / "a", workloads=tiny, n=4, noise=0.4, seed=11)
     b = make_run(tmp_path / "b", workloads=tiny, n=4, noise=0.4, seed=12, scale={("tiny", "net", "gemm"): 2.0})
-    settings = CompareSettings()
+    settings = CompareSettings(abs_floor_s=5e-5)   # the floor this case was found at
     cmp = compare_runs(a, b, settings)
     total = next(r for r in cmp.rows if (r.workload, r.component, r.category) == ("tiny", "net", "total"))
     # the case: under the floor at a 25 % change, a rise beyond the threshold and the floor, unconfirmed
@@ -486,7 +486,7 @@ def test_a_total_under_the_floor_passes_only_when_a_rise_of_the_floor_is_ruled_o
     from nscharacterize.gate.verdicts import gated, smallest_regression, upper_bound
 
     small = {"small": {"net": ("neural", {"gemm": 1e-4}), "sliver": ("symbolic", {"other": 5e-6})}}
-    settings = CompareSettings()
+    settings = CompareSettings(abs_floor_s=5e-5)   # the floor this case was found at
     a = make_run(tmp_path / "a", workloads=small, n=4, noise=0.3, seed=23)
     b = make_run(tmp_path / "b", workloads=small, n=4, noise=0.3, seed=24, scale={("small", "net", "gemm"): 1.3})
     rows = {(r.component, r.category): r for r in compare_runs(a, b, settings).rows}
@@ -520,3 +520,21 @@ def test_the_reason_line_says_what_the_exit_status_means():
     assert alone.exit_code == 3 and reason_line(alone)[0].startswith("INCONCLUSIVE: w/c/gemm")
     assert let_through.exit_code == 0 and reason_line(let_through)[0].startswith("inconclusive (fail_on_inconclusive is off)")
     assert reason_line(Comparison("a", "b", CompareSettings(), [row("regressed")])) == []
+
+
+def test_a_doubling_of_a_component_of_tens_of_microseconds_fails_at_the_default_floor(tmp_path):
+    """mlp-demo's encoder takes 38 us a sample on a fast machine: doubled, it rose by 38 us, under
+    the 50 us floor of before, so the gate ruled out a rise of the floor and passed the 2x (the
+    power study: 0 of 100 A/B trials caught it). At the default 5 us floor it fails; the same
+    data at 50 us still passes, which is what the old default did."""
+    from nscharacterize.gate.settings import CompareSettings
+
+    small = {"mlp": {"encoder": ("neural", {"gemm": 3.8e-5})}}
+    a = make_run(tmp_path / "a", workloads=small, n=8, noise=0.05, seed=41)
+    b = make_run(tmp_path / "b", workloads=small, n=8, noise=0.05, seed=42, scale={("mlp", "encoder", "gemm"): 2.0})
+    doubled = compare_runs(a, b, CompareSettings())
+    total = next(r for r in doubled.rows if (r.component, r.category) == ("encoder", "total"))
+    assert doubled.exit_code == 1 and total.verdict == "regressed", doubled.reason()
+    assert compare_runs(a, b, CompareSettings(abs_floor_s=5e-5)).exit_code == 0
+    same = make_run(tmp_path / "c", workloads=small, n=8, noise=0.05, seed=43)
+    assert compare_runs(a, same, CompareSettings()).exit_code == 0
