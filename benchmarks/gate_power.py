@@ -251,8 +251,8 @@ def main() -> int:
     if args.collect_only:
         return 0
     changed = {k: v for k, v in (("rel_threshold", args.rel_threshold), ("abs_floor_s", args.abs_floor),
-                                                     ("alpha", args.alpha),
-                                 ("paired", False if args.unpaired else None)) if v is not None}
+                                 ("alpha", args.alpha), ("paired", False if args.unpaired else None))
+               if v is not None}
     settings = CompareSettings(**changed)
     rng = np.random.default_rng(args.seed)
     labels = [w for w in WORKLOADS if not only or w in only]
@@ -265,8 +265,8 @@ def main() -> int:
         and (args.mode is None or c[0].startswith(args.mode))]
     which = "gate defaults" if not changed else "gate defaults but"
     print(f"[2] {args.trials} trials per cell, {which} (rel_threshold {settings.rel_threshold}, abs_floor_s "
-          f"{settings.abs_floor_s:g}, alpha "
-          f"{settings.alpha}, test {settings.test}, paired {settings.paired}); caught = exit 1, inconclusive = exit 3; A/B rounds grow "
+          f"{settings.abs_floor_s:g}, alpha {settings.alpha}, test {settings.test}, paired {settings.paired}); "
+          "caught = exit 1, inconclusive = exit 3; A/B rounds grow "
           "from the first number to the second while inconclusive (alpha split over the looks, "
           "half at the last)")
     results = []

@@ -49,8 +49,7 @@ def test_gate_power_runs_at_tiny_size(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_power.py"), "--pool", str(pool), "--reuse",
                            "--runs", "4", "--planted-runs", "2", "--samples", "4", "--trials", "4", "--only",
                            "mlp-demo", "--mode", "A/B", "--rel-threshold", "0.1", "--abs-floor", "2e-5", "--alpha", "0.01",
-                           "--unpaired",
-                           "--json", str(lower)],
+                           "--unpaired", "--json", str(lower)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "gate defaults but (rel_threshold 0.1, abs_floor_s 2e-05, alpha 0.01," in proc.stdout and "paired False" in proc.stdout

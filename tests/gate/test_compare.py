@@ -505,7 +505,6 @@ def test_the_reason_line_says_what_the_exit_status_means():
     """An inconclusive row beside a regression is 'also inconclusive' (the gate failed anyway);
     alone it is INCONCLUSIVE (exit 3), or let through only when fail_on_inconclusive is off."""
     from nscharacterize.gate.formats import reason_line
-    from nscharacterize.gate.settings import CompareSettings
     from nscharacterize.gate.verdicts import Comparison, Row
 
     def row(verdict: str, note: str = "") -> Row:
@@ -527,8 +526,6 @@ def test_a_doubling_of_a_component_of_tens_of_microseconds_fails_at_the_default_
     the 50 us floor of before, so the gate ruled out a rise of the floor and passed the 2x (the
     power study: 0 of 100 A/B trials caught it). At the default 5 us floor it fails; the same
     data at 50 us still passes, which is what the old default did."""
-    from nscharacterize.gate.settings import CompareSettings
-
     small = {"mlp": {"encoder": ("neural", {"gemm": 3.8e-5})}}
     a = make_run(tmp_path / "a", workloads=small, n=8, noise=0.05, seed=41)
     b = make_run(tmp_path / "b", workloads=small, n=8, noise=0.05, seed=42, scale={("mlp", "encoder", "gemm"): 2.0})
