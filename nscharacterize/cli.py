@@ -21,7 +21,8 @@ from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit
 PNG_HELP = "also write the figures as PNG files beside report.html (heatmap.png, breakdown.png, roofline.png, ...)"
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -77,7 +78,9 @@ def _stop_on_signals():
     return lambda: [signal.signal(getattr(signal, n), h) for n, h in previous.items()]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser; for a ``command`` of this module's own, the gate's commands are left
+    out (importing them costs 70 ms of pydantic models, which ``import-trace`` would wait for)."""
     parser = Parser(prog="nscharacterize", description="Workload characterization for neuro-symbolic AI.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -163,13 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="built-in workloads and their parameters")
     p.set_defaults(handler=cmd_list)
 
-    from nscharacterize import gate_cli
+    if command is None or command not in sub.choices:   # the gate's commands, or no command of the above
+        from nscharacterize import gate_cli
 
-    gate_cli.register(sub)
+        gate_cli.register(sub)
     for action in sub._choices_actions:   # each command's --help opens with what it does
-        command = sub.choices[action.dest]
-        if not command.description and action.help:
-            command.description = action.help[0].upper() + action.help[1:] + "."
+        each = sub.choices[action.dest]
+        if not each.description and action.help:
+            each.description = action.help[0].upper() + action.help[1:] + "."
     return parser
 
 
@@ -236,6 +240,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_import_trace(args) -> int:
+    from nscharacterize.profiler import trace_prefetch
+
+    # The first file starts decoding in a worker now, while pandas and the tool are imported.
+    trace_prefetch.start(trace_prefetch.trace_files(args.traces))
     from nscharacterize import api
 
     run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps, png=args.png)

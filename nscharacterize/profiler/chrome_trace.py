@@ -4,7 +4,9 @@ One reader serves both the live capture (torch writes the trace, this reads it b
 than ``prof.events()``, which builds a Python object per event) and ``import-trace`` (traces from
 a user's own script, TensorBoard's plugin or this tool's ``--trace``). The tables keep start and
 end times, so the attribution stage can walk the timeline (nscharacterize/profiler/timeline.py) before
-anything is aggregated.
+anything is aggregated. Reading is two stages: the file into columns (nscharacterize/profiler/trace_decode.py,
+without pandas, so that import-trace can run it in a worker process) and the columns into these tables
+(``tables``).
 
 - ``host``: host events (dispatcher ops, user ranges, CUDA runtime/driver calls), with their
   thread, External id, correlation, input dims/types, and the nesting rebuilt per thread from the
@@ -16,87 +18,17 @@ anything is aggregated.
 """
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Sequence
 
-import msgspec
 import numpy as np
 import pandas as pd
 
 from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
 from .gc_pause import gc_paused, release_freed_memory
-
-# Event categories across torch versions (1.8-1.10 wrote capitalised names), lower-cased.
-_HOST = {"cpu_op": "op", "operator": "op", "user_annotation": "annotation", "cuda_runtime": "runtime",
-         "runtime": "runtime", "cuda_driver": "runtime", "driver": "runtime"}
-_DEVICE = {"kernel": "kernel", "gpu_memcpy": "memcpy", "memcpy": "memcpy", "gpu_memset": "memset",
-           "memset": "memset"}
-# Category as written -> 0 host, 1 device, 2 Python function (any capitalisation torch used).
-_KINDS = {c: k for names, k in ((_HOST, 0), (_DEVICE, 1), ({"python_function": 0}, 2))
-          for n in names for c in (n, n.capitalize(), n.title().replace("_", ""), n.upper())}
-
-
-# ---- the parts of the Chrome trace format this reader keeps ------------------------------------
-# Decoding straight into these typed records (msgspec) skips every field the tables do not use
-# and builds no dict per event: about 3x faster than a generic JSON parser on a 70 MB trace, and
-# the one place that says which fields of a trace the tool reads. Values stay loosely typed (Any)
-# where torch versions and other tools disagree; the table builders below convert them.
-#
-# The three per-argument lists of an op (its input dims, types and concrete inputs) are kept as
-# their raw JSON text (msgspec.Raw: a view into the document) and decoded once per distinct
-# text: a trace repeats the same few thousand argument lists 10^5 times, and as Python lists
-# they were most of the decoded trace's memory (a 70 MB trace: ~190 MB of objects, ~870 B an
-# event) and of the time spent checking them (issue 22).
-# ``gc=False``: these records never form reference cycles, so the collector need not track them.
-_NULL = msgspec.Raw(b"null")
-
-
-class _Args(msgspec.Struct, gc=False):
-    external_id: Any = msgspec.field(default=None, name="External id")
-    correlation: Any = None
-    input_dims: msgspec.Raw = msgspec.field(default=_NULL, name="Input Dims")
-    input_types: msgspec.Raw = msgspec.field(default=_NULL, name="Input type")
-    concrete_inputs: msgspec.Raw = msgspec.field(default=_NULL, name="Concrete Inputs")
-    stream: Any = None
-    device: Any = None
-    python_id: Any = msgspec.field(default=None, name="Python id")
-    python_parent_id: Any = msgspec.field(default=None, name="Python parent id")
-    bytes: Any = msgspec.field(default=None, name="Bytes")
-    total_allocated: Any = msgspec.field(default=None, name="Total Allocated")
-    device_type: Any = msgspec.field(default=None, name="Device Type")
-    addr: Any = msgspec.field(default=None, name="Addr")
-
-
-_NO_ARGS = _Args()
-
-
-class _Event(msgspec.Struct, gc=False):
-    ph: Any = None
-    cat: Any = None
-    name: Any = ""
-    ts: Any = 0.0
-    dur: Any = 0.0
-    tid: Any = None
-    args: Union[_Args, None] = None
-
-
-class _Document(msgspec.Struct, gc=False):
-    traceEvents: list[_Event]
-    # The top-level facts the reports read (the recording machine); other keys are not kept.
-    deviceProperties: Any = None
-    cuda_runtime_version: Any = None
-    cuda_driver_version: Any = None
-    schemaVersion: Any = None
-    distributedInfo: Any = None
-
-
-_DECODER = msgspec.json.Decoder(Union[_Document, list[_Event]])  # object form, or the bare array
-
-
-class TraceError(Exception):
-    """A file that is not a readable Chrome trace (the CLI turns it into a user error)."""
+from .trace_decode import Decoded, decode, decode_many
+from .trace_decode import TraceError as TraceError  # the reader's error, named here for its callers
 
 
 @dataclass
@@ -109,7 +41,7 @@ class Trace:
     metadata: dict                 # the recording machine's facts (deviceProperties, CUDA versions)
     # Complete ("X") events of categories this reader does not read, counted per category: an
     # accelerator it does not model (MTIA's mtia_ccp_events), profiler ranges, GPU-side copies of
-    # host ranges. import-trace says so instead of staying silent (_NOT_ACTIVITY lists the harmless).
+    # host ranges. import-trace says so instead of staying silent (trace_decode._NOT_ACTIVITY lists the harmless).
     unread: dict = None  # type: ignore[assignment]
 
     @property
@@ -124,97 +56,30 @@ class Trace:
         return bool(len(ts)) and bool((ts != np.floor(ts)).any())
 
 
-@gc_paused()
 def load(path: str | Path) -> Trace:
-    """Reads ``path`` (gzip recognised by its magic bytes, whatever the suffix). The collector is
-    paused: a large trace allocates millions of objects and none of them form cycles."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        doc = _DECODER.decode(raw)
-        del raw  # the decoded events are the peak of memory: do not hold the text beside them
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise TraceError(f"not a readable Chrome trace ({type(exc).__name__}: {str(exc)[:80]})") from None
-    except msgspec.ValidationError as exc:
-        raise TraceError(f"not a Chrome trace: {str(exc)[:120]}") from None
-    except msgspec.DecodeError as exc:
-        raise TraceError(f"not a readable Chrome trace (invalid JSON: {str(exc)[:80]})") from None
-    except RecursionError:
-        raise TraceError("not a readable Chrome trace (nested too deeply)") from None
-    if isinstance(doc, list):
-        trace = _from_events(doc, {})
-    else:
-        meta = {k: getattr(doc, k) for k in doc.__struct_fields__ if k != "traceEvents" and getattr(doc, k) is not None}
-        trace = _from_events(doc.traceEvents, meta)
-    del doc   # the decoded records: the tables hold what is kept of them
-    release_freed_memory()
-    return trace
+    """Reads ``path`` (.json or .json.gz): decoded into columns (nscharacterize/profiler/trace_decode.py),
+    then into tables. Raises ``TraceError`` for a file that is not a readable Chrome trace."""
+    return tables(decode(path))
+
+
+def load_many(paths: "Sequence[str | Path]") -> Trace:
+    """Several traces of one process, recorded one after the other, read as one trace
+    (``trace_decode.decode_many`` says how their ids are kept apart)."""
+    return tables(decode_many(paths))
 
 
 @gc_paused()
-def load_many(paths: "Sequence[str | Path]") -> Trace:
-    """Several traces of one process, recorded one after the other (the spooled samples of a live
-    run: nscharacterize/profiler/spool.py), read as one trace. Each file numbers its correlations
-    and External ids afresh, so each file's are moved into a range of their own; the recording
-    machine's facts are the first file's."""
-    events: list[_Event] = []
-    meta: dict = {}
-    for n, path in enumerate(paths):
-        try:
-            doc = _DECODER.decode(Path(path).read_bytes())
-        except (OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise TraceError(f"{path}: not a readable Chrome trace ({type(exc).__name__})") from None
-        part = doc if isinstance(doc, list) else doc.traceEvents
-        if not isinstance(doc, list) and n == 0:
-            meta = {k: getattr(doc, k) for k in doc.__struct_fields__
-                    if k != "traceEvents" and getattr(doc, k) is not None}
-        if n:
-            shift = n << 40
-            for e in part:
-                a = e.args
-                if a is not None:
-                    if type(a.correlation) is int:
-                        a.correlation += shift
-                    if type(a.external_id) is int:
-                        a.external_id += shift
-        events.extend(part)
-    return _from_events(events, meta)
-
-
-def _from_events(events: list[_Event], metadata: dict) -> Trace:
-    host: list[_Event] = []
-    device: list[_Event] = []
-    python: list[_Event] = []
-    memory: list[_Event] = []
-    kinds = _KINDS
-    unread: dict = {}
-    for e in events:
-        ph = e.ph
-        if ph == "X":
-            kind = kinds.get(e.cat) if type(e.cat) is str else None  # a list or object is no category
-            if kind is None:
-                cat = e.cat if type(e.cat) is str else str(e.cat)[:80]   # a list is no key
-                unread[cat] = unread.get(cat, 0) + 1
-                continue
-            (host if kind == 0 else device if kind == 1 else python).append(e)
-        elif ph == "i" and e.name == "[memory]":
-            memory.append(e)
-    h = _host_table(host)
-    d = _device_table(device, h)
+def tables(decoded: Decoded) -> Trace:
+    """The interval tables of a decoded trace (the freed heap of building them handed back, so
+    that the next step's peak does not stack on it)."""
+    h = _host_table(decoded.host)
+    d = _device_table(decoded.device, h)
+    python, memory = _python_table(decoded.python), _memory_table(decoded.memory)
     starts = [t for t in (h["ts"].min() if len(h) else None, d["ts"].min() if len(d) else None) if t is not None]
     ends = [t for t in (h["end"].max() if len(h) else None, d["end"].max() if len(d) else None) if t is not None]
     span = (float(min(starts)), float(max(ends))) if starts else (0.0, 0.0)
-    unread = {str(c): n for c, n in unread.items() if str(c).lower() not in _NOT_ACTIVITY}
-    return Trace(h, d, _python_table(python), _memory_table(memory), span, metadata, unread)
-
-
-# Categories of complete events that hold no activity of their own: the profiler's span and
-# overhead, synchronisation waits already inside runtime calls, GPU-side copies of host ranges,
-# flow arrows, CUPTI range-profiler ranges.
-_NOT_ACTIVITY = {"trace", "overhead", "cuda_sync", "gpu_user_annotation", "ac2g", "cuda_profiler_range",
-                 "python_function", "none", "fwdbwd", "forward_backward"}
+    release_freed_memory()
+    return Trace(h, d, python, memory, span, decoded.metadata, decoded.unread)
 
 
 def name_mask(names, test) -> np.ndarray:
@@ -230,77 +95,6 @@ def is_op_name(name: str) -> bool:
     return "::" in name or bool(RUNTIME_API.fullmatch(name)) or bool(INDUCTOR_CPU_KERNEL.fullmatch(name))
 
 
-_INT64 = 2**63
-
-
-def _tid(value) -> int:
-    try:
-        number = int(value)
-        if -_INT64 <= number < _INT64:
-            return number
-    except (TypeError, ValueError, OverflowError):
-        pass
-    return hash(str(value)) & 0x7FFFFFFF  # text, a list, a number past int64: a name, numbered
-
-
-def _tid_column(values: list) -> np.ndarray:
-    """int64 thread ids; a named thread (text) gets a number from its name, the same within one read."""
-    return np.array([v if type(v) is int and -_INT64 <= v < _INT64 else _tid(v) for v in values], dtype=np.int64)
-
-
-def _int_column(values: list, default: int) -> np.ndarray:
-    """int64 column; values that are not integers (missing, text, past int64) become ``default``."""
-    return np.array([v if type(v) is int and -_INT64 <= v < _INT64 else default if v is None else _int(v, default)
-                     for v in values], dtype=np.int64)
-
-
-def _float_column(values: list, missing: float = 0.0) -> np.ndarray:
-    """float column; missing values (None) become ``missing``, what is not a finite number 0."""
-    try:
-        out = np.array(values, dtype=float)  # None becomes NaN here; JSON itself has no NaN
-        if out.ndim != 1:  # lists among the values ([1] as a duration)
-            raise ValueError
-    except (TypeError, ValueError, OverflowError):
-        out = np.array([np.nan if v is None else _float(v) for v in values], dtype=float)
-    if missing == missing:  # not NaN
-        out[np.isnan(out)] = missing
-    return out
-
-
-def _float(value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):  # text, a list, a 400-digit integer
-        return 0.0
-    return number if np.isfinite(number) else 0.0
-
-
-_MAX_DIM = 2**62
-
-
-def _ints_ok(values) -> bool:
-    return all(type(d) is int and -_MAX_DIM < d < _MAX_DIM for d in values)
-
-
-def _dims(value) -> list | None:
-    """Input Dims as torch writes them (per argument: a tensor's dims, a tensor list's dims, or []),
-    else None: a trace from elsewhere may hold anything there, and flops and bytes multiply it."""
-    if value is None or not isinstance(value, list):
-        return None
-    for arg in value:
-        if not isinstance(arg, list) or not all(type(d) is int and -_MAX_DIM < d < _MAX_DIM
-                                                or isinstance(d, list) and _ints_ok(d) for d in arg):
-            return None
-    return value
-
-
-def _types(value) -> list | None:
-    """Input type per argument as text (None where torch wrote none), else None."""
-    if not isinstance(value, list):
-        return None
-    return [t if t is None or type(t) is str else str(t)[:100] for t in value]
-
-
 def _source(category: str, name: str) -> str:
     """The event source of a host event: op, runtime or annotation (nscharacterize/profiler/events.py)."""
     if INDUCTOR_CPU_KERNEL.fullmatch(name):
@@ -310,50 +104,28 @@ def _source(category: str, name: str) -> str:
     return "runtime" if RUNTIME_API.fullmatch(name) else "op"
 
 
-def _host_table(events: list[_Event]) -> pd.DataFrame:
-    # Column by column with comprehensions: the largest traces hold 100k+ host events.
-    args = [e.args or _NO_ARGS for e in events]
-    name = _names(events)
-    kind_of = {c: _HOST.get(c.lower(), "op") for c in {e.cat for e in events}}   # text: see _from_events
-    cats = [kind_of[e.cat] for e in events]
+def _host_table(columns: dict[str, Any]) -> pd.DataFrame:
+    name, kind = columns["name"], columns["kind"]
     # A trace repeats a few hundred names 100k times: match the patterns once per (category, name).
-    sources = {key: _source(*key) for key in set(zip(cats, name))}
-    source = [sources[key] for key in zip(cats, name)]
-    ts = _float_column([e.ts for e in events])
-    dur = _float_column([e.dur for e in events])
+    n_names = max(len(name.values), 1)
+    pairs = kind.codes.astype(np.int64) * n_names + name.codes
+    unique_pairs, which = np.unique(pairs, return_inverse=True)
+    sources = np.array([_source(kind.values[p // n_names], name.values[p % n_names]) for p in unique_pairs.tolist()],
+                       dtype=object)
+    ts, dur = columns["ts"], columns["dur"]
     frame = pd.DataFrame({
-        "name": pd.Series(name, dtype=object), "source": pd.Series(source, dtype=object),
-        "tid": _tid_column([e.tid for e in events]),
-        "ts": ts, "dur": dur, "end": ts + dur,
-        "external_id": _int_column([a.external_id for a in args], -1),
-        "correlation": _int_column([a.correlation for a in args], -1),
-        "input_dims": pd.Series(_raw_column([a.input_dims for a in args], _dims), dtype=object),
-        "input_types": pd.Series(_raw_column([a.input_types for a in args], _types), dtype=object),
-        "concrete_inputs": pd.Series(_raw_column([a.concrete_inputs for a in args], None), dtype=object)})
+        "name": _objects(name.column()), "source": _objects(sources[which.reshape(-1)]),
+        "tid": columns["tid"], "ts": ts, "dur": dur, "end": ts + dur,
+        "external_id": columns["external_id"], "correlation": columns["correlation"],
+        "input_dims": _objects(columns["input_dims"].column()), "input_types": _objects(columns["input_types"].column()),
+        "concrete_inputs": _objects(columns["concrete_inputs"].column())})
     return _nest(frame)
 
 
-def _names(events: list[_Event]) -> list[str]:
-    """Event names as text, one string object per distinct name (the decoder makes one per event;
-    a trace repeats a few hundred names 10^5 times)."""
-    seen: dict[str, str] = {}
-    return [seen.setdefault(n, n) for n in (e.name if type(e.name) is str else str(e.name) for e in events)]
-
-
-def _raw_column(values: list[msgspec.Raw], check) -> list:
-    """Raw JSON values decoded (and, with ``check``, checked) once per distinct text; equal texts
-    share one decoded object, which nothing downstream modifies."""
-    seen: dict[bytes, Any] = {b"null": None}
-    out = []
-    for raw in values:
-        key = bytes(raw)
-        try:
-            value = seen[key]
-        except KeyError:
-            value = msgspec.json.decode(key)
-            value = seen[key] = check(value) if check is not None else value
-        out.append(value)
-    return out
+def _objects(values: np.ndarray) -> pd.Series:
+    """A column of Python objects as they are (pandas 3 would turn texts into its string dtype,
+    and copy them: equal texts must stay one shared object)."""
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def _nest(frame: pd.DataFrame) -> pd.DataFrame:
@@ -471,28 +243,14 @@ def _merge_same_name_only_children(parent: list[int], names: list[str], order: l
     return keep.tolist()
 
 
-def _device_table(events: list[_Event], host: pd.DataFrame) -> pd.DataFrame:
-    args = [e.args or _NO_ARGS for e in events]
-    ts = _float_column([e.ts for e in events])
-    dur = _float_column([e.dur for e in events])
+def _device_table(columns: dict[str, Any], host: pd.DataFrame) -> pd.DataFrame:
+    ts, dur = columns["ts"], columns["dur"]
     frame = pd.DataFrame({
-        "name": pd.Series(_names(events), dtype=object),
-        "kind": pd.Series([_DEVICE.get(str(e.cat).lower(), "kernel") for e in events], dtype=object),
-        "ts": ts, "dur": dur, "end": ts + dur,
-        "stream": _int_column([a.stream for a in args], -1),
-        "device": _int_column([a.device for a in args], 0),
-        "correlation": _int_column([a.correlation for a in args], -1),
-        "external_id": _int_column([a.external_id for a in args], -1)})
+        "name": _objects(columns["name"].column()), "kind": _objects(columns["kind"].column()),
+        "ts": ts, "dur": dur, "end": ts + dur, "stream": columns["stream"], "device": columns["device"],
+        "correlation": columns["correlation"], "external_id": columns["external_id"]})
     frame["launcher"] = _launchers(frame, host)
     return frame
-
-
-def _int(value, default: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return number if -_INT64 <= number < _INT64 else default
 
 
 def _launchers(device: pd.DataFrame, host: pd.DataFrame) -> np.ndarray:
@@ -532,25 +290,15 @@ def _launchers(device: pd.DataFrame, host: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(pick, nan=-1).astype(np.int64)
 
 
-def _python_table(events: list[_Event]) -> pd.DataFrame:
-    args = [e.args or _NO_ARGS for e in events]
-    ts = _float_column([e.ts for e in events])
-    dur = _float_column([e.dur for e in events])
+def _python_table(columns: dict[str, Any]) -> pd.DataFrame:
+    ts, dur = columns["ts"], columns["dur"]
     return pd.DataFrame({
-        "name": pd.Series([str(e.name) for e in events], dtype=object),
-        "tid": _tid_column([e.tid for e in events]), "ts": ts, "dur": dur,
-        "python_id": _int_column([a.python_id for a in args], -1),
-        "python_parent_id": _int_column([a.python_parent_id for a in args], -1), "end": ts + dur})
+        "name": _objects(columns["name"].column()), "tid": columns["tid"], "ts": ts, "dur": dur,
+        "python_id": columns["python_id"], "python_parent_id": columns["python_parent_id"], "end": ts + dur})
 
 
-def _memory_table(events: list[_Event]) -> pd.DataFrame:
-    args = [e.args or _NO_ARGS for e in events]
-    total = [a.total_allocated for a in args]
-    return pd.DataFrame({
-        "ts": _float_column([e.ts for e in events]), "bytes": _float_column([a.bytes for a in args]),
-        "total_allocated": _float_column(total, missing=np.nan),
-        "device_type": _int_column([a.device_type for a in args], 0),
-        "addr": _int_column([a.addr for a in args], -1)})
+def _memory_table(columns: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(columns)
 
 
 # ---- derived per-op facts: what torch.profiler computes from the same inputs -------------------

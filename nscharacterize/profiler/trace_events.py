@@ -55,8 +55,8 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
         h["name"].tolist()
     # Shapes as the trace writes them: a tensor-list argument (cat, stack, index) is the nested list
     # of its tensors' shapes. Dtypes: one field per argument, empty for None, in step with shapes.
-    # The argument lists are shared objects, one per distinct text in the trace (chrome_trace's
-    # ``_raw_column``): each is turned into text once, and equal texts stay one string object.
+    # The argument lists are shared objects, one per distinct text in the trace (trace_decode's
+    # ``_coded_raw``): each is turned into text once, and equal texts stay one string object.
     shapes = _texts(dims, lambda d: str(d) if d else "")
     dtypes = _texts(types, lambda ty: ",".join(t or "" for t in ty) if ty else "")
     concrete = _concrete_column(names, conc)
@@ -218,7 +218,7 @@ def peak_added_bytes(trace: Trace, device: str, window: tuple[float, float] | No
 
 def _concrete_column(names: list, concrete: list) -> list[str]:
     """``concrete_inputs`` per event, parsed once per distinct (name, Concrete Inputs). The
-    argument lists are shared objects, one per distinct text (chrome_trace's ``_raw_column``), so
+    argument lists are shared objects, one per distinct text (trace_decode's ``_coded_raw``), so
     the object's identity stands for its text: no tuple of it is built per event. ``concrete``
     holds every list while this runs, so no identity is reused for another one."""
     seen: dict = {}

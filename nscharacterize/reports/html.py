@@ -230,8 +230,20 @@ def _white_template() -> dict:
         return {"layout": pio.templates["plotly_white"].to_plotly_json()["layout"]}
 
 
+def prepare() -> None:
+    """Imports the page's libraries and reads the sources it inlines, ahead of ``render_page``: for
+    a caller with idle time before it renders (import-trace, while its first file decodes)."""
+    import itables  # noqa: F401
+    import jinja2  # noqa: F401
+
+    _libraries()
+    _white_template()
+
+
+@functools.cache
 def _libraries() -> tuple[str, str]:
-    """Plotly and DataTables sources for the head of the page, inlined (no network)."""
+    """Plotly and DataTables sources for the head of the page, inlined (no network); read once
+    per process."""
     from itables import options as itables_options
     from itables.javascript import generate_init_offline_itables_html
     from plotly.offline import get_plotlyjs

@@ -62,6 +62,14 @@ def render(run: RunDir, views: Views, events: pd.DataFrame | None = None, *, png
     return written + [write_run_report(run, views, events)]
 
 
+def prepare() -> None:
+    """What ``render`` imports and reads where it is used (the page's modules and libraries), done
+    ahead: for a caller with idle time before it renders (import-trace, while its first file decodes)."""
+    from . import html, html_run  # noqa: F401
+
+    html.prepare()
+
+
 def _pngs(run: RunDir, result: pd.DataFrame, views: Views) -> list[Path]:
     """heatmap.png, breakdown.png, python_breakdown.png (cProfile components) and system.png."""
     from . import plots
