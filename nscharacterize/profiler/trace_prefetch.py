@@ -80,14 +80,16 @@ class Prefetch:
         self._pid = self._fd = -1
         try:
             with os.fdopen(fd, "rb") as pipe:
-                data = pipe.read()
+                try:   # read as it arrives: the answer is never held twice (as bytes and as arrays)
+                    ok, value = pickle.load(pipe)
+                except Exception:   # noqa: BLE001 - no answer, or a cut one: the worker died (killed)
+                    ok, value = None, None
         except BaseException:   # Ctrl-C, SIGTERM: the worker's answer is not wanted any more
             _stop(pid)
             raise
         os.waitpid(pid, 0)
-        if not data:   # the worker died before it answered: decode here, where a failure is seen whole
+        if ok is None:   # decode here, where a failure is seen whole
             return decode(self.path)
-        ok, value = pickle.loads(data)
         if not ok:
             raise TraceError(value)
         return value
@@ -101,18 +103,18 @@ class Prefetch:
 
 
 def _work(path: str, write_fd: int) -> None:
-    """The worker: decodes ``path`` and writes ``(True, Decoded)`` or ``(False, message)``; exits
+    """The worker: decodes ``path`` and pickles ``(True, Decoded)`` or ``(False, message)`` into the pipe; exits
     without running the parent's exit handlers or flushing its copy of the parent's buffers."""
     status = 0
     try:
         from .trace_decode import TraceError, decode
 
-        try:
-            answer = pickle.dumps((True, decode(path)), protocol=pickle.HIGHEST_PROTOCOL)
-        except TraceError as exc:
-            answer = pickle.dumps((False, str(exc)))
         with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(answer)
+            try:
+                answer = (True, decode(path))
+            except TraceError as exc:
+                answer = (False, str(exc))
+            pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)   # written as it is pickled
     except BaseException:  # noqa: B036 - a signal or a bug: the parent decodes the file itself and sees it
         status = 1
     finally:
