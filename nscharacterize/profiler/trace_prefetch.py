@@ -10,7 +10,7 @@ ahead, so the memory of at most two traces is held at once (the worker's and thi
 
 The worker hands back the decoded columns (flat arrays and each distinct text once, pickled
 through a pipe) or the ``TraceError`` message. Where no worker can be forked (not Linux, other
-threads running, fork refused) or the variable ``NSCHARACTERIZE_TRACE_WORKER=0`` is set, or a
+Python threads running, fork refused) or the variable ``NSCHARACTERIZE_TRACE_WORKER=0`` is set, or a
 worker dies without answering (killed), the file is decoded in this process when it is taken:
 the same result, without the overlap, and a real error seen whole.
 
@@ -25,6 +25,7 @@ import pickle
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,10 @@ WORKER_VARIABLE = "NSCHARACTERIZE_TRACE_WORKER"
 
 def can_fork() -> bool:
     """Whether a decode worker may be forked here: Linux (fork is the platform's own way to start a
-    process, and cheap), no other thread running (a fork copies only the calling thread, and a lock
-    another thread held stays held in the child), and not turned off by ``WORKER_VARIABLE``."""
+    process, and cheap), no other Python thread running (a fork copies only the calling thread, and
+    a lock another thread held would stay held in the worker), and not turned off by
+    ``WORKER_VARIABLE``. Native threads are not counted: the pools numpy's BLAS and pyarrow's
+    allocator start register fork handlers, and the worker uses neither."""
     return (sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
             and os.environ.get(WORKER_VARIABLE, "1") != "0")
 
@@ -59,7 +62,9 @@ class Prefetch:
         except OSError:
             return
         try:
-            pid = os.fork()
+            with warnings.catch_warnings():   # Python 3.12+ warns of any thread, native ones too: see can_fork
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
         except OSError:   # out of processes or memory: decode here instead
             os.close(read_fd)
             os.close(write_fd)
