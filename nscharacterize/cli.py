@@ -244,9 +244,13 @@ def cmd_import_trace(args) -> int:
 
     # The first file starts decoding in a worker now, while pandas and the tool are imported.
     trace_prefetch.start(trace_prefetch.trace_files(args.traces))
-    from nscharacterize import api
+    try:
+        from nscharacterize import api
 
-    run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps, png=args.png)
+        run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps,
+                                png=args.png)
+    finally:
+        trace_prefetch.discard()
     if not args.quiet:
         from nscharacterize.reports.tables import rich_table
 

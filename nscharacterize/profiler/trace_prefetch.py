@@ -199,6 +199,14 @@ def start(paths: list[str]) -> None:
     _started = Prefetcher(paths)
 
 
+def discard() -> None:
+    """Stops what ``start`` began if nobody took it (the command failed before reading)."""
+    global _started
+    if _started is not None:
+        _started.close()
+        _started = None
+
+
 def prefetcher(paths: list[str]) -> Prefetcher:
     """The ``Prefetcher`` ``start`` made for these same ``paths``, else a new one."""
     global _started

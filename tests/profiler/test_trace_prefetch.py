@@ -147,3 +147,33 @@ def test_import_trace_imports_neither_the_gate_nor_torch():
         print(json.dumps({"rc": rc, "gate": "nscharacterize.gate_cli" in sys.modules, "torch": "torch" in sys.modules}))
     """, str(TRACES[0]))
     assert out == {"rc": 0, "gate": False, "torch": False}
+
+
+def test_a_failed_import_leaves_no_worker_behind(tmp_path):
+    """The first file decodes but holds no activity: the import stops with its error while the
+    second file is decoding ahead in a worker; that worker is stopped and reaped, not left behind."""
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"traceEvents": [{"ph": "M", "name": "process_name", "args": {"name": "x"}}]}')
+    out = fresh("""
+        import json, os, sys
+        from nscharacterize.import_trace import import_traces
+        from nscharacterize.core.errors import UserError
+        try:
+            import_traces(sys.argv[1:3], out=sys.argv[3])
+            error = None
+        except UserError as exc:
+            error = exc.line()
+        try:
+            left = os.waitpid(-1, os.WNOHANG)[0]   # 0: a child still runs; a pid: one was not reaped
+        except ChildProcessError:
+            left = None
+        print(json.dumps({"error": error, "left": left}))
+    """, str(empty), str(TRACES[-1]), str(tmp_path / "runs"))
+    assert out["error"] and "no host ops and no device activity" in out["error"]
+    assert out["left"] is None
+
+
+def test_a_missing_file_is_one_line_and_exit_2(tmp_path):
+    done = run_cli("import-trace", str(TRACES[-1]), str(tmp_path / "missing.json.gz"), "--out", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert "missing.json.gz: no such file" in done.stderr and "Traceback" not in done.stderr
