@@ -115,6 +115,7 @@ def _work(path: str, write_fd: int) -> None:
         from .trace_decode import TraceError, decode
 
         with os.fdopen(write_fd, "wb") as pipe:
+            answer: tuple[bool, object]
             try:
                 answer = (True, decode(path))
             except TraceError as exc:
