@@ -1,7 +1,7 @@
 """Trace import speed and GPU busy/idle beside HolisticTraceAnalysis (HTA), side by side in one run.
 
-Each measurement runs in a fresh subprocess (so peak RSS is that of the import alone), the two
-tools alternating. HTA is not a dependency: install it in a scratch venv and pass its python,
+Each measurement runs in a fresh subprocess, the two tools alternating; peak memory is that of
+the subprocess's whole tree (import-trace's decode worker, HTA's pool), sampled here. HTA is not a dependency: install it in a scratch venv and pass its python,
     python3 -m venv /tmp/hta && /tmp/hta/bin/pip install HolisticTraceAnalysis
     .venv/bin/python benchmarks/import_vs_hta.py --hta-python /tmp/hta/bin/python
 Prints, for the largest trace (or ``--trace``), the wall time and peak RSS of ``chrome_trace.load`` +
