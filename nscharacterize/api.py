@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -235,7 +235,7 @@ def saved_rules(run_dir: RunDir) -> dict:
     return rules
 
 
-def import_traces(paths: list[str | Path], *, out: str | Path = "runs", name: str = "import",
+def import_traces(paths: Sequence[str | Path], *, out: str | Path = "runs", name: str = "import",
                   warmup_steps: int | None = None, png: bool = False) -> Run:
     """Classifies and attributes torch.profiler Chrome traces (.json, .json.gz) into a run
     directory. ``warmup_steps``: ProfilerStep ranges left out at the start of each trace (default

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
 from .gc_pause import gc_paused, release_freed_memory
-from .trace_decode import Decoded, decode, decode_many
+from .trace_decode import Coded, Decoded, decode, decode_many
 from .trace_decode import TraceError as TraceError  # the reader's error, named here for its callers
 
 
@@ -108,24 +108,23 @@ def _host_table(columns: dict[str, Any]) -> pd.DataFrame:
     name, kind = columns["name"], columns["kind"]
     # A trace repeats a few hundred names 100k times: match the patterns once per (category, name).
     n_names = max(len(name.values), 1)
-    pairs = kind.codes.astype(np.int64) * n_names + name.codes
-    unique_pairs, which = np.unique(pairs, return_inverse=True)
-    sources = np.array([_source(kind.values[p // n_names], name.values[p % n_names]) for p in unique_pairs.tolist()],
-                       dtype=object)
+    pairs, which = np.unique(kind.codes.astype(np.int64) * n_names + name.codes, return_inverse=True)
+    source = Coded(which.reshape(-1), [_source(kind.values[p // n_names], name.values[p % n_names])
+                                       for p in pairs.tolist()])
     ts, dur = columns["ts"], columns["dur"]
     frame = pd.DataFrame({
-        "name": _objects(name.column()), "source": _objects(sources[which.reshape(-1)]),
+        "name": _objects(name), "source": _objects(source),
         "tid": columns["tid"], "ts": ts, "dur": dur, "end": ts + dur,
         "external_id": columns["external_id"], "correlation": columns["correlation"],
-        "input_dims": _objects(columns["input_dims"].column()), "input_types": _objects(columns["input_types"].column()),
-        "concrete_inputs": _objects(columns["concrete_inputs"].column())})
+        "input_dims": _objects(columns["input_dims"]), "input_types": _objects(columns["input_types"]),
+        "concrete_inputs": _objects(columns["concrete_inputs"])})
     return _nest(frame)
 
 
-def _objects(values: np.ndarray) -> pd.Series:
-    """A column of Python objects as they are (pandas 3 would turn texts into its string dtype,
-    and copy them: equal texts must stay one shared object)."""
-    return pd.Series(values, dtype=object, copy=False)
+def _objects(coded: Coded) -> pd.Series:
+    """A coded column as Python objects, as they are (pandas 3 would turn texts into its string
+    dtype, and copy them: equal texts must stay one shared object)."""
+    return pd.Series(coded.column(), dtype=object, copy=False)
 
 
 def _nest(frame: pd.DataFrame) -> pd.DataFrame:
@@ -246,7 +245,7 @@ def _merge_same_name_only_children(parent: list[int], names: list[str], order: l
 def _device_table(columns: dict[str, Any], host: pd.DataFrame) -> pd.DataFrame:
     ts, dur = columns["ts"], columns["dur"]
     frame = pd.DataFrame({
-        "name": _objects(columns["name"].column()), "kind": _objects(columns["kind"].column()),
+        "name": _objects(columns["name"]), "kind": _objects(columns["kind"]),
         "ts": ts, "dur": dur, "end": ts + dur, "stream": columns["stream"], "device": columns["device"],
         "correlation": columns["correlation"], "external_id": columns["external_id"]})
     frame["launcher"] = _launchers(frame, host)
@@ -293,7 +292,7 @@ def _launchers(device: pd.DataFrame, host: pd.DataFrame) -> np.ndarray:
 def _python_table(columns: dict[str, Any]) -> pd.DataFrame:
     ts, dur = columns["ts"], columns["dur"]
     return pd.DataFrame({
-        "name": _objects(columns["name"].column()), "tid": columns["tid"], "ts": ts, "dur": dur,
+        "name": _objects(columns["name"]), "tid": columns["tid"], "ts": ts, "dur": dur,
         "python_id": columns["python_id"], "python_parent_id": columns["python_parent_id"], "end": ts + dur})
 
 

@@ -195,8 +195,7 @@ def start(paths: list[str]) -> None:
     """Starts decoding the first of ``paths`` now (the CLI calls this before importing pandas);
     ``prefetcher`` hands it to whoever then reads the same files."""
     global _started
-    if _started is not None:
-        _started.close()
+    discard()
     _started = Prefetcher(paths)
 
 
@@ -211,9 +210,8 @@ def discard() -> None:
 def prefetcher(paths: list[str]) -> Prefetcher:
     """The ``Prefetcher`` ``start`` made for these same ``paths``, else a new one."""
     global _started
-    found, _started = _started, None
-    if found is not None and found.paths == list(paths):
+    if _started is not None and _started.paths == list(paths):
+        found, _started = _started, None
         return found
-    if found is not None:
-        found.close()
+    discard()
     return Prefetcher(paths)

@@ -7,6 +7,7 @@ a pytest process (xdist's workers) may have some."""
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -64,8 +65,6 @@ def test_a_worker_decodes_what_this_process_decodes_and_its_failures_read_the_sa
                 answers.append([forked, "error", str(exc)])
         print(json.dumps({"answers": answers, "pandas": "pandas" in sys.modules}))
     """, str(TRACES[0]), str(TRACES[-1]), str(bad))
-    import pickle
-
     (f0, k0, d0), (f1, k1, d1), (f2, k2, message) = out["answers"]
     assert f0 and f1 and f2, "each file was decoded in a forked worker"
     assert (k0, k1, k2) == ("ok", "ok", "error")
