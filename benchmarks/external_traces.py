@@ -7,8 +7,9 @@ Each (checkout, trace) runs in a fresh subprocess with that checkout first on PY
 reader, the timeline walk and the classifier of that code, on the same trace. Busy shares come
 from the device events' ``gpu_busy_us`` (overlapping streams counted once), by category. Traces:
 every folder of the shared fixtures' external-traces/ (several files of a folder are summed) and,
-with ``--h100``, the H100 traces; at the tiny size (``NSC_BENCH_TINY=1``) the one external trace
-kept in tests/fixtures/external-traces/.
+with ``--h100``, the H100 traces; the real traces kept in tests/fixtures/external-traces/ (the
+serving-stack traces T16, T17); with ``--extra DIR``, every folder of DIR. At the tiny size
+(``NSC_BENCH_TINY=1``) the one tiny external trace kept in tests/fixtures/external-traces/ (T13).
 """
 from __future__ import annotations
 
@@ -61,9 +62,17 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="another checkout (its root folder) to compare with")
     ap.add_argument("--h100", action="store_true", help="also the H100 traces")
     ap.add_argument("--only", default="", help="only folders whose name contains this")
+    ap.add_argument("--extra", type=Path, action="append", default=[],
+                    help="also every folder of this one (a folder per import, like external-traces/); repeatable")
     args = ap.parse_args()
-    external = ROOT / "tests" / "fixtures" / "external-traces" if TINY or SHARED is None else SHARED / "external-traces"
-    groups = [(d.name, sorted(d.glob("*.json*"))) for d in sorted(external.iterdir()) if d.is_dir()]
+    roots = [ROOT / "tests" / "fixtures" / "external-traces"] if TINY or SHARED is None else \
+        [SHARED / "external-traces", ROOT / "tests" / "fixtures" / "external-traces"]
+    folders: dict[str, Path] = {}
+    for root in roots + args.extra:   # a folder of the shared fixtures and its copy in tests/ are one
+        for d in sorted(root.iterdir()):
+            if d.is_dir() and any(d.glob("*.json*")):
+                folders.setdefault(d.name, d)
+    groups = [(name, sorted(d.glob("*.json*"))) for name, d in folders.items()]
     if args.h100 and SHARED is not None:
         groups += [(p.name.split(".json")[0], [p]) for p in sorted((SHARED / "gpu-h100" / "traces").glob("*.json*"))]
     groups = [g for g in groups if (args.only or ("T13" if TINY else "")) in g[0]]

@@ -40,7 +40,7 @@ import pandas as pd
 
 from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
-from nscharacterize.profiler.ceilings import datasheet_ceilings
+from nscharacterize.profiler.ceilings import datasheet_ceilings, name_from_properties
 from nscharacterize.profiler.chrome_trace import Trace, TraceError, tables
 from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
@@ -318,8 +318,18 @@ def _unread_notes(trace: Trace) -> list[str]:
 
 
 def _device_name(inputs: list[_Input]) -> str | None:
-    for inp in inputs:
-        props = inp.metadata.get("deviceProperties") or []
-        if isinstance(props, list) and props and isinstance(props[0], dict) and props[0].get("name"):
-            return str(props[0]["name"])[:200]
+    """The recording GPU's name from the first trace that writes one; else, where a trace's
+    properties single out one part (``ceilings.name_from_properties``), that part, with a note."""
+    first = [(inp, p[0]) for inp in inputs if isinstance(p := inp.metadata.get("deviceProperties"), list)
+             and p and isinstance(p[0], dict)]
+    for _inp, props in first:
+        if props.get("name"):
+            return str(props["name"])[:200]
+    for inp, props in first:
+        name = name_from_properties(props)
+        if name:
+            inp.notes.append(f"deviceProperties gives no GPU name: taken as {name} from its properties (gfx "
+                             f"{props['computeMajor']}.{props['computeMinor']}, {props['numSms']} compute units, "
+                             f"{float(props['totalGlobalMem']) / 2**30:.0f} GiB)")
+            return name
     return None

@@ -182,6 +182,31 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
 ]
 
 
+# GPUs that some traces leave unnamed (ROCm under vLLM writes deviceProperties with name ""), told
+# apart by the properties Kineto does write: (warp size, compute capability major and minor as
+# ROCm reports the gfx version, compute units, memory in GiB from..to) -> name. Only parts whose
+# properties no other part shares: an MI250 GCD and an MI210 both read gfx90a, 104 CUs, 64 GiB.
+# Sources: AMD Instinct MI300X and MI325X data sheets (gfx942, 304 CUs, 192 / 256 GB HBM3/HBM3E).
+UNNAMED_GPUS: list[tuple[tuple[int, int, int, int, float, float], str]] = [
+    ((64, 9, 4, 304, 185.0, 195.0), "AMD Instinct MI300X"),
+    ((64, 9, 4, 304, 250.0, 260.0), "AMD Instinct MI325X"),
+]
+
+
+def name_from_properties(props: dict) -> str | None:
+    """The GPU's name from a trace's ``deviceProperties`` entry when its ``name`` is empty, where
+    the properties single out one part (``UNNAMED_GPUS``); else None."""
+    try:
+        key = (int(props["warpSize"]), int(props["computeMajor"]), int(props["computeMinor"]), int(props["numSms"]))
+        gib = float(props["totalGlobalMem"]) / 2**30
+    except (KeyError, TypeError, ValueError):
+        return None
+    for (warp, major, minor, units, low, high), name in UNNAMED_GPUS:
+        if key == (warp, major, minor, units) and low <= gib <= high:
+            return name
+    return None
+
+
 def datasheet_ceilings(device_name: str) -> dict | None:
     """Datasheet ceilings for a GPU named as in a trace's ``deviceProperties`` (e.g. "NVIDIA H100
     80GB HBM3"), or None if the table does not know it. For an imported trace whose device is not

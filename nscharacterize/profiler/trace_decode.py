@@ -140,16 +140,17 @@ def decode(path: str | Path) -> Decoded:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-        doc = _DECODER.decode(raw)
-        del raw  # the decoded events are the peak of memory: do not hold the text beside them
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise TraceError(f"not a readable Chrome trace ({type(exc).__name__}: {str(exc)[:80]})") from None
+    try:
+        doc = _DECODER.decode(raw)
     except msgspec.ValidationError as exc:
-        raise TraceError(f"not a Chrome trace: {str(exc)[:120]}") from None
+        raise TraceError(f"not a Chrome trace: {_other_format(raw) or str(exc)[:120]}") from None
     except msgspec.DecodeError as exc:
         raise TraceError(f"not a readable Chrome trace (invalid JSON: {str(exc)[:80]})") from None
     except RecursionError:
         raise TraceError("not a readable Chrome trace (nested too deeply)") from None
+    del raw  # the decoded events are the peak of memory: do not hold the text beside them
     if isinstance(doc, list):
         return _columns(doc, {})
     return _columns(doc.traceEvents, _metadata(doc))
@@ -182,6 +183,22 @@ def decode_many(paths: "Sequence[str | Path]") -> Decoded:
                         a.external_id += shift
         events.extend(part)
     return _columns(events, meta)
+
+
+# JSON files that profilers write beside a Kineto trace, told apart by their top-level keys.
+_OTHER_FORMATS = (
+    (("nodes", "schema"), "a PyTorch execution trace (ExecutionTraceObserver: the graph of ops, without timings)"),
+    (("rocprofiler-sdk-tool",), "rocprofiler-sdk's JSON output (rocprofv3)"),
+)
+
+
+def _other_format(raw: bytes) -> str | None:
+    """What a JSON object that is not a Chrome trace is, where its top-level keys say (None otherwise)."""
+    try:
+        keys = msgspec.json.decode(raw, type=dict[str, msgspec.Raw]).keys()
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    return next((what for needed, what in _OTHER_FORMATS if all(k in keys for k in needed)), None)
 
 
 def _metadata(doc: _Document) -> dict:

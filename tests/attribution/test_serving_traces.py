@@ -1,0 +1,150 @@
+"""import-trace on real traces of LLM-serving stacks (SGLang and vLLM on MI300X, vLLM on B200) from
+AMD's TraceLens test data, kept in tests/fixtures/external-traces/ (README there): their kernels
+(RMSNorm, gated activations, KV-cache writes, quantization, MoE routing, custom all-reduce) land in
+the category of what they compute, never in Other or in a category their template arguments
+suggest; an unnamed GPU is named from its properties; files of other profilers are told apart."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clirun import ROOT, TESTS, run_cli
+from nscharacterize.profiler.ceilings import name_from_properties
+from nscharacterize.taxonomy.classifier import Taxonomy
+
+FIXTURES = TESTS / "fixtures" / "external-traces"
+SGLANG = FIXTURES / "T16_tracelens_sglang_decode"   # SGLang, Qwen3-8B decode, MI300X, named GPU
+VLLM = FIXTURES / "T17_tracelens_vllm_decode"       # vLLM full-graph decode, MI300X, deviceProperties name ""
+
+
+def imported(tmp_path: Path, folder: Path) -> tuple[Path, pd.DataFrame, dict]:
+    proc = run_cli("import-trace", str(folder), "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = Path(proc.stdout.strip().splitlines()[-1])
+    return run, pd.read_parquet(run / "events.parquet"), json.loads((run / "manifest.json").read_text())
+
+
+def busy_share(events: pd.DataFrame) -> pd.Series:
+    kernels = events[events["source"] == "kernel"]
+    busy = kernels.groupby("category", observed=True)["gpu_busy_us"].sum()
+    return 100 * busy / busy.sum()
+
+
+# Kernel names as these traces (and TraceLens's B200 and xDiT traces) write them, with the category
+# of what each computes and the rule that must say so.
+@pytest.mark.parametrize("name, category, rule", [
+    ("void (anonymous namespace)::multimem_all_reduce_kernel<c10::BFloat16, 16>(c10::BFloat16*, unsigned long, "
+     "unsigned int**, unsigned long, unsigned long)", "communication", "k-custom-allreduce"),
+    ("std::enable_if<(((8)>(0)))&&vllm::_typeConvert<c10::BFloat16>::exists, void>::type "
+     "vllm::fused_add_rms_norm_kernel<c10::BFloat16, 8>(c10::BFloat16*, long, c10::BFloat16*)", "elementwise", "k-norm"),
+    ("_ZN5aiter24add_rmsnorm_quant_kernelIDF16bDF16bLi256ELi16ELb1ELb0ELb1ELi1EEEvPT0_PT_PfS4_S4_S4_diiiiiiib",
+     "elementwise", "k-norm"),
+    ("_ZN7ck_tile6kentryILi1ENS_12Rmsnorm2dFwdINS_27Rmsnorm2dFwdPipelineOnePassINS_27Rmsnorm2dFwdPipelineProblem",
+     "elementwise", "k-norm"),
+    ("_ZN7sgl_hip10activation18act_and_mul_kernelI14__hip_bfloat16TnPFT_RKS3_EXadL_Z4siluIS2_ES3_S5_EEEEvPS3_PS4_i",
+     "elementwise", "k-gated-activation"),
+    ("void vllm::rotary_embedding_kernel<c10::BFloat16, true>(long const*, c10::BFloat16*, c10::BFloat16*)",
+     "elementwise", "k-rotary-embedding"),
+    ("void vllm::reshape_and_cache_flash_kernel<__hip_bfloat16, __hip_bfloat16, (vllm::Fp8KVCacheDataType)0>(x)",
+     "data_movement", "k-kv-cache-write"),
+    ("void (anonymous namespace)::store_kvcache<2048l, 4, false, long>((anonymous namespace)::StoreKVCacheParams)",
+     "data_movement", "k-kv-cache-write"),
+    ("void tensorrt_llm::kernels::quantize_with_block_size<(tensorrt_llm::BlockScaleQuantizationType)2, "
+     "__nv_bfloat16, 16, false>(int, int, int, int, __nv_bfloat16 const*)", "elementwise", "k-quantize"),
+    ("void vllm::scaled_fp8_quant_kernel_strided<c10::BFloat16, c10::Float8_e4m3fn>(c10::Float8_e4m3fn*)",
+     "elementwise", "k-quantize"),
+    ("void moe::dev::routing::routingIndicesHistogramKernel<moe::dev::routing::routingRenormalize::KernelParams"
+     "<__nv_bfloat16, __nv_bfloat16, 8, true> >(x)", "data_transform", "k-moe-routing"),
+    ("_combined_routing_compute", "data_transform", "k-moe-routing"),
+    ("void moe::dev::finalize::finalizeKernelVecLoad<moe::dev::finalize::KernelParams<cutlass::bfloat16_t, "
+     "cutlass::bfloat16_t, 4, true> >(x)", "data_movement", "k-moe-combine"),
+    ("sage_fwd", "gemm", "k-serving-attention"),
+    ("kernel_unified_attention_3d", "gemm", "k-serving-attention"),
+    ("fmhaSm100aKernel_QkvE4m3OBfloat16H64PagedKvCausalP16VarSeqQ128Kv128PersistentContext", "gemm",
+     "k-serving-attention"),
+    ("void at::cuda::(anonymous namespace)::spin_kernel(long)", "other", "k-sleep"),
+    # names from vLLM's sources (its Triton fused-MoE GEMM and FP8 group quantization), no trace here
+    ("fused_moe_kernel", "gemm", "k-quantized-gemm"), ("_w8a8_block_fp8_matmul", "gemm", "k-quantized-gemm"),
+    ("per_token_group_quant_fp8", "elementwise", "k-quantize"),
+    # the broad rules still take what is theirs
+    ("void cutlass::Kernel<cutlass_70_wmma_tensorop_f16_s161616gemm_f16_32x32_64x2_tn_align8>(x)", "gemm",
+     "k-cutlass"),
+    ("void cudnn::detail::implicit_convolve_sgemm<float, float, 128, 5, 5, 3, 3, 3, 1, true, false, true>(x)",
+     "conv", "k-conv"),
+])
+def test_serving_kernels_by_what_they_compute(name, category, rule):
+    verdict = Taxonomy().classify("kernel", name)
+    assert (verdict.category, verdict.rule.id if verdict.rule else None) == (category, rule)
+
+
+def test_custom_all_reduce_ops_and_their_kernels_are_communication():
+    """vLLM on B200 all-reduces through torch's symmetric memory, not NCCL: 18% of the trace's busy
+    time read as element-wise (its kernel is a reduce_kernel) and its ops as Other."""
+    tx = Taxonomy()
+    for op in ("symm_mem::multimem_all_reduce_", "vllm::all_reduce", "_C_custom_ar::all_reduce"):
+        assert tx.classify("op", op).category == "communication"
+    kernel = "void (anonymous namespace)::multimem_all_reduce_kernel<c10::BFloat16, 16>(c10::BFloat16*)"
+    assert tx.classify("kernel", kernel, ("vllm::all_reduce", "symm_mem::multimem_all_reduce_")).category == "communication"
+
+
+def test_sglang_decode_leaves_nothing_in_other(tmp_path):
+    """Before these rules, 12% of this trace's busy time was Other (aiter's fused RMSNorm, SGLang's
+    SiLU-and-mul, the KV-cache store) and rotary embedding read as an embedding lookup."""
+    _run, events, manifest = imported(tmp_path, SGLANG)
+    share = busy_share(events)
+    assert share.get("other", 0.0) < 1.0
+    assert share["gemm"] > 70 and share["elementwise"] > 10
+    kernels = events[events["source"] == "kernel"]
+    cache = kernels[kernels["name"].str.contains("store_kvcache")]
+    assert len(cache) and (cache["category"] == "data_movement").all()
+    assert not kernels[kernels["name"].str.contains("rotary_embedding")]["category"].eq("embedding").any()
+    assert manifest["fingerprint"]["device_name"] == "AMD Instinct MI300X"
+
+
+def test_an_unnamed_gpu_is_named_from_its_properties_and_the_note_says_so(tmp_path):
+    run, events, manifest = imported(tmp_path, VLLM)
+    assert manifest["fingerprint"]["device_name"] == "AMD Instinct MI300X"
+    assert manifest["ceilings"]["datasheet_entry"].startswith("AMD Instinct MI300X")
+    notes = [n for entry in manifest["imported"] for n in entry["notes"]]
+    assert any("taken as AMD Instinct MI300X from its properties" in n and "304 compute units" in n for n in notes)
+    assert "taken as AMD Instinct MI300X" in (run / "table.md").read_text()
+    assert busy_share(events).get("other", 0.0) < 1.0
+
+
+@pytest.mark.parametrize("props, name", [
+    ({"name": "", "warpSize": 64, "computeMajor": 9, "computeMinor": 4, "numSms": 304,
+      "totalGlobalMem": 206141652992}, "AMD Instinct MI300X"),
+    ({"name": "", "warpSize": 64, "computeMajor": 9, "computeMinor": 4, "numSms": 304,
+      "totalGlobalMem": 256 * 2**30}, "AMD Instinct MI325X"),
+    # an MI250 GCD and an MI210 share these properties: no guess
+    ({"name": "", "warpSize": 64, "computeMajor": 9, "computeMinor": 0, "numSms": 104,
+      "totalGlobalMem": 64 * 2**30}, None),
+    ({"name": "", "warpSize": 64}, None),
+    ({"name": "", "warpSize": "?", "computeMajor": 9, "computeMinor": 4, "numSms": 304, "totalGlobalMem": 1}, None),
+])
+def test_name_from_properties(props, name):
+    assert name_from_properties(props) == name
+
+
+@pytest.mark.parametrize("content, says", [
+    (TESTS / "fixtures" / "other-formats" / "benchmark_simple_add_et.json.gz", "PyTorch execution trace"),
+    (b'{"rocprofiler-sdk-tool": [{"metadata": {"pid": 908}}]}', "rocprofiler-sdk's JSON output"),
+    (b'{"aten::_softmax": ["void softmax_warp_forward<float>(float*)"]}', "missing required field `traceEvents`"),
+])
+def test_files_of_other_profilers_are_named_in_one_line(tmp_path, content, says):
+    path = tmp_path / "trace.json.gz" if isinstance(content, Path) else tmp_path / "trace.json"
+    path.write_bytes(content.read_bytes() if isinstance(content, Path) else content)
+    proc = run_cli("import-trace", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and says in proc.stderr and str(path) in proc.stderr
+
+
+def test_python_dash_m_runs_the_command_line():
+    proc = subprocess.run([sys.executable, "-m", "nscharacterize", "import-trace", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: nscharacterize import-trace")
