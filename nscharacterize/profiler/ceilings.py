@@ -156,11 +156,15 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
     # Sources: NVIDIA Ada Lovelace architecture whitepaper v1.1, appendix table (RTX 4090: FP32
     # 82.6 TF, FP16/BF16 tensor FP32-accumulate 165.2 TF dense, FP64 1/64 rate, 1008 GB/s); NVIDIA
     # Ampere GA102 whitepaper (RTX 3090: FP32 35.6 TF, FP16/BF16 tensor FP32-accumulate 35.6 TF dense,
-    # 936 GB/s; RTX A6000: FP32 38.7 TF, tensor 154.8 TF dense, 768 GB/s).
+    # 936 GB/s; RTX A6000: FP32 38.7 TF, tensor 154.8 TF dense, 768 GB/s); NVIDIA Turing architecture
+    # whitepaper, appendix table 1 (RTX 2080 Ti reference board: FP32 13.4 TF, FP16 tensor FP32-accumulate
+    # 53.8 TF, 616 GB/s; no bfloat16 on Turing).
     (r"RTX 4090", "NVIDIA GeForce RTX 4090",
      {"float64": 1.29 * _T, "float32": 82.6 * _T, "float16": 165.2 * _T, "bfloat16": 165.2 * _T}, 1.008e12),
     (r"RTX 3090", "NVIDIA GeForce RTX 3090",
      {"float64": 0.556 * _T, "float32": 35.6 * _T, "float16": 35.6 * _T, "bfloat16": 35.6 * _T}, 0.936e12),
+    (r"RTX 2080 Ti", "NVIDIA GeForce RTX 2080 Ti",
+     {"float64": 0.42 * _T, "float32": 13.4 * _T, "float16": 53.8 * _T}, 0.616e12),
     (r"RTX A6000", "NVIDIA RTX A6000",
      {"float64": 1.2 * _T, "float32": 38.7 * _T, "float16": 154.8 * _T, "bfloat16": 154.8 * _T}, 0.768e12),
     # AMD Instinct. float32 is the matrix-core (MFMA) rate rocBLAS/hipBLASLt reach for FP32 GEMMs.

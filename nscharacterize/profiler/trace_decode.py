@@ -189,6 +189,7 @@ def decode_many(paths: "Sequence[str | Path]") -> Decoded:
 _OTHER_FORMATS = (
     (("nodes", "schema"), "a PyTorch execution trace (ExecutionTraceObserver: the graph of ops, without timings)"),
     (("rocprofiler-sdk-tool",), "rocprofiler-sdk's JSON output (rocprofv3)"),
+    (("workload_graph",), "a Chakra execution trace converted to JSON (a graph of ops, not their timeline)"),
 )
 
 

@@ -134,6 +134,8 @@ def test_name_from_properties(props, name):
 @pytest.mark.parametrize("content, says", [
     (TESTS / "fixtures" / "other-formats" / "benchmark_simple_add_et.json.gz", "PyTorch execution trace"),
     (b'{"rocprofiler-sdk-tool": [{"metadata": {"pid": 908}}]}', "rocprofiler-sdk's JSON output"),
+    (b'{"workload_graph": [{"Id": 216, "Name": "aten::flatten_dense_tensors(0)", "runtime": 318}]}',
+     "a Chakra execution trace"),
     (b'{"aten::_softmax": ["void softmax_warp_forward<float>(float*)"]}', "missing required field `traceEvents`"),
 ])
 def test_files_of_other_profilers_are_named_in_one_line(tmp_path, content, says):
