@@ -71,6 +71,8 @@ def busy_share(events: pd.DataFrame) -> pd.Series:
     # names from vLLM's sources (its Triton fused-MoE GEMM and FP8 group quantization), no trace here
     ("fused_moe_kernel", "gemm", "k-quantized-gemm"), ("_w8a8_block_fp8_matmul", "gemm", "k-quantized-gemm"),
     ("per_token_group_quant_fp8", "elementwise", "k-quantize"),
+    # a product whose name also says quant is a GEMM (a constructed name in cuBLASLt's style)
+    ("sm90_xmma_gemm_e4m3_quant_tn", "gemm", "k-cublaslt"),
     # the broad rules still take what is theirs
     ("void cutlass::Kernel<cutlass_70_wmma_tensorop_f16_s161616gemm_f16_32x32_64x2_tn_align8>(x)", "gemm",
      "k-cutlass"),
