@@ -109,6 +109,8 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     fp: dict[str, Any] = {"device": device, "device_name": _device_name(inputs), "imported": True,
           "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
           "torch": None, "threads": None, "config_hash": None}
+    if meta.get("hip_runtime_version") is not None:   # a ROCm trace
+        fp.update(hip_runtime=meta.get("hip_runtime_version"), hip_driver=meta.get("hip_driver_version"))
     workloads: dict[str, WorkloadRecord] = {}
     for inp in inputs:
         rec = workloads.setdefault(inp.workload, WorkloadRecord(name=inp.workload, workload="imported-trace",

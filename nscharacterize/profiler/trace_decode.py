@@ -90,6 +90,8 @@ class _Document(msgspec.Struct, gc=False):
     deviceProperties: Any = None
     cuda_runtime_version: Any = None
     cuda_driver_version: Any = None
+    hip_runtime_version: Any = None   # ROCm traces write these instead of the CUDA ones
+    hip_driver_version: Any = None
     schemaVersion: Any = None
     distributedInfo: Any = None
 

@@ -94,6 +94,27 @@ def test_custom_all_reduce_ops_and_their_kernels_are_communication():
     assert tx.classify("kernel", kernel, ("vllm::all_reduce", "symm_mem::multimem_all_reduce_")).category == "communication"
 
 
+@pytest.mark.parametrize("op, category", [
+    ("vllm::unified_attention_with_output", "gemm"), ("_C_cache_ops::reshape_and_cache_flash", "data_movement"),
+    ("vllm::unified_kv_cache_update", "data_movement"), ("_C::fused_add_rms_norm", "elementwise"),
+    ("_C::rotary_embedding", "elementwise"), ("sgl_kernel::silu_and_mul", "elementwise"),
+    ("_C::static_scaled_fp8_quant", "elementwise"),
+    ("vllm::moe_forward", "other"),   # groups routing, expert GEMMs and combine: no rule of its own
+])
+def test_serving_stack_ops(op, category):
+    assert Taxonomy().classify("op", op).category == category
+
+
+def test_a_grouping_op_leaves_its_kernels_their_own_categories():
+    tx = Taxonomy()
+    launched = ("vllm::moe_forward",)
+    assert tx.classify("kernel", "_combined_routing_compute", launched).category == "data_transform"
+    assert tx.classify("kernel", "fused_moe_kernel", launched).category == "gemm"
+    # a KV-cache write inside the attention op is a copy, whatever launched it
+    assert tx.classify("kernel", "void vllm::reshape_and_cache_flash_kernel<x>(x)",
+                       ("vllm::unified_attention_with_output",)).category == "data_movement"
+
+
 def test_sglang_decode_leaves_nothing_in_other(tmp_path):
     """Before these rules, 12% of this trace's busy time was Other (aiter's fused RMSNorm, SGLang's
     SiLU-and-mul, the KV-cache store) and rotary embedding read as an embedding lookup."""
@@ -106,6 +127,7 @@ def test_sglang_decode_leaves_nothing_in_other(tmp_path):
     assert len(cache) and (cache["category"] == "data_movement").all()
     assert not kernels[kernels["name"].str.contains("rotary_embedding")]["category"].eq("embedding").any()
     assert manifest["fingerprint"]["device_name"] == "AMD Instinct MI300X"
+    assert manifest["fingerprint"]["hip_runtime"] is not None   # a ROCm trace: HIP's versions, not CUDA's
 
 
 def test_an_unnamed_gpu_is_named_from_its_properties_and_the_note_says_so(tmp_path):
