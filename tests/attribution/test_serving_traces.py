@@ -100,6 +100,7 @@ def test_custom_all_reduce_ops_and_their_kernels_are_communication():
     ("_C::rotary_embedding", "elementwise"), ("sgl_kernel::silu_and_mul", "elementwise"),
     ("_C::static_scaled_fp8_quant", "elementwise"),
     ("vllm::moe_forward", "other"),   # groups routing, expert GEMMs and combine: no rule of its own
+    ("aiter::gemm_a8w8_blockscale_quant", "other"),   # a product with quantized operands, not a quantization
 ])
 def test_serving_stack_ops(op, category):
     assert Taxonomy().classify("op", op).category == category
