@@ -125,6 +125,10 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
      {"float64": 37 * _T, "float32": 75 * _T, "float16": 2250 * _T, "bfloat16": 2250 * _T}, 8.0e12),
     (r"H200", "NVIDIA H200 (SXM, 141 GB HBM3e)",
      {"float64": 67 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 4.8e12),
+    # H800 SXM: the H100 SXM's die, clocks and HBM3 with FP64 cut to 1 TF and NVLink to 400 GB/s
+    # (NVIDIA H800 product brief, as compared in Philisun's "NVIDIA H800 vs H100", 2025).
+    (r"H800(?!.*PCI)", "NVIDIA H800 SXM5 (80 GB HBM3)",
+     {"float64": 1 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 3.35e12),
     (r"H100.*(NVL)", "NVIDIA H100 NVL (94 GB)",
      {"float64": 60 * _T, "float32": 60 * _T, "float16": 835 * _T, "bfloat16": 835 * _T}, 3.9e12),
     (r"H100.*(PCIe|PCIE)", "NVIDIA H100 PCIe (80 GB)",

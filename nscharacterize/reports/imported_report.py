@@ -14,7 +14,8 @@ def imported_sections(ranks: pd.DataFrame, jobs: pd.DataFrame, manifest: dict) -
     if not ranks.empty:
         out += ["## Ranks: communication and verdict", "",
                 "One workload per rank (ranks run concurrently: nothing is added across them). Communication = "
-                "time NCCL/RCCL kernels run (on a CPU rank: gloo collectives on the host); overlap = the part of "
+                "time communication kernels run (NCCL/RCCL collectives, custom all-reduce, expert-parallel "
+                "all-to-all; on a CPU rank: gloo collectives on the host); overlap = the part of "
                 "it during which a compute kernel runs too, as HTA reports it; compute = GPU busy outside "
                 "communication kernels. Means per step.", "",
                 markdown_table(["Job", "Rank", "Component", "Steps", "Step", "GPU busy", "Communication",

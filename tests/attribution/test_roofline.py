@@ -61,6 +61,11 @@ def test_datasheet_ceilings_by_device_name():
         "float64": 0.42e12, "float32": 13.4e12, "float16": 53.8e12}
     assert ceil.datasheet_ceilings("NVIDIA A10")["datasheet_entry"] == "NVIDIA A10"
     assert ceil.datasheet_ceilings("NVIDIA L4")["datasheet_entry"] == "NVIDIA L4"
+    # DeepSeek's profile-data traces: the H100's tensor rates, its FP64 cut to 1 TF
+    h800 = ceil.datasheet_ceilings("NVIDIA H800")
+    assert "H800" in h800["datasheet_entry"] and h800["peak_flops"]["float64"] == 1e12
+    assert h800["peak_flops"]["bfloat16"] == 989e12 and h800["bandwidth_bytes_s"] == 3.35e12
+    assert ceil.datasheet_ceilings("NVIDIA H800 PCIe") is None   # not in the table: no guess
 
 
 # ---- the maths ------------------------------------------------------------------------------------
