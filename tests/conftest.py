@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clirun import run_cli, write_config
+from clirun import printed_dir, run_cli, write_config
 
 
 @pytest.fixture(scope="session")
@@ -14,4 +14,4 @@ def demo_run(tmp_path_factory) -> Path:
     cfg = write_config(tmp / "demo.yaml")
     proc = run_cli("run", str(cfg), "--out", str(tmp / "runs"), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return printed_dir(proc)

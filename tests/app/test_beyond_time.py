@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
-from clirun import run_cli, write_config
+from clirun import printed_dir, run_cli, write_config
 
 from nscharacterize.rundir import schemas
 from nscharacterize.rundir.store import RunDir
@@ -16,7 +15,7 @@ def test_run_writes_memory_and_sparsity_per_category(tmp_path):
                        metrics={"sparsity": True, "counters": True, "samples": 2})
     proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    run = Path(proc.stdout.strip().splitlines()[-1])
+    run = printed_dir(proc)
     memory = pd.read_csv(run / "memory.csv")
     assert set(memory["sample"]) == {0, 1}
     encoder = memory[(memory["component"] == "encoder") & (memory["sample"] == 0)].set_index("part")
@@ -45,6 +44,6 @@ def test_metrics_off_writes_no_files(tmp_path):
     cfg = write_config(tmp_path / "c.yaml", samples=1, repeats=1, warmup=0, metrics={"memory": False})
     proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    run = Path(proc.stdout.strip().splitlines()[-1])
+    run = printed_dir(proc)
     assert not (run / "memory.csv").exists() and not (run / "sparsity.csv").exists()
     assert "## Memory per component" not in (run / "table.md").read_text()

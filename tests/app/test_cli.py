@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
-from clirun import ROOT, run_cli, write_config
+from clirun import ROOT, printed_dir, run_cli, write_config
 
 EXPECTED_FILES = ["config.yaml", "manifest.json", "events.parquet", "timings.csv", "samples.csv",
                   "breakdown.csv", "checks.csv", "table.md", "run.log", "report.html"]
@@ -33,7 +32,7 @@ def test_run_prints_table_and_samples_override(tmp_path):
     proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--samples", "1", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     assert "mlp-demo / encoder" in proc.stdout and "Total" in proc.stdout
-    run_dir = proc.stdout.strip().splitlines()[-1]
+    run_dir = printed_dir(proc)
     timings = pd.read_csv(f"{run_dir}/timings.csv")
     assert set(timings["sample"]) == {0}
 

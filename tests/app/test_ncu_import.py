@@ -12,8 +12,8 @@ import csv
 
 import pandas as pd
 import pytest
+from clirun import TESTS, printed_dir, run_cli, write_config
 
-from clirun import TESTS, run_cli, write_config
 from nscharacterize.profiler.nvtx import range_name
 
 RECORDED = TESTS / "fixtures" / "ncu" / "bert_mha_a100_details.csv.gz"
@@ -25,7 +25,7 @@ def run_dir(tmp_path_factory):
     cfg = write_config(tmp / "c.yaml", samples=1, repeats=1, metrics={"memory": False})
     done = run_cli("run", str(cfg), "--out", str(tmp / "runs"), "--quiet", "--nvtx")
     assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
+    return str(printed_dir(done))
 
 
 def test_recorded_report_merges_into_the_roofline(run_dir):

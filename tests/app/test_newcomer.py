@@ -8,7 +8,7 @@ import pytest
 
 from types import SimpleNamespace
 
-from clirun import run_cli, write_config
+from clirun import printed_dir, run_cli, write_config
 from faults import cli
 
 TINY = {"samples": 1, "warmup": 0, "repeats": 1}
@@ -25,7 +25,7 @@ def _run(tmp_path: Path, *workloads, capsys=None, **fields):
 
 
 def _manifest(proc) -> dict:
-    return json.loads((Path(proc.stdout.strip().splitlines()[-1]) / "manifest.json").read_text())
+    return json.loads((printed_dir(proc) / "manifest.json").read_text())
 
 
 # ---- 1. a failing workload says why on the terminal; a user factory's params are type-checked ------------
@@ -102,7 +102,7 @@ def test_a_newcomers_symbolic_python_is_mostly_classified(tmp_path, capsys):
     assert proc.returncode == 0, proc.stderr
     import pandas as pd
 
-    run = Path(proc.stdout.strip().splitlines()[-1])
+    run = printed_dir(proc)
     py = pd.read_csv(run / "breakdown.csv").query("axis == 'python' and component == 'deduce'")
     shares = py.set_index("category")["share"]
     assert shares.get("other", 0.0) < 0.2, shares.to_dict()

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from clirun import printed_dir, run_cli, write_config
 
-from clirun import run_cli, write_config
 from nscharacterize.attribution.scaling import Point, bootstrap_exponent, fit_power_law, scaling_table
 from nscharacterize.reports.sweep_report import split
 
@@ -54,7 +54,7 @@ def test_sweep_runs_each_point_and_fits_scaling(tmp_path):
     cfg = _sweep_config(tmp_path, [4, 8])
     proc = run_cli("sweep", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    sweep_dir = tmp_path / "runs" / proc.stdout.strip().splitlines()[-1].split("/")[-1]
+    sweep_dir = tmp_path / "runs" / printed_dir(proc).name
     manifest = json.loads((sweep_dir / "sweep.json").read_text())
     assert manifest["status"] == "ok" and manifest["x"] == "objects"
     assert [p["name"] for p in manifest["points"]] == ["objects=4", "objects=8"]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clirun import printed_dir, run_cli
 
-from clirun import run_cli
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 COMBINE = "void dpsk::ep::internode::combine<false, 8, __nv_bfloat16, 8, 2, 16, 24>(int4*, float*, bool const*)"
@@ -117,7 +117,7 @@ def test_a_dualpipe_step_shows_its_communication_and_overlap(tmp_path):
     trace = _dualpipe_trace(tmp_path / "train.json")
     proc = run_cli("import-trace", str(trace), "--out", str(tmp_path / "runs"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = Path(proc.stdout.strip().splitlines()[-1])
+    run = printed_dir(proc)
     events = pd.read_parquet(run / "events.parquet")
     kernels = events[events["source"] == "kernel"]
     assert "other" not in set(kernels.loc[kernels["gpu_busy_us"] > 0, "category"])

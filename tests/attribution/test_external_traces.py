@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from clirun import ROOT, printed_dir, run_cli
 
-from clirun import ROOT, run_cli
 from nscharacterize.profiler import chrome_trace, trace_events
 from nscharacterize.profiler.events import events_frame, tagged
 from nscharacterize.taxonomy.classifier import Taxonomy
@@ -39,7 +39,7 @@ def classified(path: Path) -> tuple[chrome_trace.Trace, pd.DataFrame]:
 
 def imported(proc) -> Path:
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return printed_dir(proc)
 
 
 # ---- kernels -> launching op ---------------------------------------------------------------------

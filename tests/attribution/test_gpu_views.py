@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from clirun import printed_dir, run_cli
 
-from clirun import run_cli
 from nscharacterize.attribution.aggregate import attribute
-from nscharacterize.attribution.views import gpu_summary
 from nscharacterize.attribution.aggregate import breakdown as make_breakdown
+from nscharacterize.attribution.views import gpu_summary
 from nscharacterize.import_trace import import_traces
 from nscharacterize.profiler import chrome_trace, trace_events
 from nscharacterize.profiler.events import events_frame, tagged
@@ -32,7 +32,7 @@ def imported(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("imported")
     proc = run_cli("import-trace", *map(str, TRACES), "--out", str(out), "--name", "h100")
     assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return printed_dir(proc)
 
 
 def test_each_view_adds_up_to_the_wall_time(imported):

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from clirun import ROOT, printed_dir, run_cli, write_config
 
-from clirun import ROOT, run_cli, write_config
 from nscharacterize.attribution.roofline import op_costs, roofline
 from nscharacterize.profiler import ceilings as ceil
-from nscharacterize.profiler.events import events_frame
 from nscharacterize.profiler.environment import fingerprint
+from nscharacterize.profiler.events import events_frame
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 H100_RUN = ROOT.parent / "shared" / "fixtures" / "gpu-h100" / "quickstart-run"
@@ -167,7 +167,7 @@ def embedding_run(tmp_path_factory) -> Path:
     proc = run_cli("run", str(cfg), "--out", str(tmp / "runs"), "--quiet",
                    env={"NSCHARACTERIZE_CACHE": str(tmp / "cache")})
     assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return printed_dir(proc)
 
 
 def test_embedding_lookups_are_embedding(embedding_run):
@@ -215,7 +215,7 @@ def test_the_roofline_sizes_distinct_ops_not_ops_times_samples(tmp_path, monkeyp
     cfg = write_config(tmp_path / "c.yaml", samples=5)
     proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    run = RunDir(proc.stdout.strip().splitlines()[-1])
+    run = RunDir(printed_dir(proc))
     events, breakdown, ceilings = run.events(), run.breakdown(), run.manifest.get("ceilings")
     summed = module.summed_over_samples(events)
     assert events["sample"].nunique() == 5 and set(summed["sample"]) == {-1}
@@ -244,7 +244,7 @@ def test_events_summed_as_they_are_read_give_the_same_roofline_and_page(tmp_path
     cfg = write_config(tmp_path / "c.yaml", samples=6)
     proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    run = RunDir(proc.stdout.strip().splitlines()[-1])
+    run = RunDir(printed_dir(proc))
     # the run (a subprocess) wrote its own row groups; rewrite them small, here
     import pyarrow.parquet as pq
     pq.write_table(pq.read_table(run.path / "events.parquet"), run.path / "events.parquet", row_group_size=64)

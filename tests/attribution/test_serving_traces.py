@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clirun import ROOT, TESTS, printed_dir, run_cli
 
-from clirun import ROOT, TESTS, run_cli
 from nscharacterize.profiler.ceilings import name_from_properties
 from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -25,7 +25,7 @@ VLLM = FIXTURES / "T17_tracelens_vllm_decode"       # vLLM full-graph decode, MI
 def imported(tmp_path: Path, folder: Path) -> tuple[Path, pd.DataFrame, dict]:
     proc = run_cli("import-trace", str(folder), "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = Path(proc.stdout.strip().splitlines()[-1])
+    run = printed_dir(proc)
     return run, pd.read_parquet(run / "events.parquet"), json.loads((run / "manifest.json").read_text())
 
 

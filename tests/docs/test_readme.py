@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from clirun import ROOT, run_cli
+from clirun import ROOT, printed_dir, run_cli
 
 README = (ROOT / "README.md").read_text()
 
@@ -37,7 +37,7 @@ def test_readme_own_model_example_runs(tmp_path):
     proc = run_cli("run", str(config), "--out", str(tmp_path / "runs"), "--quiet", cwd=tmp_path,
                    env={"PYTHONPATH": f"{tmp_path}:{ROOT}"})
     assert proc.returncode == 0, proc.stderr
-    run_dir = proc.stdout.strip().splitlines()[-1]
+    run_dir = printed_dir(proc)
     assert "classifier" in (tmp_path / run_dir / "table.md").read_text()
 
 

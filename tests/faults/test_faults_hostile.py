@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from clirun import ROOT, SUPPORT, run_cli, write_config
+from clirun import ROOT, SUPPORT, printed_dir, run_cli, write_config
 from faults import assert_consistent, cli, one_line, run_dirs, workload_status
 
 
@@ -122,7 +121,7 @@ def test_a_long_sweep_name_works_for_its_points(tmp_path):
                        sweep={"parameters": {"pause": [0.01]}})
     proc = run_cli("sweep", str(cfg), "--out", str(tmp_path / "runs"), "--quiet", timeout=600)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    sweep_dir = Path(proc.stdout.strip().splitlines()[-1])
+    sweep_dir = printed_dir(proc)
     (point,) = json.loads((sweep_dir / "sweep.json").read_text())["points"]
     assert point["status"] == "ok", point
     assert (sweep_dir / "points" / "pause=0.01" / "samples.csv").is_file()
@@ -137,7 +136,7 @@ def test_a_point_past_its_timeout_is_stopped_and_says_why(tmp_path):
                        sweep={"parameters": {"pause": [600]}, "point_timeout_s": 60})
     proc = run_cli("sweep", str(cfg), "--out", str(tmp_path / "runs"), "--quiet", timeout=600)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    sweep_dir = Path(proc.stdout.strip().splitlines()[-1])
+    sweep_dir = printed_dir(proc)
     (point,) = json.loads((sweep_dir / "sweep.json").read_text())["points"]
     assert point["status"] == "failed" and point["attempts"] == 1, point
     assert "point_timeout_s (60 s)" in point["error"]
@@ -335,7 +334,7 @@ def test_a_workload_that_changes_directory_keeps_a_relative_out(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     (run,) = run_dirs(tmp_path / "rel-runs")
-    assert Path(proc.stdout.strip().splitlines()[-1]) == run
+    assert printed_dir(proc) == run
     assert not (elsewhere / "rel-runs").exists()
     assert assert_consistent(run, "ok")["status"] == "ok"
 
@@ -484,7 +483,7 @@ def test_a_point_whose_process_dies_is_not_left_running(tmp_path):
                        sweep={"parameters": {"code": [7]}})
     proc = run_cli("sweep", str(cfg), "--out", str(tmp_path / "runs"), "--quiet", timeout=600)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    sweep_dir = Path(proc.stdout.strip().splitlines()[-1])
+    sweep_dir = printed_dir(proc)
     (point,) = json.loads((sweep_dir / "sweep.json").read_text())["points"]
     assert point["status"] == "failed" and point["attempts"] == 2 and point["run_dir"] == "points/code=7", point
     own = assert_consistent(sweep_dir / point["run_dir"], "killed")

@@ -6,10 +6,10 @@ import json
 import pandas as pd
 import pytest
 import torch
+from clirun import cuda, printed_dir, run_cli, write_config
 
-from clirun import cuda, run_cli, write_config
-from nscharacterize.profiler.session import SessionSettings, profile_workload
 from nscharacterize.attribution.aggregate import attribute
+from nscharacterize.profiler.session import SessionSettings, profile_workload
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.base import Component, Workload
 from nscharacterize.workloads.registry import get_spec
@@ -42,7 +42,7 @@ def test_cli_run_on_cuda(tmp_path):
     cfg = write_config(tmp_path / "gpu.yaml", device="cuda", workloads=[{"workload": "mlp-demo", "params": spec.smoke}])
     proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    run_dir = proc.stdout.strip().splitlines()[-1]
+    run_dir = printed_dir(proc)
     manifest = json.loads(open(f"{run_dir}/manifest.json").read())
     assert manifest["fingerprint"]["device"] == "cuda" and manifest["fingerprint"]["device_name"]
     ev = pd.read_parquet(f"{run_dir}/events.parquet")

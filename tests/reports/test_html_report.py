@@ -19,7 +19,7 @@ import pytest
 
 from nscharacterize.reports.page_figures import roofline_points
 
-from clirun import run_cli, write_config
+from clirun import printed_dir, run_cli, write_config
 from noisy_models import NATIVE_LINE, PY_WARNING
 
 CHROMIUM = os.environ.get("NSC_CHROMIUM", "/usr/bin/chromium")
@@ -41,7 +41,7 @@ def traced_run(tmp_path_factory) -> tuple[Path, str]:
     finally:
         os.umask(old)
     assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1]), proc.stderr
+    return printed_dir(proc), proc.stderr
 
 
 # ---- the run directory ---------------------------------------------------------------------------

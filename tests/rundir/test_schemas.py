@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from clirun import TESTS, printed_dir, run_cli
 from pydantic import ValidationError
 
-from clirun import TESTS, run_cli
 from nscharacterize.attribution.aggregate import attribute, breakdown
 from nscharacterize.attribution.roofline import UNSIZED_COLUMNS, roofline
 from nscharacterize.attribution.system import system_view
@@ -142,7 +141,7 @@ def test_every_manifest_writer_builds_the_same_model(tmp_path):
 def test_cli_imports_a_cpu_trace_together_with_a_gpu_trace(tmp_path):
     proc = run_cli("import-trace", str(CPU_TRACE), str(GPU_TRACE), "--out", str(tmp_path), "--name", "mixed")
     assert proc.returncode == 0, proc.stderr
-    run = RunDir(Path(proc.stdout.strip().splitlines()[-1]))
+    run = RunDir(printed_dir(proc))
     manifest = run.read_manifest()
     assert manifest.run_id and manifest.pid and manifest.host and manifest.status == "ok"
     assert set(run.timings()["device"]) == {"cpu", "cuda"}

@@ -33,6 +33,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
                           capture_output=True, text=True, timeout=timeout)
 
 
+def printed_dir(proc: subprocess.CompletedProcess) -> Path:
+    """The run or sweep directory a command wrote: the last line of its standard output (run,
+    import-trace, sweep and ab print the path last, so that a script can capture it)."""
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 def write_config(path: Path, **fields) -> Path:
     base = {"seed": 0, "device": "cpu", "samples": 2, "warmup": 1, "repeats": 2, "threads": 1,
             "workloads": [{"workload": "mlp-demo", "params": {"objects": 6, "hidden": 16}}]}

@@ -3,13 +3,12 @@ runtime, its kernels classified with reasons, and one-line errors when it cannot
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from clirun import TESTS, printed_dir, run_cli, write_config
 
-from clirun import TESTS, run_cli, write_config
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.workloads.base import WorkloadError
 from nscharacterize.workloads.compile import CompiledWorkload, CompileSettings, toolchain_problem
@@ -26,7 +25,7 @@ def test_compiled_cpu_run_end_to_end(tmp_path):
         {"workload": "user_models:tiny_cnn", "name": "cnn-compiled", "compile": {"mode": "default"}}])
     proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = Path(proc.stdout.strip().splitlines()[-1])
+    run = printed_dir(proc)
     manifest = json.loads((run / "manifest.json").read_text())
     eager, compiled = manifest["workloads"]
     assert "compile" not in eager["info"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-
-from clirun import run_cli, write_config
+from clirun import printed_dir, run_cli, write_config
 
 
 def test_user_workloads_run_from_config(tmp_path):
@@ -15,7 +14,7 @@ def test_user_workloads_run_from_config(tmp_path):
     ])
     proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    run_dir = proc.stdout.strip().splitlines()[-1]
+    run_dir = printed_dir(proc)
     bd = pd.read_csv(f"{run_dir}/breakdown.csv")
     cats = bd[bd["axis"] == "category"]
     assert set(zip(cats["workload"], cats["component"])) == {("pr", "perceive"), ("pr", "rules"), ("cnn", "forward")}
@@ -31,7 +30,7 @@ def test_failing_workload_keeps_other_results(tmp_path):
     ])
     proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--quiet")
     assert proc.returncode == 1
-    run_dir = proc.stdout.strip().splitlines()[-1]
+    run_dir = printed_dir(proc)
     manifest = json.loads(open(f"{run_dir}/manifest.json").read())
     status = {w["name"]: (w["status"], w["error"]) for w in manifest["workloads"]}
     assert status["user_models:broken"][0] == "error" and "planted failure" in status["user_models:broken"][1]
@@ -58,7 +57,7 @@ def test_run_where_every_workload_fails_still_writes_its_files(tmp_path):
                                                                "params": {"fail_at": 0}}])
     proc = run_cli("run", str(cfg), "--out", str(tmp_path), "--quiet")
     assert proc.returncode == 1
-    run_dir = proc.stdout.strip().splitlines()[-1]
+    run_dir = printed_dir(proc)
     table = open(f"{run_dir}/table.md").read()
     assert "Failed workloads" in table and "planted failure" in table
     assert json.loads(open(f"{run_dir}/manifest.json").read())["status"] == "failed"
