@@ -123,6 +123,13 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
     # FP32 600 TF, FP16/BF16 tensor 36 PF with sparsity, HBM3e 64 TB/s), divided by 8, dense = half.
     (r"B200", "NVIDIA B200 (HGX, 180 GB HBM3e)",
      {"float64": 37 * _T, "float32": 75 * _T, "float16": 2250 * _T, "bfloat16": 2250 * _T}, 8.0e12),
+    # GH200 Grace Hopper: the H100 SXM's tensor rates with its own memory (NVIDIA GH200 Grace Hopper
+    # Superchip data sheet: 96 GB HBM3 at 4 TB/s, or 144 GB HBM3e at 4.9 TB/s). Before the H200,
+    # whose name a GH200's contains.
+    (r"GH200.*(144G|141G|HBM3e)", "NVIDIA GH200 (144 GB HBM3e)",
+     {"float64": 67 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 4.9e12),
+    (r"GH200", "NVIDIA GH200 (96 GB HBM3)",
+     {"float64": 67 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 4.0e12),
     (r"H200", "NVIDIA H200 (SXM, 141 GB HBM3e)",
      {"float64": 67 * _T, "float32": 67 * _T, "float16": 989 * _T, "bfloat16": 989 * _T}, 4.8e12),
     # H800 SXM: the H100 SXM's die, clocks and HBM3 with FP64 cut to 1 TF and NVLink to 400 GB/s

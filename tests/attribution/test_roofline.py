@@ -66,6 +66,9 @@ def test_datasheet_ceilings_by_device_name():
     assert "H800" in h800["datasheet_entry"] and h800["peak_flops"]["float64"] == 1e12
     assert h800["peak_flops"]["bfloat16"] == 989e12 and h800["bandwidth_bytes_s"] == 3.35e12
     assert ceil.datasheet_ceilings("NVIDIA H800 PCIe") is None   # not in the table: no guess
+    # a GH200 is not an H200 (kernelforge's trace names "NVIDIA GH200 480GB": 96 GB of HBM3)
+    assert ceil.datasheet_ceilings("NVIDIA GH200 480GB")["bandwidth_bytes_s"] == 4.0e12
+    assert ceil.datasheet_ceilings("NVIDIA GH200 144G HBM3e")["bandwidth_bytes_s"] == 4.9e12
 
 
 # ---- the maths ------------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ def busy_share(events: pd.DataFrame) -> pd.Series:
     # a product whose name also says quant is a GEMM (a constructed name in cuBLASLt's style)
     ("sm90_xmma_gemm_e4m3_quant_tn", "gemm", "k-cublaslt"),
     # the broad rules still take what is theirs
+    ("matmul_k(float*, float*, float*, int, int, int)", "gemm", "k-gemm"),   # a user's own CUDA matmul (T4)
     ("void cutlass::Kernel<cutlass_70_wmma_tensorop_f16_s161616gemm_f16_32x32_64x2_tn_align8>(x)", "gemm",
      "k-cutlass"),
     ("void cudnn::detail::implicit_convolve_sgemm<float, float, 128, 5, 5, 3, 3, 3, 1, true, false, true>(x)",
