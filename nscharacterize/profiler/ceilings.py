@@ -170,6 +170,10 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
     # 936 GB/s; RTX A6000: FP32 38.7 TF, tensor 154.8 TF dense, 768 GB/s); NVIDIA Turing architecture
     # whitepaper, appendix table 1 (RTX 2080 Ti reference board: FP32 13.4 TF, FP16 tensor FP32-accumulate
     # 53.8 TF, 616 GB/s; no bfloat16 on Turing).
+    # RTX 4090 D: the 4090's AD102 with 114 of its 128 SMs at the same 2.52 GHz boost and the same
+    # 1008 GB/s (NVIDIA's product page: 14,592 CUDA cores); its rates are the 4090's times 114/128.
+    (r"RTX 4090 D", "NVIDIA GeForce RTX 4090 D",
+     {"float64": 1.15 * _T, "float32": 73.5 * _T, "float16": 147.1 * _T, "bfloat16": 147.1 * _T}, 1.008e12),
     (r"RTX 4090", "NVIDIA GeForce RTX 4090",
      {"float64": 1.29 * _T, "float32": 82.6 * _T, "float16": 165.2 * _T, "bfloat16": 165.2 * _T}, 1.008e12),
     (r"RTX 3090", "NVIDIA GeForce RTX 3090",

@@ -56,6 +56,8 @@ def test_datasheet_ceilings_by_device_name():
     assert ceil.datasheet_ceilings("NVIDIA B200")["peak_flops"]["bfloat16"] == 2250e12
     assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 4090")["peak_flops"]["float32"] == 82.6e12
     assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 3090")["bandwidth_bytes_s"] == 0.936e12
+    # the 4090 D (a torch.compile trace of Wings236/model_inference) is not a full 4090
+    assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 4090 D")["peak_flops"]["float32"] == 73.5e12
     # as PARAM's test traces name a Turing card (no bfloat16 on it)
     assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 2080 Ti")["peak_flops"] == {
         "float64": 0.42e12, "float32": 13.4e12, "float16": 53.8e12}
