@@ -305,6 +305,11 @@ def _unread_notes(trace: Trace) -> list[str]:
     for c, n in unread.items():
         if c not in mtia:
             notes.append(f"{n} events of category {c!r} are not read")
+    ops = trace.host[trace.host["source"] == "op"]
+    if len(ops) and not ops["input_dims"].notna().any():
+        notes.append("recorded without record_shapes: no op's input sizes, so the roofline sizes no op (its "
+                     "FLOPs and bytes are empty); profile with torch.profiler.profile(record_shapes=True) to "
+                     "size them")
     if trace.device.empty and not mtia:
         gpu = bool(trace.metadata.get("deviceProperties")) or bool((trace.host["source"] == "runtime").any())
         notes.append("no kernel, memcpy or memset events although the trace comes from a GPU process (no "

@@ -59,3 +59,24 @@ def test_the_older_kernel_category_is_read(tmp_path):
     assert int(kernels["calls"].sum()) == 62
     assert set(kernels["category"]) == {"gemm"} and kernels["ancestors"].str.endswith("aten::mm").all()
     assert kernels["gpu_busy_us"].sum() == pytest.approx(raw_busy_us(SMALL_KERNELS), rel=1e-9)
+
+
+def test_a_trace_recorded_without_shapes_says_why_the_roofline_is_empty(tmp_path):
+    """6 of the 18 strangers' traces were recorded without record_shapes (their ops carry no Input
+    Dims): the roofline can size nothing, and the note says why, once, with the fix."""
+    def x(cat, name, ts, dur, **args):
+        return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": 1 if cat != "kernel" else 7, "ts": ts,
+                "dur": dur, "args": args}
+    events = [x("cpu_op", "aten::mm", 0, 30, **{"External id": 1}),
+              x("cuda_runtime", "cudaLaunchKernel", 5, 10, correlation=11),
+              x("kernel", "ampere_sgemm_64x32_sliced1x4_nn", 20, 40, stream=7, correlation=11)]
+    path = tmp_path / "no_shapes.json"
+    path.write_text(json.dumps({"schemaVersion": 1, "traceEvents": events}))
+    run, _events = imported(tmp_path / "runs", path)
+    table = (run / "table.md").read_text()
+    assert table.count("recorded without record_shapes") == 1 and "record_shapes=True" in table
+    # with shapes recorded, no such note
+    events[0]["args"].update({"Input Dims": [[4, 8], [8, 2]], "Input type": ["float", "float"]})
+    path.write_text(json.dumps({"schemaVersion": 1, "traceEvents": events}))
+    run, _events = imported(tmp_path / "runs2", path)
+    assert "record_shapes" not in (run / "table.md").read_text()
