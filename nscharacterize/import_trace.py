@@ -106,9 +106,12 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     device = "cuda" if "cuda" in devices else "cpu"
     meta = inputs[0].metadata
     # The machine that recorded the trace, as far as the trace says; not the importing machine.
-    fp: dict[str, Any] = {"device": device, "device_name": _device_name(inputs), "imported": True,
+    gpus = _device_names(inputs)
+    fp: dict[str, Any] = {"device": device, "device_name": " + ".join(gpus)[:200] or None, "imported": True,
           "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
           "torch": None, "threads": None, "config_hash": None}
+    if len(gpus) > 1:   # traces from several machines: the report says one roofline cannot hold them
+        fp["device_names"] = gpus
     if meta.get("hip_runtime_version") is not None:   # a ROCm trace
         fp.update(hip_runtime=meta.get("hip_runtime_version"), hip_driver=meta.get("hip_driver_version"))
     workloads: dict[str, WorkloadRecord] = {}
@@ -122,8 +125,9 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     traces = [str(inp.path.resolve()) for inp in inputs]
     # The roofline's ceilings: the recording GPU is not here to measure, so its datasheet peaks
-    # (None where the table does not know the GPU: the roofline rows then have no bound).
-    ceilings = datasheet_ceilings(fp["device_name"]) if device == "cuda" and fp["device_name"] else None
+    # (None where the table does not know the GPU, or where the traces come from several GPUs: the
+    # roofline rows then have no bound).
+    ceilings = datasheet_ceilings(gpus[0]) if device == "cuda" and len(gpus) == 1 else None
     manifest = Manifest(
         schema_=SCHEMA, run_id=str(uuid.uuid4()), name=name, config_file=None, created=now, finished=now,
         status="ok", **process_identity(), command=list(sys.argv), git_commit=None, seed=None,
@@ -324,19 +328,21 @@ def _unread_notes(trace: Trace) -> list[str]:
     return notes
 
 
-def _device_name(inputs: list[_Input]) -> str | None:
-    """The recording GPU's name from the first trace that writes one; else, where a trace's
-    properties single out one part (``ceilings.name_from_properties``), that part, with a note."""
-    first = [(inp, p[0]) for inp in inputs if isinstance(p := inp.metadata.get("deviceProperties"), list)
-             and p and isinstance(p[0], dict)]
-    for _inp, props in first:
-        if props.get("name"):
-            return str(props["name"])[:200]
-    for inp, props in first:
-        name = name_from_properties(props)
-        if name:
+def _device_names(inputs: list[_Input]) -> list[str]:
+    """The recording GPUs' names, distinct, in the order of the traces: each trace's first
+    ``deviceProperties`` entry; where its name is empty and its properties single out one part
+    (``ceilings.name_from_properties``), that part, with a note. Ranks of one job give one name;
+    traces from several machines may give several, and then no one GPU's ceilings are used."""
+    names: list[str] = []
+    for inp in inputs:
+        props = inp.metadata.get("deviceProperties")
+        if not (isinstance(props, list) and props and isinstance(props[0], dict)):
+            continue
+        name = str(props[0]["name"])[:200] if props[0].get("name") else name_from_properties(props[0])
+        if name and not props[0].get("name"):
             inp.notes.append(f"deviceProperties gives no GPU name: taken as {name} from its properties (gfx "
-                             f"{props['computeMajor']}.{props['computeMinor']}, {props['numSms']} compute units, "
-                             f"{float(props['totalGlobalMem']) / 2**30:.0f} GiB)")
-            return name
-    return None
+                             f"{props[0]['computeMajor']}.{props[0]['computeMinor']}, {props[0]['numSms']} compute "
+                             f"units, {float(props[0]['totalGlobalMem']) / 2**30:.0f} GiB)")
+        if name and name not in names:
+            names.append(name)
+    return names

@@ -78,7 +78,10 @@ def _pct(x: float) -> str:
 def ceilings_line(ceilings: dict | None, manifest: dict | None = None) -> str:
     if not ceilings:
         fp = (manifest or {}).get("fingerprint") or {}
-        if fp.get("imported"):
+        if fp.get("imported") and len(fp.get("device_names") or ()) > 1:
+            why = (f"the traces come from {len(fp['device_names'])} different GPUs ({', '.join(fp['device_names'])}), "
+                   "and one roofline holds one machine's ceilings: import each GPU's traces apart for bounds")
+        elif fp.get("imported"):
             why = (f"the trace's GPU ({fp['device_name']}) is not in the datasheet table" if fp.get("device_name")
                    and fp.get("device") == "cuda" else
                    "an imported trace does not record the peaks of the machine that recorded it, and that "

@@ -61,15 +61,20 @@ def test_the_older_kernel_category_is_read(tmp_path):
     assert kernels["gpu_busy_us"].sum() == pytest.approx(raw_busy_us(SMALL_KERNELS), rel=1e-9)
 
 
-def test_a_trace_recorded_without_shapes_says_why_the_roofline_is_empty(tmp_path):
-    """6 of the 18 strangers' traces were recorded without record_shapes (their ops carry no Input
-    Dims): the roofline can size nothing, and the note says why, once, with the fix."""
+def _one_gemm(**op_args) -> list[dict]:
+    """An aten::mm that launches one sgemm kernel, as Kineto writes them."""
     def x(cat, name, ts, dur, **args):
         return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": 1 if cat != "kernel" else 7, "ts": ts,
                 "dur": dur, "args": args}
-    events = [x("cpu_op", "aten::mm", 0, 30, **{"External id": 1}),
-              x("cuda_runtime", "cudaLaunchKernel", 5, 10, correlation=11),
-              x("kernel", "ampere_sgemm_64x32_sliced1x4_nn", 20, 40, stream=7, correlation=11)]
+    return [x("cpu_op", "aten::mm", 0, 30, **{"External id": 1}, **op_args),
+            x("cuda_runtime", "cudaLaunchKernel", 5, 10, correlation=11),
+            x("kernel", "ampere_sgemm_64x32_sliced1x4_nn", 20, 40, stream=7, correlation=11)]
+
+
+def test_a_trace_recorded_without_shapes_says_why_the_roofline_is_empty(tmp_path):
+    """6 of the 18 strangers' traces were recorded without record_shapes (their ops carry no Input
+    Dims): the roofline can size nothing, and the note says why, once, with the fix."""
+    events = _one_gemm()
     path = tmp_path / "no_shapes.json"
     path.write_text(json.dumps({"schemaVersion": 1, "traceEvents": events}))
     run, _events = imported(tmp_path / "runs", path)
@@ -80,3 +85,23 @@ def test_a_trace_recorded_without_shapes_says_why_the_roofline_is_empty(tmp_path
     path.write_text(json.dumps({"schemaVersion": 1, "traceEvents": events}))
     run, _events = imported(tmp_path / "runs2", path)
     assert "record_shapes" not in (run / "table.md").read_text()
+
+
+def test_traces_from_different_gpus_keep_no_one_gpus_ceilings(tmp_path):
+    """Imported together, traces from an H800 and a T4 got the first one's datasheet ceilings for
+    both; now the device line names both and the roofline has no bounds, and says why."""
+    shapes = {"Input Dims": [[64, 32], [32, 16]], "Input type": ["float", "float"]}
+    for gpu, folder in (("NVIDIA H800", "h800"), ("Tesla T4", "t4")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "trace.json").write_text(json.dumps({
+            "schemaVersion": 1, "deviceProperties": [{"id": 0, "name": gpu}], "traceEvents": _one_gemm(**shapes)}))
+    run, _events = imported(tmp_path / "runs", tmp_path / "h800")
+    assert "datasheet peaks of NVIDIA H800" in (run / "table.md").read_text()   # one GPU: its ceilings
+    proc = run_cli("import-trace", str(tmp_path / "h800"), str(tmp_path / "t4"), "--out", str(tmp_path / "runs2"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = printed_dir(proc)
+    table = (run / "table.md").read_text()
+    assert "Device: cuda (NVIDIA H800 + Tesla T4)" in table
+    assert "the traces come from 2 different GPUs (NVIDIA H800, Tesla T4)" in table
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert not manifest.get("ceilings") and manifest["fingerprint"]["device_names"] == ["NVIDIA H800", "Tesla T4"]
