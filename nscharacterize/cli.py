@@ -21,6 +21,7 @@ from nscharacterize.core.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit
 PNG_HELP = "also write the figures as PNG files beside report.html (heatmap.png, breakdown.png, roofline.png, ...)"
 
 def main(argv: list[str] | None = None) -> int:
+    entry = argv is None   # the process's own command line (the script, python -m), not a caller in Python
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
@@ -45,9 +46,28 @@ def main(argv: list[str] | None = None) -> int:
         where = getattr(exc, "run_dir", None)
         kept = f"; every finished sample is kept in {where}" if where else ""
         print(f"nscharacterize: stopped by {signal.Signals(signum).name}{kept}", file=sys.stderr)
+        if entry:
+            _end_process(exit_for_signal(signum))
         return exit_for_signal(signum)
     finally:
         restore()
+
+
+def _end_process(code: int) -> None:
+    """Ends a process stopped by a signal once the Python-level exit work is done (the atexit
+    callbacks: the log's flush and close, pools, Ray), without the native teardown that follows
+    it. Why: a stop can land inside a torch.profiler session, and tearing down the libraries'
+    half-stopped native state at exit crashed the process after the run directory was complete
+    (exit -11 instead of 143, once in CI). Everything measured is on disk by this point."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _drop_stdout() -> None:

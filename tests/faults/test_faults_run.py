@@ -239,7 +239,8 @@ def test_tables_as_the_run_goes_figures_once_at_the_end(capsys, tmp_path, monkey
 
 # ---- signals at random points, in real CLI processes ------------------------------------------------
 def _start(tmp_path: Path, cfg: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(SUPPORT), COLUMNS="160")
+    # faulthandler: a native crash of the process prints where it happened into the stderr a test checks
+    env = dict(os.environ, PYTHONPATH=str(SUPPORT), COLUMNS="160", PYTHONFAULTHANDLER="1")
     return subprocess.Popen([sys.executable, "-m", "nscharacterize.cli", "run", str(cfg), "--out",
                              str(tmp_path / "runs"), "--quiet"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
