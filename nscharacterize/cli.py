@@ -46,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         where = getattr(exc, "run_dir", None)
         kept = f"; every finished sample is kept in {where}" if where else ""
         print(f"nscharacterize: stopped by {signal.Signals(signum).name}{kept}", file=sys.stderr)
+        code = exit_for_signal(signum)
         if entry:
-            _end_process(exit_for_signal(signum))
-        return exit_for_signal(signum)
+            _end_process(code)
+        return code
     finally:
         restore()
 
