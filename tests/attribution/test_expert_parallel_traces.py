@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from clirun import printed_dir, run_cli
+from kineto_events import event
 
 from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -24,6 +25,7 @@ DISPATCH = "void dpsk::ep::internode::dispatch<false, 8, false, 8>(int4*, float*
 GROUPED_GEMM = ("void cutlass::device_kernel<dpsk::grouped_gemm::cuda::m_grouped_fp8_ptp128c::GemmKernel>"
                 "(dpsk::grouped_gemm::cuda::m_grouped_fp8_ptp128c::GemmKernel::Params)")
 CAST = "void cuda::per_token_cast_to_fp8_with_channels<__nv_bfloat16, 128, false, 128, false>(__nv_bfloat16 const*)"
+HOST = 100   # the host process's pid; device events carry the GPU's (1)
 
 
 @pytest.mark.parametrize("name, category, rule", [
@@ -82,15 +84,10 @@ def test_the_all_to_all_is_communication_whichever_op_launched_it():
         assert tx.classify("kernel", COMBINE, launcher).category == "communication"
 
 
-def _x(cat, name, ts, dur, tid, **args):
-    return {"ph": "X", "cat": cat, "name": name, "pid": 1 if cat in ("kernel", "gpu_memcpy") else 100, "tid": tid,
-            "ts": ts, "dur": dur, "args": args}
-
-
 def _dualpipe_trace(path: Path) -> Path:
     """One step of rank 0 of 64 in DeepSeek's form: the expert GEMMs of one chunk on stream 7 while
     the other chunk's dispatch and combine run on stream 20, under record_function ranges."""
-    ev = [_x("user_annotation", "ProfilerStep#1", 0, 400, 1)]
+    ev = [event("user_annotation", "ProfilerStep#1", 0, 400, pid=HOST)]
     launches = [  # (range, kernel, stream, kernel start, kernel duration)
         ("dispatch(F)", DISPATCH, 20, 10, 100),
         ("mlp(F)", GROUPED_GEMM, 7, 30, 120),
@@ -100,10 +97,10 @@ def _dualpipe_trace(path: Path) -> Path:
     ]
     for i, (rng, kernel, stream, start, dur) in enumerate(launches):
         host = 5 + 40 * i
-        ev += [_x("user_annotation", rng, host, 30, 1, **{"External id": 100 + i}),
-               _x("cuda_runtime", "cudaLaunchKernel", host + 5, 10, 1, correlation=1000 + i,
+        ev += [event("user_annotation", rng, host, 30, pid=HOST, **{"External id": 100 + i}),
+               event("cuda_runtime", "cudaLaunchKernel", host + 5, 10, pid=HOST, correlation=1000 + i,
                   **{"External id": 100 + i}),
-               _x("kernel", kernel, start, dur, stream, stream=stream, correlation=1000 + i,
+               event("kernel", kernel, start, dur, tid=stream, stream=stream, correlation=1000 + i,
                   **{"External id": 100 + i})]
     doc = {"schemaVersion": 1, "distributedInfo": {"backend": "nccl", "rank": 0, "world_size": 64},
            "deviceProperties": [{"id": 0, "name": "NVIDIA H800", "totalGlobalMem": 84943110144,

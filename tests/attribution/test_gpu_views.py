@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from clirun import printed_dir, run_cli
+from kineto_events import event
 
 from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.attribution.aggregate import breakdown as make_breakdown
@@ -128,23 +129,19 @@ def test_gpu_busy_agrees_with_an_interval_union(path):
     assert facts.span_s * 1e6 == pytest.approx(span, rel=1e-9)
 
 
-def _x(cat, name, ts, dur, tid=1, **args):
-    return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": tid, "ts": ts, "dur": dur, "args": args}
-
-
 def test_overlapping_streams_are_counted_once(tmp_path):
     """Two GEMM kernels on two streams overlap by 20 us; an element-wise kernel runs alone."""
     events = [
-        _x("cpu_op", "aten::mm", 0, 30, **{"External id": 1}),
-        _x("cuda_runtime", "cudaLaunchKernel", 5, 10, correlation=11),
-        _x("cpu_op", "aten::mm", 40, 20, **{"External id": 2}),
-        _x("cuda_runtime", "cudaLaunchKernel", 45, 10, correlation=12),
-        _x("cpu_op", "aten::relu", 70, 20, **{"External id": 3}),
-        _x("cpu_op", "aten::clamp_min", 72, 16, **{"External id": 4}),
-        _x("cuda_runtime", "cudaLaunchKernel", 75, 5, correlation=13),
-        _x("kernel", "ampere_sgemm_128x64_nn", 20, 50, tid=7, stream=7, correlation=11, **{"External id": 1}),
-        _x("kernel", "ampere_sgemm_64x64_nn", 50, 40, tid=8, stream=8, correlation=12, **{"External id": 2}),
-        _x("kernel", "elementwise_kernel", 100, 10, tid=7, stream=7, correlation=13, **{"External id": 4}),
+        event("cpu_op", "aten::mm", 0, 30, **{"External id": 1}),
+        event("cuda_runtime", "cudaLaunchKernel", 5, 10, correlation=11),
+        event("cpu_op", "aten::mm", 40, 20, **{"External id": 2}),
+        event("cuda_runtime", "cudaLaunchKernel", 45, 10, correlation=12),
+        event("cpu_op", "aten::relu", 70, 20, **{"External id": 3}),
+        event("cpu_op", "aten::clamp_min", 72, 16, **{"External id": 4}),
+        event("cuda_runtime", "cudaLaunchKernel", 75, 5, correlation=13),
+        event("kernel", "ampere_sgemm_128x64_nn", 20, 50, tid=7, stream=7, correlation=11, **{"External id": 1}),
+        event("kernel", "ampere_sgemm_64x64_nn", 50, 40, tid=8, stream=8, correlation=12, **{"External id": 2}),
+        event("kernel", "elementwise_kernel", 100, 10, tid=7, stream=7, correlation=13, **{"External id": 4}),
     ]
     path = tmp_path / "synthetic.json"
     path.write_text(json.dumps({"traceEvents": events}))

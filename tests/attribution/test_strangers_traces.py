@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from clirun import TESTS, printed_dir, run_cli
+from kineto_events import event
 
 FIXTURES = TESTS / "fixtures" / "external-traces"
 CUDAGRAPH = FIXTURES / "T18_gpupuzzlers_cudagraph"
@@ -63,12 +64,9 @@ def test_the_older_kernel_category_is_read(tmp_path):
 
 def _one_gemm(**op_args) -> list[dict]:
     """An aten::mm that launches one sgemm kernel, as Kineto writes them."""
-    def x(cat, name, ts, dur, **args):
-        return {"ph": "X", "cat": cat, "name": name, "pid": 1, "tid": 1 if cat != "kernel" else 7, "ts": ts,
-                "dur": dur, "args": args}
-    return [x("cpu_op", "aten::mm", 0, 30, **{"External id": 1}, **op_args),
-            x("cuda_runtime", "cudaLaunchKernel", 5, 10, correlation=11),
-            x("kernel", "ampere_sgemm_64x32_sliced1x4_nn", 20, 40, stream=7, correlation=11)]
+    return [event("cpu_op", "aten::mm", 0, 30, **{"External id": 1}, **op_args),
+            event("cuda_runtime", "cudaLaunchKernel", 5, 10, correlation=11),
+            event("kernel", "ampere_sgemm_64x32_sliced1x4_nn", 20, 40, tid=7, stream=7, correlation=11)]
 
 
 def test_a_trace_recorded_without_shapes_says_why_the_roofline_is_empty(tmp_path):
