@@ -96,7 +96,12 @@ def is_op_name(name: str) -> bool:
 
 
 def _source(category: str, name: str) -> str:
-    """The event source of a host event: op, runtime or annotation (nscharacterize/profiler/events.py)."""
+    """The event source of a host event: op, runtime or annotation (nscharacterize/profiler/events.py).
+    An event of a runtime or driver category is a runtime call whatever its name: Level Zero's
+    zeCommandListAppendLaunchKernel and HIP's __hipPushCallConfiguration are as much runtime calls
+    as cudaLaunchKernel, and a kernel's launching op is found through them."""
+    if category == "runtime":
+        return "runtime"
     if INDUCTOR_CPU_KERNEL.fullmatch(name):
         return "op"
     if category == "annotation" or not is_op_name(name):

@@ -24,9 +24,14 @@ import numpy as np
 
 from .gc_pause import gc_paused
 
-# Event categories across torch versions (1.8-1.10 wrote capitalised names), lower-cased.
+# Event categories across torch versions (1.8-1.10 wrote capitalised names), lower-cased. Runtime
+# and driver calls come from every backend Kineto traces the same way: CUDA and ROCm (cuda_runtime,
+# cuda_driver), Intel GPUs (xpu_runtime, xpu_driver: SYCL/Unified Runtime and Level Zero calls)
+# and out-of-tree devices registered as PrivateUse1. Their kernels are "kernel" events in every case.
 HOST_CATEGORIES = {"cpu_op": "op", "operator": "op", "user_annotation": "annotation", "cuda_runtime": "runtime",
-                   "runtime": "runtime", "cuda_driver": "runtime", "driver": "runtime"}
+                   "runtime": "runtime", "cuda_driver": "runtime", "driver": "runtime",
+                   "xpu_runtime": "runtime", "xpu_driver": "runtime",
+                   "privateuse1_runtime": "runtime", "privateuse1_driver": "runtime"}
 DEVICE_CATEGORIES = {"kernel": "kernel", "gpu_memcpy": "memcpy", "memcpy": "memcpy", "gpu_memset": "memset",
                      "memset": "memset"}
 # Category as written -> 0 host, 1 device, 2 Python function (any capitalisation torch used).
@@ -34,10 +39,11 @@ _KINDS = {c: k for names, k in ((HOST_CATEGORIES, 0), (DEVICE_CATEGORIES, 1), ({
           for n in names for c in (n, n.capitalize(), n.title().replace("_", ""), n.upper())}
 
 # Categories of complete events that hold no activity of their own: the profiler's span and
-# overhead, synchronisation waits already inside runtime calls, GPU-side copies of host ranges,
-# flow arrows, CUPTI range-profiler ranges.
-_NOT_ACTIVITY = {"trace", "overhead", "cuda_sync", "gpu_user_annotation", "ac2g", "cuda_profiler_range",
-                 "python_function", "none", "fwdbwd", "forward_backward"}
+# overhead, synchronisation waits already inside runtime calls (CUDA's and Intel's), CUDA event
+# records (one-microsecond markers on a stream), GPU-side copies of host ranges, flow arrows,
+# CUPTI range-profiler ranges.
+_NOT_ACTIVITY = {"trace", "overhead", "cuda_sync", "xpu_sync", "cuda_event", "gpu_user_annotation", "ac2g",
+                 "cuda_profiler_range", "python_function", "none", "fwdbwd", "forward_backward"}
 
 
 # ---- the parts of the Chrome trace format this reader keeps ------------------------------------
