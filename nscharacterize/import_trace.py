@@ -56,6 +56,9 @@ from nscharacterize.taxonomy.classifier import Taxonomy
 from .results import save_results
 
 _OWN_NAME = re.compile(r"(?P<workload>[^.]+)\.(?P<component>[^.]+)\.(?P<sample>\d+)\.json(\.gz)?")
+# Runtime calls of Intel GPUs as Kineto's XPU plugin names them: Unified Runtime (urEnqueue...),
+# Level Zero (zeCommandList...), the older SYCL plugin interface (piEnqueue...).
+_XPU_RUNTIME = re.compile(r"(?:ur|ze|pi)[A-Z]\w*")
 KIND = "imported"
 # timings.csv's extra columns for imported traces: the rank, world size and job of a distributed
 # trace (-1, -1 and "" when none), communication time and how much of it overlapped compute.
@@ -78,6 +81,7 @@ class _Input:
     world_size: int = -1
     job: str = ""
     device: str = "cpu"
+    accelerator: str = ""                       # cuda, rocm or xpu: whose GPU wrote the device events
     events: pd.DataFrame | None = None          # its event rows, summed per key (workload, component: set last)
     timings: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -112,6 +116,9 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
           "torch": None, "threads": None, "config_hash": None}
     if len(gpus) > 1:   # traces from several machines: the report says one roofline cannot hold them
         fp["device_names"] = gpus
+    accelerators = sorted({inp.accelerator for inp in inputs if inp.accelerator})
+    if accelerators:    # "cuda" is torch's name for every GPU's device events, an Intel GPU's too: the report says whose
+        fp["accelerator"] = " + ".join(accelerators)
     if meta.get("hip_runtime_version") is not None:   # a ROCm trace
         fp.update(hip_runtime=meta.get("hip_runtime_version"), hip_driver=meta.get("hip_driver_version"))
     workloads: dict[str, WorkloadRecord] = {}
@@ -161,6 +168,7 @@ def _read(path: Path, index: int, taxonomy: Taxonomy, warmup_steps: int, files: 
     inp = _Input(path, trace.metadata)
     _own_name(inp, index)
     inp.device = device = "cuda" if len(trace.device) else "cpu"
+    inp.accelerator = _accelerator(trace) if device == "cuda" else ""
     inp.notes += _unread_notes(trace)
     steps = split_steps(trace, warmup_steps)
     windows: list[tuple[float, float] | None]
@@ -326,6 +334,22 @@ def _unread_notes(trace: Trace) -> list[str]:
                          "(launched before the profiling window, or by a graph replay): classified by their "
                          "kernel names")
     return notes
+
+
+def _accelerator(trace: Trace) -> str:
+    """Whose GPU recorded the trace's device events: ``rocm`` (AMD: a HIP runtime version, a gfx
+    architecture), ``xpu`` (Intel: the vendor in deviceProperties, or Level Zero / Unified Runtime
+    calls), else ``cuda``. torch files them all under its "cuda" device; the report names the one it was."""
+    meta = trace.metadata
+    props = meta.get("deviceProperties")
+    first = props[0] if isinstance(props, list) and props and isinstance(props[0], dict) else {}
+    if meta.get("hip_runtime_version") is not None or "gcnArchName" in first or "AMD" in str(first.get("name", "")):
+        return "rocm"
+    runtime = trace.host.loc[trace.host["source"] == "runtime", "name"].unique()
+    if "Intel" in str(first.get("vendor", "")) or "Intel" in str(first.get("name", "")) or \
+            any(isinstance(n, str) and _XPU_RUNTIME.fullmatch(n) for n in runtime):
+        return "xpu"
+    return "cuda"
 
 
 def _device_names(inputs: list[_Input]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The device and bound views of CUDA components, each adding up exactly to the wall time W.
+"""The device and bound views of GPU components, each adding up exactly to the wall time W.
 
 The host view (the paper's method: op self host time, Other = outside ops) is the ``category``
 axis, computed for every device by nscharacterize/attribution/aggregate.py. For torch components on CUDA, this

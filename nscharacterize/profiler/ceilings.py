@@ -196,6 +196,16 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
      {"float64": 45.25 * _T, "float32": 45.25 * _T, "float16": 181.05 * _T, "bfloat16": 181.05 * _T}, 1.6e12),
     (r"MI210", "AMD Instinct MI210 (64 GB HBM2e)",
      {"float64": 45.3 * _T, "float32": 45.3 * _T, "float16": 181 * _T, "bfloat16": 181 * _T}, 1.6e12),
+    # Intel Data Center GPU Max (Ponte Vecchio), traced by torch's XPU backend. Sources: Intel's
+    # product pages (Max 1550: 128 Xe cores at 1.6 GHz, FP64/FP32 vector 52 TF, BF16/FP16 XMX 839 TF,
+    # 128 GB HBM2e at 3.2768 TB/s; Max 1100: 56 Xe cores at 1.55 GHz, FP64/FP32 22.2 TF, 48 GB at
+    # 1.2288 TB/s), the Max 1100's XMX rate from the same 4096 BF16 FLOP per Xe core and clock. A Max
+    # 1550 is two stacks, and under Level Zero's default FLAT hierarchy each stack is one torch
+    # device: a trace's device is one stack, half the package's numbers (as an MI250's GCD).
+    (r"GPU Max 1550", "Intel Data Center GPU Max 1550 (one stack: half the package)",
+     {"float64": 26.2 * _T, "float32": 26.2 * _T, "float16": 419.5 * _T, "bfloat16": 419.5 * _T}, 1.6384e12),
+    (r"GPU Max 1100", "Intel Data Center GPU Max 1100 (48 GB HBM2e)",
+     {"float64": 22.2 * _T, "float32": 22.2 * _T, "float16": 355.5 * _T, "bfloat16": 355.5 * _T}, 1.2288e12),
     (r"M40", "NVIDIA Tesla M40 (the reference study's GPU)",
      {"float64": 0.21 * _T, "float32": 7.0 * _T}, 0.288e12),
 ]

@@ -57,7 +57,7 @@ def run_page(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> s
     breakdown, timings, checks = run.breakdown(), run.timings(), run.checks()
     fp = manifest.get("fingerprint") or {}
     subtitle = (f"{manifest.get('status', '?')} run of {len(manifest.get('workloads', []))} workload(s) on "
-                f"{fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model') or '?'}), "
+                f"{fp.get('accelerator') or fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model') or '?'}), "
                 f"{manifest.get('created', '?')}")
     sections = [_overview(run, manifest, breakdown, checks)]
     if not breakdown.empty:   # the headline first: how long a sample takes, neural against symbolic

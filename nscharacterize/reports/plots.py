@@ -31,7 +31,7 @@ def heatmap(breakdown: pd.DataFrame):
     panels: list[tuple[str, tuple[str, ...], dict[str, str], str]] = [
         ("category", CATEGORIES, LABELS, "Runtime share by operator category")]
     if (breakdown["axis"] == BOUND_AXIS).any():
-        panels = [(BOUND_AXIS, CATEGORIES, LABELS, "CUDA bound view: GPU busy -> kernel's category, "
+        panels = [(BOUND_AXIS, CATEGORIES, LABELS, "GPU bound view: GPU busy -> kernel's category, "
                    "GPU idle -> host op's (Other: Python/framework)"),
                   ("category", CATEGORIES, LABELS, "Host view: op self time on the host (Table III form)"),
                   (DEVICE_AXIS, DEVICE_CATEGORIES, DEVICE_LABELS, "Device view: kernel time by launching op; GPU idle")]

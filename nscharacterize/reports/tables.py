@@ -39,7 +39,8 @@ def device_line(manifest: dict) -> str:
     fp = manifest.get("fingerprint") or {}
     missing = []
     name = fp.get("device_name") or fp.get("cpu_model")
-    device = f"{fp.get('device', '?')} ({name})" if name else str(fp.get("device", "?"))
+    kind = fp.get("accelerator") or fp.get("device", "?")   # an imported trace's: cuda, rocm or xpu
+    device = f"{kind} ({name})" if name else str(kind)
     parts = [f"Device: {device}"]
     threads = fp.get("threads")
     if threads is not None:
@@ -120,7 +121,7 @@ def cuda_sections(breakdown: pd.DataFrame, gpu: pd.DataFrame) -> list[str]:
     if bound.empty:
         return []
     share = wide(breakdown, BOUND_AXIS, "share", CATEGORIES)
-    out = ["## CUDA components, bound view (where the wall time goes)", "",
+    out = ["## GPU components, bound view (where the wall time goes)", "",
            "While the GPU runs a kernel, time goes to that kernel's category; while it is idle, to the "
            "category of the host op running then, or to Other (Python/framework). Cells add up to the "
            "wall time. Time per sample, share in parentheses.", "",
@@ -144,7 +145,7 @@ def cuda_sections(breakdown: pd.DataFrame, gpu: pd.DataFrame) -> list[str]:
             markdown_table(["Workload", "Component"] + [BOUND_SPLIT_LABELS[c] + " (%)" for c in BOUND_SPLIT]
                            + ["Kernel launches", "Median kernel", "Verdict"], rows), ""]
     dev = wide(breakdown, DEVICE_AXIS, "time_s", DEVICE_CATEGORIES)
-    out += ["## CUDA components, device view (what the GPU ran)", "",
+    out += ["## GPU components, device view (what the GPU ran)", "",
             "Kernel, memcpy and memset time by the category of the op that launched them (overlapping "
             "streams counted once); GPU idle is its own column.", "",
             markdown_table(["Workload", "Component"] + [DEVICE_LABELS[c] for c in DEVICE_CATEGORIES],

@@ -134,7 +134,7 @@ def test_cpu_only_trace_beside_gpu_traces_and_same_named_files(tmp_path):
                      ("nodeA-rank34", "rank0"), ("nodeB-rank34", "rank0")}
     assert (run / "table.md").is_file() and (run / "report.html").is_file()
     table = (run / "table.md").read_text()
-    assert "no device activity" in table and "CUDA components" in table
+    assert "no device activity" in table and "GPU components" in table
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "ok" and len(manifest["imported"]) == 4
 
@@ -198,6 +198,17 @@ def test_what_cannot_be_read_is_said(tmp_path):
     notes = json.loads((run / "manifest.json").read_text())["imported"][0]["notes"]
     assert any("no kernel, memcpy or memset events" in n for n in notes)
     assert "no kernel, memcpy or memset events" in (run / "table.md").read_text()
+
+
+def test_a_rocm_trace_is_named_rocm_and_its_hip_calls_are_runtime_calls(tmp_path):
+    """torch files an AMD GPU under "cuda": the report says rocm. Every runtime-category event is a
+    runtime call, whatever its name (HIP's __hipPushCallConfiguration as much as hipLaunchKernel)."""
+    run = imported(run_cli("import-trace", str(trace("T03_hta_mi250_rocm")), "--out", str(tmp_path)))
+    assert json.loads((run / "manifest.json").read_text())["fingerprint"]["accelerator"] == "rocm"
+    assert "\nDevice: rocm (AMD " in (run / "table.md").read_text()
+    t = chrome_trace.load(trace("T03_hta_mi250_rocm"))
+    runtime = t.host.loc[t.host["source"] == "runtime", "name"]
+    assert len(runtime) and runtime.str.contains("hip", case=False).all()
 
 
 def test_mtia_activity_is_reported_as_not_modelled():

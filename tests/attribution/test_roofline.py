@@ -63,6 +63,10 @@ def test_datasheet_ceilings_by_device_name():
         "float64": 0.42e12, "float32": 13.4e12, "float16": 53.8e12}
     assert ceil.datasheet_ceilings("NVIDIA A10")["datasheet_entry"] == "NVIDIA A10"
     assert ceil.datasheet_ceilings("NVIDIA L4")["datasheet_entry"] == "NVIDIA L4"
+    # Intel's GPUs as torch's XPU backend names them: a Max 1550 device is one of its two stacks
+    pvc = ceil.datasheet_ceilings("Intel(R) Data Center GPU Max 1550")
+    assert "one stack" in pvc["datasheet_entry"] and pvc["bandwidth_bytes_s"] == 1.6384e12
+    assert ceil.datasheet_ceilings("Intel(R) Data Center GPU Max 1100")["peak_flops"]["float32"] == 22.2e12
     # DeepSeek's profile-data traces: the H100's tensor rates, its FP64 cut to 1 TF
     h800 = ceil.datasheet_ceilings("NVIDIA H800")
     assert "H800" in h800["datasheet_entry"] and h800["peak_flops"]["float64"] == 1e12
