@@ -328,6 +328,11 @@ def _unread_notes(trace: Trace) -> list[str]:
                      "device activity recorded: CUPTI disabled, or counters only): only host time is attributed"
                      if gpu else "no device activity: host time only")
     else:
+        gpus = np.unique(trace.device["device"].to_numpy())
+        if len(gpus) > 1:   # one process driving several GPUs (DataParallel, a model split with device_map)
+            shown = ", ".join(map(str, gpus[:8])) + (", ..." if len(gpus) > 8 else "")
+            notes.append(f"device events on {len(gpus)} GPUs of one process (devices {shown}): GPU busy is the "
+                         "time any of them runs a kernel, and the views do not split them per GPU")
         unlinked = int((trace.device["launcher"] < 0).sum())
         if unlinked:
             notes.append(f"{unlinked} of {len(trace.device)} device events have no launching op in the trace "

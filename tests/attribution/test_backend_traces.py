@@ -84,3 +84,20 @@ def test_cuda_event_markers_are_not_reported_as_unread(tmp_path):
     manifest = json.loads((run / "manifest.json").read_text())
     assert not any("cuda_event" in n for imp in manifest["imported"] for n in imp["notes"])
     assert manifest["fingerprint"]["accelerator"] == "cuda"
+
+
+def test_one_process_driving_two_gpus_is_said(tmp_path):
+    """A model split over two GPUs in one process (device_map="auto"): kernels on devices 0 and 1,
+    one after the other. GPU busy is the time either runs, and the note says so."""
+    events = [event("cpu_op", "aten::mm", 0.0, 100.0, **{"External id": 1}),
+              event("cuda_runtime", "cudaLaunchKernel", 10.0, 5.0, correlation=7, **{"External id": 1}),
+              event("cuda_runtime", "cudaLaunchKernel", 20.0, 5.0, correlation=8, **{"External id": 1}),
+              event("kernel", "ampere_sgemm_64x64_nn", 20.0, 30.0, pid=0, tid=7, correlation=7, stream=7, device=0),
+              event("kernel", "ampere_sgemm_64x64_nn", 50.0, 30.0, pid=1, tid=7, correlation=8, stream=7, device=1)]
+    path = tmp_path / "two_gpus.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    run = printed_dir(run_cli("import-trace", str(path), "--out", str(tmp_path / "out")))
+    notes = json.loads((run / "manifest.json").read_text())["imported"][0]["notes"]
+    assert any(n.startswith("device events on 2 GPUs of one process (devices 0, 1)") for n in notes)
+    events = pd.read_parquet(run / "events.parquet")
+    assert events["gpu_busy_us"].sum() == 60.0
