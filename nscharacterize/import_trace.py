@@ -309,6 +309,8 @@ def _steps_note(steps, warmup: int) -> str:
 def _unread_notes(trace: Trace) -> list[str]:
     """What the trace holds that the tool does not attribute, in words."""
     notes = []
+    if trace.repairs:
+        notes.append(f"not valid JSON; read after mending {', '.join(trace.repairs)}")
     unread = trace.unread or {}
     mtia = {c: n for c, n in unread.items() if c.lower().startswith("mtia")}
     if mtia:

@@ -43,6 +43,8 @@ class Trace:
     # accelerator it does not model (MTIA's mtia_ccp_events), profiler ranges, GPU-side copies of
     # host ranges. import-trace says so instead of staying silent (trace_decode._NOT_ACTIVITY lists the harmless).
     unread: dict = None  # type: ignore[assignment]
+    # What was mended to read a file that is not valid JSON (trace_decode._decode_mended), in words.
+    repairs: list = None  # type: ignore[assignment]
 
     @property
     def wall_us(self) -> float:
@@ -79,7 +81,7 @@ def tables(decoded: Decoded) -> Trace:
     ends = [t for t in (h["end"].max() if len(h) else None, d["end"].max() if len(d) else None) if t is not None]
     span = (float(min(starts)), float(max(ends))) if starts else (0.0, 0.0)
     release_freed_memory()
-    return Trace(h, d, python, memory, span, decoded.metadata, decoded.unread)
+    return Trace(h, d, python, memory, span, decoded.metadata, decoded.unread, decoded.repairs)
 
 
 def name_mask(names, test) -> np.ndarray:

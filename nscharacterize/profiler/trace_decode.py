@@ -15,6 +15,7 @@ contract "The trace decoder stays light" keeps pandas out of it.
 from __future__ import annotations
 
 import gzip
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, Union
@@ -136,6 +137,7 @@ class Decoded:
     memory: dict[str, Any]
     metadata: dict = field(default_factory=dict)
     unread: dict = field(default_factory=dict)
+    repairs: list = field(default_factory=list)   # what was mended to read a file that is not valid JSON
 
 
 @gc_paused()
@@ -150,8 +152,12 @@ def decode(path: str | Path) -> Decoded:
             raw = gzip.decompress(raw)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise TraceError(f"not a readable Chrome trace ({type(exc).__name__}: {str(exc)[:80]})") from None
+    repairs: list[str] = []
     try:
-        doc = _DECODER.decode(raw)
+        try:
+            doc = _DECODER.decode(raw)
+        except msgspec.DecodeError as exc:   # not valid JSON: mend what Kineto itself is known to write
+            doc, raw, repairs = _decode_mended(raw, exc)
     except msgspec.ValidationError as exc:
         raise TraceError(f"not a Chrome trace: {_other_format(raw) or str(exc)[:120]}") from None
     except msgspec.DecodeError as exc:
@@ -159,9 +165,48 @@ def decode(path: str | Path) -> Decoded:
     except RecursionError:
         raise TraceError("not a readable Chrome trace (nested too deeply)") from None
     del raw  # the decoded events are the peak of memory: do not hold the text beside them
-    if isinstance(doc, list):
-        return _columns(doc, {})
-    return _columns(doc.traceEvents, _metadata(doc))
+    decoded = _columns(doc, {}) if isinstance(doc, list) else _columns(doc.traceEvents, _metadata(doc))
+    decoded.repairs = repairs
+    return decoded
+
+
+# Where Kineto's files are not JSON, each seen in released torch versions and read by TensorBoard's
+# profiler plugin: a bare inf (a zero-duration memcpy's "memory bandwidth (GB/s)", torch 1.8), a bare
+# N/A or nan; raw control characters in names (TensorBoard reads with json's strict=False). And
+# what an editor or a Windows shell adds: a byte-order mark, bytes in another encoding.
+_BARE_VALUE = re.compile(rb"([:\[,]\s*)(-?(?:inf|nan|NaN|Infinity)|N/A)(?=\s*[,}\]])")
+_SPACES = bytes.maketrans(bytes(range(0x20)), b" " * 0x20)
+
+
+def _decode_mended(raw: bytes, error: msgspec.DecodeError) -> tuple[Any, bytes, list[str]]:
+    """The document of ``raw`` with those deviations mended, the mended text, and what was mended,
+    in words; ``error`` again where nothing known explains it. Only a file that failed to decode pays."""
+    repairs = []
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+        repairs.append("a UTF-8 byte-order mark (dropped)")
+    raw, bare = _BARE_VALUE.subn(rb"\1null", raw)
+    if bare:
+        repairs.append(f"{bare} bare inf, nan or N/A value(s) (read as missing)")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = raw.decode("utf-8", "replace").encode("utf-8")
+        repairs.append("bytes that are not UTF-8 (replaced)")
+    if repairs:
+        try:
+            return _DECODER.decode(raw), raw, repairs
+        except msgspec.DecodeError:
+            pass
+    # Raw control characters: outside a string they are JSON's whitespace, a space as good as any;
+    # inside one they are not allowed, and become spaces. A byte below 0x20 is never part of a
+    # longer UTF-8 character. So if the spaced text decodes, names held control characters.
+    spaced = raw.translate(_SPACES)
+    if spaced == raw:
+        raise error
+    doc = _DECODER.decode(spaced)
+    return doc, spaced, [*repairs, "raw control characters inside names (read as spaces)"]
+
 
 
 @gc_paused()

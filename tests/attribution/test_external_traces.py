@@ -211,6 +211,38 @@ def test_a_rocm_trace_is_named_rocm_and_its_hip_calls_are_runtime_calls(tmp_path
     assert len(runtime) and runtime.str.contains("hip", case=False).all()
 
 
+def test_kinetos_invalid_json_is_mended_and_said(tmp_path):
+    """torch 1.8's Kineto wrote a zero-duration memcpy's bandwidth as a bare inf (pytorch/kineto#105)
+    and could write N/A and raw control characters; an editor adds a byte-order mark. T14 (a 2021
+    trace of that era) with all four is read exactly as the valid file is, and the note says what was
+    mended. A file broken otherwise (a trailing comma, cut short) is still refused in one line."""
+    import gzip
+
+    text = gzip.decompress(trace("T14_kineto_tb_resnet50").read_bytes())
+    bandwidth = re.compile(rb'"memory bandwidth \(GB/s\)": [0-9.e+-]+')
+    broken = bandwidth.sub(rb'"memory bandwidth (GB/s)": inf', text, count=3)
+    broken = broken.replace(rb'"context": 1,', rb'"context": N/A,', 2)
+    broken = b"\xef\xbb\xbf" + broken.replace(b'"ProfilerStep#', b'"Profiler\tStep#', 1)
+    assert broken.count(b": inf") == 3 and b"\t" in broken
+    (tmp_path / "broken.json").write_bytes(broken)
+    clean, mended = chrome_trace.load(trace("T14_kineto_tb_resnet50")), chrome_trace.load(tmp_path / "broken.json")
+    assert not clean.repairs
+    assert mended.repairs == ["a UTF-8 byte-order mark (dropped)", "5 bare inf, nan or N/A value(s) (read as missing)",
+                              "raw control characters inside names (read as spaces)"]
+    for table in ("host", "device"):
+        a, b = getattr(clean, table), getattr(mended, table)
+        pd.testing.assert_frame_equal(a.drop(columns="name"), b.drop(columns="name"))
+        assert (a["name"] != b["name"]).sum() == (1 if table == "host" else 0)
+    run = imported(run_cli("import-trace", str(tmp_path / "broken.json"), "--out", str(tmp_path / "out")))
+    notes = json.loads((run / "manifest.json").read_text())["imported"][0]["notes"]
+    assert any(n.startswith("not valid JSON; read after mending a UTF-8 byte-order mark") for n in notes)
+    for name, data in (("comma.json", text.rstrip()[:-1].rstrip()[:-1] + b",]}"), ("cut.json", text[: len(text) // 2])):
+        (tmp_path / name).write_bytes(data)
+        proc = run_cli("import-trace", str(tmp_path / name), "--out", str(tmp_path / "refused"))
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "invalid JSON" in proc.stderr and name in proc.stderr
+
+
 def test_mtia_activity_is_reported_as_not_modelled():
     from nscharacterize.import_trace import _unread_notes
 
