@@ -109,6 +109,10 @@ def test_all_gather_and_reduce_scatter_kernels_are_not_data_transform():
     ("void cutlass::Kernel<cutlass_80_tensorop_s1688gemm_256x128_32x3_tn_align1>(x)", "gemm"),
     ("void flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128, 64>>(Flash_fwd_params)", "gemm"),
     ("fmha_cutlassF_f32_aligned_64x64_rf_sm80(x)", "gemm"), ("rocblas_gemvt_kernel", "gemm"),
+    # Kineto's 2020-21 ResNet-50 samples: cuDNN kernels launched before the ops were recorded
+    ("void cudnn::bn_bw_1C11_kernel_new<float, float, float2, 512, true, 1>(float, float)", "elementwise"),
+    ("void cudnn::ops::scalePackedTensor_kernel<float, float>(cudnnTensor4dStruct, float*, float)", "elementwise"),
+    ("cask_cudnn::computeOffsetsKernel(cask_cudnn::ComputeOffsetsParams)", "conv"),
 ])
 def test_kernel_names_without_a_launching_op(name, category):
     assert Taxonomy().classify("kernel", name).category == category
