@@ -208,7 +208,6 @@ def _decode_mended(raw: bytes, error: msgspec.DecodeError) -> tuple[Any, bytes, 
     return doc, spaced, [*repairs, "raw control characters inside names (read as spaces)"]
 
 
-
 @gc_paused()
 def decode_many(paths: "Sequence[str | Path]") -> Decoded:
     """Several traces of one process, recorded one after the other (the spooled samples of a live
