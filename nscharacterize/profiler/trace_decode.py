@@ -251,7 +251,11 @@ def _other_format(raw: bytes) -> str | None:
         keys = msgspec.json.decode(raw, type=dict[str, msgspec.Raw]).keys()
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
-    return next((what for needed, what in _OTHER_FORMATS if all(k in keys for k in needed)), None)
+    known = next((what for needed, what in _OTHER_FORMATS if all(k in keys for k in needed)), None)
+    if known is None and "traceEvents" not in keys:   # a config file, another tool's JSON: say what it holds
+        shown = ", ".join(sorted(keys)[:6]) + (", ..." if len(keys) > 6 else "")
+        return f"a JSON object without a traceEvents array (its keys: {shown or 'none'})"
+    return known
 
 
 def _metadata(doc: _Document) -> dict:
