@@ -134,7 +134,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     # The roofline's ceilings: the recording GPU is not here to measure, so its datasheet peaks
     # (None where the table does not know the GPU, or where the traces come from several GPUs: the
     # roofline rows then have no bound).
-    ceilings = datasheet_ceilings(gpus[0]) if device == "cuda" and len(gpus) == 1 else None
+    ceilings = datasheet_ceilings(gpus[0], _memory_bytes(inputs)) if device == "cuda" and len(gpus) == 1 else None
     manifest = Manifest(
         schema_=SCHEMA, run_id=str(uuid.uuid4()), name=name, config_file=None, created=now, finished=now,
         status="ok", **process_identity(), command=list(sys.argv), git_commit=None, seed=None,
@@ -357,6 +357,19 @@ def _accelerator(trace: Trace) -> str:
             any(isinstance(n, str) and _XPU_RUNTIME.fullmatch(n) for n in runtime):
         return "xpu"
     return "cuda"
+
+
+def _memory_bytes(inputs: list[_Input]) -> float | None:
+    """The recording GPU's memory, the first trace's ``deviceProperties`` ``totalGlobalMem``: it
+    tells a 40 GB part from an 80 GB one where the GPU's name does not (datasheet_ceilings)."""
+    for inp in inputs:
+        props = inp.metadata.get("deviceProperties")
+        if isinstance(props, list) and props and isinstance(props[0], dict):
+            try:
+                return float(props[0]["totalGlobalMem"])
+            except (KeyError, TypeError, ValueError):
+                return None
+    return None
 
 
 def _device_names(inputs: list[_Input]) -> list[str]:

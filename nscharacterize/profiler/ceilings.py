@@ -146,9 +146,11 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
      {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 1.555e12),
     (r"A100.*(PCIE|PCIe)", "NVIDIA A100 PCIe (80 GB)",
      {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 1.935e12),
-    (r"A100.*40GB", "NVIDIA A100 SXM4 (40 GB)",
+    # Meta's traces name A100 SXM4 modules by their board, PG509 (compute 8.0, 108 SMs), with or
+    # without "A100"; their memory (datasheet_ceilings' memory_bytes) tells 40 GB from 80 GB.
+    (r"(A100|PG509).*40GB", "NVIDIA A100 SXM4 (40 GB)",
      {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 1.555e12),
-    (r"A100", "NVIDIA A100 SXM4 (80 GB)",
+    (r"A100|PG509", "NVIDIA A100 SXM4 (80 GB)",
      {"float64": 19.5 * _T, "float32": 19.5 * _T, "float16": 312 * _T, "bfloat16": 312 * _T}, 2.039e12),
     (r"V100.*(PCIE|PCIe)", "NVIDIA Tesla V100 PCIe",
      {"float64": 7 * _T, "float32": 14 * _T, "float16": 112 * _T}, 0.9e12),
@@ -236,12 +238,22 @@ def name_from_properties(props: dict) -> str | None:
     return None
 
 
-def datasheet_ceilings(device_name: str) -> dict | None:
+# Capacities GPUs are sold with, in GB. A trace's totalGlobalMem (what the driver reports, a few
+# percent under the label) is read as the nearest of them where the GPU's name does not say it.
+_CAPACITIES_GB = (16, 24, 32, 40, 48, 64, 80, 94, 96, 128, 141, 144, 180, 192, 256, 288)
+
+
+def datasheet_ceilings(device_name: str, memory_bytes: float | None = None) -> dict | None:
     """Datasheet ceilings for a GPU named as in a trace's ``deviceProperties`` (e.g. "NVIDIA H100
-    80GB HBM3"), or None if the table does not know it. For an imported trace whose device is not
-    present: nothing is measured, and ``source`` says the numbers are the datasheet's."""
+    80GB HBM3"), or None if the table does not know it. ``memory_bytes`` (its ``totalGlobalMem``)
+    picks the part where the name does not say its memory ("NVIDIA A100-PG509-200" is a 40 GB
+    module, 1.555 TB/s, not the 80 GB one). For an imported trace whose device is not present:
+    nothing is measured, and ``source`` says the numbers are the datasheet's."""
+    key = device_name or ""
+    if memory_bytes and memory_bytes > 0 and not re.search(r"\d\s*GB", key, re.IGNORECASE):
+        key += f" {min(_CAPACITIES_GB, key=lambda gb: abs(gb - memory_bytes / 2**30))}GB"
     for pattern, label, peaks, bandwidth in DATASHEET:
-        if re.search(pattern, device_name or ""):
+        if re.search(pattern, key):
             return {"source": "datasheet", "device": "cuda", "device_name": device_name, "datasheet_entry": label,
                     "peak_flops": dict(peaks), "bandwidth_bytes_s": bandwidth,
                     "note": "datasheet peaks (dense, boost clock), not measured: the device was not present"}

@@ -72,6 +72,14 @@ def test_gemm_kernels_land_in_gemm(folder, names):
     assert len(k) and set(k["category"]) == {"gemm"}, k.groupby("category", observed=True)["name"].first()
 
 
+def test_t04_gets_the_ceilings_of_its_40_gb_a100(tmp_path):
+    """T04's GPU is "NVIDIA A100-PG509-200", a name that does not say its memory; its 39.4 GiB
+    (deviceProperties) make it the 40 GB module, 1.555 TB/s, not the 80 GB one's 2.039 TB/s."""
+    run = imported(run_cli("import-trace", str(trace("T04_hta_alexnet_a100")), "--out", str(tmp_path)))
+    ceilings = json.loads((run / "manifest.json").read_text())["ceilings"]
+    assert ceilings["datasheet_entry"] == "NVIDIA A100 SXM4 (40 GB)" and ceilings["bandwidth_bytes_s"] == 1.555e12
+
+
 def test_t04_copies_attach_to_the_copy_op_not_to_an_unrelated_one():
     _t, ev = classified(trace("T04_hta_alexnet_a100"))
     memcpy = ev[(ev["source"] == "kernel") & ev["name"].str.startswith("Memcpy")]

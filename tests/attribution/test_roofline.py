@@ -63,6 +63,11 @@ def test_datasheet_ceilings_by_device_name():
         "float64": 0.42e12, "float32": 13.4e12, "float16": 53.8e12}
     assert ceil.datasheet_ceilings("NVIDIA A10")["datasheet_entry"] == "NVIDIA A10"
     assert ceil.datasheet_ceilings("NVIDIA L4")["datasheet_entry"] == "NVIDIA L4"
+    # a name that does not say the part's memory: deviceProperties' totalGlobalMem does (T04: 39.4 GiB)
+    assert ceil.datasheet_ceilings("NVIDIA A100-PG509-200", 42297524224)["bandwidth_bytes_s"] == 1.555e12
+    assert ceil.datasheet_ceilings("NVIDIA PG509-210", 85198045184)["datasheet_entry"] == "NVIDIA A100 SXM4 (80 GB)"
+    assert ceil.datasheet_ceilings("NVIDIA GH200", 150e9)["bandwidth_bytes_s"] == 4.9e12
+    assert ceil.datasheet_ceilings("NVIDIA H100 80GB HBM3", 42e9)["bandwidth_bytes_s"] == 3.35e12  # the name decides
     # Intel's GPUs as torch's XPU backend names them: a Max 1550 device is one of its two stacks
     pvc = ceil.datasheet_ceilings("Intel(R) Data Center GPU Max 1550")
     assert "one stack" in pvc["datasheet_entry"] and pvc["bandwidth_bytes_s"] == 1.6384e12
