@@ -297,7 +297,7 @@ def _host_columns(events: list[_Event]) -> dict[str, Any]:
             "correlation": _int_column([a.correlation for a in args], -1),
             "input_dims": _coded_raw([a.input_dims for a in args], _dims),
             "input_types": _coded_raw([a.input_types for a in args], _types),
-            "concrete_inputs": _coded_raw([a.concrete_inputs for a in args], None)}
+            "concrete_inputs": _coded_raw([a.concrete_inputs for a in args], _listed)}
 
 
 def _device_columns(events: list[_Event]) -> dict[str, Any]:
@@ -341,7 +341,10 @@ def _coded_raw(values: list[msgspec.Raw], check: Callable[[Any], Any] | None) ->
     codes = np.fromiter((index.setdefault(bytes(raw), len(index)) for raw in values), dtype=np.int32, count=len(values))
     decoded = []
     for key in index:
-        value = None if key == b"null" else msgspec.json.decode(key)
+        try:
+            value = None if key == b"null" else msgspec.json.decode(key)
+        except msgspec.ValidationError:   # an integer beyond 64 bits, valid JSON but no tensor size: unread
+            value = None
         decoded.append(check(value) if check is not None and value is not None else value)
     return Coded(codes, decoded)
 
@@ -416,6 +419,11 @@ def _dims(value) -> list | None:
                                                 or isinstance(d, list) and _ints_ok(d) for d in arg):
             return None
     return value
+
+
+def _listed(value) -> list | None:
+    """Concrete Inputs as torch writes them, a list (one entry per argument), else None."""
+    return value if isinstance(value, list) else None
 
 
 def _types(value) -> list | None:

@@ -113,11 +113,14 @@ def _timed(call, *args):
 
 # ---- traces ------------------------------------------------------------------------------------------------
 def test_any_trace_is_read_or_refused(tmp_path):
+    """1200 generated traces, 150 from each of 8 seeds: one seed's 150 missed an integer beyond 64
+    bits in an argument list and a Concrete Inputs that is no list, both crashes of the reader."""
     from nscharacterize.profiler import chrome_trace, trace_events
 
-    rng = random.Random(SEED)
     outcomes = {"read": 0, "refused": 0}
-    for i in range(150):
+    for i in range(1200):
+        if i % 150 == 0:
+            rng = random.Random(SEED + i // 150)
         path = tmp_path / f"t{i}.json"
         path.write_bytes(_trace_bytes(rng))
         try:
@@ -127,10 +130,10 @@ def test_any_trace_is_read_or_refused(tmp_path):
             continue
         for device in ("cpu", "cuda"):
             table, facts = _timed(trace_events.rows, trace, device)
-            assert len(table) >= 0 and facts.span_s == facts.span_s or True
+            assert facts.span_s >= 0, (path.read_bytes()[:300], facts)
         _timed(trace_events.peak_added_bytes, trace, "cpu")
         outcomes["read"] += 1
-    assert outcomes["read"] > 20 and outcomes["refused"] > 10, outcomes  # the generator reaches both
+    assert outcomes["read"] > 160 and outcomes["refused"] > 80, outcomes  # the generator reaches both
 
 
 # ---- configs and rule files ------------------------------------------------------------------------------
@@ -266,9 +269,11 @@ def test_any_run_directory_is_read_or_refused(demo_run, tmp_path):
     ({"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 1, "dur": 3, "tid": [1, 2],
                        "args": {"Input Dims": "abc", "Input type": [1, None], "External id": 2**70}}],
       "deviceProperties": {"name": 5}}, 0),
+    ('{"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 1, "dur": 3, "tid": 1, '
+     '"args": {"Input Dims": [[123456789012345678901234567890, 2]], "Concrete Inputs": true}}]}', 0),
     ('{"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 1, "dur": 1, "tid": 1, '
      '"args": {"Input Dims": ' + "[" * 100_000 + "]" * 100_000 + "}}]}", 2),
-], ids=["wrong-types", "args-100k-deep"])
+], ids=["wrong-types", "beyond-64-bits", "args-100k-deep"])
 def test_import_trace_of_a_hostile_trace(tmp_path, doc, status):
     path = tmp_path / "t.json"
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
