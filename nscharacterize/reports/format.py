@@ -33,6 +33,12 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
+def fmt_device(fingerprint: dict) -> str:
+    """The device a run measured, as the reports name it: an imported trace's GPU maker (cuda,
+    rocm, xpu: torch files them all under "cuda") where the manifest records one, else the device."""
+    return str(fingerprint.get("accelerator") or fingerprint.get("device", "?"))
+
+
 def markdown_table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub-flavoured Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]

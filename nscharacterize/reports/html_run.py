@@ -24,7 +24,7 @@ from nscharacterize.taxonomy.categories import (
 
 from nscharacterize.rundir import store
 from . import metrics_report, page_figures
-from .format import fmt_bytes, fmt_time
+from .format import fmt_bytes, fmt_device, fmt_time
 from .html import Section, esc, facts, figure, paragraph, pre, render_page, table, write_page
 from nscharacterize.rundir.store import RunDir
 
@@ -57,7 +57,7 @@ def run_page(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> s
     breakdown, timings, checks = run.breakdown(), run.timings(), run.checks()
     fp = manifest.get("fingerprint") or {}
     subtitle = (f"{manifest.get('status', '?')} run of {len(manifest.get('workloads', []))} workload(s) on "
-                f"{fp.get('accelerator') or fp.get('device', '?')} ({fp.get('device_name') or fp.get('cpu_model') or '?'}), "
+                f"{fmt_device(fp)} ({fp.get('device_name') or fp.get('cpu_model') or '?'}), "
                 f"{manifest.get('created', '?')}")
     sections = [_overview(run, manifest, breakdown, checks)]
     if not breakdown.empty:   # the headline first: how long a sample takes, neural against symbolic

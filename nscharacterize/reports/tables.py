@@ -10,7 +10,7 @@ from nscharacterize.taxonomy.categories import (
     BOUND_SPLIT, BOUND_SPLIT_LABELS, CATEGORIES, DEVICE_CATEGORIES, DEVICE_LABELS, LABELS, OTHER_SPLIT,
     OTHER_SPLIT_LABELS, PY_CATEGORIES, PY_LABELS, SHORT)
 
-from .format import fmt_bytes, fmt_time, markdown_table
+from .format import fmt_bytes, fmt_device, fmt_time, markdown_table
 from .imported_report import imported_sections
 
 def wide(breakdown: pd.DataFrame, axis: str, value: str, columns) -> pd.DataFrame:
@@ -39,8 +39,7 @@ def device_line(manifest: dict) -> str:
     fp = manifest.get("fingerprint") or {}
     missing = []
     name = fp.get("device_name") or fp.get("cpu_model")
-    kind = fp.get("accelerator") or fp.get("device", "?")   # an imported trace's: cuda, rocm or xpu
-    device = f"{kind} ({name})" if name else str(kind)
+    device = f"{fmt_device(fp)} ({name})" if name else fmt_device(fp)
     parts = [f"Device: {device}"]
     threads = fp.get("threads")
     if threads is not None:
