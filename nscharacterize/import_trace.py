@@ -348,8 +348,7 @@ def _accelerator(trace: Trace) -> str:
     architecture), ``xpu`` (Intel: the vendor in deviceProperties, or Level Zero / Unified Runtime
     calls), else ``cuda``. torch files them all under its "cuda" device; the report names the one it was."""
     meta = trace.metadata
-    props = meta.get("deviceProperties")
-    first = props[0] if isinstance(props, list) and props and isinstance(props[0], dict) else {}
+    first = _first_device(meta)
     if meta.get("hip_runtime_version") is not None or "gcnArchName" in first or "AMD" in str(first.get("name", "")):
         return "rocm"
     runtime = trace.host.loc[trace.host["source"] == "runtime", "name"].unique()
@@ -362,14 +361,11 @@ def _accelerator(trace: Trace) -> str:
 def _memory_bytes(inputs: list[_Input]) -> float | None:
     """The recording GPU's memory, the first trace's ``deviceProperties`` ``totalGlobalMem``: it
     tells a 40 GB part from an 80 GB one where the GPU's name does not (datasheet_ceilings)."""
-    for inp in inputs:
-        props = inp.metadata.get("deviceProperties")
-        if isinstance(props, list) and props and isinstance(props[0], dict):
-            try:
-                return float(props[0]["totalGlobalMem"])
-            except (KeyError, TypeError, ValueError):
-                return None
-    return None
+    props = next((p for inp in inputs if (p := _first_device(inp.metadata))), None)
+    try:
+        return float(props["totalGlobalMem"]) if props else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _device_names(inputs: list[_Input]) -> list[str]:
@@ -379,14 +375,20 @@ def _device_names(inputs: list[_Input]) -> list[str]:
     traces from several machines may give several, and then no one GPU's ceilings are used."""
     names: list[str] = []
     for inp in inputs:
-        props = inp.metadata.get("deviceProperties")
-        if not (isinstance(props, list) and props and isinstance(props[0], dict)):
+        props = _first_device(inp.metadata)
+        if not props:
             continue
-        name = str(props[0]["name"])[:200] if props[0].get("name") else name_from_properties(props[0])
-        if name and not props[0].get("name"):
+        name = str(props["name"])[:200] if props.get("name") else name_from_properties(props)
+        if name and not props.get("name"):
             inp.notes.append(f"deviceProperties gives no GPU name: taken as {name} from its properties (gfx "
-                             f"{props[0]['computeMajor']}.{props[0]['computeMinor']}, {props[0]['numSms']} compute "
-                             f"units, {float(props[0]['totalGlobalMem']) / 2**30:.0f} GiB)")
+                             f"{props['computeMajor']}.{props['computeMinor']}, {props['numSms']} compute "
+                             f"units, {float(props['totalGlobalMem']) / 2**30:.0f} GiB)")
         if name and name not in names:
             names.append(name)
     return names
+
+
+def _first_device(metadata: dict) -> dict:
+    """A trace's first ``deviceProperties`` entry (the GPU it recorded), {} where it writes none."""
+    props = metadata.get("deviceProperties")
+    return props[0] if isinstance(props, list) and props and isinstance(props[0], dict) else {}

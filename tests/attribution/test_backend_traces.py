@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from clirun import printed_dir, run_cli
-from kineto_events import event
+from kineto_events import event, trace_file
 
 GPU = "Intel(R) Data Center GPU Max 1550"
 # (op, kernel, kernel duration): one GEMM, one element-wise op, one copy per step
@@ -45,8 +45,7 @@ def xpu_trace(path: Path, steps: int = 3) -> Path:
         t += 1000.0
     props = [{"id": 0, "name": GPU, "totalGlobalMem": 68719476736, "maxComputeUnits": 448,
               "vendor": "Intel(R) Corporation", "driverVersion": "1.3.29735"}]
-    path.write_text(json.dumps({"schemaVersion": 1, "deviceProperties": props, "traceEvents": events}))
-    return path
+    return trace_file(path, events, deviceProperties=props)
 
 
 def test_an_intel_gpu_trace_is_attributed_through_its_runtime_calls(tmp_path):
@@ -78,8 +77,7 @@ def test_cuda_event_markers_are_not_reported_as_unread(tmp_path):
               event("cuda_runtime", "cudaLaunchKernel", 10.0, 5.0, correlation=7, **{"External id": 1}),
               event("kernel", "ampere_sgemm_64x64_nn", 20.0, 30.0, pid=0, tid=7, correlation=7, stream=7),
               event("cuda_event", "Event Record", 51.0, 1.0, pid=0, tid=7, correlation=8, stream=7)]
-    path = tmp_path / "cuda.json"
-    path.write_text(json.dumps({"traceEvents": events}))
+    path = trace_file(tmp_path / "cuda.json", events)
     run = printed_dir(run_cli("import-trace", str(path), "--out", str(tmp_path / "out")))
     manifest = json.loads((run / "manifest.json").read_text())
     assert not any("cuda_event" in n for imp in manifest["imported"] for n in imp["notes"])
@@ -94,8 +92,7 @@ def test_one_process_driving_two_gpus_is_said(tmp_path):
               event("cuda_runtime", "cudaLaunchKernel", 20.0, 5.0, correlation=8, **{"External id": 1}),
               event("kernel", "ampere_sgemm_64x64_nn", 20.0, 30.0, pid=0, tid=7, correlation=7, stream=7, device=0),
               event("kernel", "ampere_sgemm_64x64_nn", 50.0, 30.0, pid=1, tid=7, correlation=8, stream=7, device=1)]
-    path = tmp_path / "two_gpus.json"
-    path.write_text(json.dumps({"traceEvents": events}))
+    path = trace_file(tmp_path / "two_gpus.json", events)
     run = printed_dir(run_cli("import-trace", str(path), "--out", str(tmp_path / "out")))
     notes = json.loads((run / "manifest.json").read_text())["imported"][0]["notes"]
     assert any(n.startswith("device events on 2 GPUs of one process (devices 0, 1)") for n in notes)

@@ -10,13 +10,12 @@ no licence to copy it here, so the end-to-end test writes a small trace of the s
 names, ranges and overlap of communication with the expert GEMMs on another stream."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from clirun import printed_dir, run_cli
-from kineto_events import event
+from kineto_events import event, trace_file
 
 from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -102,12 +101,9 @@ def _dualpipe_trace(path: Path) -> Path:
                   **{"External id": 100 + i}),
                event("kernel", kernel, start, dur, tid=stream, stream=stream, correlation=1000 + i,
                   **{"External id": 100 + i})]
-    doc = {"schemaVersion": 1, "distributedInfo": {"backend": "nccl", "rank": 0, "world_size": 64},
-           "deviceProperties": [{"id": 0, "name": "NVIDIA H800", "totalGlobalMem": 84943110144,
-                                 "computeMajor": 9, "computeMinor": 0, "numSms": 132, "warpSize": 32}],
-           "traceEvents": ev}
-    path.write_text(json.dumps(doc))
-    return path
+    return trace_file(path, ev, distributedInfo={"backend": "nccl", "rank": 0, "world_size": 64},
+                      deviceProperties=[{"id": 0, "name": "NVIDIA H800", "totalGlobalMem": 84943110144,
+                                         "computeMajor": 9, "computeMinor": 0, "numSms": 132, "warpSize": 32}])
 
 
 def test_a_dualpipe_step_shows_its_communication_and_overlap(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from clirun import printed_dir, run_cli
-from kineto_events import event
+from kineto_events import event, trace_file
 
 from nscharacterize.attribution.aggregate import attribute
 from nscharacterize.attribution.aggregate import breakdown as make_breakdown
@@ -143,9 +143,7 @@ def test_overlapping_streams_are_counted_once(tmp_path):
         event("kernel", "ampere_sgemm_64x64_nn", 50, 40, tid=8, stream=8, correlation=12, **{"External id": 2}),
         event("kernel", "elementwise_kernel", 100, 10, tid=7, stream=7, correlation=13, **{"External id": 4}),
     ]
-    path = tmp_path / "synthetic.json"
-    path.write_text(json.dumps({"traceEvents": events}))
-    trace = chrome_trace.load(path)
+    trace = chrome_trace.load(trace_file(tmp_path / "synthetic.json", events))
     rows, facts = trace_events.rows(trace, "cuda")
     assert facts.gpu_busy_s * 1e6 == pytest.approx(80.0)     # [20, 90) and [100, 110)
     assert facts.span_s * 1e6 == pytest.approx(110.0)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from clirun import TESTS, printed_dir, run_cli
-from kineto_events import event
+from kineto_events import event, trace_file
 
 FIXTURES = TESTS / "fixtures" / "external-traces"
 CUDAGRAPH = FIXTURES / "T18_gpupuzzlers_cudagraph"
@@ -73,14 +73,13 @@ def test_a_trace_recorded_without_shapes_says_why_the_roofline_is_empty(tmp_path
     """6 of the 18 strangers' traces were recorded without record_shapes (their ops carry no Input
     Dims): the roofline can size nothing, and the note says why, once, with the fix."""
     events = _one_gemm()
-    path = tmp_path / "no_shapes.json"
-    path.write_text(json.dumps({"schemaVersion": 1, "traceEvents": events}))
+    path = trace_file(tmp_path / "no_shapes.json", events)
     run, _events = imported(tmp_path / "runs", path)
     table = (run / "table.md").read_text()
     assert table.count("recorded without record_shapes") == 1 and "record_shapes=True" in table
     # with shapes recorded, no such note
     events[0]["args"].update({"Input Dims": [[4, 8], [8, 2]], "Input type": ["float", "float"]})
-    path.write_text(json.dumps({"schemaVersion": 1, "traceEvents": events}))
+    trace_file(path, events)
     run, _events = imported(tmp_path / "runs2", path)
     assert "record_shapes" not in (run / "table.md").read_text()
 
@@ -91,8 +90,7 @@ def test_traces_from_different_gpus_keep_no_one_gpus_ceilings(tmp_path):
     shapes = {"Input Dims": [[64, 32], [32, 16]], "Input type": ["float", "float"]}
     for gpu, folder in (("NVIDIA H800", "h800"), ("Tesla T4", "t4")):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "trace.json").write_text(json.dumps({
-            "schemaVersion": 1, "deviceProperties": [{"id": 0, "name": gpu}], "traceEvents": _one_gemm(**shapes)}))
+        trace_file(tmp_path / folder / "trace.json", _one_gemm(**shapes), deviceProperties=[{"id": 0, "name": gpu}])
     run, _events = imported(tmp_path / "runs", tmp_path / "h800")
     assert "datasheet peaks of NVIDIA H800" in (run / "table.md").read_text()   # one GPU: its ceilings
     proc = run_cli("import-trace", str(tmp_path / "h800"), str(tmp_path / "t4"), "--out", str(tmp_path / "runs2"))
