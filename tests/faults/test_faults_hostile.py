@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 from clirun import ROOT, SUPPORT, printed_dir, run_cli, write_config
+import fault_models
 from faults import assert_consistent, cli, one_line, run_dirs, workload_status
+from nscharacterize.profiler.spool import SIDECAR
+from nscharacterize.rundir import store
 
 
 def _run(capsys, tmp_path, cfg, *extra):
@@ -433,6 +436,13 @@ def _point_manifests(tmp: Path) -> list[dict]:
     return found
 
 
+def _finished_samples(tmp: Path) -> int:
+    """Samples the sweep's points have finished: parsed (the manifest's samples_done) or spooled
+    (a sidecar, written last and atomically)."""
+    parsed = sum(w.get("samples_done") or 0 for m in _point_manifests(tmp) for w in m.get("workloads", []))
+    return parsed + len(list(tmp.glob(f"nsc-point-*/out/*/{store.SPOOL}/*{SIDECAR}")))
+
+
 def test_a_point_that_will_not_stop_is_recorded_interrupted_with_what_it_measured(tmp_path):
     """The driver is stopped while its point hangs with SIGTERM ignored: the point is killed after
     the grace period, and its own manifest (which its process could not write) says interrupted
@@ -446,15 +456,20 @@ def test_a_point_that_will_not_stop_is_recorded_interrupted_with_what_it_measure
     cfg = write_config(tmp_path / "c.yaml", samples=3, warmup=0, repeats=1,
                        workloads=[{"workload": "fault_models:ignores_sigterm", "params": {"pause": 600}}],
                        sweep={"parameters": {"pause": [600, 0.01]}})
-    env = {**os.environ, "TMPDIR": str(tmp),
+    hanging = tmp_path / "hanging"
+    env = {**os.environ, "TMPDIR": str(tmp), fault_models.HANGING: str(hanging),
            "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")])}
     driver = subprocess.Popen([sys.executable, "-m", "nscharacterize.cli", "sweep", str(cfg), "--out",
                                str(tmp_path / "runs"), "--quiet"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300    # until the point has saved its first sample and hangs in the second
-    while time.monotonic() < deadline and driver.poll() is None and not any(
-            w.get("samples_done", 0) >= 1 for m in _point_manifests(tmp) for w in m.get("workloads", [])):
-        time.sleep(0.5)
+    # Until the point has finished its first sample and hangs in the second, SIGTERM ignored (the
+    # workload then creates the HANGING file). A finished sample is first its sidecar in the run's
+    # spool (profiler/spool.py): the manifest's samples_done counts it only once its batch is
+    # parsed, which the hang postpones past this test's patience.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and driver.poll() is None and not hanging.exists():
+        time.sleep(0.2)
+    assert hanging.exists() and _finished_samples(tmp), "the point never finished its first sample"
     assert driver.poll() is None, driver.communicate()
     assert [m["status"] for m in _point_manifests(tmp)] == ["running"]
     driver.send_signal(signal.SIGTERM)

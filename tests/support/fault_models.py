@@ -72,14 +72,20 @@ class NotAFunction:
         self.objects = objects
 
 
+HANGING = "NSC_TEST_HANGING_FILE"   # ignores_sigterm creates this file once it ignores SIGTERM
+
+
 def ignores_sigterm(at: int = 1, pause: float = 600.0) -> Workload:
     """From sample ``at`` on, ignores SIGTERM and hangs: a run stuck where no signal handler runs
-    (as in a long native call), which only SIGKILL stops."""
+    (as in a long native call), which only SIGKILL stops. Once it ignores SIGTERM it creates the
+    file named by ``HANGING`` (if set), for a test to know when to send it."""
     import signal
 
     def step(x):
         if int(x.sum()) // 4 >= at:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if os.environ.get(HANGING):
+                open(os.environ[HANGING], "w").close()
             time.sleep(pause)
         return int(x.sum())
 
