@@ -68,7 +68,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     per_flops = np.array([flops(names[i], dims[i], conc[i]) for i in first], dtype=float) if with_flops \
         else np.zeros(len(first))
     host_rows = pd.DataFrame({
-        "source": _shared(h["source"]), "device": device, "name": _shared(names),
+        "source": _shared(h["source"]), "device": _same(len(names), device), "name": _shared(names),
         "ancestors": _shared(h["ancestors"]), "children": _shared(h["children"]), "calls": 1,
         "self_cpu_us": h["self_us"].to_numpy(),
         "self_device_us": dev_of_op[keep] if timeline else 0.0,
@@ -90,20 +90,22 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
                 text = anc[i] + ">" + nm[i] if anc[i] else nm[i]
                 chains[i] = texts.setdefault(text, text)
         chain = [chains[i] for i in launched.tolist()]
+        blank = _same(len(dev), "")
         frames.append(pd.DataFrame({
-            "source": "kernel", "device": device, "name": _shared(dev["name"]), "ancestors": _shared(chain),
-            "children": "", "calls": 1, "self_cpu_us": 0.0, "self_device_us": dev["dur"].to_numpy(),
-            "gpu_busy_us": w.gpu_busy_us, "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "",
-            "concrete_inputs": "", "flops": 0.0, "bytes": 0.0}))
+            "source": _same(len(dev), "kernel"), "device": _same(len(dev), device), "name": _shared(dev["name"]),
+            "ancestors": _shared(chain), "children": blank, "calls": 1, "self_cpu_us": 0.0,
+            "self_device_us": dev["dur"].to_numpy(), "gpu_busy_us": w.gpu_busy_us, "gpu_idle_self_us": 0.0,
+            "input_shapes": blank, "input_dtypes": blank, "concrete_inputs": blank, "flops": 0.0, "bytes": 0.0}))
         if device_sample is not None:
             frames[-1]["sample"] = np.asarray(device_sample, dtype=np.int64)
     outside = python_outside_ops_us(trace) if with_python else np.zeros(0)
     if len(outside):
+        blank = _same(len(outside), "")
         py_rows = pd.DataFrame({
-            "source": "python", "device": device, "name": _shared(trace.python["name"]), "ancestors": "",
-            "children": "", "calls": 1, "self_cpu_us": outside, "self_device_us": 0.0, "gpu_busy_us": 0.0,
-            "gpu_idle_self_us": 0.0, "input_shapes": "", "input_dtypes": "", "concrete_inputs": "", "flops": 0.0,
-            "bytes": 0.0})
+            "source": _same(len(outside), "python"), "device": _same(len(outside), device),
+            "name": _shared(trace.python["name"]), "ancestors": blank, "children": blank, "calls": 1,
+            "self_cpu_us": outside, "self_device_us": 0.0, "gpu_busy_us": 0.0, "gpu_idle_self_us": 0.0,
+            "input_shapes": blank, "input_dtypes": blank, "concrete_inputs": blank, "flops": 0.0, "bytes": 0.0})
         if host_sample is not None:
             py_rows["sample"] = np.asarray(python_sample if python_sample is not None else
                                            np.full(len(py_rows), -1), dtype=np.int64)
@@ -127,6 +129,12 @@ def _texts(values: list, text) -> list[str]:
             t = seen[id(v)] = text(v)
         out.append(t)
     return out
+
+
+def _same(n: int, text: str) -> pd.Series:
+    """A text column of one value, as shared objects like ``_shared``'s (pandas 3 would build a
+    string column of its own from the scalar, and convert it again to join the other frames)."""
+    return pd.Series(np.full(n, text, dtype=object), dtype=object)
 
 
 def _shared(values) -> pd.Series:
