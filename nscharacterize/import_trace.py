@@ -12,13 +12,14 @@ first ``warmup_steps`` (nscharacterize/profiler/trace_steps.py); otherwise the w
 sample, its wall time the traced span.
 
 Names: a file named like this tool's traces, ``WORKLOAD.COMPONENT.SAMPLE.json[.gz]``, keeps its
-workload, component and sample; any other file is workload ``imported``, component = file stem.
+workload, component and sample; any other file is workload ``imported``, component = file stem
+less what changes from run to run (``_stem``: tensorboard_trace_handler's time and process id).
 A rank of a distributed job (the trace's ``distributedInfo``: world size above 1, or several ranks
 imported together) is a workload of its own, ``rank<N>`` (``<folder>-rank<N>`` when the ranks come
 from several folders, i.e. several jobs): a workload's components run one after another, and
-concurrent ranks must never be added up as if they did. Names that would still collide
-(per-node ``rank0.json``, two runs' ``trace.json``) get their folder's name in front, then a
-number.
+concurrent ranks must never be added up as if they did. Names that would still collide get
+their folder's name in front where the files lie in different folders (per-node ``rank0.json``,
+two runs' ``trace.json``), else a number (a profiler's cycles in one folder).
 
 Nothing is dropped silently: what the tool cannot read (an accelerator it does not model, a trace
 without kernel events, device work with no launching op) is a note in the manifest
@@ -29,7 +30,6 @@ from __future__ import annotations
 import re
 import sys
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +59,10 @@ _OWN_NAME = re.compile(r"(?P<workload>[^.]+)\.(?P<component>[^.]+)\.(?P<sample>\
 # Runtime calls of Intel GPUs as Kineto's XPU plugin names them: Unified Runtime (urEnqueue...),
 # Level Zero (zeCommandList...), the older SYCL plugin interface (piEnqueue...).
 _XPU_RUNTIME = re.compile(r"(?:ur|ze|pi)[A-Z]\w*")
+# Run-specific parts of a trace file's name (_stem): a time (seconds, ms or ns since the epoch), a
+# process id, a date as Mon_DD_HH_MM_SS; and tensorboard_trace_handler's default worker, HOST_PID.
+_RUN_PART = re.compile(r"\d+|[A-Z][a-z]{2}_\d{1,2}_\d{2}_\d{2}_\d{2}")
+_DEFAULT_WORKER = re.compile(r"(?P<host>.+)_(?P<pid>\d+)")
 KIND = "imported"
 # timings.csv's extra columns for imported traces: the rank, world size and job of a distributed
 # trace (-1, -1 and "" when none), communication time and how much of it overlapped compute.
@@ -166,7 +170,7 @@ def _read(path: Path, index: int, taxonomy: Taxonomy, warmup_steps: int, files: 
     """Reads one trace (file ``index`` of ``files``) into its summed event rows, per-sample timings and notes."""
     trace = _load(str(path), files, index)
     inp = _Input(path, trace.metadata)
-    _own_name(inp, index)
+    _own_name(inp, index, trace)
     inp.device = device = "cuda" if len(trace.device) else "cpu"
     inp.accelerator = _accelerator(trace) if device == "cuda" else ""
     inp.notes += _unread_notes(trace)
@@ -263,30 +267,66 @@ def _names(inputs: list[_Input]) -> None:
     _distinct(inputs, None)
 
 
-def _own_name(inp: _Input, index: int) -> None:
+def _own_name(inp: _Input, index: int, trace: Trace) -> None:
     """Workload, component and sample from a file named like this tool's traces, else
-    ``imported`` and the file's stem."""
+    ``imported`` and the file's stem (``_stem``)."""
     m = _OWN_NAME.fullmatch(inp.path.name)
     if m:
         inp.workload, inp.component, inp.sample = m["workload"], m["component"], int(m["sample"])
     else:
-        inp.component = inp.path.name.removesuffix(".gz").removesuffix(".json") or f"trace{index}"
+        inp.component = _stem(inp.path.name, trace) or f"trace{index}"
+
+
+def _stem(file_name: str, trace: Trace) -> str:
+    """A trace's name without what changes from run to run, so that the same script profiled
+    twice gives the same component and ``compare`` pairs the two runs' rows.
+
+    torch's own writers put the run in the name: ``tensorboard_trace_handler`` writes
+    ``WORKER.TIME.pt.trace.json[.gz]``, its WORKER by default ``HOST_PID``; Kineto's on-demand
+    traces write ``WORKER.Mon_DD_HH_MM_SS.PID.pt.trace.json``. Of such a name the component is
+    WORKER, or ``trace`` where WORKER is the default (its PID the trace's own process: the
+    metadata's ``host_name``, or the main thread's id, which Linux makes the PID). Any other
+    name is kept whole, less ``.json[.gz]``."""
+    stem = file_name.removesuffix(".gz").removesuffix(".json")
+    if not stem.endswith(".pt.trace") or stem == ".pt.trace":
+        return stem
+    parts = stem.removesuffix(".pt.trace").split(".")
+    while len(parts) > 1 and _RUN_PART.fullmatch(parts[-1]):
+        parts.pop()
+    worker = ".".join(parts)
+    default = _DEFAULT_WORKER.fullmatch(worker)
+    if default:
+        host = trace.metadata.get("host_name")
+        if host == default["host"] or int(default["pid"]) in set(trace.host["tid"].head(10_000).tolist()):
+            return "trace"
+    return worker
 
 
 def _distinct(inputs: list[_Input], rename) -> None:
     """Renames the components of inputs whose (workload, component, sample) collide: with
-    ``rename(input)``, or else by numbering the second and later ones."""
-    count = Counter((inp.workload, inp.component, inp.sample) for inp in inputs)
-    seen: Counter = Counter()
+    ``rename(input)`` where the colliding files lie in different folders (the folder tells them
+    apart), or else by numbering the second and later ones (the files of one folder, in the
+    order of their names: a profiler's cycles, by their times)."""
+    key = lambda inp: (inp.workload, inp.component, inp.sample)  # noqa: E731
+    groups: dict[tuple, list[_Input]] = {}
     for inp in inputs:
-        key = (inp.workload, inp.component, inp.sample)
-        if count[key] < 2:
+        groups.setdefault(key(inp), []).append(inp)
+    for group in groups.values():
+        if len(group) < 2:
             continue
-        seen[key] += 1
         if rename is not None:
-            inp.component = rename(inp)
-        elif seen[key] > 1:
-            inp.component = f"{inp.component}-{seen[key]}"
+            if len({inp.path.resolve().parent for inp in group}) > 1:
+                for inp in group:
+                    inp.component = rename(inp)
+        else:   # a number no other input's component has (a file may be named x-2 already)
+            taken = {key(inp) for inp in inputs}
+            number = 1
+            for inp in group[1:]:
+                number += 1
+                while (inp.workload, f"{inp.component}-{number}", inp.sample) in taken:
+                    number += 1
+                inp.component = f"{inp.component}-{number}"
+                taken.add(key(inp))
 
 
 def _int(value) -> int:

@@ -101,6 +101,7 @@ class _Document(msgspec.Struct, gc=False):
     hip_driver_version: Any = None
     schemaVersion: Any = None
     distributedInfo: Any = None
+    host_name: Any = None             # the recording machine (torch >= 2.4): import_trace names files with it
 
 
 _DECODER = msgspec.json.Decoder(Union[_Document, list[_Event]])  # object form, or the bare array
