@@ -38,8 +38,9 @@ AXIS_TITLES = {
                  "categories add up to the unprofiled wall time."),
     "other_split": ("What Other holds", "How much of Other is ops a rule sends there on purpose, ops no "
                     "rule matched, and time outside any op (Python, framework, idle)?"),
-    "python": ("Python functions of cProfile components", "What does pure-Python symbolic code spend its "
-               "time on: feature query, arithmetic, program control, parsing/IO (Fig. 7)?"),
+    "python": ("Python functions", "What does pure-Python code spend its time on: feature query, arithmetic, "
+               "program control, parsing/IO (Fig. 7)? Functions of cProfile components, and an imported "
+               "trace's Python stack events where no op ran."),
 }
 SKIP_AXES = {"total"}   # the component total: a column of the runtime table, not a view of its own
 LOG_TAIL_LINES = 400

@@ -85,7 +85,9 @@ def markdown_report(breakdown: pd.DataFrame, timings: pd.DataFrame, checks: pd.D
 
     py = wide(breakdown, "python", "time_s", PY_CATEGORIES)
     if not py.empty:
-        out += ["## Python functions of cProfile components (Fig. 7 form)", "",
+        out += ["## Python functions (Fig. 7 form)", "",
+                "Functions of components measured by cProfile, and an imported trace's Python stack events "
+                "(recorded with_stack) in the time no op ran.", "",
                 markdown_table(["Workload", "Component"] + [PY_LABELS[c] for c in PY_CATEGORIES],
                     [[k[0], k[1], *(fmt_time(v) for v in py.loc[k])] for k in py.index]), ""]
 
