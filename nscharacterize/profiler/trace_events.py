@@ -7,6 +7,8 @@ attribute first, then aggregate, so events.parquet does not grow with the number
 """
 from __future__ import annotations
 
+import builtins
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +105,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
         blank = _same(len(outside), "")
         py_rows = pd.DataFrame({
             "source": _same(len(outside), "python"), "device": _same(len(outside), device),
-            "name": _shared(trace.python["name"]), "ancestors": blank, "children": blank, "calls": 1,
+            "name": _shared(python_names(trace.python["name"])), "ancestors": blank, "children": blank, "calls": 1,
             "self_cpu_us": outside, "self_device_us": 0.0, "gpu_busy_us": 0.0, "gpu_idle_self_us": 0.0,
             "input_shapes": blank, "input_dtypes": blank, "concrete_inputs": blank, "flops": 0.0, "bytes": 0.0})
         if host_sample is not None:
@@ -161,6 +163,49 @@ def _factorize(keys, n: int) -> tuple[np.ndarray, np.ndarray]:
             first.append(i)
         codes[i] = code
     return codes, np.asarray(first, dtype=np.int64)
+
+
+# torch's names of Python stack events: "torch/nn/modules/module.py(1787): _call_impl" (the path
+# from its sys.path entry), "<frozen os>(674): __getitem__", "<built-in function isinstance>",
+# "<built-in method encode of str object at 0x7f...>", "<method 'append' of 'list' objects>".
+_PY_CODE = re.compile(r"(?P<path>.+)\((?P<line>\d+)\): (?P<func>.+)")
+_PY_C = re.compile(r"<built-in (?:method|function) (?P<name>[\w.]+)(?: of (?P<owner>[\w.]+) object at 0x[0-9a-fA-F]+)?>"
+                   r"|<method '(?P<method>[\w.]+)' of '(?P<type>[\w.]+)' objects>")
+
+
+def python_names(names: pd.Series) -> list[str]:
+    """The Python stack events' names in the form cProfile components are named and the python
+    rules (taxonomy/rules/python.yaml) read: ``module:function`` and ``builtin:owner.name``
+    (profiler/cprofile_backend.function_name), so that a traced function gets the Fig. 7 category
+    a cProfile component's function of the same name gets. Once per distinct name."""
+    codes, uniques = pd.factorize(names)
+    converted = np.array([python_name(str(n)) for n in uniques] + [""], dtype=object)
+    return converted[codes].tolist()
+
+
+def python_name(raw: str) -> str:
+    """One Python stack event's name as cProfile's (``python_names``); any other name as it is
+    (an ``nn.Module: Linear_0`` range)."""
+    m = _PY_CODE.fullmatch(raw)
+    if m:
+        path = m["path"]
+        if path.startswith("<frozen ") and path.endswith(">"):    # a frozen standard module
+            module = path[len("<frozen "):-1]
+        elif path.startswith(("/", "\\")) or path[1:3] in (":\\", ":/"):   # outside sys.path: the file's name
+            module = re.split(r"[\\/]", path)[-1].removesuffix(".py")
+        else:
+            module = path.removesuffix(".py").replace("\\", "/").replace("/", ".")
+        return f"{module}:{m['func']}"
+    m = _PY_C.fullmatch(raw)
+    if m:
+        name, owner = (m["name"], m["owner"]) if m["name"] else (m["method"], m["type"])
+        if owner is None:   # "<built-in function len>" says no module: Python's builtins, or an extension's
+            return f"builtin:builtins.{name}" if name in _BUILTINS else f"builtin:{name}"
+        return f"builtin:{owner}.{name}"
+    return raw
+
+
+_BUILTINS = frozenset(vars(builtins))
 
 
 def python_outside_ops_us(trace: Trace) -> np.ndarray:

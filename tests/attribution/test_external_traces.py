@@ -322,10 +322,16 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
             total += i * i
         return total
 
+    scene = [{"color": ("red", "blue")[i % 2], "size": i} for i in range(2_000)]
+
+    def filter_objects(objects):   # a symbolic executor's feature query, in pure Python
+        return [o for o in objects if o["color"] == "red" and o["size"] > 10]
+
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], with_stack=True) as prof:
         for _ in range(3):   # ops first: the traced span starts at the first op, so each loop lies inside it
             model(x).sum()
             python_loop()
+            filter_objects(scene)
         model(x).sum()
     path = tmp_path / "stack.json"
     prof.export_chrome_trace(str(path))
@@ -349,6 +355,13 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
     split = bd[bd["axis"] == "other_split"].set_index("category")["time_s"]
     assert split["outside_ops"] < 0.2 * split.sum()     # the rest of Other is now in Python functions
     assert (bd["axis"] == "python").any()
+    # torch names a stack event "path.py(line): function" or "<built-in function len>"; they are
+    # read in cProfile's form, so the python rules give the executor's function its Fig. 7 category
+    py = ev[ev["source"] == "python"].groupby("name", observed=True)["subcategory"].first()
+    (query,) = [n for n in py.index if n.endswith(":filter_objects")]
+    assert py[query] == "feature_query", py[query]
+    assert [n for n in py.index if n.startswith("builtin:builtins.")], sorted(py.index)[:40]   # iter, len, ...
+    assert not [n for n in py.index if re.fullmatch(r".+\(\d+\): .+|<built-in .+>", n)], sorted(py.index)[:40]
 
 
 def test_a_folder_without_traces_is_one_line(tmp_path):
