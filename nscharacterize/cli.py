@@ -263,13 +263,15 @@ def cmd_report(args) -> int:
 def cmd_import_trace(args) -> int:
     from nscharacterize.profiler import trace_prefetch
 
-    # The first file starts decoding in a worker now, while pandas and the tool are imported.
-    files = trace_prefetch.trace_files(args.traces)   # folders listed once, here
-    trace_prefetch.start(files)
+    # The first file starts decoding in a worker now, while pandas and the tool are imported. The
+    # import is given the folders as named (it lists them the same way): a file found in a folder
+    # is read differently from one named on its own (import_trace.import_traces).
+    trace_prefetch.start(trace_prefetch.trace_files(args.traces))
     try:
         from nscharacterize import api
 
-        run = api.import_traces(files, out=args.out, name=args.name, warmup_steps=args.warmup_steps, png=args.png)
+        run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps,
+                                png=args.png)
     finally:
         trace_prefetch.discard()
     if not args.quiet:

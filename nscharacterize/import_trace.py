@@ -42,6 +42,7 @@ from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
 from nscharacterize.profiler.ceilings import datasheet_ceilings, name_from_properties
 from nscharacterize.profiler.chrome_trace import Trace, TraceError, tables
+from nscharacterize.profiler.trace_decode import CompanionFile
 from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_prefetch import Prefetcher, prefetcher, trace_files
@@ -73,6 +74,11 @@ class TraceImportError(UserError):
     """A trace file that cannot be imported."""
 
 
+class CompanionFileError(TraceImportError):
+    """A file profilers write beside a trace (an execution trace, rocprofv3's JSON), named as a
+    trace; one found in a folder is left out instead (``import_traces``)."""
+
+
 @dataclass
 class _Input:
     """One trace file: what the run directory needs of it once its interval tables are gone."""
@@ -93,15 +99,33 @@ class _Input:
 
 def import_traces(paths: list[str], out: str = "runs", name: str = "import",
                   warmup_steps: int = DEFAULT_WARMUP, png: bool = False) -> RunDir:
-    paths = trace_files(paths)
+    given = [str(p) for p in paths]
+    paths = trace_files(given)
     taxonomy = Taxonomy()
     # One trace at a time: its interval tables are dropped once its rows are summed, so the
     # memory peak is that of the largest trace (and the next one, decoding in a worker meanwhile:
     # nscharacterize/profiler/trace_prefetch.py), not of all of them. A bad file stops the import
-    # before the run directory is created.
+    # before the run directory is created; in a folder, a file written beside the traces (HTA's
+    # critical path wants the execution trace next to the Kineto trace) is left out and said.
+    inputs: list[_Input] = []
+    left_out: list[tuple[Path, str]] = []
     with prefetcher(paths) as files:
         _prepare_to_write()
-        inputs = [_read(Path(p), i, taxonomy, warmup_steps, files) for i, p in enumerate(paths)]
+        for i, p in enumerate(paths):
+            try:
+                inputs.append(_read(Path(p), i, taxonomy, warmup_steps, files))
+            except CompanionFileError as exc:
+                if p in given:   # named on its own: the user meant it as a trace
+                    raise
+                left_out.append((Path(p), exc.what.removeprefix("not a Chrome trace: ")))
+    if not inputs:
+        folders = sorted({str(p.parent) for p, _ in left_out})
+        raise TraceImportError(", ".join(folders), "", "no torch.profiler trace in it, only " +
+                               "; ".join(f"{p.name}: {what}" for p, what in left_out),
+                               "give the folder of the Kineto traces (export_chrome_trace, tensorboard_trace_handler)")
+    for path, what in left_out:   # said beside the traces of its folder
+        mine = next((inp for inp in inputs if inp.path.parent == path.parent), inputs[0])
+        mine.notes.append(f"{path.name}, beside it in its folder, left out: {what}")
     _names(inputs)
     run = RunDir.create(out, name)
     frames = [inp.events.assign(workload=inp.workload, component=inp.component) for inp in inputs
@@ -201,6 +225,8 @@ def _load(path: str, files: Prefetcher, index: int) -> Trace:
         raise TraceImportError(path, "", "no such file", "give the path of a .json or .json.gz trace")
     try:
         trace = tables(files.take(index))
+    except CompanionFile as exc:
+        raise CompanionFileError(path, "", str(exc), "give the torch.profiler trace written beside it") from None
     except TraceError as exc:
         raise TraceImportError(path, "", str(exc), "export it with torch.profiler (export_chrome_trace)") from None
     if trace.host.empty and trace.device.empty:

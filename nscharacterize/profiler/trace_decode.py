@@ -111,6 +111,11 @@ class TraceError(Exception):
     """A file that is not a readable Chrome trace (the CLI turns it into a user error)."""
 
 
+class CompanionFile(TraceError):
+    """A file that profilers write beside a Kineto trace (an execution trace, rocprofv3's JSON),
+    recognised: ``import-trace`` of a folder leaves it out instead of refusing the folder."""
+
+
 # ---- what the decoder hands on ---------------------------------------------------------------
 @dataclass
 class Coded:
@@ -160,7 +165,8 @@ def decode(path: str | Path) -> Decoded:
         except msgspec.DecodeError as exc:   # not valid JSON: mend what Kineto itself is known to write
             doc, raw, repairs = _decode_mended(raw, exc)
     except msgspec.ValidationError as exc:
-        raise TraceError(f"not a Chrome trace: {_other_format(raw) or str(exc)[:120]}") from None
+        what, companion = _other_format(raw)
+        raise (CompanionFile if companion else TraceError)(f"not a Chrome trace: {what or str(exc)[:120]}") from None
     except msgspec.DecodeError as exc:
         raise TraceError(f"not a readable Chrome trace (invalid JSON: {str(exc)[:80]})") from None
     except RecursionError:
@@ -246,17 +252,18 @@ _OTHER_FORMATS = (
 )
 
 
-def _other_format(raw: bytes) -> str | None:
-    """What a JSON object that is not a Chrome trace is, where its top-level keys say (None otherwise)."""
+def _other_format(raw: bytes) -> tuple[str | None, bool]:
+    """What a JSON object that is not a Chrome trace is, where its top-level keys say (None
+    otherwise), and whether it is one of the files profilers write beside a trace (_OTHER_FORMATS)."""
     try:
         keys = msgspec.json.decode(raw, type=dict[str, msgspec.Raw]).keys()
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-        return None
+        return None, False
     known = next((what for needed, what in _OTHER_FORMATS if all(k in keys for k in needed)), None)
     if known is None and "traceEvents" not in keys:   # a config file, another tool's JSON: say what it holds
         shown = ", ".join(sorted(keys)[:6]) + (", ..." if len(keys) > 6 else "")
-        return f"a JSON object without a traceEvents array (its keys: {shown or 'none'})"
-    return known
+        return f"a JSON object without a traceEvents array (its keys: {shown or 'none'})", False
+    return known, known is not None
 
 
 def _metadata(doc: _Document) -> dict:

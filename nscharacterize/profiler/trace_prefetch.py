@@ -9,7 +9,7 @@ the critical path (on a 51 MiB trace, 1.5 s became 1.3 s). At most one file is d
 ahead, so the memory of at most two traces is held at once (the worker's and this process's).
 
 The worker hands back the decoded columns (flat arrays and each distinct text once, pickled
-through a pipe) or the ``TraceError`` message. Where no worker can be forked (not Linux, other
+through a pipe) or the ``TraceError``'s class and message. Where no worker can be forked (not Linux, other
 Python threads running, fork refused) or the variable ``NSCHARACTERIZE_TRACE_WORKER=0`` is set, or a
 worker dies without answering (killed), the file is decoded in this process when it is taken:
 the same result, without the overlap, and a real error seen whole.
@@ -76,8 +76,9 @@ class Prefetch:
         self._pid, self._fd = pid, read_fd
 
     def result(self) -> Decoded:
-        """The decoded columns; raises ``TraceError`` for a file that is not a readable trace."""
-        from .trace_decode import TraceError, decode
+        """The decoded columns; raises ``TraceError`` for a file that is not a readable trace
+        (``CompanionFile`` for one written beside a trace)."""
+        from .trace_decode import CompanionFile, TraceError, decode
 
         if self._pid < 0:
             return decode(self.path)
@@ -96,7 +97,8 @@ class Prefetch:
         if ok is None:   # decode here, where a failure is seen whole
             return decode(self.path)
         if not ok:
-            raise TraceError(value)
+            kind, message = value
+            raise (CompanionFile if kind == CompanionFile.__name__ else TraceError)(message)
         return value
 
     def cancel(self) -> None:
@@ -118,8 +120,8 @@ def _work(path: str, write_fd: int) -> None:
             answer: tuple[bool, object]
             try:
                 answer = (True, decode(path))
-            except TraceError as exc:
-                answer = (False, str(exc))
+            except TraceError as exc:   # its class too: a companion file is left out of a folder
+                answer = (False, (type(exc).__name__, str(exc)))
             pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)   # written as it is pickled
     except BaseException:  # noqa: B036 - a signal or a bug: the parent decodes the file itself and sees it
         status = 1

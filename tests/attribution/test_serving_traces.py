@@ -6,6 +6,7 @@ suggest; an unnamed GPU is named from its properties; files of other profilers a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,6 +177,31 @@ def test_files_of_other_profilers_are_named_in_one_line(tmp_path, content, says)
     proc = run_cli("import-trace", str(path), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and says in proc.stderr and str(path) in proc.stderr
+
+
+def test_a_folder_with_an_execution_trace_beside_the_trace_reads_the_trace(tmp_path):
+    """HTA's critical path analysis wants the execution trace in the folder of the Kineto trace:
+    import-trace of that folder refused both (exit 2); it reads the trace and says what it left
+    out. Named on its own, or alone in its folder, the execution trace is still refused."""
+    folder = tmp_path / "job"
+    folder.mkdir()
+    for name in ("benchmark_simple_add_et.json.gz", "benchmark_simple_add_trace.json.gz"):
+        shutil.copy(TESTS / "fixtures" / "other-formats" / name, folder / name)
+    proc = run_cli("import-trace", str(folder), "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run = Path(proc.stdout.split()[-1])
+    (imported,) = json.loads((run / "manifest.json").read_text())["imported"]
+    assert imported["component"] == "benchmark_simple_add_trace"
+    note = "benchmark_simple_add_et.json.gz, beside it in its folder, left out: a PyTorch execution trace"
+    assert any(n.startswith(note) for n in imported["notes"]), imported["notes"]
+    assert note in (run / "table.md").read_text()
+
+    named = run_cli("import-trace", str(folder / "benchmark_simple_add_et.json.gz"), "--out", str(tmp_path / "out"))
+    assert named.returncode == 2 and "PyTorch execution trace" in named.stderr
+    (folder / "benchmark_simple_add_trace.json.gz").unlink()
+    alone = run_cli("import-trace", str(folder), "--out", str(tmp_path / "out"))
+    assert alone.returncode == 2 and len(alone.stderr.strip().splitlines()) == 1, alone.stderr
+    assert "no torch.profiler trace in it, only benchmark_simple_add_et.json.gz" in alone.stderr
 
 
 def test_python_dash_m_runs_the_command_line():
