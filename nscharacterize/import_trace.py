@@ -42,7 +42,7 @@ from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
 from nscharacterize.profiler.ceilings import datasheet_ceilings, name_from_properties
 from nscharacterize.profiler.chrome_trace import Trace, TraceError, tables
-from nscharacterize.profiler.trace_decode import CompanionFile
+from nscharacterize.profiler.trace_decode import NotATrace
 from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_prefetch import Prefetcher, prefetcher, trace_files
@@ -74,9 +74,10 @@ class TraceImportError(UserError):
     """A trace file that cannot be imported."""
 
 
-class CompanionFileError(TraceImportError):
-    """A file profilers write beside a trace (an execution trace, rocprofv3's JSON), named as a
-    trace; one found in a folder is left out instead (``import_traces``)."""
+class NotATraceError(TraceImportError):
+    """A JSON file that is recognisably no trace (an execution trace beside one, a config: the
+    decoder's ``NotATrace``), named as a trace; one found in a folder is left out instead
+    (``import_traces``)."""
 
 
 @dataclass
@@ -105,8 +106,9 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     # One trace at a time: its interval tables are dropped once its rows are summed, so the
     # memory peak is that of the largest trace (and the next one, decoding in a worker meanwhile:
     # nscharacterize/profiler/trace_prefetch.py), not of all of them. A bad file stops the import
-    # before the run directory is created; in a folder, a file written beside the traces (HTA's
-    # critical path wants the execution trace next to the Kineto trace) is left out and said.
+    # before the run directory is created; in a folder, a JSON file that is recognisably no trace
+    # (HTA's critical path wants the execution trace next to the Kineto trace; a script's config
+    # or metrics) is left out and said.
     inputs: list[_Input] = []
     left_out: list[tuple[Path, str]] = []
     with prefetcher(paths) as files:
@@ -114,7 +116,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
         for i, p in enumerate(paths):
             try:
                 inputs.append(_read(Path(p), i, taxonomy, warmup_steps, files))
-            except CompanionFileError as exc:
+            except NotATraceError as exc:
                 if p in given:   # named on its own: the user meant it as a trace
                     raise
                 left_out.append((Path(p), exc.what.removeprefix("not a Chrome trace: ")))
@@ -225,8 +227,8 @@ def _load(path: str, files: Prefetcher, index: int) -> Trace:
         raise TraceImportError(path, "", "no such file", "give the path of a .json or .json.gz trace")
     try:
         trace = tables(files.take(index))
-    except CompanionFile as exc:
-        raise CompanionFileError(path, "", str(exc), "give the torch.profiler trace written beside it") from None
+    except NotATrace as exc:
+        raise NotATraceError(path, "", str(exc), "give a torch.profiler trace instead (export_chrome_trace)") from None
     except TraceError as exc:
         raise TraceImportError(path, "", str(exc), "export it with torch.profiler (export_chrome_trace)") from None
     if trace.host.empty and trace.device.empty:

@@ -111,9 +111,11 @@ class TraceError(Exception):
     """A file that is not a readable Chrome trace (the CLI turns it into a user error)."""
 
 
-class CompanionFile(TraceError):
-    """A file that profilers write beside a Kineto trace (an execution trace, rocprofv3's JSON),
-    recognised: ``import-trace`` of a folder leaves it out instead of refusing the folder."""
+class NotATrace(TraceError):
+    """A JSON file that is recognisably no trace: one that profilers write beside a Kineto trace
+    (an execution trace, rocprofv3's JSON) or any JSON object without ``traceEvents`` (a
+    config, metrics). ``import-trace`` of a folder leaves it out instead of refusing the folder;
+    a file that looks like a trace but is broken still stops it."""
 
 
 # ---- what the decoder hands on ---------------------------------------------------------------
@@ -165,8 +167,8 @@ def decode(path: str | Path) -> Decoded:
         except msgspec.DecodeError as exc:   # not valid JSON: mend what Kineto itself is known to write
             doc, raw, repairs = _decode_mended(raw, exc)
     except msgspec.ValidationError as exc:
-        what, companion = _other_format(raw)
-        raise (CompanionFile if companion else TraceError)(f"not a Chrome trace: {what or str(exc)[:120]}") from None
+        what, no_trace = _other_format(raw)
+        raise (NotATrace if no_trace else TraceError)(f"not a Chrome trace: {what or str(exc)[:120]}") from None
     except msgspec.DecodeError as exc:
         raise TraceError(f"not a readable Chrome trace (invalid JSON: {str(exc)[:80]})") from None
     except RecursionError:
@@ -254,7 +256,8 @@ _OTHER_FORMATS = (
 
 def _other_format(raw: bytes) -> tuple[str | None, bool]:
     """What a JSON object that is not a Chrome trace is, where its top-level keys say (None
-    otherwise), and whether it is one of the files profilers write beside a trace (_OTHER_FORMATS)."""
+    otherwise), and whether it is recognisably no trace (``NotATrace``): a format of
+    _OTHER_FORMATS, or an object without ``traceEvents``."""
     try:
         keys = msgspec.json.decode(raw, type=dict[str, msgspec.Raw]).keys()
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
@@ -262,7 +265,7 @@ def _other_format(raw: bytes) -> tuple[str | None, bool]:
     known = next((what for needed, what in _OTHER_FORMATS if all(k in keys for k in needed)), None)
     if known is None and "traceEvents" not in keys:   # a config file, another tool's JSON: say what it holds
         shown = ", ".join(sorted(keys)[:6]) + (", ..." if len(keys) > 6 else "")
-        return f"a JSON object without a traceEvents array (its keys: {shown or 'none'})", False
+        return f"a JSON object without a traceEvents array (its keys: {shown or 'none'})", True
     return known, known is not None
 
 

@@ -77,8 +77,8 @@ class Prefetch:
 
     def result(self) -> Decoded:
         """The decoded columns; raises ``TraceError`` for a file that is not a readable trace
-        (``CompanionFile`` for one written beside a trace)."""
-        from .trace_decode import CompanionFile, TraceError, decode
+        (``NotATrace`` for a JSON file that is recognisably no trace)."""
+        from .trace_decode import NotATrace, TraceError, decode
 
         if self._pid < 0:
             return decode(self.path)
@@ -98,7 +98,7 @@ class Prefetch:
             return decode(self.path)
         if not ok:
             kind, message = value
-            raise (CompanionFile if kind == CompanionFile.__name__ else TraceError)(message)
+            raise (NotATrace if kind == NotATrace.__name__ else TraceError)(message)
         return value
 
     def cancel(self) -> None:
@@ -120,7 +120,7 @@ def _work(path: str, write_fd: int) -> None:
             answer: tuple[bool, object]
             try:
                 answer = (True, decode(path))
-            except TraceError as exc:   # its class too: a companion file is left out of a folder
+            except TraceError as exc:   # its class too: a file that is no trace is left out of a folder
                 answer = (False, (type(exc).__name__, str(exc)))
             pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)   # written as it is pickled
     except BaseException:  # noqa: B036 - a signal or a bug: the parent decodes the file itself and sees it

@@ -196,6 +196,20 @@ def test_a_folder_with_an_execution_trace_beside_the_trace_reads_the_trace(tmp_p
     assert any(n.startswith(note) for n in imported["notes"]), imported["notes"]
     assert note in (run / "table.md").read_text()
 
+    # a script's own JSON beside its traces (a config, metrics) is no trace either
+    (folder / "hparams.json").write_text('{"lr": 0.001, "batch": 64}')
+    proc = run_cli("import-trace", str(folder), "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    (imported,) = json.loads((Path(proc.stdout.split()[-1]) / "manifest.json").read_text())["imported"]
+    assert "hparams.json, beside it in its folder, left out: a JSON object without a traceEvents array (its keys: "\
+        "batch, lr)" in imported["notes"], imported["notes"]
+    # a file that looks like a trace but is broken still stops the import: it was meant to be read
+    (folder / "cut.json").write_text('{"traceEvents": [{"ph": "X", "name": "aten::mm"')
+    cut = run_cli("import-trace", str(folder), "--out", str(tmp_path / "out"))
+    assert cut.returncode == 2 and "cut.json" in cut.stderr and "invalid JSON" in cut.stderr, cut.stderr
+    (folder / "cut.json").unlink()
+    (folder / "hparams.json").unlink()
+
     named = run_cli("import-trace", str(folder / "benchmark_simple_add_et.json.gz"), "--out", str(tmp_path / "out"))
     assert named.returncode == 2 and "PyTorch execution trace" in named.stderr
     (folder / "benchmark_simple_add_trace.json.gz").unlink()
