@@ -194,7 +194,7 @@ def python_name(raw: str) -> str:
         elif path.startswith(("/", "\\")) or path[1:3] in (":\\", ":/"):   # outside sys.path: the file's name
             module = re.split(r"[\\/]", path)[-1].removesuffix(".py")
         else:
-            module = path.removesuffix(".py").replace("\\", "/").replace("/", ".")
+            module = path.removesuffix(".py").replace("\\", "/").replace("/", ".").removesuffix(".__init__")  # a package
         return f"{module}:{m['func']}"
     m = _PY_C.fullmatch(raw)
     if m:

@@ -364,6 +364,21 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
     assert not [n for n in py.index if re.fullmatch(r".+\(\d+\): .+|<built-in .+>", n)], sorted(py.index)[:40]
 
 
+@pytest.mark.parametrize("raw, name", [
+    ("torch/nn/modules/module.py(1787): _call_impl", "torch.nn.modules.module:_call_impl"),
+    ("torch/cuda/__init__.py(1040): synchronize", "torch.cuda:synchronize"),   # a package, as cProfile names it
+    ("<frozen os>(674): __getitem__", "os:__getitem__"),
+    ("/home/me/exec.py(33): filter_objects", "exec:filter_objects"),   # outside sys.path: the file's name
+    ("<built-in function isinstance>", "builtin:builtins.isinstance"),
+    ("<built-in function _has_torch_function_unary>", "builtin:_has_torch_function_unary"),   # no module said
+    ("<built-in method encode of str object at 0x7f576ff1f6e0>", "builtin:str.encode"),
+    ("<method 'append' of 'list' objects>", "builtin:list.append"),
+    ("nn.Module: Linear_0", "nn.Module: Linear_0"),
+])
+def test_python_stack_event_names_read_as_cprofile_names_them(raw, name):
+    assert trace_events.python_name(raw) == name
+
+
 def test_a_folder_without_traces_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "log.txt").write_text("x")
