@@ -41,8 +41,7 @@ import pandas as pd
 from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
 from nscharacterize.profiler.ceilings import datasheet_ceilings, name_from_properties
-from nscharacterize.profiler.chrome_trace import Trace, TraceError, tables
-from nscharacterize.profiler.trace_decode import NotATrace
+from nscharacterize.profiler.chrome_trace import NotATrace, Trace, TraceError, tables
 from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_prefetch import Prefetcher, prefetcher, trace_files

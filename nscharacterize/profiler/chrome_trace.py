@@ -28,6 +28,7 @@ import pandas as pd
 from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API
 from .gc_pause import gc_paused, release_freed_memory
 from .trace_decode import Coded, Decoded, decode, decode_many
+from .trace_decode import NotATrace as NotATrace  # a JSON file that is no trace, named here too
 from .trace_decode import TraceError as TraceError  # the reader's error, named here for its callers
 
 
