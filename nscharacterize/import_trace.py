@@ -324,7 +324,7 @@ def _stem(file_name: str, trace: Trace) -> str:
     default = _DEFAULT_WORKER.fullmatch(worker)
     if default:
         host = trace.metadata.get("host_name")
-        if host == default["host"] or int(default["pid"]) in set(trace.host["tid"].head(10_000).tolist()):
+        if host == default["host"] or (trace.host["tid"] == int(default["pid"])).any():
             return "trace"
     return worker
 

@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import _lsprof
 import cProfile
-import functools
 import os
 import pstats
-import re
 import sys
 import time
 from typing import Any, Callable
 
+from .python_names import function_name
 from .torch_backend import Capture
-
-_BUILTIN = re.compile(r"<(?:built-in method|method) '?([\w.]+)'?(?: of '?([\w.]+)'? objects)?>")
 
 
 def conflict() -> str | None:
@@ -95,20 +92,7 @@ def _restore(outer) -> None:
         sys.setprofile(outer)
 
 
-def function_name(filename: str, func: str, modules: dict[str, str]) -> str:
-    """``module:function`` for Python code, ``builtin:owner.name`` for C functions."""
-    if filename == "~":
-        m = _BUILTIN.match(func)
-        if m:
-            name, owner = m.group(1), m.group(2)
-            return f"builtin:{owner}.{name}" if owner else f"builtin:{name}"
-        return f"builtin:{func}"
-    module = modules.get(_abspath(filename)) or os.path.splitext(os.path.basename(filename))[0]
-    return f"{module}:{func}"
-
-
 _modules: dict = {"count": -1, "paths": {}}
-_abspath = functools.lru_cache(maxsize=8192)(os.path.abspath)  # the same code files, every capture
 
 
 def _module_names() -> dict[str, str]:

@@ -190,13 +190,19 @@ def _sum_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def tagged(rows: list[dict] | pd.DataFrame, **keys) -> list[dict] | pd.DataFrame:
     """The rows of one call with the keys that say which call (workload, component, kind, sample)."""
-    if isinstance(rows, pd.DataFrame):   # a text key as one shared object per row: pandas 3 would
-        # build a string column of its own for it (tens of ms on an imported trace's 10^5 rows)
-        return rows.assign(**{k: pd.Series(np.full(len(rows), v, dtype=object), dtype=object, index=rows.index)
-                              if isinstance(v, str) else v for k, v in keys.items()})
+    if isinstance(rows, pd.DataFrame):
+        return rows.assign(**{k: same_text(len(rows), v, rows.index) if isinstance(v, str) else v
+                              for k, v in keys.items()})
     for r in rows:
         r.update(keys)
     return rows
+
+
+def same_text(n: int, text: str, index: pd.Index | None = None) -> pd.Series:
+    """A text column of one value, ``n`` rows of one shared object: pandas 3 would build a string
+    column of its own from the scalar (tens of ms on an imported trace's 10^5 rows) and convert it
+    again to join or sum the frames of object columns it meets."""
+    return pd.Series(np.full(n, text, dtype=object), dtype=object, index=index)
 
 
 def op_time_us(events: pd.DataFrame) -> pd.Series:

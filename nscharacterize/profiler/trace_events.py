@@ -7,8 +7,6 @@ attribute first, then aggregate, so events.parquet does not grow with the number
 """
 from __future__ import annotations
 
-import builtins
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +15,9 @@ import pandas as pd
 from .timeline import walk
 
 from .chrome_trace import Trace, flops, name_mask
-from .events import DTYPE_BYTES, concrete_from_trace
+from .events import DTYPE_BYTES, concrete_from_trace, same_text
 from .gc_pause import gc_paused
+from .python_names import traced_name
 _SKIP = ("ProfilerStep",)
 
 
@@ -70,7 +69,7 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
     per_flops = np.array([flops(names[i], dims[i], conc[i]) for i in first], dtype=float) if with_flops \
         else np.zeros(len(first))
     host_rows = pd.DataFrame({
-        "source": _shared(h["source"]), "device": _same(len(names), device), "name": _shared(names),
+        "source": _shared(h["source"]), "device": same_text(len(names), device), "name": _shared(names),
         "ancestors": _shared(h["ancestors"]), "children": _shared(h["children"]), "calls": 1,
         "self_cpu_us": h["self_us"].to_numpy(),
         "self_device_us": dev_of_op[keep] if timeline else 0.0,
@@ -92,9 +91,9 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
                 text = anc[i] + ">" + nm[i] if anc[i] else nm[i]
                 chains[i] = texts.setdefault(text, text)
         chain = [chains[i] for i in launched.tolist()]
-        blank = _same(len(dev), "")
+        blank = same_text(len(dev), "")
         frames.append(pd.DataFrame({
-            "source": _same(len(dev), "kernel"), "device": _same(len(dev), device), "name": _shared(dev["name"]),
+            "source": same_text(len(dev), "kernel"), "device": same_text(len(dev), device), "name": _shared(dev["name"]),
             "ancestors": _shared(chain), "children": blank, "calls": 1, "self_cpu_us": 0.0,
             "self_device_us": dev["dur"].to_numpy(), "gpu_busy_us": w.gpu_busy_us, "gpu_idle_self_us": 0.0,
             "input_shapes": blank, "input_dtypes": blank, "concrete_inputs": blank, "flops": 0.0, "bytes": 0.0}))
@@ -102,9 +101,9 @@ def rows(trace: Trace, device: str, with_flops: bool = True, host_sample: np.nda
             frames[-1]["sample"] = np.asarray(device_sample, dtype=np.int64)
     outside = python_outside_ops_us(trace) if with_python else np.zeros(0)
     if len(outside):
-        blank = _same(len(outside), "")
+        blank = same_text(len(outside), "")
         py_rows = pd.DataFrame({
-            "source": _same(len(outside), "python"), "device": _same(len(outside), device),
+            "source": same_text(len(outside), "python"), "device": same_text(len(outside), device),
             "name": _shared(python_names(trace.python["name"])), "ancestors": blank, "children": blank, "calls": 1,
             "self_cpu_us": outside, "self_device_us": 0.0, "gpu_busy_us": 0.0, "gpu_idle_self_us": 0.0,
             "input_shapes": blank, "input_dtypes": blank, "concrete_inputs": blank, "flops": 0.0, "bytes": 0.0})
@@ -133,12 +132,6 @@ def _texts(values: list, text) -> list[str]:
     return out
 
 
-def _same(n: int, text: str) -> pd.Series:
-    """A text column of one value, as shared objects like ``_shared``'s (pandas 3 would build a
-    string column of its own from the scalar, and convert it again to join the other frames)."""
-    return pd.Series(np.full(n, text, dtype=object), dtype=object)
-
-
 def _shared(values) -> pd.Series:
     """A text column kept as Python objects: rows share one string per distinct text (a trace
     repeats a few thousand names and ancestor chains 10^5 times), where pandas' own string dtype
@@ -165,47 +158,12 @@ def _factorize(keys, n: int) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(first, dtype=np.int64)
 
 
-# torch's names of Python stack events: "torch/nn/modules/module.py(1787): _call_impl" (the path
-# from its sys.path entry), "<frozen os>(674): __getitem__", "<built-in function isinstance>",
-# "<built-in method encode of str object at 0x7f...>", "<method 'append' of 'list' objects>".
-_PY_CODE = re.compile(r"(?P<path>.+)\((?P<line>\d+)\): (?P<func>.+)")
-_PY_C = re.compile(r"<built-in (?:method|function) (?P<name>[\w.]+)(?: of (?P<owner>[\w.]+) object at 0x[0-9a-fA-F]+)?>"
-                   r"|<method '(?P<method>[\w.]+)' of '(?P<type>[\w.]+)' objects>")
-
-
 def python_names(names: pd.Series) -> list[str]:
-    """The Python stack events' names in the form cProfile components are named and the python
-    rules (taxonomy/rules/python.yaml) read: ``module:function`` and ``builtin:owner.name``
-    (profiler/cprofile_backend.function_name), so that a traced function gets the Fig. 7 category
-    a cProfile component's function of the same name gets. Once per distinct name."""
+    """The Python stack events' names in the form the python rules read
+    (nscharacterize/profiler/python_names.py), once per distinct name."""
     codes, uniques = pd.factorize(names)
-    converted = np.array([python_name(str(n)) for n in uniques] + [""], dtype=object)
+    converted = np.array([traced_name(str(n)) for n in uniques] + [""], dtype=object)
     return converted[codes].tolist()
-
-
-def python_name(raw: str) -> str:
-    """One Python stack event's name as cProfile's (``python_names``); any other name as it is
-    (an ``nn.Module: Linear_0`` range)."""
-    m = _PY_CODE.fullmatch(raw)
-    if m:
-        path = m["path"]
-        if path.startswith("<frozen ") and path.endswith(">"):    # a frozen standard module
-            module = path[len("<frozen "):-1]
-        elif path.startswith(("/", "\\")) or path[1:3] in (":\\", ":/"):   # outside sys.path: the file's name
-            module = re.split(r"[\\/]", path)[-1].removesuffix(".py")
-        else:
-            module = path.removesuffix(".py").replace("\\", "/").replace("/", ".").removesuffix(".__init__")  # a package
-        return f"{module}:{m['func']}"
-    m = _PY_C.fullmatch(raw)
-    if m:
-        name, owner = (m["name"], m["owner"]) if m["name"] else (m["method"], m["type"])
-        if owner is None:   # "<built-in function len>" says no module: Python's builtins, or an extension's
-            return f"builtin:builtins.{name}" if name in _BUILTINS else f"builtin:{name}"
-        return f"builtin:{owner}.{name}"
-    return raw
-
-
-_BUILTINS = frozenset(vars(builtins))
 
 
 def python_outside_ops_us(trace: Trace) -> np.ndarray:

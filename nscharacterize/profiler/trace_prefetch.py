@@ -9,7 +9,7 @@ the critical path (on a 51 MiB trace, 1.5 s became 1.3 s). At most one file is d
 ahead, so the memory of at most two traces is held at once (the worker's and this process's).
 
 The worker hands back the decoded columns (flat arrays and each distinct text once, pickled
-through a pipe) or the ``TraceError``'s class and message. Where no worker can be forked (not Linux, other
+through a pipe) or the ``TraceError`` itself. Where no worker can be forked (not Linux, other
 Python threads running, fork refused) or the variable ``NSCHARACTERIZE_TRACE_WORKER=0`` is set, or a
 worker dies without answering (killed), the file is decoded in this process when it is taken:
 the same result, without the overlap, and a real error seen whole.
@@ -78,7 +78,7 @@ class Prefetch:
     def result(self) -> Decoded:
         """The decoded columns; raises ``TraceError`` for a file that is not a readable trace
         (``NotATrace`` for a JSON file that is recognisably no trace)."""
-        from .trace_decode import NotATrace, TraceError, decode
+        from .trace_decode import decode
 
         if self._pid < 0:
             return decode(self.path)
@@ -96,9 +96,8 @@ class Prefetch:
         os.waitpid(pid, 0)
         if ok is None:   # decode here, where a failure is seen whole
             return decode(self.path)
-        if not ok:
-            kind, message = value
-            raise (NotATrace if kind == NotATrace.__name__ else TraceError)(message)
+        if not ok:   # the worker's TraceError (or NotATrace) itself
+            raise value
         return value
 
     def cancel(self) -> None:
@@ -120,8 +119,8 @@ def _work(path: str, write_fd: int) -> None:
             answer: tuple[bool, object]
             try:
                 answer = (True, decode(path))
-            except TraceError as exc:   # its class too: a file that is no trace is left out of a folder
-                answer = (False, (type(exc).__name__, str(exc)))
+            except TraceError as exc:   # the error itself, its class too: a file that is no trace is left
+                answer = (False, exc)     # out of a folder (import_trace)
             pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)   # written as it is pickled
     except BaseException:  # noqa: B036 - a signal or a bug: the parent decodes the file itself and sees it
         status = 1

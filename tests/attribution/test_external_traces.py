@@ -19,6 +19,7 @@ from clirun import ROOT, printed_dir, run_cli
 
 from nscharacterize.profiler import chrome_trace, trace_events
 from nscharacterize.profiler.events import events_frame, tagged
+from nscharacterize.profiler.python_names import traced_name
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 EXTERNAL = next((p / "shared" / "fixtures" / "external-traces" for p in ROOT.parents
@@ -376,7 +377,7 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
     ("nn.Module: Linear_0", "nn.Module: Linear_0"),
 ])
 def test_python_stack_event_names_read_as_cprofile_names_them(raw, name):
-    assert trace_events.python_name(raw) == name
+    assert traced_name(raw) == name
 
 
 def test_a_folder_without_traces_is_one_line(tmp_path):
