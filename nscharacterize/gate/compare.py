@@ -219,9 +219,25 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
     for wl in sorted(n_ok - b_ok - b_failed):
         cmp.rows.append(missing_row(wl, nv, "added", "workload is new in this run"))
 
+    # A component of a workload both runs have, measured on one side only (renamed, dropped, or a
+    # trace file named after its run): one missing or added row, as for a workload, and no category
+    # rows that would call its time "within noise" against nothing.
+    one_sided = _one_sided_components(bv, nv, b_ok & n_ok)
+    for (wl, comp), verdict in sorted(one_sided.items()):
+        cmp.rows.append(missing_row(wl, bv if verdict == "missing" else nv, verdict,
+                                    "component is absent in the new run" if verdict == "missing"
+                                    else "component is new in this run", component=comp))
+    for wl in sorted({wl for wl, _c in one_sided}):
+        gone = sorted(c for (w, c), v in one_sided.items() if w == wl and v == "missing")
+        new = sorted(c for (w, c), v in one_sided.items() if w == wl and v == "added")
+        cmp.notes.append(f"workload {wl}: its total compares different components ("
+                         + "; ".join(part for part in (gone and f"only in the base: {', '.join(gone)}",
+                                                       new and f"only in the new run: {', '.join(new)}") if part)
+                         + ")")
     keys = [k for k in bv if k in nv]
     keys += [k for k in nv if k not in bv and k[0] in b_ok and k[0] != SUITE]
     keys += [k for k in bv if k not in nv and k[0] in n_ok and k[0] != SUITE]
+    keys = [k for k in keys if k[:2] not in one_sided]
     for k in keys:
         if k in bv and k in nv and k[1] == ALL and k[3] == TOTAL:
             cmp.min_p = max(cmp.min_p, min_one_sided_p(len(bv[k]), len(nv[k])))
@@ -267,3 +283,12 @@ def compare_values(bside: Side, nside: Side, settings: CompareSettings, base_nam
                          f"({which}: {settings.pass_level:.2g})")
     cmp.rows.sort(key=row_order)
     return cmp
+
+
+def _one_sided_components(bv: dict, nv: dict, both: set[str]) -> dict[tuple[str, str], str]:
+    """(workload, component) -> 'missing' or 'added', for the components of workloads both runs
+    have that only one run measured (it has a total row for them with samples)."""
+    def measured(values: dict) -> set[tuple[str, str]]:
+        return {k[:2] for k, v in values.items() if k[0] in both and k[1] != ALL and k[3] == TOTAL and len(v)}
+    in_base, in_new = measured(bv), measured(nv)
+    return {**{c: "missing" for c in in_base - in_new}, **{c: "added" for c in in_new - in_base}}

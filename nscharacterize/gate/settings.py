@@ -65,7 +65,7 @@ class CompareSettings(BaseModel):
     paired: bool = Field(True, description="with A/B rounds of the same samples (`ab`): test the change of each "
                          "round pair (what samples differ by cancels; a run's own shift counts as noise), its "
                          "variance shrunk toward what the rows share (empirical Bayes; needs round_check)")
-    fail_on_missing: bool = Field(True, description="exit 1 when a workload of the base is missing or failed in the new run")
+    fail_on_missing: bool = Field(True, description="exit 1 when a workload (or a component) of the base is missing or failed in the new run")
     fail_on_inconclusive: bool = Field(True, description="exit 3 when the data cannot decide a row (too few samples, "
                                        "noise or machine contention wider than the threshold); false: report it, exit 0")
     axes: list[str] = Field(default_factory=lambda: ["category"], min_length=1,

@@ -431,12 +431,14 @@ def _paired_verdict(row: Row, changes: np.ndarray, prior: Prior, s: CompareSetti
     row.verdict = _verdict(row, s)
 
 
-def missing_row(wl: str, values: dict, verdict: str, note: str) -> Row:
-    """The workload-total row of a workload present on one side only ('missing' or 'added')."""
-    tot = values.get((wl, ALL, "category", TOTAL), np.zeros(0))
+def missing_row(wl: str, values: dict, verdict: str, note: str, component: str = ALL) -> Row:
+    """The total row of a workload (or of one component of a workload both runs have) present on
+    one side only ('missing' or 'added'): its time there, and no verdict on a change that cannot be
+    measured."""
+    tot = values.get((wl, component, "category", TOTAL), np.zeros(0))
     m = float(tot.mean()) if len(tot) else float("nan")
     base_s, new_s = (m, float("nan")) if verdict == "missing" else (float("nan"), m)
-    return Row(wl, ALL, "category", TOTAL, "", base_s, new_s, float("nan"), float("nan"), float("nan"),
+    return Row(wl, component, "category", TOTAL, "", base_s, new_s, float("nan"), float("nan"), float("nan"),
                float("nan"), float("nan"), float("nan"), len(tot) if verdict == "missing" else 0,
                len(tot) if verdict == "added" else 0, verdict=verdict, note=note)
 

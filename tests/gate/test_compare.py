@@ -535,3 +535,30 @@ def test_a_doubling_of_a_component_of_tens_of_microseconds_fails_at_the_default_
     assert compare_runs(a, b, CompareSettings(abs_floor_s=5e-5)).exit_code == 0
     same = make_run(tmp_path / "c", workloads=small, n=8, noise=0.05, seed=43)
     assert compare_runs(a, same, CompareSettings()).exit_code == 0
+
+
+def test_a_component_measured_in_one_run_only_is_missing_or_added_not_within_noise(tmp_path):
+    """Real traces, imported: the new run lost one component (x) and gained another (y) of the
+    same workload. Their times must not be judged against nothing ("within noise" at -100%):
+    one MISSING and one added row, no category rows for them, a note on the workload total, and
+    a failing exit status, as for a missing workload."""
+    fixtures = ROOT / "tests" / "fixtures" / "gpu-h100"
+    for side, lone in (("a", "x"), ("b", "y")):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / f"{lone}.json.gz").write_bytes((fixtures / "mlp-demo.encoder.0.json.gz").read_bytes())
+        (tmp_path / side / "common.json.gz").write_bytes((fixtures / "nlm-path.policy.0.json.gz").read_bytes())
+        assert cli("import-trace", str(tmp_path / side), "--out", str(tmp_path / "runs"), "--name", side).returncode == 0
+    a, b = (next((tmp_path / "runs").glob(f"{side}-*")) for side in ("a", "b"))
+    proc = cli("compare", str(a), str(b), "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = json.loads(proc.stdout)["rows"]
+    by_component = {}
+    for row in rows:
+        by_component.setdefault(row["component"], []).append(row)
+    assert [(r["category"], r["verdict"]) for r in by_component["x"]] == [("total", "missing")]
+    assert [(r["category"], r["verdict"]) for r in by_component["y"]] == [("total", "added")]
+    assert by_component["x"][0]["base_s"] > 0 and by_component["y"][0]["new_s"] > 0
+    assert not any(r["verdict"] == "within noise" for r in rows)
+    assert "only in the base: x; only in the new run: y" in " ".join(json.loads(proc.stdout)["notes"])
+    # the same runs, one against itself: nothing missing
+    assert "missing" not in {r["verdict"] for r in json.loads(cli("compare", str(a), str(a), "--format", "json").stdout)["rows"]}
