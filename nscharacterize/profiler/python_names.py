@@ -31,11 +31,15 @@ def function_name(filename: str, func: str, modules: dict[str, str]) -> str:
     """A function cProfile measured (its pstats key's file name and function), by ``modules``:
     file path -> module name of the loaded modules."""
     if filename == "~":
-        m = _PROFILED_C.match(func)
+        m = _PROFILED_C.fullmatch(func)
         if m:
             name, owner = m["name"], m["owner"]
             return f"builtin:{owner}.{name}" if owner else f"builtin:{name}"
-        return f"builtin:{func}"
+        # A C method cProfile could not look up on its type is its repr, "<built-in method X of Y
+        # object at 0x...>": read as torch's form, without the address that would make each
+        # object's method a function of its own.
+        named = traced_name(func)
+        return named if named != func else f"builtin:{func}"
     module = modules.get(_abspath(filename)) or os.path.splitext(os.path.basename(filename))[0]
     return f"{module}:{func}"
 

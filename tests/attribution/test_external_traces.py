@@ -19,7 +19,7 @@ from clirun import ROOT, printed_dir, run_cli
 
 from nscharacterize.profiler import chrome_trace, trace_events
 from nscharacterize.profiler.events import events_frame, tagged
-from nscharacterize.profiler.python_names import traced_name
+from nscharacterize.profiler.python_names import function_name, traced_name
 from nscharacterize.taxonomy.classifier import Taxonomy
 
 EXTERNAL = next((p / "shared" / "fixtures" / "external-traces" for p in ROOT.parents
@@ -378,6 +378,18 @@ def test_python_stack_events_break_down_the_time_outside_ops(tmp_path):
 ])
 def test_python_stack_event_names_read_as_cprofile_names_them(raw, name):
     assert traced_name(raw) == name
+
+
+@pytest.mark.parametrize("func, name", [
+    ("<built-in method builtins.len>", "builtin:builtins.len"),
+    ("<built-in method torch.add>", "builtin:torch.add"),
+    ("<method 'get' of 'dict' objects>", "builtin:dict.get"),
+    ("<built-in method now>", "builtin:now"),
+    ("<built-in method encode of str object at 0x7f576ff1f6e0>", "builtin:str.encode"),   # no address kept
+    ("<something else>", "builtin:<something else>"),
+])
+def test_cprofile_c_function_names_have_one_form_whatever_object_they_ran_on(func, name):
+    assert function_name("~", func, {}) == name
 
 
 def test_a_folder_without_traces_is_one_line(tmp_path):
