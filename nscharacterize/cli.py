@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # silence Kineto's start/stop chatter on stderr
 
 import argparse  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 
 from nscharacterize.argtypes import Parser, positive, samples  # noqa: E402
@@ -332,7 +333,6 @@ def cmd_explain(args) -> int:
 
 def _aten_op(name: str) -> str | None:
     """``aten::NAME`` if ``NAME`` is a bare identifier that this torch registers as an ATen op."""
-    import re
 
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
         return None
@@ -363,12 +363,19 @@ def _explain_rules(args) -> dict:
     return rules
 
 
+# Kernel names that look like runtime calls: NCCL's kernels (ncclDevKernel_AllGather_RING_LL,
+# ncclKernel_...) and "cu" + a capital that begins no CUDA driver API call (apex's cuApplyLayerNorm).
+_KERNEL_LIKE_API_NAME = re.compile(
+    r"(?:nccl|rccl)(?:Dev)?Kernel_|cu(?!da|dnn|blas)(?!Launch|Mem|Module|Ctx|Stream|Event|Graph|Device|Init|Func|"
+    r"Pointer|Occupancy|Library|Kernel|Get|Array|Tex|Surf|Link|Ipc|Profiler|Driver|Import|External|Signal|Wait|"
+    r"Thread|Tensor|Multicast|Coredump|Green|Logs|Checkpoint|Vdpau|GL|EGL)[A-Z]")
+
+
 def _guess_source(name: str) -> str:
-    import re
 
     from nscharacterize.profiler.events import RUNTIME_API
 
-    if RUNTIME_API.fullmatch(name):
+    if RUNTIME_API.fullmatch(name) and not _KERNEL_LIKE_API_NAME.match(name):
         return "runtime"
     if re.fullmatch(r"[A-Za-z_]\w*::\w+", name):  # dispatcher op (kernels have spaces and templates)
         return "op"

@@ -156,3 +156,17 @@ def test_import_trace_png_writes_the_figures_and_report_keeps_them(tmp_path):
     again = run_cli("report", str(run))      # the run asked for PNGs: a plain report redraws them
     assert again.returncode == 0, again.stderr
     assert all((run / n).stat().st_mtime_ns > t for n, t in drawn.items())
+
+
+def test_explain_reads_kernel_names_that_look_like_runtime_calls_as_kernels():
+    """NCCL's kernels and apex's cuApplyLayerNorm begin as runtime calls do (nccl..., cu...): read
+    as runtime calls they got the host call's rule, or Other. Real runtime calls stay runtime."""
+    proc = run_cli("explain", "cuApplyLayerNorm")
+    assert "as:        kernel" in proc.stdout and "category:  elementwise" in proc.stdout, proc.stdout
+    from nscharacterize.cli import _guess_source
+
+    for kernel in ("ncclDevKernel_AllGather_RING_LL", "ncclKernel_AllReduce_RING_LL_Sum_float", "cuComputeGradInput"):
+        assert _guess_source(kernel) == "kernel", kernel
+    for call in ("cudaLaunchKernel", "cuLaunchKernel", "cuMemcpyHtoDAsync_v2", "cudnnConvolutionForward",
+                 "cublasSgemm_v2", "ncclAllReduce", "ncclGroupEnd", "hipLaunchKernel", "cuModuleGetFunction"):
+        assert _guess_source(call) == "runtime", call
