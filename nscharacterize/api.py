@@ -236,10 +236,13 @@ def saved_rules(run_dir: RunDir) -> dict:
 
 
 def import_traces(paths: Sequence[str | Path], *, out: str | Path = "runs", name: str = "import",
-                  warmup_steps: int | None = None, png: bool = False) -> Run:
+                  warmup_steps: int | None = None, png: bool = False,
+                  rules: dict[str, list[str]] | None = None) -> Run:
     """Classifies and attributes torch.profiler Chrome traces (.json, .json.gz) into a run
     directory. ``warmup_steps``: ProfilerStep ranges left out at the start of each trace (default
-    as the CLI's ``--warmup-steps``); ``png``: also the figures as PNG files."""
+    as the CLI's ``--warmup-steps``); ``png``: also the figures as PNG files; ``rules``: your own
+    rule files per name space (``{"kernels": ["my_kernels.yaml"]}``), tried before the built-ins
+    and kept in the run's config.yaml (``taxonomy.rules``), as a config's are."""
     from nscharacterize.import_trace import import_traces as import_files
     from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP
 
@@ -248,7 +251,8 @@ def import_traces(paths: Sequence[str | Path], *, out: str | Path = "runs", name
         from nscharacterize.core.errors import UserError
 
         raise UserError(None, "--warmup-steps", f"must be 0 or more, not {steps}", "give 0 to keep every step")
-    return Run(import_files([str(p) for p in paths], out=str(out), name=name, warmup_steps=steps, png=png).path)
+    return Run(import_files([str(p) for p in paths], out=str(out), name=name, warmup_steps=steps, png=png,
+                            rules=rules).path)
 
 
 def compare(base: str | Path, new: str | Path, *, settings: str | Path | None = None,

@@ -169,6 +169,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--warmup-steps", type=int, default=1, metavar="K",
                    help="ProfilerStep#N ranges become samples; leave out the first K as warm-up (default: 1; "
                         "a trace with K steps or fewer keeps them all)")
+    p.add_argument("--rules", action="append", default=[], metavar="NAMESPACE=FILE",
+                   help="your own rule file, e.g. kernels=my_kernels.yaml (repeatable; checked before the built-ins; "
+                        "kept in the run's config.yaml, so `report --reclassify` applies it again)")
     p.set_defaults(handler=cmd_import_trace)
 
     p = sub.add_parser("ncu-import", help="merge an Nsight Compute CSV export into a run's roofline as measured points",
@@ -272,7 +275,7 @@ def cmd_import_trace(args) -> int:
         from nscharacterize import api
 
         run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps,
-                                png=args.png)
+                                png=args.png, rules=_rule_options(args.rules))
     finally:
         trace_prefetch.discard()
     if not args.quiet:
@@ -344,9 +347,6 @@ def _aten_op(name: str) -> str | None:
 def _explain_rules(args) -> dict:
     """The extra rule files `explain` checks first: a config's ``taxonomy.rules`` (as its run
     does) and any ``--rules NAMESPACE=FILE``; the files are loaded, so a bad one is one line."""
-    from nscharacterize.config import ConfigError
-    from nscharacterize.taxonomy.rules import NAMESPACES
-
     rules: dict[str, list[str]] = {}
     if args.config:
         from nscharacterize.config import load_config
@@ -354,11 +354,22 @@ def _explain_rules(args) -> dict:
         config = load_config(args.config)
         for ns, files in config.taxonomy.rules.items():  # relative paths: from the working directory, as `run` reads them
             rules.setdefault(ns, []).extend(files)
-    for item in args.rules:
+    for ns, files in _rule_options(args.rules).items():
+        rules.setdefault(ns, []).extend(files)
+    return rules
+
+
+def _rule_options(items: list[str]) -> dict[str, list[str]]:
+    """``--rules NAMESPACE=FILE`` options (explain, import-trace) as name space -> files, in order."""
+    from nscharacterize.core.errors import UserError
+    from nscharacterize.taxonomy.rules import NAMESPACES
+
+    rules: dict[str, list[str]] = {}
+    for item in items:
         ns, sep, file = item.partition("=")
         if not sep or ns not in NAMESPACES or not file:
-            raise ConfigError(None, "--rules", f"{item!r} is not NAMESPACE=FILE",
-                              f"write e.g. python=myrules.yaml (name spaces: {', '.join(NAMESPACES)})")
+            raise UserError(None, "--rules", f"{item!r} is not NAMESPACE=FILE",
+                            f"write e.g. python=myrules.yaml (name spaces: {', '.join(NAMESPACES)})")
         rules.setdefault(ns, []).append(file)
     return rules
 

@@ -98,10 +98,12 @@ class _Input:
 
 
 def import_traces(paths: list[str], out: str = "runs", name: str = "import",
-                  warmup_steps: int = DEFAULT_WARMUP, png: bool = False) -> RunDir:
+                  warmup_steps: int = DEFAULT_WARMUP, png: bool = False,
+                  rules: dict[str, list[str]] | None = None) -> RunDir:
     given = [str(p) for p in paths]
     paths = trace_files(given)
-    taxonomy = Taxonomy()
+    rules = {ns: list(files) for ns, files in (rules or {}).items() if files}
+    taxonomy = Taxonomy(rules)   # the user's rule files, read (and a bad one refused) before any trace
     # One trace at a time: its interval tables are dropped once its rows are summed, so the
     # memory peak is that of the largest trace (and the next one, decoding in a worker meanwhile:
     # nscharacterize/profiler/trace_prefetch.py), not of all of them. A bad file stops the import
@@ -177,6 +179,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     if ceilings:
         manifest.ceilings = ceilings
     run.write_yaml(store.CONFIG, {"name": name, "imported_traces": traces, "warmup_steps": warmup_steps,
+                                  **({"taxonomy": {"rules": rules}} if rules else {}),
                                   **({"report": {"png": True}} if png else {})})
     render(run, save_results(run, events, timing, manifest).views, events, png=png)
     return run

@@ -16,6 +16,7 @@ import json
 import re
 import signal
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class Verdict:
 class Taxonomy:
     """The loaded rule sets of the three name spaces."""
 
-    def __init__(self, extra_rule_files: dict[str, list[str | Path]] | None = None):
+    def __init__(self, extra_rule_files: Mapping[str, Sequence[str | Path]] | None = None):
         extra = extra_rule_files or {}
         self.rules = {ns: load_rules(ns, tuple(extra.get(ns, ()))) for ns in NAMESPACES}
         self._verdicts: dict[tuple, Verdict] = {}

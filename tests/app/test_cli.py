@@ -170,3 +170,33 @@ def test_explain_reads_kernel_names_that_look_like_runtime_calls_as_kernels():
     for call in ("cudaLaunchKernel", "cuLaunchKernel", "cuMemcpyHtoDAsync_v2", "cudnnConvolutionForward",
                  "cublasSgemm_v2", "ncclAllReduce", "ncclGroupEnd", "hipLaunchKernel", "cuModuleGetFunction"):
         assert _guess_source(call) == "runtime", call
+
+
+def test_import_trace_applies_your_rule_files_and_report_reclassify_applies_them_again(tmp_path):
+    """A stranger's kernel in their own category, at import (a kernels rule that overrides the
+    launching op), kept in config.yaml so that `report --reclassify` reads the edited file again;
+    a bad --rules option or rule file is one line, exit 2, before any run directory."""
+    trace = ROOT / "tests" / "fixtures" / "gpu-h100" / "mlp-demo.encoder.0.json.gz"
+    rules = tmp_path / "my_kernels.yaml"
+    rule = ("namespace: kernels\nrules:\n  - id: mine-gather\n    match: 'void at::native::vectorized_gather_kernel.*'\n"
+            "    category: {}\n    overrides_launcher: true\n    reason: our gathers, counted as we read them\n")
+    rules.write_text(rule.format("data_transform"))
+    proc = run_cli("import-trace", str(trace), "--out", str(tmp_path / "runs"), "--rules", f"kernels={rules}", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run = printed_dir(proc)
+
+    def gather_verdicts() -> set:
+        events = pd.read_parquet(run / "events.parquet")
+        mine = events[events["name"].str.contains("vectorized_gather_kernel", regex=False)]
+        return set(zip(mine["category"], mine["rule"]))
+
+    assert gather_verdicts() == {("data_transform", "mine-gather")}
+    rules.write_text(rule.format("data_movement"))
+    assert run_cli("report", str(run), "--reclassify").returncode == 0
+    assert gather_verdicts() == {("data_movement", "mine-gather")}
+    for bad, words in ((["--rules", "kernel=x.yaml"], ["--rules", "NAMESPACE=FILE"]),
+                       (["--rules", f"kernels={tmp_path / 'absent.yaml'}"], ["absent.yaml"])):
+        proc = run_cli("import-trace", str(trace), "--out", str(tmp_path / "bad"), *bad)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert all(w in proc.stderr for w in words), proc.stderr
+        assert not (tmp_path / "bad").exists()
