@@ -336,7 +336,6 @@ def cmd_explain(args) -> int:
 
 def _aten_op(name: str) -> str | None:
     """``aten::NAME`` if ``NAME`` is a bare identifier that this torch registers as an ATen op."""
-
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
         return None
     from nscharacterize.taxonomy.coverage import registered_aten_ops
@@ -383,7 +382,6 @@ _KERNEL_LIKE_API_NAME = re.compile(
 
 
 def _guess_source(name: str) -> str:
-
     from nscharacterize.profiler.events import RUNTIME_API
 
     if RUNTIME_API.fullmatch(name) and not _KERNEL_LIKE_API_NAME.match(name):
