@@ -186,6 +186,7 @@ class _Run:
             seed=config.seed, samples=self.samples_override or config.samples, warmup=config.warmup,
             repeats=config.repeats, config_hash=config.hash(),
             fingerprint=fingerprint(self.device, config.hash()), workloads=[], checks={}, notes=[])
+        self.manifest.fingerprint["rules"] = self.taxonomy.digest
         self.manifest.compensation = _compensation(config, self.manifest.fingerprint)
         stop: BaseException | None = None
         try:

@@ -93,5 +93,8 @@ def has_events(run: RunDir) -> bool:
 
 
 def reclassify(run: RunDir, taxonomy: Taxonomy) -> Results:
-    """Re-derives every table of a saved run with ``taxonomy``'s rules, without re-profiling."""
-    return save_results(run, taxonomy.classify_events(run.events()), run.timings(), run.read_manifest())
+    """Re-derives every table of a saved run with ``taxonomy``'s rules, without re-profiling (the
+    fingerprint's ``rules`` then names these)."""
+    manifest = run.read_manifest()
+    manifest.fingerprint["rules"] = taxonomy.digest
+    return save_results(run, taxonomy.classify_events(run.events()), run.timings(), manifest)

@@ -89,15 +89,27 @@ def reason_line(cmp: Comparison) -> list[str]:
     return [f"{word}: {cmp.reason()}"]
 
 
-def _env_lines(cmp: Comparison) -> list[str]:
+def env_lines(cmp: Comparison) -> list[str]:
+    """What differs between the two runs besides their times: environment and config (text,
+    markdown and the HTML page alike)."""
     lines = []
     for k, (a, b) in cmp.env_diffs.items():
         lines.append(f"environment differs (allowed): {k}: {a!r} -> {b!r}")
     for k, (a, b) in cmp.env_warnings.items():
-        lines.append(f"note: environment differs: {k}: {a!r} -> {b!r}")
+        lines.append("note: " + (_rules_differ(a, b) if k == "rules" else f"environment differs: {k}: {a!r} -> {b!r}"))
     for d in cmp.config_diffs:
         lines.append(f"config differs: {d}")
     return lines
+
+
+def _rules_differ(base: object, new: object) -> str:
+    """The fingerprints' ``rules`` (taxonomy.classifier.Taxonomy.digest) differ: the categories of
+    the two runs come from different rules."""
+    said = lambda d: d or "not recorded"  # noqa: E731 - runs of versions before the digest
+    return (f"the runs' categories come from different rules ({said(base)} -> {said(new)}: a rule file edited or "
+            "added, or another version's built-in rules), so a category's change may be the rules', not the code's; "
+            "`nscharacterize report RUN --reclassify` classifies a run again with the built-in rules installed now and "
+            "its own rule files")
 
 
 def _thresholds(cmp: Comparison) -> str:
@@ -127,7 +139,7 @@ def _cells(r: Row, markdown: bool) -> list[str]:
 
 def render_terminal(cmp: Comparison, show_all: bool = False) -> str:
     lines = [f"base {cmp.base} ({_short(cmp.base_commit)})  ->  new {cmp.new} ({_short(cmp.new_commit)})"]
-    lines += _env_lines(cmp)
+    lines += env_lines(cmp)
     lines.append(text_table(_HEAD, [_cells(r, markdown=False) for r in selected_rows(cmp, show_all)]))
     for n in cmp.notes:
         lines.append(f"note: {n}")
@@ -148,7 +160,7 @@ def render_markdown(cmp: Comparison) -> str:
     lines += [
              f"Base `{_short(cmp.base_commit)}` ({cmp.base}) → new `{_short(cmp.new_commit)}` ({cmp.new}).", "",
              f"_{_thresholds(cmp)}._", ""]
-    env = _env_lines(cmp)
+    env = env_lines(cmp)
     if env:
         lines += [f"- {e}" for e in env] + [""]
     flagged = [r for r in cmp.rows if r.verdict in ("regressed", "improved", "missing", "added", "inconclusive")

@@ -17,7 +17,7 @@ from nscharacterize.reports.format import fmt_time
 from nscharacterize.reports.html import Section, esc, facts, figure, paragraph, render_page, table
 from nscharacterize.rundir.store import RunDir, RunDirError
 
-from .formats import _thresholds, headline
+from .formats import _thresholds, env_lines, headline
 from .samples import ALL, SUITE, TOTAL
 from .verdicts import Comparison
 
@@ -49,9 +49,7 @@ def _summary(cmp: Comparison, verdict: str) -> Section:
     sec.add(facts([("base", f"{cmp.base} ({cmp.base_commit or 'no commit'})"),
                    ("new", f"{cmp.new} ({cmp.new_commit or 'no commit'})"),
                    ("thresholds", _thresholds(cmp)), *cmp.summary().items()]))
-    lines = [f"environment differs (allowed): {k}: {a!r} -> {b!r}" for k, (a, b) in cmp.env_diffs.items()]
-    lines += [f"environment differs: {k}: {a!r} -> {b!r}" for k, (a, b) in cmp.env_warnings.items()]
-    lines += [f"config differs: {d}" for d in cmp.config_diffs] + [f"note: {n}" for n in cmp.notes]
+    lines = env_lines(cmp) + [f"note: {n}" for n in cmp.notes]
     sec.add(*(paragraph(x) for x in lines))
     return sec
 

@@ -12,6 +12,8 @@ one-line error naming the rule, not a hang.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import re
 import signal
@@ -51,6 +53,21 @@ class Taxonomy:
         extra = extra_rule_files or {}
         self.rules = {ns: load_rules(ns, tuple(extra.get(ns, ()))) for ns in NAMESPACES}
         self._verdicts: dict[tuple, Verdict] = {}
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """What decides the categories, in 12 hex digits: every rule in order, by what it matches
+        and the category it gives (not its id, reason or file). Kept in a run's fingerprint
+        (``rules``), so that ``compare`` says when two runs were classified by different rules (a
+        user's file edited or added, another version of the built-in ones): their category
+        changes may be the rules', not the code's."""
+        h = hashlib.sha256()
+        for ns in NAMESPACES:
+            for r in self.rules[ns]:
+                fields = (ns, r.match.pattern, r.match.flags, r.category, r.within and r.within.pattern,
+                          r.calls and r.calls.pattern, r.source, r.overrides_launcher, r.scalar)
+                h.update(repr(fields).encode() + b"\n")
+        return h.hexdigest()[:12]
 
     def first_match(self, namespace: str, name: str, ancestors: tuple[str, ...] = (),
                     children: tuple[str, ...] = (), source: str | None = None, scalar: bool = False) -> Rule | None:

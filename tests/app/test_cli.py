@@ -191,9 +191,12 @@ def test_import_trace_applies_your_rule_files_and_report_reclassify_applies_them
         return set(zip(mine["category"], mine["rule"]))
 
     assert gather_verdicts() == {("data_transform", "mine-gather")}
+    digest = json.loads((run / "manifest.json").read_text())["fingerprint"]["rules"]
     rules.write_text(rule.format("data_movement"))
     assert run_cli("report", str(run), "--reclassify").returncode == 0
     assert gather_verdicts() == {("data_movement", "mine-gather")}
+    # the fingerprint names the rules that classified the run: now the edited ones
+    assert json.loads((run / "manifest.json").read_text())["fingerprint"]["rules"] not in (digest, None)
     for bad, words in ((["--rules", "kernel=x.yaml"], ["--rules", "NAMESPACE=FILE"]),
                        (["--rules", f"kernels={tmp_path / 'absent.yaml'}"], ["absent.yaml"])):
         proc = run_cli("import-trace", str(trace), "--out", str(tmp_path / "bad"), *bad)

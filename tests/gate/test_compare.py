@@ -562,3 +562,25 @@ def test_a_component_measured_in_one_run_only_is_missing_or_added_not_within_noi
     assert "only in the base: x; only in the new run: y" in " ".join(json.loads(proc.stdout)["notes"])
     # the same runs, one against itself: nothing missing
     assert "missing" not in {r["verdict"] for r in json.loads(cli("compare", str(a), str(a), "--format", "json").stdout)["rows"]}
+
+
+def test_runs_classified_by_different_rules_are_said_to_be(tmp_path):
+    """One trace imported twice, the second time with a rule file of the user's: compare says the
+    categories come from different rules (their change may be the rules', not the code's); the
+    same rules say nothing. The digest follows what classifies, not a rule's id or reason."""
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    trace = ROOT / "tests" / "fixtures" / "gpu-h100" / "mlp-demo.encoder.0.json.gz"
+    rule = ("namespace: kernels\nrules:\n  - id: {}\n    match: 'void at::native::vectorized_gather_kernel.*'\n"
+            "    category: data_transform\n    overrides_launcher: true\n    reason: {}\n")
+    (tmp_path / "mine.yaml").write_text(rule.format("mine", "ours"))
+    (tmp_path / "renamed.yaml").write_text(rule.format("renamed", "the same rule, said otherwise"))
+    assert Taxonomy().digest == Taxonomy().digest != Taxonomy({"kernels": [tmp_path / "mine.yaml"]}).digest
+    assert Taxonomy({"kernels": [tmp_path / "mine.yaml"]}).digest == Taxonomy({"kernels": [tmp_path / "renamed.yaml"]}).digest
+    for name, extra in (("plain", []), ("again", []), ("ruled", ["--rules", f"kernels={tmp_path / 'mine.yaml'}"])):
+        assert cli("import-trace", str(trace), "--out", str(tmp_path / "runs"), "--name", name, *extra).returncode == 0
+    plain, again, ruled = (next((tmp_path / "runs").glob(f"{n}-*")) for n in ("plain", "again", "ruled"))
+    said = "categories come from different rules"
+    assert said in cli("compare", str(plain), str(ruled)).stdout
+    assert "rules" in json.loads(cli("compare", str(plain), str(ruled), "--format", "json").stdout)["env_warnings"]
+    assert said not in cli("compare", str(plain), str(again)).stdout
