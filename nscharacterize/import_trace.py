@@ -102,8 +102,10 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
                   rules: dict[str, list[str]] | None = None) -> RunDir:
     given = [str(p) for p in paths]
     paths = trace_files(given)
-    rules = {ns: list(files) for ns, files in (rules or {}).items() if files}
-    taxonomy = Taxonomy(rules)   # the user's rule files, read (and a bad one refused) before any trace
+    # The user's rule files, read (and a bad one refused) before any trace; kept in config.yaml with
+    # their absolute paths, as the traces are, so that `report --reclassify` finds them from anywhere.
+    rules = {ns: [str(Path(f).absolute()) for f in files] for ns, files in (rules or {}).items() if files}
+    taxonomy = Taxonomy(rules)
     # One trace at a time: its interval tables are dropped once its rows are summed, so the
     # memory peak is that of the largest trace (and the next one, decoding in a worker meanwhile:
     # nscharacterize/profiler/trace_prefetch.py), not of all of them. A bad file stops the import

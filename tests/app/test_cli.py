@@ -181,7 +181,9 @@ def test_import_trace_applies_your_rule_files_and_report_reclassify_applies_them
     rule = ("namespace: kernels\nrules:\n  - id: mine-gather\n    match: 'void at::native::vectorized_gather_kernel.*'\n"
             "    category: {}\n    overrides_launcher: true\n    reason: our gathers, counted as we read them\n")
     rules.write_text(rule.format("data_transform"))
-    proc = run_cli("import-trace", str(trace), "--out", str(tmp_path / "runs"), "--rules", f"kernels={rules}", "--quiet")
+    # named relative to where the import runs; `report --reclassify` runs elsewhere (the repository root)
+    proc = run_cli("import-trace", str(trace), "--out", str(tmp_path / "runs"), "--rules", f"kernels={rules.name}",
+                   "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = printed_dir(proc)
 
