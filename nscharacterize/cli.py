@@ -100,10 +100,25 @@ def _stop_on_signals():
     return lambda: [signal.signal(getattr(signal, n), h) for n, h in previous.items()]
 
 
+class _Version(argparse.Action):
+    """``--version``: the version is read from the package's metadata only when asked for, not on
+    every command (``import-trace`` counts its milliseconds)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from nscharacterize.core.version import tool_version
+
+        print(f"nscharacterize {tool_version()}")
+        parser.exit(EXIT_OK)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Every command's parser; for a ``command`` of this module's own, the gate's commands are left
     out (importing them costs 70 ms of pydantic models, which ``import-trace`` would wait for)."""
     parser = Parser(prog="nscharacterize", description="Workload characterization for neuro-symbolic AI.")
+    parser.add_argument("--version", action=_Version, help="print this tool's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="profile the workloads of a config and write a run directory",

@@ -40,6 +40,7 @@ import pandas as pd
 
 from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
+from nscharacterize.core.version import tool_version
 from nscharacterize.profiler.ceilings import datasheet_ceilings, name_from_properties
 from nscharacterize.profiler.chrome_trace import NotATrace, Trace, TraceError, tables
 from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
@@ -144,7 +145,8 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     meta = inputs[0].metadata
     # The machine that recorded the trace, as far as the trace says; not the importing machine.
     gpus = _device_names(inputs)
-    fp: dict[str, Any] = {"device": device, "device_name": " + ".join(gpus)[:200] or None, "imported": True,
+    fp: dict[str, Any] = {"nscharacterize": tool_version(), "device": device,
+                          "device_name": " + ".join(gpus)[:200] or None, "imported": True,
           "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
           "torch": None, "threads": None, "config_hash": None, "rules": taxonomy.digest}
     if len(gpus) > 1:   # traces from several machines: the report says one roofline cannot hold them

@@ -8,6 +8,8 @@ from importlib import metadata
 
 import torch
 
+from nscharacterize.core.version import tool_version
+
 
 def resolve_device(requested: str) -> str:
     if requested == "auto":
@@ -47,6 +49,7 @@ def git_commit(cwd: str | None = None) -> str | None:
 
 def fingerprint(device: str, config_hash: str) -> dict:
     fp = {
+        "nscharacterize": tool_version(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": _version("torchvision"),

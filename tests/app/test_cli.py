@@ -21,6 +21,12 @@ def test_run_writes_every_output(demo_run):
     manifest = json.loads((demo_run / "manifest.json").read_text())
     assert manifest["status"] == "ok"
     assert manifest["fingerprint"]["torch"] == torch.__version__
+    from nscharacterize.core.version import tool_version
+    from nscharacterize.taxonomy.classifier import Taxonomy
+
+    # which version measured it, and which rules classified it (the built-in ones: no rule file of its own)
+    assert manifest["fingerprint"]["nscharacterize"] == tool_version() != "unknown"
+    assert manifest["fingerprint"]["rules"] == Taxonomy().digest
     assert manifest["checks"]["addup_ok"] is True
     assert [w["status"] for w in manifest["workloads"]] == ["ok"]
     table = (demo_run / "table.md").read_text()
@@ -205,3 +211,16 @@ def test_import_trace_applies_your_rule_files_and_report_reclassify_applies_them
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert all(w in proc.stderr for w in words), proc.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_version_is_the_installed_one_and_every_run_records_it(tmp_path):
+    """`--version` prints pyproject's version (bug reports, CI logs); an imported run's fingerprint
+    keeps it, as a profiled run's does (profiler/environment.py), so compare notes a change of it."""
+    import re
+
+    declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout == f"nscharacterize {declared}\n", proc.stdout + proc.stderr
+    trace = ROOT / "tests" / "fixtures" / "gpu-h100" / "mlp-demo.encoder.0.json.gz"
+    run = printed_dir(run_cli("import-trace", str(trace), "--out", str(tmp_path), "--quiet"))
+    assert json.loads((run / "manifest.json").read_text())["fingerprint"]["nscharacterize"] == declared
