@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -167,6 +167,9 @@ class Series:
     std: np.ndarray
     n: np.ndarray
     steps: list[int]          # indices of the first run of each detected shift
+    # index -> what changed in how that run was measured and classified since the run before it in
+    # the series (this tool's version, the rules: ``measurement_change``); a step there may be theirs
+    changes: dict[int, str] = field(default_factory=dict)
 
 
 def load_series(db: str | Path, workload: str | None = None, component: str | None = ALL, last: int | None = None,
@@ -178,7 +181,7 @@ def load_series(db: str | Path, workload: str | None = None, component: str | No
         raise CompareError(db, "database", "no such history", "add runs with `nscharacterize history add RUN --db PATH`")
     con = connect(db)
     try:
-        runs_ = con.execute("SELECT id, commit_hash, date, config_hash FROM runs ORDER BY date, id").fetchall()
+        runs_ = con.execute("SELECT id, commit_hash, date, config_hash, fingerprint FROM runs ORDER BY date, id").fetchall()
         rows = con.execute("SELECT run_id, workload, component, category, mean_s, std_s, n FROM times").fetchall()
     except sqlite3.Error as exc:
         raise _unusable(Path(db), exc) from None
@@ -207,7 +210,29 @@ def load_series(db: str | Path, workload: str | None = None, component: str | No
             continue   # a category this workload never spends time in
         std = np.array([pts[i][1] for i in idx])
         n = np.array([pts[i][2] for i in idx])
+        changes = {j: c for j in range(1, len(idx))
+                   if (c := measurement_change(runs_[idx[j - 1]][4], runs_[idx[j]][4]))}
         out.append(Series(key[0], key[1], key[2], [runs_[i][0] for i in idx],
                           [(runs_[i][1] or f"run{runs_[i][0]}")[:8] for i in idx], [runs_[i][2] for i in idx],
-                          mean, std, n, detect_steps(mean, std / np.sqrt(np.maximum(n, 1)))))
+                          mean, std, n, detect_steps(mean, std / np.sqrt(np.maximum(n, 1))), changes))
     return out
+
+
+def measurement_change(before: str | None, after: str | None) -> str:
+    """What changed between two runs' fingerprints (stored JSON) in how they were measured and
+    classified: this tool's version, the rules that classified them ('' when neither, or when a
+    run does not record it)."""
+    def read(text: str | None) -> dict:
+        try:
+            fp = json.loads(text or "{}")
+        except ValueError:
+            return {}
+        return fp if isinstance(fp, dict) else {}
+
+    a, b = read(before), read(after)
+    said = []
+    if a.get("nscharacterize") and b.get("nscharacterize") and a["nscharacterize"] != b["nscharacterize"]:
+        said.append(f"nscharacterize {a['nscharacterize']} -> {b['nscharacterize']}")
+    if a.get("rules") and b.get("rules") and a["rules"] != b["rules"]:
+        said.append("rules changed")
+    return ", ".join(said)

@@ -35,7 +35,8 @@ def render_trend(series: list[Series]) -> str:
     body = []
     for s in series:
         change = (s.mean[-1] / s.mean[0] - 1) * 100 if s.mean[0] > 0 else float("nan")
-        steps = ", ".join(f"{s.labels[i]} ({s.dates[i][:10]}) {_step_change(s, i)}" for i in s.steps)
+        steps = ", ".join(f"{s.labels[i]} ({s.dates[i][:10]}) {_step_change(s, i)}"
+                          + (f" [{s.changes[i]}]" if i in s.changes else "") for i in s.steps)
         body.append([s.workload, "total" if s.component == ALL else s.component, s.category, fmt_time(s.mean[0]),
                      fmt_time(s.mean[-1]), "-" if math.isnan(change) else f"{change:+.1f}%", sparkline(s.mean),
                      steps or "-"])

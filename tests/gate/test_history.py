@@ -176,3 +176,23 @@ def test_history_flags_a_planted_step_amid_load_drift(tmp_path):
     steps = {(s.workload, s.component): s.steps for s in series if s.category == "total"}
     assert steps[("mlp-demo", "encoder")] == [7]
     assert steps[("toy-b", "net")] == [], steps
+
+
+def test_a_step_where_the_rules_or_the_tool_changed_says_so(tmp_path):
+    """A shift that begins at the run where the rules that classify (or this tool's version)
+    changed may be theirs, not the code's: the step says what changed; a step without such a
+    change says nothing more."""
+    db = tmp_path / "h.sqlite"
+    runs = []
+    for i in range(8):
+        fp = {"nscharacterize": "0.1.0" if i < 5 else "0.2.0", "rules": "aaaaaaaaaaaa" if i < 5 else "bbbbbbbbbbbb"}
+        runs.append(make_run(tmp_path / f"r{i}", seed=i, scale={DM: 2.0} if i >= 5 else {}, commit=f"{i:x}" * 40,
+                             created=f"2026-11-{10 + i:02d}T00:00:00+00:00", fingerprint=fp))
+    assert cli("history", "add", *map(str, runs), "--db", str(db)).returncode == 0
+    out = cli("history", "show", "--db", str(db), "--workload", "mlp-demo").stdout
+    line = [ln for ln in out.splitlines() if "data_movement" in ln][0]
+    assert "55555555" in line and "[nscharacterize 0.1.0 -> 0.2.0, rules changed]" in line, line
+    dm = [s for s in history.load_series(db, workload="mlp-demo") if s.category == "data_movement"][0]
+    assert dm.steps == [5] and dm.changes == {5: "nscharacterize 0.1.0 -> 0.2.0, rules changed"}
+    assert history.measurement_change('{"rules": "a"}', '{"rules": "a"}') == ""
+    assert history.measurement_change("{}", '{"rules": "b"}') == ""     # a run from before the digest: unknown
