@@ -101,6 +101,12 @@ def test_python_rules():
     assert TAX.classify("python", "numpy.core.fromnumeric:mean").subcategory == "arithmetic"
     assert TAX.classify("python", "builtin:list.append").subcategory == "program_control"
     assert TAX.classify("python", "python").category == "other"
+    # torch's own Python in a with_stack trace is the framework's, not a feature query or the executor's control
+    for name in ("torch.nn.modules.module:__getattr__", "torch.nn.modules.module:_call_impl",
+                 "torch.utils._contextlib:decorate_context", "torch:is_tensor"):
+        verdict = TAX.classify("python", name)
+        assert (verdict.subcategory, verdict.rule.id) == ("other", "py-framework"), name
+    assert TAX.classify("python", "torchlike.executor:filter_color").subcategory == "feature_query"   # not torch's
 
 
 def test_vectorised_equals_row_by_row():
