@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -237,7 +237,7 @@ def saved_rules(run_dir: RunDir) -> dict:
 
 def import_traces(paths: Sequence[str | Path], *, out: str | Path = "runs", name: str = "import",
                   warmup_steps: int | None = None, png: bool = False,
-                  rules: dict[str, list[str]] | None = None) -> Run:
+                  rules: Mapping[str, Sequence[str | Path]] | None = None) -> Run:
     """Classifies and attributes torch.profiler Chrome traces (.json, .json.gz) into a run
     directory. ``warmup_steps``: ProfilerStep ranges left out at the start of each trace (default
     as the CLI's ``--warmup-steps``); ``png``: also the figures as PNG files; ``rules``: your own

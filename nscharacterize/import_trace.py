@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import sys
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,13 +101,13 @@ class _Input:
 
 def import_traces(paths: list[str], out: str = "runs", name: str = "import",
                   warmup_steps: int = DEFAULT_WARMUP, png: bool = False,
-                  rules: dict[str, list[str]] | None = None) -> RunDir:
+                  rules: Mapping[str, Sequence[str | Path]] | None = None) -> RunDir:
     given = [str(p) for p in paths]
     paths = trace_files(given)
     # The user's rule files, read (and a bad one refused) before any trace; kept in config.yaml with
     # their absolute paths, as the traces are, so that `report --reclassify` finds them from anywhere.
-    rules = {ns: [str(Path(f).absolute()) for f in files] for ns, files in (rules or {}).items() if files}
-    taxonomy = Taxonomy(rules)
+    files_of = {ns: [str(Path(f).absolute()) for f in files] for ns, files in (rules or {}).items() if files}
+    taxonomy = Taxonomy(files_of)
     # One trace at a time: its interval tables are dropped once its rows are summed, so the
     # memory peak is that of the largest trace (and the next one, decoding in a worker meanwhile:
     # nscharacterize/profiler/trace_prefetch.py), not of all of them. A bad file stops the import
@@ -183,7 +184,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     if ceilings:
         manifest.ceilings = ceilings
     run.write_yaml(store.CONFIG, {"name": name, "imported_traces": traces, "warmup_steps": warmup_steps,
-                                  **({"taxonomy": {"rules": rules}} if rules else {}),
+                                  **({"taxonomy": {"rules": files_of}} if files_of else {}),
                                   **({"report": {"png": True}} if png else {})})
     render(run, save_results(run, events, timing, manifest).views, events, png=png)
     return run

@@ -112,6 +112,13 @@ def test_import_traces(tmp_path):
                             name="h100")
     assert set(run.timings["device"]) == {"cuda"} and run.manifest.run_id
     assert {"device", "bound", "bound_split"} <= set(run.breakdown["axis"])
+    rules = tmp_path / "mine.yaml"   # a rule file of the user's, given as a Path
+    rules.write_text("namespace: ops\nrules:\n  - match: 'aten::linear'\n    category: embedding\n    reason: a test\n")
+    ruled = nsc.import_traces([TESTS / "fixtures" / "gpu-h100" / "mlp-demo.encoder.0.json.gz"], out=tmp_path,
+                              name="ruled", rules={"ops": [rules]})
+    linear = ruled.events[ruled.events["name"] == "aten::linear"]
+    assert len(linear) and set(linear["category"]) == {"embedding"}
+    assert ruled.manifest.fingerprint["rules"] != run.manifest.fingerprint["rules"]
 
 
 def test_compare_and_gate(tmp_path):
