@@ -96,17 +96,27 @@ def env_lines(cmp: Comparison) -> list[str]:
     for k, (a, b) in cmp.env_diffs.items():
         lines.append(f"environment differs (allowed): {k}: {a!r} -> {b!r}")
     for k, (a, b) in cmp.env_warnings.items():
-        lines.append("note: " + (_rules_differ(a, b) if k == "rules" else f"environment differs: {k}: {a!r} -> {b!r}"))
+        lines.append("note: " + (_rules_differ(a, b) if k == "rules" else
+                                 f"environment differs: {k}: {_recorded(a)} -> {_recorded(b)}"))
     for d in cmp.config_diffs:
         lines.append(f"config differs: {d}")
     return lines
 
 
+def _recorded(value: object) -> str:
+    """A fingerprint value as the notes show it; a key a run does not have (a run of an earlier
+    version, which did not record it) reads "not recorded", not None."""
+    return "not recorded" if value is None else repr(value)
+
+
 def _rules_differ(base: object, new: object) -> str:
     """The fingerprints' ``rules`` (taxonomy.classifier.Taxonomy.digest) differ: the categories of
-    the two runs come from different rules."""
-    said = lambda d: d or "not recorded"  # noqa: E731 - runs of versions before the digest
-    return (f"the runs' categories come from different rules ({said(base)} -> {said(new)}: a rule file edited or "
+    the two runs come from different rules (or one run does not say which)."""
+    if base is None or new is None:
+        return (f"the {'base' if base is None else 'new'} run does not record which rules classified it (an earlier "
+                "version), so its categories may come from other rules than the other run's; `nscharacterize report "
+                "RUN --reclassify` classifies it again with the rules installed now")
+    return (f"the runs' categories come from different rules ({_recorded(base)} -> {_recorded(new)}: a rule file edited or "
             "added, or another version's built-in rules), so a category's change may be the rules', not the code's; "
             "`nscharacterize report RUN --reclassify` classifies a run again with the built-in rules installed now and "
             "its own rule files")

@@ -584,3 +584,13 @@ def test_runs_classified_by_different_rules_are_said_to_be(tmp_path):
     assert said in cli("compare", str(plain), str(ruled)).stdout
     assert "rules" in json.loads(cli("compare", str(plain), str(ruled), "--format", "json").stdout)["env_warnings"]
     assert said not in cli("compare", str(plain), str(again)).stdout
+
+
+def test_a_fingerprint_key_one_run_does_not_record_reads_not_recorded(tmp_path):
+    """A baseline from an earlier version has no `nscharacterize` (or `rules`) in its fingerprint:
+    the note says "not recorded", not None."""
+    base = make_run(tmp_path / "a", seed=1)
+    new = make_run(tmp_path / "b", seed=2, fingerprint={"nscharacterize": "0.1.0", "rules": "f915a64395ad"})
+    out = cli("compare", str(base), str(new)).stdout
+    assert "note: environment differs: nscharacterize: not recorded -> '0.1.0'" in out, out
+    assert "the base run does not record which rules classified it" in out, out
