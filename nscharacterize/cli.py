@@ -164,6 +164,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="what the name is: annotation is a record_function range such as "
                         "Optimizer.step#Adam.step (default: guessed)")
     p.add_argument("--config", help="a run's config: its taxonomy.rules files are checked first, as the run does")
+    p.add_argument("--run", dest="run_dir", metavar="RUN_DIR",
+                   help="a run directory (profiled or imported): the rule files it was classified with are checked first")
     p.add_argument("--rules", action="append", default=[], metavar="NAMESPACE=FILE",
                    help="an extra rule file, e.g. python=myrules.yaml (repeatable; checked before the built-ins)")
     p.set_defaults(handler=cmd_explain)
@@ -359,9 +361,16 @@ def _aten_op(name: str) -> str | None:
 
 
 def _explain_rules(args) -> dict:
-    """The extra rule files `explain` checks first: a config's ``taxonomy.rules`` (as its run
-    does) and any ``--rules NAMESPACE=FILE``; the files are loaded, so a bad one is one line."""
+    """The extra rule files `explain` checks first: those a run directory was classified with
+    (``--run``), a config's ``taxonomy.rules`` (as its run does) and any ``--rules
+    NAMESPACE=FILE``; the files are loaded, so a bad one is one line."""
     rules: dict[str, list[str]] = {}
+    if args.run_dir:   # its config.yaml's taxonomy.rules, as `report --reclassify` reads them
+        from nscharacterize.api import saved_rules
+        from nscharacterize.rundir.store import RunDir
+
+        for ns, files in saved_rules(RunDir(args.run_dir)).items():
+            rules.setdefault(ns, []).extend(files)
     if args.config:
         from nscharacterize.config import load_config
 

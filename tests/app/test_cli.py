@@ -199,6 +199,9 @@ def test_import_trace_applies_your_rule_files_and_report_reclassify_applies_them
         return set(zip(mine["category"], mine["rule"]))
 
     assert gather_verdicts() == {("data_transform", "mine-gather")}
+    # `explain --run` reads a name as that run was classified: with the run's rule files first
+    explained = run_cli("explain", "void at::native::vectorized_gather_kernel<16, long>(char*)", "--run", str(run))
+    assert "rule:      mine-gather" in explained.stdout and "category:  data_transform" in explained.stdout, explained
     digest = json.loads((run / "manifest.json").read_text())["fingerprint"]["rules"]
     rules.write_text(rule.format("data_movement"))
     assert run_cli("report", str(run), "--reclassify").returncode == 0
