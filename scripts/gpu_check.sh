@@ -15,6 +15,9 @@
 #   ncu-*         only if `ncu` is on PATH: a plain CUDA run of NCU_CONFIG, the same config under ncu
 #                 with --nvtx, the raw-page CSV export, and ncu-import of it into the plain run
 #                 (docs/guide/metrics.md, "Measured roofline points with Nsight Compute")
+# Environment: PYTHON (default python), PAPER_TIMEOUT and NCU_TIMEOUT (seconds a step may take),
+# PAPER (the paper configs to run, in that order, by name: "nscl nsdr nlm-sort"; default all),
+# SKIP_NCU=1 (no Nsight Compute steps: a session with little device time).
 # Exit status: 0 when every step that ran passed, 1 otherwise.
 set -u
 
@@ -22,7 +25,7 @@ DRY=0
 for arg in "$@"; do
     case "$arg" in
         --dry-run) DRY=1 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "gpu_check.sh: error: unknown argument $arg; use --dry-run or nothing" >&2; exit 2 ;;
     esac
 done
@@ -79,7 +82,8 @@ fi
 step quickstart "$PAPER_TIMEOUT" "$CLI run configs/quickstart.yaml --device cuda --samples 1 --trace --out $OUT/runs --quiet"
 QUICK=$(run_dir_of quickstart)
 
-for cfg in configs/paper/*.yaml; do
+for cfg in ${PAPER:-configs/paper/*.yaml}; do
+    case "$cfg" in */*) ;; *) cfg="configs/paper/$cfg.yaml" ;; esac   # PAPER may name configs by name
     name=$(basename "$cfg" .yaml)
     step "paper-$name" "$PAPER_TIMEOUT" "$CLI run $cfg --device cuda --samples 1 --out $OUT/runs --quiet"
 done
@@ -109,7 +113,9 @@ workloads:
     params: {n: 10}
 YAML
 fi
-if [ "$DRY" = 1 ] || command -v ncu > /dev/null 2>&1; then
+if [ "${SKIP_NCU:-0}" = 1 ]; then
+    printf 'ncu\tskipped: SKIP_NCU=1\t0\n' >> "$SUMMARY"
+elif [ "$DRY" = 1 ] || command -v ncu > /dev/null 2>&1; then
     METRICS=$($PY -c 'from nscharacterize.profiler.ncu_report import metrics_flag; print(metrics_flag())' 2>/dev/null \
               || echo METRICS)
     step ncu-plain-run "$PAPER_TIMEOUT" "$CLI run $NCU_CONFIG --device cuda --out $OUT/runs-plain --quiet"
