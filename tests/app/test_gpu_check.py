@@ -11,8 +11,8 @@ from clirun import ROOT
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
 
 
-def _dry(tmp_path, *args):
-    env = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON=sys.executable)
+def _dry(tmp_path, *args, **env_vars):
+    env = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON=sys.executable, **env_vars)
     return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
 
@@ -47,3 +47,14 @@ def test_unknown_argument_is_one_line_and_exit_2(tmp_path):
     done = _dry(tmp_path, "--wet")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["gpu_check.sh: error: unknown argument --wet; use --dry-run or nothing"]
+
+
+def test_a_short_session_picks_its_paper_configs_and_leaves_nsight_compute_out(tmp_path):
+    """PAPER names the paper configs to run, in its order; SKIP_NCU=1 leaves the ncu steps out and
+    says so in the summary."""
+    done = _dry(tmp_path, "--dry-run", PAPER="nsdr nscl", SKIP_NCU="1")
+    assert done.returncode == 0, done.stderr
+    names = [line.split("\t")[1] for line in (tmp_path / "out" / "steps.log").read_text().splitlines()]
+    assert [n for n in names if n.startswith("paper-")] == ["paper-nsdr", "paper-nscl"]
+    assert not [n for n in names if n.startswith("ncu")]
+    assert "ncu\tskipped: SKIP_NCU=1\t0" in (tmp_path / "out" / "summary.tsv").read_text().splitlines()
