@@ -192,6 +192,7 @@ def load_series(db: str | Path, workload: str | None = None, component: str | No
     if last:
         runs_ = runs_[-last:]
     order = {r[0]: i for i, r in enumerate(runs_)}
+    measured_by = [_measured_by(r[4]) for r in runs_]   # each run's fingerprint read once, not per series
     series: dict[tuple, dict] = {}
     for run_id, wl, comp, cat, mean, std, n in rows:
         if run_id not in order or (workload and wl != workload) or (component and comp != component):
@@ -210,8 +211,7 @@ def load_series(db: str | Path, workload: str | None = None, component: str | No
             continue   # a category this workload never spends time in
         std = np.array([pts[i][1] for i in idx])
         n = np.array([pts[i][2] for i in idx])
-        changes = {j: c for j in range(1, len(idx))
-                   if (c := measurement_change(runs_[idx[j - 1]][4], runs_[idx[j]][4]))}
+        changes = {j: c for j in range(1, len(idx)) if (c := _change(measured_by[idx[j - 1]], measured_by[idx[j]]))}
         out.append(Series(key[0], key[1], key[2], [runs_[i][0] for i in idx],
                           [(runs_[i][1] or f"run{runs_[i][0]}")[:8] for i in idx], [runs_[i][2] for i in idx],
                           mean, std, n, detect_steps(mean, std / np.sqrt(np.maximum(n, 1))), changes))
@@ -222,17 +222,23 @@ def measurement_change(before: str | None, after: str | None) -> str:
     """What changed between two runs' fingerprints (stored JSON) in how they were measured and
     classified: this tool's version, the rules that classified them ('' when neither, or when a
     run does not record it)."""
-    def read(text: str | None) -> dict:
-        try:
-            fp = json.loads(text or "{}")
-        except ValueError:
-            return {}
-        return fp if isinstance(fp, dict) else {}
+    return _change(_measured_by(before), _measured_by(after))
 
-    a, b = read(before), read(after)
+
+def _measured_by(fingerprint: str | None) -> tuple[str | None, str | None]:
+    """(this tool's version, the rules' digest) of a run's stored fingerprint, None where it has none."""
+    try:
+        fp = json.loads(fingerprint or "{}")
+    except ValueError:
+        fp = {}
+    fp = fp if isinstance(fp, dict) else {}
+    return fp.get("nscharacterize") or None, fp.get("rules") or None
+
+
+def _change(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> str:
     said = []
-    if a.get("nscharacterize") and b.get("nscharacterize") and a["nscharacterize"] != b["nscharacterize"]:
-        said.append(f"nscharacterize {a['nscharacterize']} -> {b['nscharacterize']}")
-    if a.get("rules") and b.get("rules") and a["rules"] != b["rules"]:
+    if a[0] and b[0] and a[0] != b[0]:
+        said.append(f"nscharacterize {a[0]} -> {b[0]}")
+    if a[1] and b[1] and a[1] != b[1]:
         said.append("rules changed")
     return ", ".join(said)
