@@ -1,4 +1,5 @@
-"""This tool's own version, as its installed metadata says (pyproject.toml's ``version``).
+"""This tool's own version, as its installed metadata says (pyproject.toml's ``version``), and
+the installed versions of the packages a run's fingerprint names.
 
 Printed by ``nscharacterize --version`` and kept in every run's fingerprint (``nscharacterize``):
 the built-in rules, the attribution and the gate change between versions, so a run says which
@@ -13,9 +14,16 @@ import functools
 def tool_version() -> str:
     """The installed version, or ``unknown`` where the package runs from a folder without being
     installed (no metadata to read)."""
-    from importlib.metadata import PackageNotFoundError, version
+    return package_version("nscharacterize") or "unknown"
+
+
+def package_version(package: str) -> str | None:
+    """An installed distribution's version (the fingerprint's torchvision, numpy, OpenNMT-py),
+    None where it is not installed. importlib.metadata is imported here, when asked: not on the
+    start of every command."""
+    from importlib import metadata
 
     try:
-        return version("nscharacterize")
-    except PackageNotFoundError:
-        return "unknown"
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None

@@ -4,11 +4,10 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from importlib import metadata
 
 import torch
 
-from nscharacterize.core.version import tool_version
+from nscharacterize.core.version import package_version, tool_version
 
 
 def resolve_device(requested: str) -> str:
@@ -28,13 +27,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def git_commit(cwd: str | None = None) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
@@ -52,9 +44,9 @@ def fingerprint(device: str, config_hash: str) -> dict:
         "nscharacterize": tool_version(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torchvision": _version("torchvision"),
-        "numpy": _version("numpy"),
-        "opennmt": _version("OpenNMT-py"),
+        "torchvision": package_version("torchvision"),
+        "numpy": package_version("numpy"),
+        "opennmt": package_version("OpenNMT-py"),
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
