@@ -364,21 +364,21 @@ def _explain_rules(args) -> dict:
     """The extra rule files `explain` checks first: those a run directory was classified with
     (``--run``), a config's ``taxonomy.rules`` (as its run does) and any ``--rules
     NAMESPACE=FILE``; the files are loaded, so a bad one is one line."""
-    rules: dict[str, list[str]] = {}
+    sources: list[dict] = []
     if args.run_dir:   # its config.yaml's taxonomy.rules, as `report --reclassify` reads them
         from nscharacterize.api import saved_rules
         from nscharacterize.rundir.store import RunDir
 
-        for ns, files in saved_rules(RunDir(args.run_dir)).items():
-            rules.setdefault(ns, []).extend(files)
-    if args.config:
+        sources.append(saved_rules(RunDir(args.run_dir)))
+    if args.config:   # relative paths: from the working directory, as `run` reads them
         from nscharacterize.config import load_config
 
-        config = load_config(args.config)
-        for ns, files in config.taxonomy.rules.items():  # relative paths: from the working directory, as `run` reads them
+        sources.append(load_config(args.config).taxonomy.rules)
+    sources.append(_rule_options(args.rules))
+    rules: dict[str, list[str]] = {}
+    for source in sources:
+        for ns, files in source.items():
             rules.setdefault(ns, []).extend(files)
-    for ns, files in _rule_options(args.rules).items():
-        rules.setdefault(ns, []).extend(files)
     return rules
 
 
@@ -399,7 +399,9 @@ def _rule_options(items: list[str]) -> dict[str, list[str]]:
 
 # Kernel names that look like runtime calls: NCCL's kernels (ncclDevKernel_AllGather_RING_LL,
 # ncclKernel_...) and "cu" + a capital that begins no CUDA driver API call (apex's cuApplyLayerNorm).
-_KERNEL_LIKE_API_NAME = re.compile(
+# A pattern text, compiled (and cached by re) by the first `explain` that needs it, not on the start
+# of every command.
+_KERNEL_LIKE_API_NAME = (
     r"(?:nccl|rccl)(?:Dev)?Kernel_|cu(?!da|dnn|blas)(?!Launch|Mem|Module|Ctx|Stream|Event|Graph|Device|Init|Func|"
     r"Pointer|Occupancy|Library|Kernel|Get|Array|Tex|Surf|Link|Ipc|Profiler|Driver|Import|External|Signal|Wait|"
     r"Thread|Tensor|Multicast|Coredump|Green|Logs|Checkpoint|Vdpau|GL|EGL)[A-Z]")
@@ -408,7 +410,7 @@ _KERNEL_LIKE_API_NAME = re.compile(
 def _guess_source(name: str) -> str:
     from nscharacterize.profiler.events import RUNTIME_API
 
-    if RUNTIME_API.fullmatch(name) and not _KERNEL_LIKE_API_NAME.match(name):
+    if RUNTIME_API.fullmatch(name) and not re.match(_KERNEL_LIKE_API_NAME, name):
         return "runtime"
     if re.fullmatch(r"[A-Za-z_]\w*::\w+", name):  # dispatcher op (kernels have spaces and templates)
         return "op"

@@ -148,8 +148,9 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     gpus = _device_names(inputs)
     fp: dict[str, Any] = {"nscharacterize": tool_version(), "device": device,
                           "device_name": " + ".join(gpus)[:200] or None, "imported": True,
-          "cuda_runtime": meta.get("cuda_runtime_version"), "cuda_driver": meta.get("cuda_driver_version"),
-          "torch": None, "threads": None, "config_hash": None, "rules": taxonomy.digest}
+                          "cuda_runtime": meta.get("cuda_runtime_version"),
+                          "cuda_driver": meta.get("cuda_driver_version"),
+                          "torch": None, "threads": None, "config_hash": None, "rules": taxonomy.digest}
     if len(gpus) > 1:   # traces from several machines: the report says one roofline cannot hold them
         fp["device_names"] = gpus
     accelerators = sorted({inp.accelerator for inp in inputs if inp.accelerator})
