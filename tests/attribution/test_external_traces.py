@@ -122,6 +122,9 @@ def test_all_gather_and_reduce_scatter_kernels_are_not_data_transform():
     ("void cudnn::bn_bw_1C11_kernel_new<float, float, float2, 512, true, 1>(float, float)", "elementwise"),
     ("void cudnn::ops::scalePackedTensor_kernel<float, float>(cudnnTensor4dStruct, float*, float)", "elementwise"),
     ("cask_cudnn::computeOffsetsKernel(cask_cudnn::ComputeOffsetsParams)", "conv"),
+    # pytorch-trace-tui's test trace: cuDNN's layout change around a channels-last convolution
+    ("nchwToNhwc", "data_transform"),
+    ("void cudnn::ops::nhwcToNchwKernel<float, float, float, true, false, (cudnnKernelDataType_t)0>(x)", "data_transform"),
 ])
 def test_kernel_names_without_a_launching_op(name, category):
     assert Taxonomy().classify("kernel", name).category == category
