@@ -81,6 +81,14 @@ class NotATraceError(TraceImportError):
     (``import_traces``)."""
 
 
+class NothingRecordedError(TraceImportError):
+    """A file that reads as a Chrome trace but holds no host op and no device activity: a
+    torch.profiler trace whose window recorded nothing (tensorboard_trace_handler writes one when the
+    profiler stops before its active steps, beside the job's other files), or another tool's JSON
+    array. Named on its own it is refused; one found in a folder is left out and said, as
+    ``NotATraceError`` is, so that the folder's real traces still import."""
+
+
 @dataclass
 class _Input:
     """One trace file: what the run directory needs of it once its interval tables are gone."""
@@ -121,13 +129,13 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
         for i, p in enumerate(paths):
             try:
                 inputs.append(_read(Path(p), i, taxonomy, warmup_steps, files))
-            except NotATraceError as exc:
+            except (NotATraceError, NothingRecordedError) as exc:
                 if p in given:   # named on its own: the user meant it as a trace
                     raise
                 left_out.append((Path(p), exc.what.removeprefix("not a Chrome trace: ")))
     if not inputs:
         folders = sorted({str(p.parent) for p, _ in left_out})
-        raise TraceImportError(", ".join(folders), "", "no torch.profiler trace in it, only " +
+        raise TraceImportError(", ".join(folders), "", "no torch.profiler trace with events in it, only " +
                                "; ".join(f"{p.name}: {what}" for p, what in left_out),
                                "give the folder of the Kineto traces (export_chrome_trace, tensorboard_trace_handler)")
     for path, what in left_out:   # said beside the traces of its folder
@@ -241,9 +249,14 @@ def _load(path: str, files: Prefetcher, index: int) -> Trace:
         raise TraceImportError(path, "", str(exc), "export it with torch.profiler (export_chrome_trace)") from None
     if trace.host.empty and trace.device.empty:
         unread = ", ".join(f"{n} {c}" for c, n in sorted(trace.unread.items(), key=lambda x: -x[1])[:3])
-        raise TraceImportError(path, "traceEvents", "no host ops and no device activity" +
-                               (f" (only {unread} events, which this tool does not read)" if unread else ""),
-                               "is it a torch.profiler trace?")
+        if not unread and trace.metadata.get("schemaVersion") is not None:   # Kineto's own file, empty
+            raise NothingRecordedError(path, "traceEvents", "a torch.profiler trace that recorded no ops and no device "
+                                       "activity (its profiling window was empty)",
+                                       "profile at least one step while the profiler records (prof.step() in the "
+                                       "loop, within schedule's wait + warmup + active steps) and export again")
+        raise NothingRecordedError(path, "traceEvents", "no host ops and no device activity" +
+                                   (f" (only {unread} events, which this tool does not read)" if unread else ""),
+                                   "is it a torch.profiler trace?")
     return trace
 
 

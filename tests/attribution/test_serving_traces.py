@@ -215,7 +215,46 @@ def test_a_folder_with_an_execution_trace_beside_the_trace_reads_the_trace(tmp_p
     (folder / "benchmark_simple_add_trace.json.gz").unlink()
     alone = run_cli("import-trace", str(folder), "--out", str(tmp_path / "out"))
     assert alone.returncode == 2 and len(alone.stderr.strip().splitlines()) == 1, alone.stderr
-    assert "no torch.profiler trace in it, only benchmark_simple_add_et.json.gz" in alone.stderr
+    assert "no torch.profiler trace with events in it, only benchmark_simple_add_et.json.gz" in alone.stderr
+
+
+# What tensorboard_trace_handler wrote for a profiler that stopped before its active steps (a
+# student's ResNet-18 run, ChrisVN123/mlops_testmappe): Kineto's file with metadata and no event.
+EMPTY_KINETO = {"schemaVersion": 1, "traceName": "./log/resnet18/host_93917.1736417948403527000.pt.trace.json",
+                "traceEvents": [{"name": "thread_name", "ph": "M", "ts": 0, "pid": 93917, "tid": 3961819,
+                                 "args": {"name": "thread 3961819 ()"}},
+                                {"name": "Record Window End", "ph": "i", "s": "g", "pid": "", "tid": "",
+                                 "ts": 1736417948403182}]}
+
+
+def test_a_trace_that_recorded_nothing_is_left_out_of_its_folder_and_refused_alone(tmp_path):
+    """An empty profiling window beside the job's real traces stopped the whole folder (exit 2,
+    "is it a torch.profiler trace?"); it is left out and said, and refused with the fix when named."""
+    folder = tmp_path / "log"
+    folder.mkdir()
+    empty = folder / "host_93917.1736417948403527000.pt.trace.json"
+    empty.write_text(json.dumps(EMPTY_KINETO))
+    shutil.copy(TESTS / "fixtures" / "other-formats" / "benchmark_simple_add_trace.json.gz", folder)
+    proc = run_cli("import-trace", str(folder), "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run = Path(proc.stdout.split()[-1])
+    (imported,) = json.loads((run / "manifest.json").read_text())["imported"]
+    note = f"{empty.name}, beside it in its folder, left out: a torch.profiler trace that recorded no ops"
+    assert any(n.startswith(note) for n in imported["notes"]), imported["notes"]
+    assert note in (run / "table.md").read_text()
+
+    alone = run_cli("import-trace", str(empty), "--out", str(tmp_path / "out"))
+    assert alone.returncode == 2 and len(alone.stderr.strip().splitlines()) == 1, alone.stderr
+    assert f"{empty}: traceEvents: a torch.profiler trace that recorded no ops" in alone.stderr
+    assert "prof.step()" in alone.stderr and "Traceback" not in alone.stderr
+    # another tool's JSON array of records is no trace: the old question stays, and a folder leaves it out too
+    (folder / "predictions.json").write_text(json.dumps([{"id": 1, "text": "a"}, {"id": 2, "text": "b"}]))
+    proc = run_cli("import-trace", str(folder), "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    (imported,) = json.loads((Path(proc.stdout.split()[-1]) / "manifest.json").read_text())["imported"]
+    assert any(n.startswith("predictions.json, beside it in its folder, left out: no host ops") for n in imported["notes"])
+    named = run_cli("import-trace", str(folder / "predictions.json"), "--out", str(tmp_path / "out"))
+    assert named.returncode == 2 and "is it a torch.profiler trace?" in named.stderr, named.stderr
 
 
 def test_python_dash_m_runs_the_command_line():
