@@ -34,7 +34,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +50,7 @@ from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP, split_steps
 from nscharacterize.reports.run_report import prepare as prepare_render
 from nscharacterize.reports.run_report import render
 from nscharacterize.rundir import store
-from nscharacterize.rundir.manifest import SCHEMA, Manifest, WorkloadRecord
+from nscharacterize.rundir.manifest import SCHEMA, Fingerprint, Manifest, WorkloadRecord
 from nscharacterize.rundir.store import RunDir, process_identity
 from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -154,18 +153,18 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     meta = inputs[0].metadata
     # The machine that recorded the trace, as far as the trace says; not the importing machine.
     gpus = _device_names(inputs)
-    fp: dict[str, Any] = {"nscharacterize": tool_version(), "device": device,
-                          "device_name": " + ".join(gpus)[:200] or None, "imported": True,
-                          "cuda_runtime": meta.get("cuda_runtime_version"),
-                          "cuda_driver": meta.get("cuda_driver_version"),
-                          "torch": None, "threads": None, "config_hash": None, "rules": taxonomy.digest}
+    fp: Fingerprint = {"nscharacterize": tool_version(), "device": device,
+                       "device_name": " + ".join(gpus)[:200] or None, "imported": True,
+                       "cuda_runtime": meta.get("cuda_runtime_version"),
+                       "cuda_driver": meta.get("cuda_driver_version"),
+                       "torch": None, "threads": None, "config_hash": None, "rules": taxonomy.digest}
     if len(gpus) > 1:   # traces from several machines: the report says one roofline cannot hold them
         fp["device_names"] = gpus
     accelerators = sorted({inp.accelerator for inp in inputs if inp.accelerator})
     if accelerators:    # "cuda" is torch's name for every GPU's device events, an Intel GPU's too: the report says whose
         fp["accelerator"] = " + ".join(accelerators)
     if meta.get("hip_runtime_version") is not None:   # a ROCm trace
-        fp.update(hip_runtime=meta.get("hip_runtime_version"), hip_driver=meta.get("hip_driver_version"))
+        fp["hip_runtime"], fp["hip_driver"] = meta.get("hip_runtime_version"), meta.get("hip_driver_version")
     workloads: dict[str, WorkloadRecord] = {}
     for inp in inputs:
         rec = workloads.setdefault(inp.workload, WorkloadRecord(name=inp.workload, workload="imported-trace",
@@ -184,7 +183,7 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
         schema_=SCHEMA, run_id=str(uuid.uuid4()), name=name, config_file=None, created=now, finished=now,
         status="ok", **process_identity(), command=list(sys.argv), git_commit=None, seed=None,
         samples=max(w.samples for w in workloads.values()), warmup=0, repeats=0, config_hash=None,
-        fingerprint=fp, workloads=list(workloads.values()), checks={}, imported_traces=traces,
+        fingerprint=dict(fp), workloads=list(workloads.values()), checks={}, imported_traces=traces,
         warmup_steps=warmup_steps,
         imported=[{"file": str(inp.path.resolve()), "workload": inp.workload, "component": inp.component,
                    "rank": None if inp.rank < 0 else inp.rank,

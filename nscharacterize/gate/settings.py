@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nscharacterize.core.fileio import load_yaml
+from nscharacterize.rundir.manifest import FINGERPRINT_KEYS
 
 from .errors import CompareError
 
@@ -72,7 +73,17 @@ class CompareSettings(BaseModel):
                            description="samples.csv axes to compare (at least one: none would gate only totals)")
     fingerprint_keys: list[str] = Field(
         default_factory=lambda: ["torch", "device", "device_name", "cuda", "cpu_model", "threads", "config_hash"],
-        description="fingerprint keys that must match (others only warn)")
+        description="fingerprint keys that must match (others only warn); a key the fingerprint does not have is refused")
+
+    @field_validator("fingerprint_keys")
+    @classmethod
+    def _known_fingerprint_keys(cls, keys: list[str]) -> list[str]:
+        # A misspelt key would never differ, so the gate would pass runs from different machines
+        unknown = [k for k in keys if k not in FINGERPRINT_KEYS]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is no fingerprint key, so it would never differ; "
+                             f"use keys of manifest.json's fingerprint: {', '.join(sorted(FINGERPRINT_KEYS))}")
+        return keys
 
 
     @property

@@ -8,6 +8,7 @@ import subprocess
 import torch
 
 from nscharacterize.core.version import package_version, tool_version
+from nscharacterize.rundir.manifest import Fingerprint
 
 
 def resolve_device(requested: str) -> str:
@@ -39,8 +40,8 @@ def git_commit(cwd: str | None = None) -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def fingerprint(device: str, config_hash: str) -> dict:
-    fp = {
+def fingerprint(device: str, config_hash: str) -> Fingerprint:
+    fp: Fingerprint = {
         "nscharacterize": tool_version(),
         "python": platform.python_version(),
         "torch": torch.__version__,

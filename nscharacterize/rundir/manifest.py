@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,6 +33,43 @@ WORKLOAD_STATUSES = ("running", "ok", "error", "interrupted", "not_run", "killed
 def config_hash(resolved: dict) -> str:
     """The identity of a resolved config: what the manifest records and config.yaml must match."""
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Fingerprint(TypedDict, total=False):
+    """manifest.json's ``fingerprint``: what the run's numbers depend on besides the code measured.
+    Written by profiler/environment.py (a measured run) and import_trace.py (an imported trace,
+    which knows only what the trace recorded: None elsewhere); results.py and pipeline.py add
+    ``rules``. Read by the gate (``compare.fingerprint_keys`` must match, the others warn), the
+    roofline's ceiling cache (profiler/ceilings.py ``MACHINE_FIELDS``) and the reports. The one
+    list of its keys: a writer's literal is type-checked against it, a user's key is checked
+    against ``FINGERPRINT_KEYS``."""
+    nscharacterize: str          # this tool's version (core/version.py)
+    python: str
+    torch: str | None            # None: an imported trace (the recording torch is unknown)
+    torchvision: str | None
+    numpy: str | None
+    opennmt: str | None
+    platform: str
+    cpu_model: str | None
+    cpu_count: int | None
+    threads: int | None          # torch's intra-op threads
+    device: str                  # cpu or cuda (every GPU torch drives, ROCm's and Intel's too)
+    device_name: str | None      # the GPU's name; an import: the recording GPUs joined with " + "
+    device_names: list[str]      # an import from several machines: each GPU (no single roofline)
+    accelerator: str             # an import: whose GPU wrote the device events (cuda, rocm, xpu)
+    cuda: str | None             # torch.version.cuda
+    cudnn: int | None
+    driver: str | None           # nvidia-smi's driver version
+    cuda_runtime: Any            # an import: the trace's own CUDA runtime and driver versions
+    cuda_driver: Any
+    hip_runtime: Any             # an import of a ROCm trace: its HIP runtime and driver versions
+    hip_driver: Any
+    imported: bool               # the run is an import of traces (import-trace)
+    config_hash: str | None      # the resolved config's identity (None: an import)
+    rules: str                   # Taxonomy.digest: 12 hex digits of the rules that classified the run
+
+
+FINGERPRINT_KEYS = frozenset(Fingerprint.__annotations__)
 
 
 class _Model(BaseModel):
@@ -62,7 +99,8 @@ class Manifest(_Model):
     came from."""
 
     schema_: Literal[SCHEMA] = Field(alias="schema")  # type: ignore[valid-type]
-    fingerprint: dict                  # first: what the gate relies on is what a damaged manifest names
+    fingerprint: dict                  # first: what the gate relies on is what a damaged manifest names. Its
+    # keys are ``Fingerprint``'s; kept a plain mapping here so that a newer writer's keys survive a read
     workloads: list[WorkloadRecord]
     name: str
     status: Literal[RUN_STATUSES]  # type: ignore[valid-type]

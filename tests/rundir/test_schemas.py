@@ -24,7 +24,7 @@ from nscharacterize.profiler.events import events_frame, tagged
 from nscharacterize.rundir import schemas
 from nscharacterize.rundir import store as layout
 from nscharacterize.rundir.errors import RunDirError
-from nscharacterize.rundir.manifest import SCHEMA, Manifest, WorkloadRecord, mark_killed
+from nscharacterize.rundir.manifest import FINGERPRINT_KEYS, SCHEMA, Manifest, WorkloadRecord, mark_killed
 from nscharacterize.rundir.store import RunDir, process_identity
 from nscharacterize.taxonomy.classifier import Taxonomy
 
@@ -148,3 +148,21 @@ def test_cli_imports_a_cpu_trace_together_with_a_gpu_trace(tmp_path):
     assert "## GPU busy and verdict" in (run.path / layout.TABLE).read_text()
     proc = run_cli("report", str(run.path))
     assert proc.returncode == 0, proc.stderr
+    assert set(manifest.fingerprint) <= FINGERPRINT_KEYS and manifest.fingerprint["imported"] is True
+
+
+def test_the_fingerprint_has_one_list_of_keys_for_its_writers_and_readers(tmp_path):
+    """manifest.json's fingerprint keys are declared once (rundir/manifest.py ``Fingerprint``): a
+    measured run's writer, the gate's default keys and the ceiling cache's machine fields use only
+    those; a user's misspelt key is refused rather than never differing."""
+    from nscharacterize.gate.settings import CompareSettings, validate
+    from nscharacterize.gate.errors import CompareError
+    from nscharacterize.profiler.ceilings import MACHINE_FIELDS
+    from nscharacterize.profiler.environment import fingerprint
+
+    measured = fingerprint("cpu", "0123456789abcdef")
+    assert set(measured) <= FINGERPRINT_KEYS and measured["config_hash"] == "0123456789abcdef"
+    assert set(CompareSettings().fingerprint_keys) <= FINGERPRINT_KEYS
+    assert set(MACHINE_FIELDS) <= FINGERPRINT_KEYS
+    with pytest.raises(CompareError, match="'cpu_modle' is no fingerprint key"):
+        validate({"fingerprint_keys": ["torch", "cpu_modle"]})
