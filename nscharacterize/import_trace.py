@@ -41,7 +41,7 @@ import pandas as pd
 from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
 from nscharacterize.core.version import tool_version
-from nscharacterize.profiler.ceilings import datasheet_ceilings, name_from_properties
+from nscharacterize.profiler.ceilings import GENERIC_GPU_NAMES, datasheet_ceilings, name_from_properties
 from nscharacterize.profiler.chrome_trace import NotATrace, Trace, TraceError, tables
 from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
@@ -458,19 +458,22 @@ def _memory_bytes(inputs: list[_Input]) -> float | None:
 
 def _device_names(inputs: list[_Input]) -> list[str]:
     """The recording GPUs' names, distinct, in the order of the traces: each trace's first
-    ``deviceProperties`` entry; where its name is empty and its properties single out one part
-    (``ceilings.name_from_properties``), that part, with a note. Ranks of one job give one name;
+    ``deviceProperties`` entry; where its name is empty or generic ("AMD Radeon Graphics") and its
+    properties single out a part (``ceilings.name_from_properties``), that part, with a note. Ranks of one job give one name;
     traces from several machines may give several, and then no one GPU's ceilings are used."""
     names: list[str] = []
     for inp in inputs:
         props = _first_device(inp.metadata)
         if not props:
             continue
-        name = str(props["name"])[:200] if props.get("name") else name_from_properties(props)
-        if name and not props.get("name"):
-            inp.notes.append(f"deviceProperties gives no GPU name: taken as {name} from its properties (gfx "
+        given = str(props.get("name") or "").strip()[:200]
+        name = name_from_properties(props) if given in GENERIC_GPU_NAMES else None
+        if name:
+            says = f"names the GPU only {given!r}" if given else "gives no GPU name"
+            inp.notes.append(f"deviceProperties {says}: taken as {name} from its properties (gfx "
                              f"{props['computeMajor']}.{props['computeMinor']}, {props['numSms']} compute "
                              f"units, {float(props['totalGlobalMem']) / 2**30:.0f} GiB)")
+        name = name or given
         if name and name not in names:
             names.append(name)
     return names

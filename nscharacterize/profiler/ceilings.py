@@ -188,10 +188,18 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
     # Sources: AMD Instinct MI300X data sheet (FP64 matrix 163.4 TF, FP32 matrix 163.4 TF, FP16/BF16
     # dense 1307.4 TF, 5.3 TB/s HBM3); AMD Instinct MI250X / MI250 data sheets (package: FP64/FP32
     # matrix 95.7 / 90.5 TF, FP16/BF16 383 / 362.1 TF, 3.2 TB/s); AMD Instinct MI210 brochure (FP64/FP32
-    # matrix 45.3 TF, FP16/BF16 181 TF, 1.6 TB/s). An MI250(X) is two GCDs and each is one device to
-    # ROCm and torch: a trace's device is one GCD, half the package's numbers.
+    # matrix 45.3 TF, FP16/BF16 181 TF, 1.6 TB/s); AMD Instinct MI325X data sheet (the MI300X's 304
+    # CUs and rates, 256 GB HBM3E at 6 TB/s). An MI250(X) is two GCDs and each is one device to ROCm
+    # and torch: a trace's device is one GCD, half the package's numbers. An MI250 GCD and an MI210
+    # cannot be told apart from a trace's properties (UNNAMED_GPUS), and their peaks agree within
+    # 0.2%: such a device gets the MI210's numbers under a label that names both.
+    (r"MI325X", "AMD Instinct MI325X (256 GB HBM3E)",
+     {"float64": 163.4 * _T, "float32": 163.4 * _T, "float16": 1307.4 * _T, "bfloat16": 1307.4 * _T}, 6.0e12),
     (r"MI300X", "AMD Instinct MI300X (192 GB HBM3)",
      {"float64": 163.4 * _T, "float32": 163.4 * _T, "float16": 1307.4 * _T, "bfloat16": 1307.4 * _T}, 5.3e12),
+    (r"MI250 GCD or MI210", "AMD Instinct MI250 GCD or MI210 (gfx90a, 104 CUs, 64 GB: the MI210's peaks, "
+     "an MI250 GCD's within 0.2%)",
+     {"float64": 45.3 * _T, "float32": 45.3 * _T, "float16": 181 * _T, "bfloat16": 181 * _T}, 1.6e12),
     (r"MI250X", "AMD Instinct MI250X (one GCD: half the package)",
      {"float64": 47.85 * _T, "float32": 47.85 * _T, "float16": 191.5 * _T, "bfloat16": 191.5 * _T}, 1.6e12),
     (r"MI250", "AMD Instinct MI250 (one GCD: half the package)",
@@ -213,20 +221,28 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
 ]
 
 
-# GPUs that some traces leave unnamed (ROCm under vLLM writes deviceProperties with name ""), told
-# apart by the properties Kineto does write: (warp size, compute capability major and minor as
-# ROCm reports the gfx version, compute units, memory in GiB from..to) -> name. Only parts whose
-# properties no other part shares: an MI250 GCD and an MI210 both read gfx90a, 104 CUs, 64 GiB.
-# Sources: AMD Instinct MI300X and MI325X data sheets (gfx942, 304 CUs, 192 / 256 GB HBM3/HBM3E).
+# GPUs that some traces leave unnamed (ROCm under vLLM writes deviceProperties with name "") or
+# name only generically (ROCm without the marketing-name table writes "AMD Radeon Graphics", as
+# HTA's MI250 trace does), told apart by the properties Kineto does write: (warp size, compute
+# capability major and minor as ROCm reports the gfx version, compute units, memory in GiB
+# from..to) -> name. An MI250 GCD and an MI210 both read gfx90a, 104 CUs, 64 GiB: one name for the
+# two, whose datasheet row names both (DATASHEET). Sources: AMD Instinct MI300X and MI325X data
+# sheets (gfx942, 304 CUs, 192 / 256 GB HBM3/HBM3E); MI250X, MI250 and MI210 data sheets (gfx90a;
+# 220, 208 and 104 CUs; 128, 128 and 64 GB: a GCD has half the package's CUs and memory).
 UNNAMED_GPUS: list[tuple[tuple[int, int, int, int, float, float], str]] = [
     ((64, 9, 4, 304, 185.0, 195.0), "AMD Instinct MI300X"),
     ((64, 9, 4, 304, 250.0, 260.0), "AMD Instinct MI325X"),
+    ((64, 9, 0, 110, 60.0, 66.0), "AMD Instinct MI250X"),
+    ((64, 9, 0, 104, 60.0, 66.0), "AMD Instinct MI250 GCD or MI210"),
 ]
+# Names that say no part: the properties are asked instead (name_from_properties).
+GENERIC_GPU_NAMES = ("", "AMD Radeon Graphics")
 
 
 def name_from_properties(props: dict) -> str | None:
-    """The GPU's name from a trace's ``deviceProperties`` entry when its ``name`` is empty, where
-    the properties single out one part (``UNNAMED_GPUS``); else None."""
+    """The GPU's name from a trace's ``deviceProperties`` entry when its ``name`` is empty or
+    generic (``GENERIC_GPU_NAMES``), where the properties single out one part, or two with the
+    same peaks (``UNNAMED_GPUS``); else None."""
     try:
         key = (int(props["warpSize"]), int(props["computeMajor"]), int(props["computeMinor"]), int(props["numSms"]))
         gib = float(props["totalGlobalMem"]) / 2**30

@@ -220,8 +220,15 @@ def test_a_rocm_trace_is_named_rocm_and_its_hip_calls_are_runtime_calls(tmp_path
     """torch files an AMD GPU under "cuda": the report says rocm. Every runtime-category event is a
     runtime call, whatever its name (HIP's __hipPushCallConfiguration as much as hipLaunchKernel)."""
     run = imported(run_cli("import-trace", str(trace("T03_hta_mi250_rocm")), "--out", str(tmp_path)))
-    assert json.loads((run / "manifest.json").read_text())["fingerprint"]["accelerator"] == "rocm"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["fingerprint"]["accelerator"] == "rocm"
     assert "\nDevice: rocm (AMD " in (run / "table.md").read_text()
+    # ROCm named the GPU only "AMD Radeon Graphics": its properties (gfx90a, 104 CUs, 64 GiB) give the
+    # datasheet row of the two parts they fit, whose peaks agree, so the roofline has its ceilings
+    assert manifest["fingerprint"]["device_name"] == "AMD Instinct MI250 GCD or MI210"
+    assert manifest["ceilings"]["peak_flops"]["float16"] == 181e12 and manifest["ceilings"]["bandwidth_bytes_s"] == 1.6e12
+    assert any("names the GPU only 'AMD Radeon Graphics': taken as AMD Instinct MI250 GCD or MI210" in n
+               for n in manifest["imported"][0]["notes"])
     t = chrome_trace.load(trace("T03_hta_mi250_rocm"))
     runtime = t.host.loc[t.host["source"] == "runtime", "name"]
     assert len(runtime) and runtime.str.contains("hip", case=False).all()

@@ -53,6 +53,9 @@ def test_datasheet_ceilings_by_device_name():
     assert ceil.datasheet_ceilings("AMD Instinct MI300X")["bandwidth_bytes_s"] == 5.3e12
     assert "GCD" in ceil.datasheet_ceilings("AMD Instinct MI250X / MI250")["datasheet_entry"]
     assert ceil.datasheet_ceilings("AMD Instinct MI210")["peak_flops"]["float16"] == 181e12
+    assert ceil.datasheet_ceilings("AMD Instinct MI325X")["bandwidth_bytes_s"] == 6.0e12   # not the MI300X's 5.3
+    both = ceil.datasheet_ceilings("AMD Instinct MI250 GCD or MI210")   # name_from_properties' name for gfx90a, 104 CUs
+    assert "MI250 GCD or MI210" in both["datasheet_entry"] and both["peak_flops"]["float64"] == 45.3e12
     assert ceil.datasheet_ceilings("NVIDIA B200")["peak_flops"]["bfloat16"] == 2250e12
     assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 4090")["peak_flops"]["float32"] == 82.6e12
     assert ceil.datasheet_ceilings("NVIDIA GeForce RTX 3090")["bandwidth_bytes_s"] == 0.936e12

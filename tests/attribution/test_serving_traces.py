@@ -154,8 +154,13 @@ def test_an_unnamed_gpu_is_named_from_its_properties_and_the_note_says_so(tmp_pa
       "totalGlobalMem": 206141652992}, "AMD Instinct MI300X"),
     ({"name": "", "warpSize": 64, "computeMajor": 9, "computeMinor": 4, "numSms": 304,
       "totalGlobalMem": 256 * 2**30}, "AMD Instinct MI325X"),
-    # an MI250 GCD and an MI210 share these properties: no guess
+    # an MI250 GCD and an MI210 share these properties (and their peaks): a name for both; an MI250X GCD has 110 CUs
     ({"name": "", "warpSize": 64, "computeMajor": 9, "computeMinor": 0, "numSms": 104,
+      "totalGlobalMem": 68702699520}, "AMD Instinct MI250 GCD or MI210"),
+    ({"name": "", "warpSize": 64, "computeMajor": 9, "computeMinor": 0, "numSms": 110,
+      "totalGlobalMem": 68702699520}, "AMD Instinct MI250X"),
+    # a consumer Radeon (wave32, RDNA) is no Instinct part, whatever its memory
+    ({"name": "AMD Radeon Graphics", "warpSize": 32, "computeMajor": 11, "computeMinor": 0, "numSms": 48,
       "totalGlobalMem": 64 * 2**30}, None),
     ({"name": "", "warpSize": 64}, None),
     ({"name": "", "warpSize": "?", "computeMajor": 9, "computeMinor": 4, "numSms": 304, "totalGlobalMem": 1}, None),
