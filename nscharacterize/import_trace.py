@@ -459,8 +459,9 @@ def _memory_bytes(inputs: list[_Input]) -> float | None:
 def _device_names(inputs: list[_Input]) -> list[str]:
     """The recording GPUs' names, distinct, in the order of the traces: each trace's first
     ``deviceProperties`` entry; where its name is empty or generic ("AMD Radeon Graphics") and its
-    properties single out a part (``ceilings.name_from_properties``), that part, with a note. Ranks of one job give one name;
-    traces from several machines may give several, and then no one GPU's ceilings are used."""
+    properties single out a part (``ceilings.name_from_properties``), that part, with a note. Ranks
+    of one job give one name; traces from several machines may give several, and then no one GPU's
+    ceilings are used."""
     names: list[str] = []
     for inp in inputs:
         props = _first_device(inp.metadata)
