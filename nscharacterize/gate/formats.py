@@ -64,8 +64,12 @@ def _share(r: Row) -> str:
 
 
 def headline(cmp: Comparison) -> str:
+    """The verdict line. A pass also counts its unchanged rows: "PASS: 0 regressed, 0 improved, 0
+    within noise" alone read as if nothing had been judged (CI's A/A gate passes on 55 unchanged rows)."""
     s = cmp.summary()
     parts = [f"{s['regressed']} regressed", f"{s['improved']} improved", f"{s['within noise']} within noise"]
+    if cmp.status == "PASS":
+        parts.append(f"{s['unchanged']} unchanged")
     if s["inconclusive"]:
         parts.append(f"{s['inconclusive']} inconclusive")
     if s["missing"]:

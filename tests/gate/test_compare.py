@@ -63,6 +63,9 @@ def test_unchanged_runs_pass(tmp_path):
     assert "PASS" in proc.stdout
     cmp = compare_runs(a, b)
     assert cmp.count("regressed") == 0 and cmp.count("improved") == 0
+    # the pass says what it judged: its unchanged rows are counted, not only the empty verdicts
+    assert cmp.count("unchanged") > 0
+    assert f"within noise, {cmp.count('unchanged')} unchanged, " in proc.stdout.strip().splitlines()[-1]
     # per category rows plus component, workload and suite totals
     keys = {(r.workload, r.component, r.category) for r in cmp.rows}
     assert ("mlp-demo", "encoder", "gemm") in keys and ("mlp-demo", "(all)", "total") in keys
