@@ -185,8 +185,8 @@ class _Run:
             command=list(sys.argv), git_commit=git_commit() or git_commit(str(Path(self.config_path).resolve().parent)),
             seed=config.seed, samples=self.samples_override or config.samples, warmup=config.warmup,
             repeats=config.repeats, config_hash=config.hash(),
-            fingerprint=dict(fingerprint(self.device, config.hash())), workloads=[], checks={}, notes=[])
-        self.manifest.fingerprint["rules"] = self.taxonomy.digest
+            fingerprint={**fingerprint(self.device, config.hash()), "rules": self.taxonomy.digest},
+            workloads=[], checks={}, notes=[])
         self.manifest.compensation = _compensation(config, self.manifest.fingerprint)
         stop: BaseException | None = None
         try:

@@ -38,8 +38,8 @@ def config_hash(resolved: dict) -> str:
 class Fingerprint(TypedDict, total=False):
     """manifest.json's ``fingerprint``: what the run's numbers depend on besides the code measured.
     Written by profiler/environment.py (a measured run) and import_trace.py (an imported trace,
-    which knows only what the trace recorded: None elsewhere); results.py and pipeline.py add
-    ``rules``. Read by the gate (``compare.fingerprint_keys`` must match, the others warn), the
+    which knows only what the trace recorded: None elsewhere); pipeline.py adds ``rules`` to a
+    measured run's, and results.py's ``reclassify`` replaces it. Read by the gate (``compare.fingerprint_keys`` must match, the others warn), the
     roofline's ceiling cache (profiler/ceilings.py ``MACHINE_FIELDS``) and the reports. The one
     list of its keys: a writer's literal is type-checked against it, a user's key is checked
     against ``FINGERPRINT_KEYS``."""
