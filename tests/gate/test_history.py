@@ -189,7 +189,8 @@ def test_a_step_where_the_rules_or_the_tool_changed_says_so(tmp_path):
         runs.append(make_run(tmp_path / f"r{i}", seed=i, scale={DM: 2.0} if i >= 5 else {}, commit=f"{i:x}" * 40,
                              created=f"2026-11-{10 + i:02d}T00:00:00+00:00", fingerprint=fp))
     assert cli("history", "add", *map(str, runs), "--db", str(db)).returncode == 0
-    out = cli("history", "show", "--db", str(db), "--workload", "mlp-demo").stdout
+    # the plot into tmp_path: its default (.nscharacterize/trend.png in the working directory) is the checkout here
+    out = cli("history", "show", "--db", str(db), "--workload", "mlp-demo", "--plot", str(tmp_path / "trend.png")).stdout
     line = [ln for ln in out.splitlines() if "data_movement" in ln][0]
     assert "55555555" in line and "[nscharacterize 0.1.0 -> 0.2.0, rules changed]" in line, line
     dm = [s for s in history.load_series(db, workload="mlp-demo") if s.category == "data_movement"][0]
