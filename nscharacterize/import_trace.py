@@ -42,8 +42,8 @@ from nscharacterize.profiler.timeline import overlap_length, union_length
 from nscharacterize.core.errors import UserError
 from nscharacterize.core.version import tool_version
 from nscharacterize.profiler.ceilings import GENERIC_GPU_NAMES, datasheet_ceilings, name_from_properties
-from nscharacterize.profiler.chrome_trace import NotATrace, Trace, TraceError, tables
-from nscharacterize.profiler.events import TIMING_COLUMNS, events_frame, tagged
+from nscharacterize.profiler.chrome_trace import NotATrace, Trace, TraceError, name_mask, tables
+from nscharacterize.profiler.events import INDUCTOR_CPU_KERNEL, TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_prefetch import Prefetcher, prefetcher, trace_files
 from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP, split_steps
@@ -412,6 +412,8 @@ def _unread_notes(trace: Trace) -> list[str]:
         notes.append("recorded without record_shapes: no op's input sizes, so the roofline sizes no op (its "
                      "FLOPs and bytes are empty); profile with torch.profiler.profile(record_shapes=True) to "
                      "size them")
+    if trace.device.empty and (unnamed := _unnamed_cpu_kernels(trace)):
+        notes.append(unnamed)
     if trace.device.empty and not mtia:
         gpu = bool(trace.metadata.get("deviceProperties")) or bool((trace.host["source"] == "runtime").any())
         notes.append("no kernel, memcpy or memset events although the trace comes from a GPU process (no "
@@ -429,6 +431,27 @@ def _unread_notes(trace: Trace) -> list[str]:
                          "(launched before the profiling window, or by a graph replay): classified by their "
                          "kernel names")
     return notes
+
+
+# The range around a compiled graph's generated code (torch.compile; Inductor's output code).
+_COMPILED_GRAPH = re.compile(r"## (?:Call CompiledFxGraph|Compiled\w*) .*##")
+
+
+def _unnamed_cpu_kernels(trace: Trace) -> str | None:
+    """Said of a CPU trace of torch.compile'd code recorded without Inductor's kernel ranges: the
+    fused C++ kernels are then no event, only the self time of the compiled graph's range (Other by
+    rule torch-compile-runtime, as on a GPU, where that self time is the launches' Python). A live
+    run turns the ranges on (workloads/compile.py name_cpu_kernels); a trace can only say so."""
+    names = trace.host["name"]
+    graphs = name_mask(names, _COMPILED_GRAPH.fullmatch)
+    if not graphs.any() or name_mask(names, INDUCTOR_CPU_KERNEL.fullmatch).any():
+        return None
+    self_us = float(trace.host["self_us"].to_numpy()[graphs].sum())
+    return (f"torch.compile graphs ran on the CPU without a profiler range per generated kernel: Inductor's fused "
+            f"C++ kernels are in the self time of the '## Call CompiledFxGraph' ranges ({self_us / 1e3:.3g} ms, "
+            f"{self_us / max(trace.wall_us, 1e-9):.0%} of the traced time), which is Other; set "
+            "TORCHINDUCTOR_CPP_ENABLE_KERNEL_PROFILE=1 (or torch._inductor.config.cpp.enable_kernel_profile = True) "
+            "before the model compiles and profile again to name and classify them")
 
 
 def _accelerator(trace: Trace) -> str:

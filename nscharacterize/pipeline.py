@@ -61,7 +61,7 @@ from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.rules import RuleFileError
 from nscharacterize.workloads import registry
 from nscharacterize.workloads.base import WorkloadError
-from nscharacterize.workloads.compile import chosen_components, compile_workload, toolchain_problem
+from nscharacterize.workloads.compile import chosen_components, compile_workload, name_cpu_kernels, toolchain_problem
 
 from .config import Config, ConfigError
 from .results import add_roofline, refresh_views, save_attributed, save_results, view_events
@@ -96,6 +96,7 @@ def run(config: Config, config_path: str, *, device: str | None = None, out: str
         if problem:
             raise ConfigError(config_path, f"workloads[{i}].compile", *problem)
     _check_compile_components(config, config_path)
+    name_cpu_kernels()   # before any workload is built: its factory may call torch.compile itself
     if config.threads:
         torch.set_num_threads(config.threads)
     taxonomy = Taxonomy(dict(config.taxonomy.rules))

@@ -13,6 +13,13 @@ def tiny_cnn(channels: int = 8):
     return model, lambda i: torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i))
 
 
+def self_compiled_mlp(width: int = 64):
+    """A factory that calls torch.compile itself (not through the config's compile key)."""
+    model = torch.nn.Sequential(torch.nn.Linear(32, width), torch.nn.GELU(), torch.nn.LayerNorm(width),
+                                torch.nn.Linear(width, 8))
+    return torch.compile(model), lambda i: torch.randn(4, 32, generator=torch.Generator().manual_seed(i))
+
+
 def perception_and_rules(objects: int = 5, seed: int = 0) -> Workload:
     """A two-stage neuro-symbolic pipeline: a neural scorer, then Python rules over its output."""
     scorer = torch.nn.Linear(16, 3).eval()

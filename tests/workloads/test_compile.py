@@ -3,6 +3,7 @@ runtime, its kernels classified with reasons, and one-line errors when it cannot
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -20,21 +21,22 @@ needs_toolchain = pytest.mark.skipif(toolchain_problem("cpu") is not None,
 
 @needs_toolchain
 def test_compiled_cpu_run_end_to_end(tmp_path):
-    cfg = write_config(tmp_path / "c.yaml", samples=2, workloads=[
-        {"workload": "user_models:tiny_cnn", "name": "cnn-eager"},
+    cfg = write_config(tmp_path / "c.yaml", samples=2, workloads=[   # the self-compiled entry first: the
+        {"workload": "user_models:self_compiled_mlp", "name": "mlp-self-compiled"},   # compile key would turn
+        {"workload": "user_models:tiny_cnn", "name": "cnn-eager"},                    # the kernel ranges on
         {"workload": "user_models:tiny_cnn", "name": "cnn-compiled", "compile": {"mode": "default"}}])
-    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet", "--trace")
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = printed_dir(proc)
     manifest = json.loads((run / "manifest.json").read_text())
-    eager, compiled = manifest["workloads"]
+    _, eager, compiled = manifest["workloads"]
     assert "compile" not in eager["info"]
     facts = compiled["info"]["compile"]
     assert facts["mode"] == "default" and facts["components"] == ["forward"] and facts["modules"] == 1
     assert facts["graphs"] >= 1 and facts["compile_s"] > 0
     assert facts["first_pass_s"] > facts["steady_pass_s"]         # the first pass compiled, the second did not
     assert facts["graphs_during_measurement"] == 0                  # nothing compiled inside a measured pass
-    assert yaml.safe_load((run / "config.yaml").read_text())["workloads"][1]["compile"]["mode"] == "default"
+    assert yaml.safe_load((run / "config.yaml").read_text())["workloads"][2]["compile"]["mode"] == "default"
 
     events = pd.read_parquet(run / "events.parquet")
     mine = events[events["workload"] == "cnn-compiled"]
@@ -52,6 +54,48 @@ def test_compiled_cpu_run_end_to_end(tmp_path):
     table = (run / "table.md").read_text()
     section = table.split("## Compilation")[1].split("\n## ")[0]
     assert "cnn-compiled" in section and "cnn-eager" not in section
+
+    # A factory that compiles its own model gets named kernels too (the run turns Inductor's kernel
+    # ranges on for the whole process): its fused GELU + LayerNorm loop is Element-wise, not the
+    # Other self time of the compiled graph's range.
+    mine = events[events["workload"] == "mlp-self-compiled"]
+    fused = mine[mine["name"].str.contains("cpp_fused") & mine["name"].str.contains("gelu")]
+    assert len(fused) and set(fused["category"].astype(str)) == {"elementwise"}, sorted(set(mine["name"]))
+    assert "aten::gelu" not in set(mine["name"])
+    # and its trace, imported, needs no word about unnamed kernels
+    trace = next((run / "traces").glob("mlp-self-compiled.*"))
+    imported = run_cli("import-trace", str(trace), "--out", str(tmp_path / "imported"), "--quiet")
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    notes = json.loads((printed_dir(imported) / "manifest.json").read_text())["imported"][0]["notes"]
+    assert not any("without a profiler range per generated kernel" in n for n in notes), notes
+
+
+def test_a_cpu_trace_of_compiled_code_without_kernel_ranges_says_where_the_kernels_went(tmp_path):
+    """A real trace of a torch.compile'd MLP recorded with Inductor's kernel ranges off (the default
+    outside this tool): the fused kernels are no event, and the import says so, with the fix."""
+    trace = TESTS / "fixtures" / "cpu-compiled" / "compiled-mlp.pt.trace.json.gz"
+    proc = run_cli("import-trace", str(trace), "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = printed_dir(proc)
+    notes = json.loads((run / "manifest.json").read_text())["imported"][0]["notes"]
+    said = [n for n in notes if "without a profiler range per generated kernel" in n]
+    assert len(said) == 1 and "TORCHINDUCTOR_CPP_ENABLE_KERNEL_PROFILE=1" in said[0], notes
+    events = pd.read_parquet(run / "events.parquet")
+    graph = events[events["name"].str.startswith("## Call CompiledFxGraph")]
+    ms = graph["self_cpu_us"].sum() / 1e3
+    assert f"({ms:.3g} ms," in said[0]                          # the time it names is the range's self time
+    assert said[0] in (run / "table.md").read_text()
+
+
+def test_name_cpu_kernels_keeps_the_users_choice(monkeypatch):
+    from nscharacterize.workloads.compile import KERNEL_PROFILE_VARIABLE, name_cpu_kernels
+
+    monkeypatch.setenv(KERNEL_PROFILE_VARIABLE, "0")
+    name_cpu_kernels()
+    assert os.environ[KERNEL_PROFILE_VARIABLE] == "0"
+    monkeypatch.delenv(KERNEL_PROFILE_VARIABLE)
+    name_cpu_kernels()
+    assert os.environ[KERNEL_PROFILE_VARIABLE] == "1"
 
 
 def test_missing_compiler_is_one_line(tmp_path):
