@@ -124,6 +124,7 @@ def _check_compile_components(config: Config, config_path: str) -> None:
         cwd, streams = os.getcwd(), (sys.stdout, sys.stderr)
         try:
             workload = registry.build(entry.workload, entry.params, config.seed)
+            name_cpu_kernels()   # again: a factory that called torch.compile has imported Inductor's config
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: BLE001 -- the run builds it again and records why it failed
@@ -243,6 +244,7 @@ class _Run:
 
         try:
             workload = registry.build(entry.workload, entry.params, config.seed)
+            name_cpu_kernels()   # again: a factory that called torch.compile has imported Inductor's config
             record.components = [{"name": c.name, "kind": c.kind, "profiler": c.profiler}
                                     for c in workload.components]
             _note_unmeasured(record, self._notes)

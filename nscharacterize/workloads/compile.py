@@ -2,8 +2,8 @@
 
 A config entry's ``compile: {mode: default|reduce-overhead|max-autotune, components: [...]}`` makes
 the run compile every ``nn.Module`` listed in the chosen components' ``Component.modules`` (all
-components that list any, by default) with ``module.compile(mode=...)``: the component's code is
-unchanged, each module call goes through its compiled graph. Modules of one class share graphs
+components that list any, by default) with ``module.compile(mode=...)`` (its ``forward``, where
+that is torch's own: ``_compile_in_place``): the component's code is unchanged, each module call goes through its compiled graph. Modules of one class share graphs
 (their parameters are graph inputs); all compiled modules share one Dynamo cache, whose limit is
 raised to ``RECOMPILE_LIMIT`` so that none falls back to eager.
 
@@ -42,7 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from .base import Workload, WorkloadError
 
 MODES = ("default", "reduce-overhead", "max-autotune")
-_COMPILE_METRIC = "_compile.compile_inner"   # Dynamo's wall time per compiled frame
+# Dynamo's wall time per compiled frame, recorded under "_compile.compile_inner" (torch 2.3:
+# "_compile.<locals>.compile_inner")
+_COMPILE_METRIC = "compile_inner"
 RECOMPILE_LIMIT = 64   # Dynamo cache entries shared by every compiled module (torch's default: 8)
 
 
@@ -65,7 +67,10 @@ def name_cpu_kernels() -> None:
     """One profiler range per C++ kernel that Inductor builds from now on in this process (and its
     children), whoever calls ``torch.compile``: the run's ``compile`` key or the user's own
     factory. The range is what names a fused kernel in the trace; it records only while a profiler
-    runs. The user's own ``TORCHINDUCTOR_CPP_ENABLE_KERNEL_PROFILE=0`` is kept."""
+    runs. The user's own ``TORCHINDUCTOR_CPP_ENABLE_KERNEL_PROFILE=0`` is kept. Called before the
+    workloads are built (torch reads the variable when it imports Inductor's config) and after each
+    is built (torch 2.3 reads no variable, but ``torch.compile`` has imported the config by then,
+    and the kernels are built at the first call)."""
     if os.environ.get(KERNEL_PROFILE_VARIABLE, "1") == "0":
         return
     os.environ[KERNEL_PROFILE_VARIABLE] = "1"
@@ -135,11 +140,13 @@ class CompiledWorkload:
         # torch.compile wraps every compiled callable in one shared function, so all modules' graphs
         # (one per module class and input-shape family) share one Dynamo cache, whose default limit
         # of 8 entries would silently send later modules back to eager.
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+        # torch < 2.6 names the limit cache_size_limit
+        limit = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+        setattr(torch._dynamo.config, limit, max(getattr(torch._dynamo.config, limit), RECOMPILE_LIMIT))
         for module in {id(m): m for m in modules}.values():
-            module.compile(mode=settings.mode)
+            _compile_in_place(module, settings.mode)
         self.facts: dict = {"mode": settings.mode, "components": chosen, "modules": len(modules),
-                            "recompile_limit": torch._dynamo.config.recompile_limit}
+                            "recompile_limit": getattr(torch._dynamo.config, limit)}
         workload.info["compile"] = self.facts
         self._make_samples = workload.make_samples
         workload.make_samples = self._make_and_compile
@@ -152,6 +159,11 @@ class CompiledWorkload:
         made = time.perf_counter() - started
         first = sum(_timed_pass(self.workload, s, self.device) for s in samples)
         after = _compile_state()
+        if after["graphs"] == before["graphs"]:   # nothing was captured: the modules ran eagerly
+            raise WorkloadError(f"torch.compile captured no graph of {self.workload.name!r}'s modules in a whole pass "
+                                "over the samples, so they would run eagerly and be reported as compiled",
+                                "make sure the components call the modules they list in Component.modules",
+                                key="compile")
         steady = sum(_timed_pass(self.workload, s, self.device) for s in samples)
         self.facts.update({
             "compile_s": round(after["seconds"] - before["seconds"], 4),
@@ -170,6 +182,20 @@ class CompiledWorkload:
         now = _compile_state()
         self.facts["graphs_during_measurement"] = now["graphs"] - self._after_warmup["graphs"]
         self.facts["compile_s_during_measurement"] = round(now["seconds"] - self._after_warmup["seconds"], 4)
+
+
+def _compile_in_place(module, mode: str) -> None:
+    """``module.compile(mode=...)``, except where the module's forward is torch's own (nn.Sequential,
+    a bare Conv2d): Dynamo skips torch's files, and until torch fixed it (pytorch/pytorch#150915)
+    ``module.compile()`` of such a module left no frame to capture, so it ran eagerly without a
+    word (torch 2.3). Its forward is compiled instead, which Dynamo traces on every version."""
+    import torch
+
+    code = getattr(type(module).forward, "__code__", None)
+    if code is not None and Path(code.co_filename).resolve().is_relative_to(Path(torch.__file__).resolve().parent):
+        module.forward = torch.compile(module.forward, mode=mode)
+    else:
+        module.compile(mode=mode)
 
 
 def compile_workload(workload: Workload, settings: CompileSettings | None, device: str) -> CompiledWorkload | None:
@@ -205,6 +231,7 @@ def _compile_state() -> dict:
 
     metrics = getattr(utils, "compilation_time_metrics", {}) or {}
     stats, inductor = utils.counters["stats"], utils.counters["inductor"]
-    return {"seconds": float(sum(metrics.get(_COMPILE_METRIC, []))), "graphs": int(stats.get("unique_graphs", 0)),
+    seconds = [t for name, times in metrics.items() if name.rsplit(".", 1)[-1] == _COMPILE_METRIC for t in times]
+    return {"seconds": float(sum(seconds)), "graphs": int(stats.get("unique_graphs", 0)),
             "cache_hits": int(inductor.get("fxgraph_cache_hit", 0)),
             "cache_misses": int(inductor.get("fxgraph_cache_miss", 0))}
