@@ -40,6 +40,17 @@ def perception_and_rules(objects: int = 5, seed: int = 0) -> Workload:
                      Component("rules", rules, "symbolic", "cprofile")], samples)
 
 
+def lists_a_module_it_never_calls():
+    """Declares a module for compile mode but computes without it: nothing can be compiled."""
+    declared = torch.nn.Linear(16, 3)
+
+    def perceive(x):
+        return (x * 2).sum(-1)
+
+    return Workload("lists-a-module", [Component("perceive", perceive, "neural", "torch", modules=(declared,))],
+                    lambda n: [torch.randn(4, 16) for _ in range(n)])
+
+
 def broken(fail_at: int = 1):
     """Raises on the second sample, after the first was profiled."""
     calls = {"n": 0}

@@ -98,6 +98,17 @@ def test_name_cpu_kernels_keeps_the_users_choice(monkeypatch):
     assert os.environ[KERNEL_PROFILE_VARIABLE] == "1"
 
 
+@needs_toolchain
+def test_an_entry_that_compiles_nothing_fails_instead_of_passing_for_compiled(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", samples=2, workloads=[
+        {"workload": "user_models:lists_a_module_it_never_calls", "compile": {"mode": "default"}}])
+    proc = run_cli("run", str(cfg), "--out", str(tmp_path / "runs"), "--quiet")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "torch.compile captured no graph of 'lists-a-module'" in proc.stderr, proc.stderr[-2000:]
+    record = json.loads((printed_dir(proc) / "manifest.json").read_text())["workloads"][0]
+    assert record["status"] == "error" and "Component.modules" in record["error"]
+
+
 def test_missing_compiler_is_one_line(tmp_path):
     cfg = write_config(tmp_path / "c.yaml", workloads=[
         {"workload": "mlp-demo", "compile": {"mode": "default"}}])
