@@ -76,7 +76,7 @@ OLDEST_PYTHON := $(firstword $(foreach p,python3.10 $(wildcard $(HOME)/.pyenv/ve
 COMPAT_PYTHON ?= $(or $(OLDEST_PYTHON),$(PYTHON))
 COMPAT_VENV   ?= $(HOME)/.cache/nscharacterize/venv-torch-2.3.1-$(shell $(COMPAT_PYTHON) -c 'import sys; print("py%d.%d" % sys.version_info[:2])')
 COMPAT_TESTS := tests/profiler/test_trace_capture.py tests/attribution/test_gpu_views.py tests/taxonomy/test_taxonomy.py tests/attribution/test_attribution.py \
-                tests/profiler/test_cuda.py tests/workloads/test_compile.py
+                tests/profiler/test_cuda.py tests/workloads/test_compile.py tests/attribution/test_opcost.py
 
 compat:
 	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)

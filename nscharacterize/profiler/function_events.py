@@ -10,7 +10,7 @@ import torch
 
 from .chrome_trace import is_op_name
 from .events import INDUCTOR_CPU_KERNEL, RUNTIME_API, concrete_inputs
-from .torch_compat import concrete_values, input_dtypes, input_shapes, is_user_annotation, self_device_us
+from .torch_compat import concrete_values, dtypes_of, input_shapes, is_user_annotation, self_device_us
 from .trace_events import input_bytes
 
 
@@ -18,6 +18,7 @@ def rows(prof, device: str) -> list[dict]:
     host = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
     events = [e for e in host if not e.name.startswith(("[memory]", "ProfilerStep"))]
     out = []
+    input_dtypes = dtypes_of(prof)
     for evt in events:
         ancestors = _ancestors(evt)
         children = sorted({c.name for c in evt.cpu_children if is_op_name(c.name)})

@@ -14,6 +14,8 @@ torch built against numpy 2. Differences the tool meets between 2.3 and current 
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 
 TORCH_VERSION = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2] if p.isdigit())
@@ -29,8 +31,26 @@ def events_are_lazy() -> bool:
     return hasattr(autograd_profiler.profile, "_ensure_function_events")
 
 
-def input_dtypes(evt) -> list:
-    return list(getattr(evt, "input_dtypes", None) or [])
+def dtypes_of(prof) -> Callable[[Any], list]:
+    """``dtypes(evt)``: the argument dtypes of an event of ``prof.events()``, one per argument.
+    torch 2.3's FunctionEvent has no ``input_dtypes``; the Kineto events it was built from do
+    (``dtypes()``), under the same id (their correlation id), so they are read there once. Without
+    them the cost model sized no op on 2.3: every FLOP and byte of the roofline was 0."""
+    by_id: dict | None = None
+
+    def dtypes(evt) -> list:
+        nonlocal by_id
+        own = getattr(evt, "input_dtypes", None)
+        if own is not None:
+            return list(own)
+        if by_id is None:
+            try:
+                by_id = {e.correlation_id(): e.dtypes() for e in prof.profiler.kineto_results.events()}
+            except AttributeError:   # a build without Kineto results: no dtypes, as before
+                by_id = {}
+        return list(by_id.get(evt.id) or [])
+
+    return dtypes
 
 
 def input_shapes(evt) -> list:
