@@ -164,6 +164,8 @@ def report(run_dir: str | Path, *, reclassify: bool = False, png: bool = False) 
                               f"{manifest.get('pid')})", "wait for it to finish, or stop it, then reclassify")
         return Report(rd.path, notes=[f"the run is still being written (pid {manifest.get('pid')}); the table "
                                       "shows what has finished so far; nothing was rewritten"])
+    if status != "killed":          # read last by the page, refused (if damaged) before anything is rewritten
+        rd.checks()
     events = None
     if status == "killed":          # its process died mid-write: rebuild every derived table from the raw rows
         events, timings = _killed_rows(rd, notes)
