@@ -3,8 +3,9 @@
 A config entry's ``compile: {mode: default|reduce-overhead|max-autotune, components: [...]}`` makes
 the run compile every ``nn.Module`` listed in the chosen components' ``Component.modules`` (all
 components that list any, by default) with ``module.compile(mode=...)`` (its ``forward``, where
-that is torch's own: ``_compile_in_place``): the component's code is unchanged, each module call goes through its compiled graph. Modules of one class share graphs
-(their parameters are graph inputs); all compiled modules share one Dynamo cache, whose limit is
+that is torch's own: ``_compile_in_place``): the component's code is unchanged, each module call
+goes through its compiled graph. Modules of one class share graphs (their parameters are graph
+inputs); all compiled modules share one Dynamo cache, whose limit is
 raised to ``RECOMPILE_LIMIT`` so that none falls back to eager.
 
 Compilation is lazy (it happens on a module's first call with a new input shape), so it must not
