@@ -24,8 +24,10 @@ OLDEST_TORCH = (2, 3)   # also declared in pyproject.toml and tested by .ci/run'
 
 def events_are_lazy() -> bool:
     """Whether stopping a profile leaves the FunctionEvent parse for later (torch >= 2.4). Where it
-    does not (2.3), the events already exist, and their nanosecond times beat the trace's whole
-    microseconds; the trace is still needed on CUDA for the timeline walk."""
+    does not (2.3), the events already exist and are read as they are (the trace is still needed
+    on CUDA for the timeline walk). Their times are whole microseconds, as the trace's are on 2.3:
+    an op under a microsecond has a self time of 0 or 1 us, and which tiny op nests in which can
+    differ from sample to sample (the ``children`` key of a row)."""
     from torch.autograd import profiler as autograd_profiler
 
     return hasattr(autograd_profiler.profile, "_ensure_function_events")

@@ -16,6 +16,8 @@ import torch
 
 from clirun import ROOT
 
+from nscharacterize.profiler.torch_compat import events_are_lazy
+
 
 @pytest.fixture(scope="module")
 def ground_truth():
@@ -43,7 +45,8 @@ def test_every_regime_is_measured_and_every_share_adds_up(ground_truth):
         for col in ("proportional_%", "per_event_%"):   # the table leaves out categories under 0.5 % in every round
             assert 100.0 - 0.5 * 9 <= grp[col].sum() <= 100.0 + 1e-6, col
     assert np.isfinite(results[[c for c in results if c.endswith("_err")]].to_numpy()).all()
-    assert compensation["torch"]["in_us"] > 0 and len(notes) == 5
+    # torch 2.3 times ops in whole microseconds: a near-empty op's measured cost is about 0 there
+    assert (compensation["torch"]["in_us"] > 0 or not events_are_lazy()) and len(notes) == 5
     text = ground_truth.markdown(results) + ground_truth.summary(results)
     assert "per_event" in text and "gemm" in text
 

@@ -13,6 +13,7 @@ from clirun import ROOT, printed_dir, run_cli, write_config
 
 from nscharacterize.attribution.roofline import op_costs, roofline
 from nscharacterize.profiler import ceilings as ceil
+from nscharacterize.profiler.torch_compat import events_are_lazy
 from nscharacterize.profiler.environment import fingerprint
 from nscharacterize.profiler.events import events_frame
 from nscharacterize.taxonomy.classifier import Taxonomy
@@ -236,7 +237,10 @@ def test_the_roofline_sizes_distinct_ops_not_ops_times_samples(tmp_path, monkeyp
     events, breakdown, ceilings = run.events(), run.breakdown(), run.manifest.get("ceilings")
     summed = module.summed_over_samples(events)
     assert events["sample"].nunique() == 5 and set(summed["sample"]) == {-1}
-    assert len(summed) * 4 <= len(events) and summed["calls"].sum() == events["calls"].sum()
+    # 5 samples of the same ops: at least 4x fewer rows (torch 2.3's whole-microsecond times make
+    # a tiny op's nesting, the rows' children key, differ between samples: 3x there)
+    fewer = 4 if events_are_lazy() else 3
+    assert len(summed) * fewer <= len(events) and summed["calls"].sum() == events["calls"].sum()
     table, unsized = roofline(events, breakdown, ceilings)
     monkeypatch.setattr(module, "summed_over_samples", lambda frame: frame)   # per sample, as before
     per_sample, per_sample_unsized = roofline(events, breakdown, ceilings)

@@ -20,6 +20,7 @@ import yaml
 from clirun import ROOT, SUPPORT, write_config
 from faults import assert_consistent, cli, one_line, run_dirs, workload_status
 from nscharacterize import pipeline
+from nscharacterize.profiler.torch_compat import events_are_lazy
 from nscharacterize.rundir.store import RunDir
 
 DEMO = {"workload": "mlp-demo", "params": {"objects": 6, "hidden": 16}, "samples": 1}
@@ -115,7 +116,9 @@ def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(session, "_spooled_pass", spy_pass)
     code, err, run = _run(capsys, tmp_path, _config(tmp_path, dict(DEMO, samples=3)))
     assert code == 0, err
-    assert spooled == [True] * 3
+    # torch < 2.4 builds every event object when a profile stops: each sample is parsed as it ends
+    # instead of spooled (session._spool_usable), and saved as it finishes all the same
+    assert spooled == ([True] * 3 if events_are_lazy() else [])
     assert seen == [(i, set(range(i + 1)), set(range(i + 1)), i + 1) for i in range(3)]
     assert not (run / "spool").exists()
 
