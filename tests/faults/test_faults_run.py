@@ -121,6 +121,8 @@ def test_samples_are_saved_as_they_finish(capsys, tmp_path, monkeypatch):
     assert spooled == ([True] * 3 if events_are_lazy() else [])
     assert seen == [(i, set(range(i + 1)), set(range(i + 1)), i + 1) for i in range(3)]
     assert not (run / "spool").exists()
+    if not events_are_lazy():   # no spool, so no batches to check
+        return
 
     monkeypatch.setattr(session, "BATCH_SECONDS", 3600.0)   # one batch: the same rows, saved once
     seen.clear()
