@@ -57,10 +57,13 @@ def test_refs_in_a_user_repository_catch_a_committed_slowdown(user_repo, tmp_pat
 def test_refs_in_a_user_repository_unchanged_code_is_no_regression(user_repo, tmp_path):
     """A comment-only commit. On a quiet machine this passes (exit 0); on a loaded shared one the
     gate may instead say it cannot decide (exit 3, with the reason) -- but it never calls it a
-    regression."""
+    regression. The gate's own false-alarm rate at the default alpha (0-2 % of trials on this user
+    model, docs/ci.md; one A/A REGRESSED in 13 runs of this test on 2026-12-06, under the full suite)
+    is measured by benchmarks/gate_power.py, not here: this test checks the refs plumbing, so it
+    runs at a tenth of the default alpha, where a false alarm is ten times rarer."""
     repo, (base, same, _) = user_repo
     proc = run_cli("compare", "--refs", base, same, "perf.yaml", "--rounds", "2", "--max-rounds", "4",
-                   "--json", str(tmp_path / "c.json"),
+                   "--alpha", "0.0002", "--json", str(tmp_path / "c.json"),
                    cwd=repo, timeout=1500)
     assert proc.returncode in (0, 3), proc.stdout[-3000:] + proc.stderr[-2000:]
     data = json.loads((tmp_path / "c.json").read_text())
