@@ -124,7 +124,6 @@ def _check_compile_components(config: Config, config_path: str) -> None:
         cwd, streams = os.getcwd(), (sys.stdout, sys.stderr)
         try:
             workload = registry.build(entry.workload, entry.params, config.seed)
-            name_cpu_kernels()   # again: a factory that called torch.compile has imported Inductor's config
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: BLE001 -- the run builds it again and records why it failed

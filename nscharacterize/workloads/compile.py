@@ -36,6 +36,7 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,18 +65,19 @@ class CompileSettings(BaseModel):
 KERNEL_PROFILE_VARIABLE = "TORCHINDUCTOR_CPP_ENABLE_KERNEL_PROFILE"
 
 
-def name_cpu_kernels() -> None:
+def name_cpu_kernels(config: ModuleType | None = None) -> None:
     """One profiler range per C++ kernel that Inductor builds from now on in this process (and its
     children), whoever calls ``torch.compile``: the run's ``compile`` key or the user's own
     factory. The range is what names a fused kernel in the trace; it records only while a profiler
     runs. The user's own ``TORCHINDUCTOR_CPP_ENABLE_KERNEL_PROFILE=0`` is kept. Called before the
     workloads are built (torch reads the variable when it imports Inductor's config) and after each
     is built (torch 2.3 reads no variable, but ``torch.compile`` has imported the config by then,
-    and the kernels are built at the first call)."""
+    and the kernels are built at the first call). ``config``: Inductor's config module, where the
+    caller has imported it (compile mode); else the one imported already, if any."""
     if os.environ.get(KERNEL_PROFILE_VARIABLE, "1") == "0":
         return
     os.environ[KERNEL_PROFILE_VARIABLE] = "1"
-    config = sys.modules.get("torch._inductor.config")   # imported already: the variable was read
+    config = config or sys.modules.get("torch._inductor.config")   # imported already: the variable was read
     if config is not None:
         config.cpp.enable_kernel_profile = True  # type: ignore[attr-defined]
 
@@ -135,8 +137,8 @@ class CompiledWorkload:
         self.workload, self.settings, self.device = workload, settings, device
         chosen = chosen_components(workload, settings)
         torch._dynamo.reset()   # graphs compiled for an earlier entry of the run must not be reused here
-        if device == "cpu" and os.environ.get(KERNEL_PROFILE_VARIABLE) != "0":
-            torch._inductor.config.cpp.enable_kernel_profile = True   # one profiler range per C++ kernel
+        if device == "cpu":
+            name_cpu_kernels(torch._inductor.config)   # one profiler range per C++ kernel
         modules = [m for c in workload.components if c.name in chosen for m in c.modules]
         # torch.compile wraps every compiled callable in one shared function, so all modules' graphs
         # (one per module class and input-shape family) share one Dynamo cache, whose default limit
