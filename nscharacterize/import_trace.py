@@ -43,7 +43,7 @@ from nscharacterize.core.errors import UserError
 from nscharacterize.core.version import tool_version
 from nscharacterize.profiler.ceilings import GENERIC_GPU_NAMES, datasheet_ceilings, name_from_properties
 from nscharacterize.profiler.chrome_trace import NotATrace, Trace, TraceError, name_mask, tables
-from nscharacterize.profiler.events import INDUCTOR_CPU_KERNEL, TIMING_COLUMNS, events_frame, tagged
+from nscharacterize.profiler.events import COMPILED_GRAPH_RANGE, INDUCTOR_CPU_KERNEL, TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_prefetch import Prefetcher, prefetcher, trace_files
 from nscharacterize.profiler.trace_steps import DEFAULT_WARMUP, split_steps
@@ -433,17 +433,13 @@ def _unread_notes(trace: Trace) -> list[str]:
     return notes
 
 
-# The range around a compiled graph's generated code (torch.compile; Inductor's output code).
-_COMPILED_GRAPH = re.compile(r"## (?:Call CompiledFxGraph|Compiled\w*) .*##")
-
-
 def _unnamed_cpu_kernels(trace: Trace) -> str | None:
     """Said of a CPU trace of torch.compile'd code recorded without Inductor's kernel ranges: the
     fused C++ kernels are then no event, only the self time of the compiled graph's range (Other by
     rule torch-compile-runtime, as on a GPU, where that self time is the launches' Python). A live
     run turns the ranges on (workloads/compile.py name_cpu_kernels); a trace can only say so."""
     names = trace.host["name"]
-    graphs = name_mask(names, _COMPILED_GRAPH.fullmatch)
+    graphs = name_mask(names, COMPILED_GRAPH_RANGE.fullmatch)
     if not graphs.any() or name_mask(names, INDUCTOR_CPU_KERNEL.fullmatch).any():
         return None
     self_us = float(trace.host["self_us"].to_numpy()[graphs].sum())

@@ -168,7 +168,7 @@ class Series:
     n: np.ndarray
     steps: list[int]          # indices of the first run of each detected shift
     # index -> what changed in how that run was measured and classified since the run before it in
-    # the series (this tool's version, the rules: ``measurement_change``); a step there may be theirs
+    # the series (this tool's version, the rules: ``_change``); a step there may be theirs
     changes: dict[int, str] = field(default_factory=dict)
 
 
@@ -218,13 +218,6 @@ def load_series(db: str | Path, workload: str | None = None, component: str | No
     return out
 
 
-def measurement_change(before: str | None, after: str | None) -> str:
-    """What changed between two runs' fingerprints (stored JSON) in how they were measured and
-    classified: this tool's version, the rules that classified them ('' when neither, or when a
-    run does not record it)."""
-    return _change(_measured_by(before), _measured_by(after))
-
-
 def _measured_by(fingerprint: str | None) -> tuple[str | None, str | None]:
     """(this tool's version, the rules' digest) of a run's stored fingerprint, None where it has none."""
     try:
@@ -236,6 +229,9 @@ def _measured_by(fingerprint: str | None) -> tuple[str | None, str | None]:
 
 
 def _change(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> str:
+    """What changed between two runs' ``_measured_by`` in how they were measured and classified:
+    this tool's version, the rules that classified them ('' when neither, or where a run does not
+    record it)."""
     said = []
     if a[0] and b[0] and a[0] != b[0]:
         said.append(f"nscharacterize {a[0]} -> {b[0]}")

@@ -22,6 +22,10 @@ RUNTIME_API = re.compile(r"(cuda|cu|cudnn|cublas|nccl|hip)[A-Z]\w*")
 # profiler range of its own, which the profiler reports as a user range; its self time is the
 # kernel's work, so such events are ops (source "op"), not annotations.
 INDUCTOR_CPU_KERNEL = re.compile(r"(graph_\d+_)?(cpp_fused_\w+|gemm_m\d+n\d+k\d+_kernel|cpp_CppMicroGemm\w*)")
+# The range around a compiled graph's generated code (torch.compile: Inductor's output code calls its
+# kernels inside it). Rule torch-compile-runtime classifies it (its self time is Other); this is how
+# an imported trace finds it. tests/taxonomy/test_taxonomy.py keeps the two in step.
+COMPILED_GRAPH_RANGE = re.compile(r"## (?:Call CompiledFxGraph|Compiled\w*) .*##")
 
 # Bytes per element of the dtype names torch.profiler records (lower-cased), for the ``bytes``
 # column and the cost model (nscharacterize/attribution/opcost.py): the one table.

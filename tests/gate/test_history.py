@@ -195,5 +195,13 @@ def test_a_step_where_the_rules_or_the_tool_changed_says_so(tmp_path):
     assert "55555555" in line and "[nscharacterize 0.1.0 -> 0.2.0, rules changed]" in line, line
     dm = [s for s in history.load_series(db, workload="mlp-demo") if s.category == "data_movement"][0]
     assert dm.steps == [5] and dm.changes == {5: "nscharacterize 0.1.0 -> 0.2.0, rules changed"}
-    assert history.measurement_change('{"rules": "a"}', '{"rules": "a"}') == ""
-    assert history.measurement_change("{}", '{"rules": "b"}') == ""     # a run from before the digest: unknown
+    # The same step where the runs before it record no digest (from before there was one) and the
+    # tool's version did not change: what changed is unknown, and nothing is said.
+    db2 = tmp_path / "h2.sqlite"
+    before = [make_run(tmp_path / f"s{i}", seed=i, scale={DM: 2.0} if i >= 5 else {}, commit=f"{i:x}" * 40,
+                       created=f"2026-11-{10 + i:02d}T00:00:00+00:00",
+                       fingerprint={"nscharacterize": "0.2.0"} | ({"rules": "bbbbbbbbbbbb"} if i >= 5 else {}))
+              for i in range(8)]
+    assert cli("history", "add", *map(str, before), "--db", str(db2)).returncode == 0
+    dm = [s for s in history.load_series(db2, workload="mlp-demo") if s.category == "data_movement"][0]
+    assert dm.steps == [5] and dm.changes == {}

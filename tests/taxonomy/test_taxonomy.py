@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from nscharacterize.profiler.torch_backend import TorchSettings, capture
-from nscharacterize.profiler.events import events_frame, tagged
+from nscharacterize.profiler.events import COMPILED_GRAPH_RANGE, events_frame, tagged
 from nscharacterize.taxonomy.classifier import Taxonomy
 from nscharacterize.taxonomy.coverage import coverage
 from nscharacterize.taxonomy.rules import RuleFileError, load_rules
@@ -93,6 +93,17 @@ def test_kernels_memcpy_overrides_launcher_and_others_inherit():
     assert v.category == "data_movement" and v.via == "launching op"
     v = TAX.classify("kernel", "sm90_xmma_gemm_f32f32_tf32f32_f32_nn_n", ())
     assert v.category == "gemm"
+
+
+# torch 2.14's name (torch/_inductor/output_code.py), and the pattern's other branch.
+@pytest.mark.parametrize("name", ["## Call CompiledFxGraph fq2bkxbmzs4wujcjzmmwmnlfgwfbkdlvqutkcwcfamxw6mrhbpks ##",
+                                  "## CompiledFxGraph f5cxl7hgz3xdzq5x3c7vlmxz ##"])
+def test_compiled_graph_ranges_are_the_runtime_rules(name):
+    """import-trace finds a compiled graph's range by COMPILED_GRAPH_RANGE (its note on unnamed CPU
+    kernels) and the rules classify it: every name one matches, the other must too."""
+    assert COMPILED_GRAPH_RANGE.fullmatch(name)
+    v = TAX.classify("op", name)
+    assert v.rule is not None and v.rule.id == "torch-compile-runtime", v
 
 
 def test_python_rules():
