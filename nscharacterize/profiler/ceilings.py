@@ -156,6 +156,19 @@ DATASHEET: list[tuple[str, str, dict, float]] = [
      {"float64": 7 * _T, "float32": 14 * _T, "float16": 112 * _T}, 0.9e12),
     (r"V100", "NVIDIA Tesla V100 SXM2",
      {"float64": 7.8 * _T, "float32": 15.7 * _T, "float16": 125 * _T}, 0.9e12),
+    # Pascal GP100 (no tensor cores, no bfloat16; float16 at twice the float32 rate). Sources: NVIDIA
+    # Tesla P100 data sheet (SXM2: FP64 5.3, FP32 10.6, FP16 21.2 TF; PCIe: 4.7, 9.3, 18.7 TF; CoWoS
+    # HBM2 at 732 GB/s, 549 GB/s on the 12 GB PCIe board); NVIDIA's Quadro GP100 announcement
+    # (FP64 5.2, FP32 10.3, FP16 20.7 TF, 16 GB HBM2 at up to 720 GB/s). Quadro first: its name
+    # holds "P100" too.
+    (r"Quadro GP100", "NVIDIA Quadro GP100",
+     {"float64": 5.2 * _T, "float32": 10.3 * _T, "float16": 20.7 * _T}, 0.72e12),
+    (r"\bP100.*(PCIE|PCIe).*12GB", "NVIDIA Tesla P100 PCIe (12 GB)",
+     {"float64": 4.7 * _T, "float32": 9.3 * _T, "float16": 18.7 * _T}, 0.549e12),
+    (r"\bP100.*(PCIE|PCIe)", "NVIDIA Tesla P100 PCIe (16 GB)",
+     {"float64": 4.7 * _T, "float32": 9.3 * _T, "float16": 18.7 * _T}, 0.732e12),
+    (r"\bP100", "NVIDIA Tesla P100 SXM2",
+     {"float64": 5.3 * _T, "float32": 10.6 * _T, "float16": 21.2 * _T}, 0.732e12),
     (r"\bT4\b", "NVIDIA Tesla T4",
      {"float64": 0.25 * _T, "float32": 8.1 * _T, "float16": 65 * _T}, 0.32e12),
     (r"\bL4\b", "NVIDIA L4",

@@ -49,6 +49,11 @@ def test_datasheet_ceilings_by_device_name():
     assert ceil.datasheet_ceilings("NVIDIA A100-SXM4-40GB")["bandwidth_bytes_s"] == 1.555e12
     assert ceil.datasheet_ceilings("Tesla T4")["peak_flops"]["float32"] == 8.1e12
     assert ceil.datasheet_ceilings("Tesla M40 24GB")["bandwidth_bytes_s"] == 0.288e12
+    # torch's names of the Pascal GP100 boards (cudaDeviceProp.name)
+    assert ceil.datasheet_ceilings("Quadro GP100")["peak_flops"]["float32"] == 10.3e12
+    assert ceil.datasheet_ceilings("Tesla P100-PCIE-12GB")["bandwidth_bytes_s"] == 0.549e12
+    assert ceil.datasheet_ceilings("Tesla P100-PCIE-16GB")["peak_flops"]["float64"] == 4.7e12
+    assert ceil.datasheet_ceilings("Tesla P100-SXM2-16GB")["peak_flops"]["float16"] == 21.2e12
     assert ceil.datasheet_ceilings("Some Future GPU") is None
     # AMD Instinct, Blackwell and consumer parts, as torch names them
     assert ceil.datasheet_ceilings("AMD Instinct MI300X")["bandwidth_bytes_s"] == 5.3e12
