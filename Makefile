@@ -8,7 +8,9 @@ STAMP  := $(VENV)/.installed
 # OpenNMT-py 3.5.1 pins torch<2.3 but runs with current torch: install the packages it imports at
 # load time first, then OpenNMT-py itself without its deps, last, so that no later install step
 # re-checks its pins (pip would print an ERROR about torch<2.3 and the optional packages it
-# names). scripts/check_setup.py then checks the installed set itself and says so in one line.
+# names). scripts/check_setup.py then checks the installed set itself and says so in one line. On
+# Python 3.13+ OpenNMT-py's tokenizer (pyonmttok) has no build, so the install fails there, and the
+# check says the question parser runs on its torch backend instead.
 ONMT_IMPORT_NEEDS := configargparse pyonmttok spacy pyahocorasick rapidfuzz sacrebleu fasttext six
 
 .PHONY: setup run test lint lint-imports docs bench clean compat
@@ -19,8 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch torchvision
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ray]'
-	$(BIN)/pip install -q -c constraints.txt $(ONMT_IMPORT_NEEDS)
-	$(BIN)/pip install -q --no-deps OpenNMT-py==3.5.1
+	$(BIN)/pip install -q -c constraints.txt $(ONMT_IMPORT_NEEDS) && \
+	    $(BIN)/pip install -q --no-deps OpenNMT-py==3.5.1 || true   # check_setup.py says whether that may fail here
 	$(BIN)/python scripts/check_setup.py
 	touch $(STAMP)
 
