@@ -25,25 +25,34 @@ NO_TOKENIZER_BUILD = (3, 13)
 
 
 def main() -> int:
-    if sys.version_info >= NO_TOKENIZER_BUILD and importlib.util.find_spec("pyonmttok") is None:
-        print(f"setup check: OpenNMT-py left out: its tokenizer (pyonmttok) has no build for Python "
-              f"{sys.version_info.major}.{sys.version_info.minor} (pip's error above); the NSCL question parser runs on "
-              "its torch backend, the same Transformer-base layers from torch.nn (each run records "
-              "question_parser.backend). Python 3.10-3.12 runs it on OpenNMT-py's own modules.")
-        return 0
+    error: Exception | None = None
     try:
         import torch
         with warnings.catch_warnings():  # its own deprecation notices about torch.cuda.amp
             warnings.simplefilter("ignore")
             import onmt.decoders.transformer  # noqa: F401  (what nscharacterize/workloads/parsers/question.py builds on)
             import onmt.encoders.transformer  # noqa: F401
-    except Exception as exc:  # any import failure is a broken setup
-        print(f"setup check: FAILED: OpenNMT-py does not import here ({type(exc).__name__}: {exc})",
-              file=sys.stderr)
-        return 1
-    print(f"setup check: OpenNMT-py {metadata.version('OpenNMT-py')} installed without its declared pins "
-          f"(torch<2.3), checked instead: the question parser's modules import with torch {torch.__version__}")
-    return 0
+    except Exception as exc:  # noqa: BLE001 - any import failure is judged below
+        error = exc
+    status, line = verdict(sys.version_info[:2], importlib.util.find_spec("pyonmttok") is not None, error)
+    if status == 0 and error is None:
+        line += f" with torch {torch.__version__}"
+    print(line, file=sys.stderr if status else sys.stdout)
+    return status
+
+
+def verdict(version: tuple[int, int], tokenizer_installed: bool, error: Exception | None) -> tuple[int, str]:
+    """Exit status and the one line: OpenNMT-py imports (0); it does not, on a Python its tokenizer
+    has no build for, where it is left out (0); it does not import anywhere else (1)."""
+    if error is None:
+        return 0, (f"setup check: OpenNMT-py {metadata.version('OpenNMT-py')} installed without its declared pins "
+                   "(torch<2.3), checked instead: the question parser's modules import")
+    if version >= NO_TOKENIZER_BUILD and not tokenizer_installed:
+        return 0, (f"setup check: OpenNMT-py left out: its tokenizer (pyonmttok) has no build for Python "
+                   f"{version[0]}.{version[1]} (pip's error above); the NSCL question parser runs on its torch "
+                   "backend, the same Transformer-base layers from torch.nn (each run records "
+                   "question_parser.backend). Python 3.10-3.12 runs it on OpenNMT-py's own modules.")
+    return 1, f"setup check: FAILED: OpenNMT-py does not import here ({type(error).__name__}: {error})"
 
 
 if __name__ == "__main__":
