@@ -53,8 +53,9 @@ def test_setup_check_passes_here_and_leaves_opennmt_out_only_where_its_tokenizer
     a missing OpenNMT-py on a Python it installs on (a cut download) still fails setup."""
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_setup.py")], capture_output=True, text=True,
                           timeout=300)
-    if sys.version_info < (3, 13):
-        assert done.returncode == 0 and "OpenNMT-py 3.5.1 installed" in done.stdout, done.stdout + done.stderr
+    # this venv was made by `make setup`, whose last step this is: OpenNMT-py is in it, or (3.13+) left out
+    expected = ["OpenNMT-py 3.5.1 installed"] + (["left out"] if sys.version_info >= (3, 13) else [])
+    assert done.returncode == 0 and any(e in done.stdout for e in expected), done.stdout + done.stderr
     verdict = _check_setup().verdict
     missing = ModuleNotFoundError("No module named 'pyonmttok'")
     status, line = verdict((3, 13), False, missing)
