@@ -120,6 +120,30 @@ def test_python_rules():
     assert TAX.classify("python", "torchlike.executor:filter_color").subcategory == "feature_query"   # not torch's
 
 
+def test_each_question_is_matched_against_the_rules_once(monkeypatch):
+    """first_match keeps its answer per question (name space, name, ancestors, children, source,
+    scalar): import-trace asks a kernel's name for its communication flag and again per launching
+    op, and a 5,000-character templated name costs milliseconds against the kernel rules. A kept
+    answer is the one a fresh classifier gives, and asking again runs no rule."""
+    from nscharacterize.taxonomy.rules import Rule
+
+    questions = [("kernels", "ncclDevKernel_AllGather_RING_LL(ncclDevKernelArgsStorage<4096ul>)"),
+                 ("kernels", "Cijk_Ailk_Bljk_HHS_BH_MT128x128x32_MI32x32x8x1"), ("kernels", "not_a_known_kernel"),
+                 ("ops", "aten::addmm", ("aten::_sparse_addmm",)), ("ops", "aten::addmm"),
+                 ("ops", "record_param_comms", (), (), "op")]
+    tax = Taxonomy()
+    first = [tax.first_match(*q) for q in questions]
+    tried = []
+    original = Rule.matches
+    monkeypatch.setattr(Rule, "matches", lambda self, *a, **k: tried.append(self.id) or original(self, *a, **k))
+    assert [tax.first_match(*q) for q in questions] == first
+    assert tried == []
+    fresh = Taxonomy()
+    assert [fresh.first_match(*q) for q in questions] == first and tried   # a fresh one does match
+    assert [r.id if r else None for r in first] == ["k-collective", "k-rocm-tensile-gemm", None, "inside-sparse-mm",
+                                                    "gemm", "record-param-comms"]
+
+
 def test_vectorised_equals_row_by_row():
     names = ["aten::addmm", "aten::cat", "aten::foo_unknown", "aten::relu"]
     rows = [{"workload": "w", "component": "c", "kind": "neural", "sample": i, "source": "op", "device": "cpu",
