@@ -14,7 +14,6 @@ import base64
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from nscharacterize.attribution.derive import Views
@@ -25,6 +24,7 @@ from nscharacterize.taxonomy.categories import (
 from nscharacterize.rundir import store
 from . import metrics_report, page_figures
 from .format import fmt_bytes, fmt_device, fmt_time
+from .tables import first_pivot
 from .html import Section, esc, facts, figure, paragraph, pre, render_page, table, write_page
 from nscharacterize.rundir.store import RunDir
 
@@ -437,20 +437,11 @@ def _wide(breakdown: pd.DataFrame, axis: str, value: str) -> pd.DataFrame:
     if part.empty:
         return pd.DataFrame()
     keys = ["workload", "component", "kind"] if "kind" in part.columns else ["workload", "component"]
-    order = list(dict.fromkeys(zip(*(part[k] for k in keys))))
     cats = list(dict.fromkeys(part["category"]))
     known = AXIS_ORDER.get(axis)
     if known:
         cats = [c for c in known if c in cats or axis != "python"] + [c for c in cats if c not in known]
-    # A pivot (the first value of each row and category; none: 0) by position: pandas' pivot_table
-    # costs 10 ms per call, and a page makes a few dozen of these small tables.
-    index = pd.MultiIndex.from_tuples(order, names=keys)
-    known_value = part[value].notna().to_numpy()
-    rows = index.get_indexer(pd.MultiIndex.from_arrays([part[k].to_numpy() for k in keys]))[known_value]
-    columns = pd.Index(cats).get_indexer(part["category"].to_numpy())[known_value]
-    values = np.zeros((len(index), len(cats)))
-    values[rows[::-1], columns[::-1]] = part[value].to_numpy(dtype=float)[known_value][::-1]   # the first wins
-    return pd.DataFrame(values, index=index, columns=pd.Index(cats, name="category"))
+    return first_pivot(part, keys, cats, value)
 
 
 def _keys(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Tables: the Table III form (runtime per component and category) in Markdown and in the terminal."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from nscharacterize.attribution.views import (
@@ -18,10 +19,25 @@ def wide(breakdown: pd.DataFrame, axis: str, value: str, columns) -> pd.DataFram
     part = breakdown[breakdown["axis"] == axis]
     if part.empty:
         return pd.DataFrame()
-    keys = ["workload", "component", "kind"]
-    order = list(dict.fromkeys(zip(*(part[k] for k in keys))))
-    table = part.pivot_table(index=keys, columns="category", values=value, aggfunc="first", sort=False)
-    return table.reindex(index=pd.MultiIndex.from_tuples(order, names=keys), columns=list(columns)).fillna(0.0)
+    return first_pivot(part, ["workload", "component", "kind"], list(columns), value)
+
+
+def first_pivot(part: pd.DataFrame, keys: list[str], categories: list, value: str) -> pd.DataFrame:
+    """``part``'s ``value`` with one row per distinct ``keys`` (in first-seen order) and one column
+    per category of ``categories`` (in that order; others left out): the first known value of
+    each row and category, 0 where there is none. pandas' ``pivot_table(aggfunc="first")`` gives
+    the same table at about 10 ms a call, and a report makes a few dozen of them."""
+    index = pd.MultiIndex.from_tuples(list(dict.fromkeys(zip(*(part[k] for k in keys)))), names=keys)
+    rows = index.get_indexer(pd.MultiIndex.from_arrays([part[k].to_numpy() for k in keys]))
+    columns = pd.Index(categories).get_indexer(part["category"].to_numpy())
+    known = np.flatnonzero(part[value].notna().to_numpy() & (columns >= 0))
+    # Where a row and category repeat, the first value (numpy leaves the winner of a repeated
+    # index in one assignment unspecified, so the repeats are dropped first).
+    cell = rows[known] * len(categories) + columns[known]
+    first = known[np.unique(cell, return_index=True)[1]]
+    values = np.zeros((len(index), len(categories)))
+    values[rows[first], columns[first]] = part[value].to_numpy(dtype=float)[first]
+    return pd.DataFrame(values, index=index, columns=pd.Index(categories, name="category"))
 
 
 def runtime_rows(breakdown: pd.DataFrame) -> tuple[list[str], list[list[str]]]:

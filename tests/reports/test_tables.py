@@ -1,0 +1,42 @@
+"""The pivot every report table is built from, against pandas' own pivot_table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nscharacterize.reports.tables import first_pivot, wide
+
+KEYS = ["workload", "component", "kind"]
+
+
+def _pandas_first(part: pd.DataFrame, categories: list, value: str) -> pd.DataFrame:
+    order = list(dict.fromkeys(zip(*(part[k] for k in KEYS))))
+    table = part.pivot_table(index=KEYS, columns="category", values=value, aggfunc="first", sort=False)
+    return table.reindex(index=pd.MultiIndex.from_tuples(order, names=KEYS), columns=categories).fillna(0.0)
+
+
+def test_first_pivot_is_pandas_pivot_table_first():
+    """Rows in first-seen order, categories in the order asked (one never seen: 0; one not asked:
+    left out), the first known value where a row and category repeat, 0 where the only value is
+    missing."""
+    part = pd.DataFrame({
+        "workload": ["b", "b", "a", "a", "b", "a", "a"],
+        "component": ["x", "x", "y", "y", "x", "y", "y"],
+        "kind": ["neural"] * 7,
+        "category": ["gemm", "conv", "gemm", "other", "gemm", "conv", "unasked"],
+        "time_s": [1.0, 2.0, 3.0, np.nan, 9.0, 4.0, 5.0]})
+    categories = ["conv", "gemm", "other", "never_seen"]
+    got = first_pivot(part, KEYS, categories, "time_s")
+    pd.testing.assert_frame_equal(got, _pandas_first(part, categories, "time_s"), check_names=False)
+    assert got.loc[("b", "x", "neural"), "gemm"] == 1.0   # the first of 1.0 and 9.0
+    assert got.loc[("a", "y", "neural")].tolist() == [4.0, 3.0, 0.0, 0.0]
+    assert list(got.index) == [("b", "x", "neural"), ("a", "y", "neural")]
+
+
+def test_wide_takes_one_axis():
+    breakdown = pd.DataFrame({"workload": ["w"] * 3, "component": ["c"] * 3, "kind": ["neural"] * 3,
+                              "axis": ["category", "category", "total"], "category": ["gemm", "conv", "total"],
+                              "time_s": [1.0, 2.0, 3.0]})
+    assert wide(breakdown, "category", "time_s", ["gemm", "conv"]).to_numpy().tolist() == [[1.0, 2.0]]
+    assert wide(breakdown, "total", "time_s", ["total"]).to_numpy().tolist() == [[3.0]]
+    assert wide(breakdown, "python", "time_s", ["other"]).empty
