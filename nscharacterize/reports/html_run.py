@@ -136,8 +136,7 @@ def _end_to_end(run: RunDir, views: Views) -> Section:
                 f"(std {esc(fmt_time(r.std_s))}); neural {esc(fmt_time(r.neural_s))} ({100 * r.neural_share:.1f}%), "
                 f"symbolic {esc(fmt_time(r.symbolic_s))} ({100 * r.symbolic_share:.1f}%); {esc(ratio)}.</p>")
     side = system[(system["scope"] == "side") & (system["category"] != "total")]
-    times = side.pivot_table(index=["workload", "group"], columns="category", values="time_s", aggfunc="first",
-                             sort=False).reindex(columns=list(CATEGORIES)).fillna(0.0)
+    times = first_pivot(side, ["workload", "group"], list(CATEGORIES), "time_s")
     times = times[times.sum(axis=1) > 0]
     if not times.empty:
         times = times.reindex([k for k in times.index if k[1] in SIDES])
