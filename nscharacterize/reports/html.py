@@ -86,19 +86,27 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
     named in ``wide`` hold prose."""
     from itables import JavascriptFunction, to_html_datatable
 
-    frame = frame.reset_index(drop=True)
+    frame_columns = list(frame.columns)
+    if frame.empty:
+        return f'<p class="empty">{esc(caption + ": " if caption else "")}no rows.</p>'
+    # Column by column into arrays, and one new frame of them: a page has two dozen tables, most of
+    # one row and a dozen columns, where pandas' per-column assignment was most of their cost.
+    texts: dict[int, list[str]] = {}
+    arrays: list = []
+    for i in range(frame.shape[1]):  # categoricals and objects are shown as text; numbers stay numbers
+        values = frame.iloc[:, i]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            ranks, texts[i] = _text_ranks(values)
+            arrays.append(ranks)
+        elif pd.api.types.is_float_dtype(values):
+            arrays.append(readable_array(values.to_numpy(dtype=float)))
+        else:
+            arrays.append(values.array)   # integers as they are (a nullable column stays nullable)
     # One header row (a named column index adds one). itables writes column names into the filter
     # row unescaped, and names can come from a run directory's CSV headers: a name holding markup
     # is escaped here (its header cell then shows the entities, never runs them).
-    frame.columns = [esc(c) if _MARKUP.search(str(c)) else str(c) for c in frame.columns]
-    if frame.empty:
-        return f'<p class="empty">{esc(caption + ": " if caption else "")}no rows.</p>'
-    texts: dict[int, list[str]] = {}
-    for i, col in enumerate(frame.columns):  # categoricals and objects are shown as text; numbers stay numbers
-        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
-            frame[col], texts[i] = _text_ranks(frame[col])
-        elif pd.api.types.is_float_dtype(frame[col]):
-            frame[col] = readable(frame[col])
+    frame = pd.DataFrame(dict(enumerate(arrays)))
+    frame.columns = [esc(c) if _MARKUP.search(str(c)) else str(c) for c in frame_columns]
     table_id = table_id or f"t{next(_ids)}"
     options: dict[str, Any] = dict(
         connected=False, table_id=table_id, maxBytes=0, maxRows=0, maxColumns=0, showIndex=False,
@@ -139,7 +147,7 @@ _RANK_RENDER = ("function (data, type, row, meta) { var categories = %s; return 
                 "? data : (data === 0 ? '' : categories[data - 1]); }")
 
 
-def _text_ranks(values: pd.Series) -> tuple[pd.Series, list[str]]:
+def _text_ranks(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """(rank of each value's text, 1-based, 0 for a missing value; the escaped texts in rank order).
     Values are told apart once per distinct value (a page has a hundred such columns, most short);
     distinct values with one text (1 and "1") share its rank."""
@@ -154,22 +162,20 @@ def _text_ranks(values: pd.Series) -> tuple[pd.Series, list[str]]:
     ordered = sorted(set(texts))
     rank = {t: i + 1 for i, t in enumerate(ordered)}
     by_code = np.array([0] + [rank[t] for t in texts], dtype=np.int64)   # code -1 (missing) -> 0
-    return pd.Series(by_code[np.asarray(codes) + 1], index=values.index), [esc(t) for t in ordered]
+    return by_code[np.asarray(codes) + 1], [esc(t) for t in ordered]
 
 
 SIGNIFICANT = 4
 
 
-def readable(values: pd.Series) -> pd.Series:
+def readable_array(x: np.ndarray) -> np.ndarray:
     """Floats rounded to ``SIGNIFICANT`` significant digits (0.00014443283538894 -> 0.0001444),
     whole parts kept (123456.7 -> 123457): still numbers, so columns sort as numbers; the CSV
     files keep every digit."""
-    x = values.to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         magnitude = np.floor(np.log10(np.abs(x)))
     decimals = np.where(np.isfinite(magnitude), np.clip(SIGNIFICANT - 1 - magnitude, 0, 15), 0).astype(int)
-    out = [round(v, d) if np.isfinite(v) else v for v, d in zip(x, decimals)]
-    return pd.Series(out, index=values.index, dtype=float)
+    return np.array([round(v, d) if np.isfinite(v) else v for v, d in zip(x.tolist(), decimals.tolist())], dtype=float)
 
 
 def figure(fig, *, height: int | None = None) -> str:

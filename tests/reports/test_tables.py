@@ -1,4 +1,4 @@
-"""The pivot every report table is built from, against pandas' own pivot_table."""
+"""The pivot every report table is built from (against pandas' own pivot_table), and the page's rounding."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,3 +40,14 @@ def test_wide_takes_one_axis():
     assert wide(breakdown, "category", "time_s", ["gemm", "conv"]).to_numpy().tolist() == [[1.0, 2.0]]
     assert wide(breakdown, "total", "time_s", ["total"]).to_numpy().tolist() == [[3.0]]
     assert wide(breakdown, "python", "time_s", ["other"]).empty
+
+
+def test_page_numbers_keep_four_significant_digits_correctly_rounded():
+    """report.html's float cells: four significant digits, whole parts kept, rounded as the
+    decimal value is (121.35 is stored as 121.3499..., so 121.3), NaN and inf as they are."""
+    from nscharacterize.reports.html import readable_array
+
+    got = readable_array(np.array([0.00014443283538894, 123456.7, 121.35, 74.745, 0.0, -2.5e-7, np.nan, np.inf]))
+    assert got[:6].tolist() == [0.0001444, 123457.0, 121.3, 74.75, 0.0,
+                                -2.5e-7]
+    assert np.isnan(got[6]) and np.isinf(got[7])
