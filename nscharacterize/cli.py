@@ -294,10 +294,14 @@ def cmd_import_trace(args) -> int:
         from nscharacterize.import_trace import prepare_to_write
 
         prepare_to_write()
-        # Everything imported so far (pandas, pyarrow, plotly, the tool: some 80k objects the collector tracks) lives as
-        # long as this process. Frozen, the collector never walks it again, where each full
-        # collection that the tables and the page trigger did: 40-80 ms of a 1.0-1.3 s import of a
-        # 53-60 MiB trace (benchmarks/import_vs_hta.py). New objects are collected as before.
+        if not args.quiet:   # the closing table's library too (15 ms), while the trace still decodes
+            import rich.console  # noqa: F401
+            import rich.table  # noqa: F401
+        # Everything imported so far (pandas, pyarrow, plotly, the tool: some 80k objects the
+        # collector tracks) lives as long as this process. Frozen, the collector never walks it
+        # again, where each full collection that the tables and the page trigger did: 40-80 ms of
+        # a 1.0-1.3 s import of a 53-60 MiB trace (benchmarks/import_vs_hta.py). New objects are
+        # collected as before.
         gc.freeze()
         run = api.import_traces(args.traces, out=args.out, name=args.name, warmup_steps=args.warmup_steps,
                                 png=args.png, rules=_rule_options(args.rules))
