@@ -43,6 +43,7 @@ from nscharacterize.core.errors import UserError
 from nscharacterize.core.version import tool_version
 from nscharacterize.profiler.ceilings import GENERIC_GPU_NAMES, datasheet_ceilings, name_from_properties
 from nscharacterize.profiler.chrome_trace import NotATrace, Trace, TraceError, name_mask, tables
+from nscharacterize.profiler.gc_pause import release_freed_memory
 from nscharacterize.profiler.events import COMPILED_GRAPH_RANGE, INDUCTOR_CPU_KERNEL, TIMING_COLUMNS, events_frame, tagged
 from nscharacterize.profiler.trace_events import peak_added_bytes, rows
 from nscharacterize.profiler.trace_prefetch import Prefetcher, prefetcher, trace_files
@@ -202,10 +203,13 @@ def prepare_to_write() -> None:
     """What the end of the command imports where it is used (the parquet writer, the page's modules
     and libraries), done while the first file decodes in its worker: idle time here, on the
     critical path there (30 ms of a 1.3 s import of a 51 MiB trace). Done once per process; the
-    CLI calls it before ``import_traces`` to freeze what it imported (cli.cmd_import_trace)."""
+    CLI calls it before ``import_traces`` to freeze what it imported (cli.cmd_import_trace). The
+    heap that reading the page's libraries freed (plotly.js as bytes before it is text: 4-5 MB) is
+    handed back: the command holds it while the worker holds the decoded trace, the peak of the two."""
     import pyarrow.parquet  # noqa: F401
 
     prepare_render()
+    release_freed_memory()
 
 
 def _read(path: Path, index: int, taxonomy: Taxonomy, warmup_steps: int, files: Prefetcher) -> _Input:
