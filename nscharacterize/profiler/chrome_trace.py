@@ -75,14 +75,21 @@ def load_many(paths: "Sequence[str | Path]") -> Trace:
 def tables(decoded: Decoded) -> Trace:
     """The interval tables of a decoded trace (the freed heap of building them handed back, so
     that the next step's peak does not stack on it)."""
-    h = _host_table(decoded.host)
-    d = _device_table(decoded.device, h)
-    python, memory = _python_table(decoded.python), _memory_table(decoded.memory)
+    h = _host_table(_as_numpy(decoded.host))
+    d = _device_table(_as_numpy(decoded.device), h)
+    python, memory = _python_table(_as_numpy(decoded.python)), _memory_table(_as_numpy(decoded.memory))
     starts = [t for t in (h["ts"].min() if len(h) else None, d["ts"].min() if len(d) else None) if t is not None]
     ends = [t for t in (h["end"].max() if len(h) else None, d["end"].max() if len(d) else None) if t is not None]
     span = (float(min(starts)), float(max(ends))) if starts else (0.0, 0.0)
     release_freed_memory()
     return Trace(h, d, python, memory, span, decoded.metadata, decoded.unread, decoded.repairs)
+
+
+def _as_numpy(columns: dict[str, Any]) -> dict[str, Any]:
+    """The decoder's columns (typed ``array``s, codes of ``Coded``) as numpy arrays over the same
+    memory: the decoder runs without numpy (trace_decode's docstring says why)."""
+    return {name: Coded(np.asarray(col.codes), col.values) if isinstance(col, Coded) else np.asarray(col)
+            for name, col in columns.items()}
 
 
 def name_mask(names, test) -> np.ndarray:
@@ -132,7 +139,10 @@ def _host_table(columns: dict[str, Any]) -> pd.DataFrame:
 def _objects(coded: Coded) -> pd.Series:
     """A coded column as Python objects, as they are (pandas 3 would turn texts into its string
     dtype, and copy them: equal texts must stay one shared object)."""
-    return pd.Series(coded.column(), dtype=object, copy=False)
+    table = np.empty(len(coded.values), dtype=object)
+    for i, value in enumerate(coded.values):   # one by one: a list value must stay one object
+        table[i] = value
+    return pd.Series(table[coded.codes], dtype=object, copy=False)
 
 
 def _nest(frame: pd.DataFrame) -> pd.DataFrame:

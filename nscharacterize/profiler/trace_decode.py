@@ -1,27 +1,32 @@
-"""The first half of reading a Chrome trace: file bytes -> typed columns, without pandas.
+"""The first half of reading a Chrome trace: file bytes -> typed columns, without pandas or numpy.
 
 ``decode`` reads a torch.profiler trace (.json or .json.gz), keeps the events the tables use and
-turns them into columns: numbers as numpy arrays, texts and argument lists as codes into their
-distinct values (a trace repeats a few hundred names and a few thousand argument lists 10^5
-times). nscharacterize/profiler/chrome_trace.py builds the interval tables from these columns
-(``tables``: pandas, the nesting walk, kernel -> launching op).
+turns them into columns: numbers as flat typed arrays (the standard library's ``array``: int64,
+float64), texts and argument lists as int32 codes into their distinct values (a trace repeats a
+few hundred names and a few thousand argument lists 10^5 times).
+nscharacterize/profiler/chrome_trace.py views the arrays as numpy arrays (no copy) and builds the
+interval tables from them (``tables``: pandas, the nesting walk, kernel -> launching op).
 
-Why a stage of its own: it needs only msgspec and numpy, so ``import-trace`` runs it in a worker
-process (nscharacterize/profiler/trace_prefetch.py) while the command imports pandas and the rest
-of the tool, and decodes the next rank's file while the tables of the previous one are built.
-Its output is a few flat arrays, cheap to hand from one process to another. The import-linter
-contract "The trace decoder stays light" keeps pandas out of it.
+Why a stage of its own: it needs only msgspec and the standard library, so ``import-trace`` runs
+it in a worker process (nscharacterize/profiler/trace_prefetch.py) while the command imports
+pandas and the rest of the tool, and decodes the next rank's file while the tables of the
+previous one are built. Its output is a few flat arrays, cheap to hand from one process to
+another. Not even numpy: importing it was 0.05 s of the worker's time before it could start on
+the file and 15 MiB of its memory while it holds the decoded trace, the peak of the command and
+worker together. The import-linter contract "The trace decoder stays light" keeps pandas, pyarrow,
+numpy and torch out of it.
 """
 from __future__ import annotations
 
 import gzip
+import math
 import re
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, Union
 
 import msgspec
-import numpy as np
 
 from .gc_pause import gc_paused
 
@@ -121,22 +126,17 @@ class NotATrace(TraceError):
 # ---- what the decoder hands on ---------------------------------------------------------------
 @dataclass
 class Coded:
-    """A column of repeated values as ``codes`` (int32, one per event) into ``values`` (each
-    distinct value once). ``column()`` gives the object array, equal values one shared object."""
-    codes: np.ndarray
+    """A column of repeated values as ``codes`` (int32, one per event: an ``array`` here, a
+    numpy array once chrome_trace has it) into ``values`` (each distinct value once)."""
+    codes: Any
     values: list
-
-    def column(self) -> np.ndarray:
-        table = np.empty(len(self.values), dtype=object)
-        for i, value in enumerate(self.values):   # one by one: a list value must stay one object
-            table[i] = value
-        return table[self.codes]
 
 
 @dataclass
 class Decoded:
     """One trace's columns, per table (chrome_trace.Trace names the tables): ``host``, ``device``,
-    ``python`` and ``memory`` map a column name to a numpy array or a ``Coded``; host ``kind`` is
+    ``python`` and ``memory`` map a column name to a typed ``array`` (typecode ``q`` int64, ``d``
+    float64) or a ``Coded``; host ``kind`` is
     op/annotation/runtime by category, device ``kind`` kernel/memcpy/memset. ``unread``: complete
     events of categories this reader does not read, counted per category (harmless ones left out)."""
     host: dict[str, Any]
@@ -333,7 +333,7 @@ def _python_columns(events: list[_Event]) -> dict[str, Any]:
 def _memory_columns(events: list[_Event]) -> dict[str, Any]:
     args = [e.args or _NO_ARGS for e in events]
     return {"ts": _float_column([e.ts for e in events]), "bytes": _float_column([a.bytes for a in args]),
-            "total_allocated": _float_column([a.total_allocated for a in args], missing=np.nan),
+            "total_allocated": _float_column([a.total_allocated for a in args], missing=math.nan),
             "device_type": _int_column([a.device_type for a in args], 0),
             "addr": _int_column([a.addr for a in args], -1)}
 
@@ -342,14 +342,14 @@ def _memory_columns(events: list[_Event]) -> dict[str, Any]:
 def _coded(values) -> Coded:
     """Texts (or any hashable values) as codes into their distinct values, in first-seen order."""
     index: dict = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32)
+    codes = array("i", [index.setdefault(v, len(index)) for v in values])
     return Coded(codes, list(index))
 
 
 def _coded_raw(values: list[msgspec.Raw], check: Callable[[Any], Any] | None) -> Coded:
     """Raw JSON values decoded (and, with ``check``, checked) once per distinct text."""
     index: dict[bytes, int] = {}
-    codes = np.fromiter((index.setdefault(bytes(raw), len(index)) for raw in values), dtype=np.int32, count=len(values))
+    codes = array("i", [index.setdefault(bytes(raw), len(index)) for raw in values])
     decoded = []
     for key in index:
         try:
@@ -373,15 +373,15 @@ def _tid(value) -> int:
     return hash(str(value)) & 0x7FFFFFFF  # text, a list, a number past int64: a name, numbered
 
 
-def _tid_column(values: list) -> np.ndarray:
+def _tid_column(values: list) -> array:
     """int64 thread ids; a named thread (text) gets a number from its name, the same within one read."""
-    return np.array([v if type(v) is int and -_INT64 <= v < _INT64 else _tid(v) for v in values], dtype=np.int64)
+    return array("q", [v if type(v) is int and -_INT64 <= v < _INT64 else _tid(v) for v in values])
 
 
-def _int_column(values: list, default: int) -> np.ndarray:
+def _int_column(values: list, default: int) -> array:
     """int64 column; values that are not integers (missing, text, past int64) become ``default``."""
-    return np.array([v if type(v) is int and -_INT64 <= v < _INT64 else default if v is None else _int(v, default)
-                     for v in values], dtype=np.int64)
+    return array("q", [v if type(v) is int and -_INT64 <= v < _INT64 else default if v is None else _int(v, default)
+                       for v in values])
 
 
 def _int(value, default: int) -> int:
@@ -392,17 +392,13 @@ def _int(value, default: int) -> int:
     return number if -_INT64 <= number < _INT64 else default
 
 
-def _float_column(values: list, missing: float = 0.0) -> np.ndarray:
-    """float column; missing values (None) become ``missing``, what is not a finite number 0."""
+def _float_column(values: list, missing: float = 0.0) -> array:
+    """float64 column; missing values (None) become ``missing``, what is not a finite number 0 (a
+    number written as text is read)."""
     try:
-        out = np.array(values, dtype=float)  # None becomes NaN here; JSON itself has no NaN
-        if out.ndim != 1:  # lists among the values ([1] as a duration)
-            raise ValueError
-    except (TypeError, ValueError, OverflowError):
-        out = np.array([np.nan if v is None else _float(v) for v in values], dtype=float)
-    if missing == missing:  # not NaN
-        out[np.isnan(out)] = missing
-    return out
+        return array("d", values)   # every value a number, the common case (JSON itself has no NaN)
+    except (TypeError, OverflowError):   # missing values, text, lists, an integer past float's range
+        return array("d", [missing if v is None else _float(v) for v in values])
 
 
 def _float(value) -> float:
@@ -410,7 +406,7 @@ def _float(value) -> float:
         number = float(value)
     except (TypeError, ValueError, OverflowError):  # text, a list, a 400-digit integer
         return 0.0
-    return number if np.isfinite(number) else 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 _MAX_DIM = 2**62

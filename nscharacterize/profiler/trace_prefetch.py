@@ -14,9 +14,9 @@ Python threads running, fork refused) or the variable ``NSCHARACTERIZE_TRACE_WOR
 worker dies without answering (killed), the file is decoded in this process when it is taken:
 the same result, without the overlap, and a real error seen whole.
 
-Pandas-free, like the decoder: the CLI imports it before pandas (pyproject.toml's contract "The
-trace decoder stays light"), and it imports the decoder itself (numpy, msgspec) only where it
-runs, in the worker, so that the fork does not wait for those imports either.
+Pandas- and numpy-free, like the decoder: the CLI imports it before pandas (pyproject.toml's
+contract "The trace decoder stays light"), and it imports the decoder itself (msgspec) only where
+it runs, in the worker, so that the fork does not wait for that import either.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from nscharacterize.core.errors import UserError
 
-if TYPE_CHECKING:   # imported where used: the worker imports numpy and msgspec after the fork,
+if TYPE_CHECKING:   # imported where used: the worker imports msgspec after the fork,
     from .trace_decode import Decoded  # so that the command's own imports do not wait for them
 
 # Set to 0 to decode every file in the importing process (no worker process).
