@@ -12,7 +12,7 @@ it in a worker process (nscharacterize/profiler/trace_prefetch.py) while the com
 pandas and the rest of the tool, and decodes the next rank's file while the tables of the
 previous one are built. Its output is a few flat arrays, cheap to hand from one process to
 another. Not even numpy: importing it was 0.05 s of the worker's time before it could start on
-the file and 15 MiB of its memory while it holds the decoded trace, the peak of the command and
+the file and 12 MiB of its memory while it holds the decoded trace, the peak of the command and
 worker together. The import-linter contract "The trace decoder stays light" keeps pandas, pyarrow,
 numpy and torch out of it.
 """
@@ -136,9 +136,9 @@ class Coded:
 class Decoded:
     """One trace's columns, per table (chrome_trace.Trace names the tables): ``host``, ``device``,
     ``python`` and ``memory`` map a column name to a typed ``array`` (typecode ``q`` int64, ``d``
-    float64) or a ``Coded``; host ``kind`` is
-    op/annotation/runtime by category, device ``kind`` kernel/memcpy/memset. ``unread``: complete
-    events of categories this reader does not read, counted per category (harmless ones left out)."""
+    float64) or a ``Coded``; host ``kind`` is op/annotation/runtime by category, device ``kind``
+    kernel/memcpy/memset. ``unread``: complete events of categories this reader does not read,
+    counted per category (harmless ones left out)."""
     host: dict[str, Any]
     device: dict[str, Any]
     python: dict[str, Any]
