@@ -27,6 +27,7 @@ without kernel events, device work with no launching op) is a note in the manife
 """
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import uuid
@@ -199,13 +200,15 @@ def import_traces(paths: list[str], out: str = "runs", name: str = "import",
     return run
 
 
+@functools.cache
 def prepare_to_write() -> None:
     """What the end of the command imports where it is used (the parquet writer, the page's modules
     and libraries), done while the first file decodes in its worker: idle time here, on the
-    critical path there (30 ms of a 1.3 s import of a 51 MiB trace). Done once per process; the
-    CLI calls it before ``import_traces`` to freeze what it imported (cli.cmd_import_trace). The
-    heap that reading the page's libraries freed (plotly.js as bytes before it is text: 4-5 MB) is
-    handed back: the command holds it while the worker holds the decoded trace, the peak of the two."""
+    critical path there (30 ms of a 1.3 s import of a 51 MiB trace). Done once per process (a
+    second call does nothing); the CLI calls it before ``import_traces`` to freeze what it
+    imported (cli.cmd_import_trace). The heap that reading the page's libraries freed (plotly.js as
+    bytes before it is text: 4-5 MB) is handed back: the command holds it while the worker holds
+    the decoded trace, the peak of the two."""
     import pyarrow.parquet  # noqa: F401
 
     prepare_render()
