@@ -175,7 +175,8 @@ def readable_array(x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         magnitude = np.floor(np.log10(np.abs(x)))
     decimals = np.where(np.isfinite(magnitude), np.clip(SIGNIFICANT - 1 - magnitude, 0, 15), 0).astype(int)
-    return np.array([round(v, d) if np.isfinite(v) else v for v, d in zip(x.tolist(), decimals.tolist())], dtype=float)
+    finite = np.isfinite(x).tolist()   # once for the column, not a numpy call per cell
+    return np.array([round(v, d) if ok else v for v, d, ok in zip(x.tolist(), decimals.tolist(), finite)], dtype=float)
 
 
 def figure(fig, *, height: int | None = None) -> str:
