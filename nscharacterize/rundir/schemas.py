@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .errors import RunDirError
@@ -86,7 +87,10 @@ class Table:
             if col.name not in frame.columns:
                 frame[col.name] = _blank(col, len(frame))
             else:
-                frame[col.name] = _typed(path, col, frame[col.name])
+                values = frame[col.name]
+                typed = _typed(path, col, values)
+                if typed is not values:   # a column already of its kind is left in place (most are)
+                    frame[col.name] = typed
         return frame
 
     def csv_read_options(self) -> dict[str, Any]:
@@ -106,6 +110,10 @@ def _blank(col: Column, n: int) -> pd.Series:
 
 
 def _typed(path: Path, col: Column, values: pd.Series) -> pd.Series:
+    if col.kind in (INT, FLOAT) and isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+        return _typed_number(path, col, values)
+    if col.kind == BOOL and values.dtype == bool:
+        return values
     if col.kind == STR:
         bad = ~values.map(lambda v: isinstance(v, str)) if values.dtype == object else None
         if bad is None and not (pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype)):
@@ -137,6 +145,29 @@ def _typed(path: Path, col: Column, values: pd.Series) -> pd.Series:
         return numbers if numbers.isna().any() else numbers.astype("int64")   # a nullable count stays float
     if col.kind == FLOAT and values.dtype.kind != "f":
         return numbers.astype("float64")
+    return values
+
+
+def _typed_number(path: Path, col: Column, values: pd.Series) -> pd.Series:
+    """``_typed`` of a number column that the reader already parsed as numbers (the usual case:
+    read_csv gives a column of numbers as int64 or float64): the same checks on its array, without
+    pandas' generic conversion, which was most of the cost of reading a run directory's tables."""
+    x = values.to_numpy()
+    if x.dtype.kind in "iu":   # whole numbers, none missing
+        return values if col.kind == INT else values.astype("float64")
+    missing = np.isnan(x)
+    bad = np.zeros(len(x), dtype=bool) if col.nullable else missing.copy()
+    if col.kind == INT:
+        with np.errstate(invalid="ignore"):
+            bad |= ~missing & (np.fmod(x, 1) != 0)   # an infinite value is no integer either
+    if bad.any():
+        row = int(bad.argmax())
+        what = "an integer" if col.kind == INT else "a number"
+        raise RunDirError(path, col.name, f"row {row + 1}: {values.iloc[row]!r} is not {what}", _FIX)
+    if col.kind == FLOAT and np.isinf(x).any():
+        raise RunDirError(path, col.name, "holds an infinite value", _FIX)
+    if col.kind == INT and not missing.any():
+        return values.astype("int64")
     return values
 
 
