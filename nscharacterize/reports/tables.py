@@ -33,7 +33,7 @@ def first_pivot(part: pd.DataFrame, keys: list[str], categories: list, value: st
     rows = np.array([position[key] for key in key_rows], dtype=np.int64)
     column_of = {c: j for j, c in enumerate(categories)}
     columns = np.array([column_of.get(c, -1) for c in part["category"].tolist()], dtype=np.int64)
-    index = pd.MultiIndex.from_tuples(list(position), names=keys)
+    index = _multi_index(list(position), keys)
     known = np.flatnonzero(part[value].notna().to_numpy() & (columns >= 0))
     # Where a row and category repeat, the first value (numpy leaves the winner of a repeated
     # index in one assignment unspecified, so the repeats are dropped first).
@@ -42,6 +42,22 @@ def first_pivot(part: pd.DataFrame, keys: list[str], categories: list, value: st
     values = np.zeros((len(index), len(categories)))
     values[rows[first], columns[first]] = part[value].to_numpy(dtype=float)[first]
     return pd.DataFrame(values, index=index, columns=pd.Index(categories, name="category"))
+
+
+def _multi_index(tuples: list[tuple], names: list[str]) -> pd.MultiIndex:
+    """``pd.MultiIndex.from_tuples(tuples, names=names)`` for keys of text (workload, component,
+    kind), built from its sorted levels and codes directly: from_tuples factorizes each level
+    through a Categorical, 0.4 ms a call of the 0.5 ms a ``first_pivot`` costs. Other keys (a
+    missing value, mixed types) go through from_tuples."""
+    if not tuples or not all(isinstance(v, str) for t in tuples for v in t):
+        return pd.MultiIndex.from_tuples(tuples, names=names)
+    levels, codes = [], []
+    for values in zip(*tuples):
+        level = sorted(set(values))
+        code_of = {v: i for i, v in enumerate(level)}
+        levels.append(pd.Index(level))
+        codes.append(np.array([code_of[v] for v in values], dtype=np.int64))
+    return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
 
 
 def runtime_rows(breakdown: pd.DataFrame) -> tuple[list[str], list[list[str]]]:

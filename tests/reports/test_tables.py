@@ -31,6 +31,21 @@ def test_first_pivot_is_pandas_pivot_table_first():
     assert got.loc[("b", "x", "neural"), "gemm"] == 1.0   # the first of 1.0 and 9.0
     assert got.loc[("a", "y", "neural")].tolist() == [4.0, 3.0, 0.0, 0.0]
     assert list(got.index) == [("b", "x", "neural"), ("a", "y", "neural")]
+    # the index is from_tuples' own, sorted levels and codes included (the rows keep first-seen order)
+    expected = pd.MultiIndex.from_tuples([("b", "x", "neural"), ("a", "y", "neural")], names=KEYS)
+    for mine, theirs in zip(got.index.levels, expected.levels):
+        pd.testing.assert_index_equal(mine, theirs)
+    assert [c.tolist() for c in got.index.codes] == [c.tolist() for c in expected.codes]
+
+
+def test_first_pivot_keys_that_are_not_all_text():
+    """A missing key or a number among the keys: the same table as pandas' (from_tuples' index)."""
+    part = pd.DataFrame({"workload": ["w", "w", np.nan], "component": ["c", "d", "c"], "kind": [1, 1, 1],
+                         "category": ["gemm", "gemm", "conv"], "time_s": [1.0, 2.0, 3.0]})
+    got = first_pivot(part, KEYS, ["conv", "gemm"], "time_s")
+    pd.testing.assert_index_equal(got.index, pd.MultiIndex.from_tuples(
+        [("w", "c", 1), ("w", "d", 1), (np.nan, "c", 1)], names=KEYS))
+    assert got.to_numpy().tolist() == [[0.0, 1.0], [0.0, 2.0], [3.0, 0.0]]
 
 
 def test_wide_takes_one_axis():
