@@ -121,8 +121,8 @@ def table(frame: pd.DataFrame, caption: str = "", *, table_id: str | None = None
                                for i, labels in texts.items()]
     if wide_columns - texts.keys():
         column_defs.append({"targets": sorted(wide_columns - texts.keys()), "className": "wide"})
-    unknown = [i for i, c in enumerate(frame.columns)
-               if pd.api.types.is_float_dtype(frame[c]) and frame[c].isna().any()]
+    unknown = [i for i, a in enumerate(arrays)   # the float columns are readable_array's
+               if isinstance(a, np.ndarray) and a.dtype.kind == "f" and np.isnan(a).any()]
     if unknown:   # a value that is not known or does not apply reads "-", not "NaN"; the column still sorts as numbers
         column_defs.append({"targets": unknown, "render": JavascriptFunction(
             "function (data, type) { return (type === 'display' && Number.isNaN(data)) ? '-' : data; }")})
