@@ -26,7 +26,7 @@ from . import metrics_report, page_figures
 from .format import fmt_bytes, fmt_device, fmt_time
 from .tables import first_pivot
 from .html import Section, esc, facts, figure, paragraph, pre, render_page, table, write_page
-from nscharacterize.rundir.store import RunDir
+from nscharacterize.rundir.store import RunDir, SavedTables
 
 # What is known about the axes of breakdown.csv; any other axis is rendered with its own names.
 AXIS_ORDER = {"category": CATEGORIES, "other_split": OTHER_SPLIT, "python": PY_CATEGORIES}
@@ -46,23 +46,24 @@ SKIP_AXES = {"total"}   # the component total: a column of the runtime table, no
 LOG_TAIL_LINES = 400
 
 
-def write_run_report(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> Path:
+def write_run_report(run: RunDir, views: Views, events: pd.DataFrame | None = None,
+                     saved: SavedTables | None = None) -> Path:
     """Renders the run's page and writes ``report.html`` into the run directory. ``views``: what
-    ``attribution.derive`` derived for the run; ``events``: the run's events when the caller has
-    read them already, else read here."""
-    return write_page(run.path / store.REPORT_HTML, run_page(run, views, events))
+    ``attribution.derive`` derived for the run; ``events`` and ``saved`` (breakdown, timings and
+    checks): the run's, when the caller has read them already, else read here."""
+    return write_page(run.path / store.REPORT_HTML, run_page(run, views, events, saved))
 
 
-def run_page(run: RunDir, views: Views, events: pd.DataFrame | None = None) -> str:
+def run_page(run: RunDir, views: Views, events: pd.DataFrame | None = None, saved: SavedTables | None = None) -> str:
     manifest = run.manifest
-    breakdown, timings, checks = run.breakdown(), run.timings(), run.checks()
+    breakdown, timings, checks = saved or run.saved_tables()
     fp = manifest.get("fingerprint") or {}
     subtitle = (f"{manifest.get('status', '?')} run of {len(manifest.get('workloads', []))} workload(s) on "
                 f"{fmt_device(fp)} ({fp.get('device_name') or fp.get('cpu_model') or '?'}), "
                 f"{manifest.get('created', '?')}")
     sections = [_overview(run, manifest, breakdown, checks)]
     if not breakdown.empty:   # the headline first: how long a sample takes, neural against symbolic
-        sections.append(_end_to_end(run, views))
+        sections.append(_end_to_end(views, timings))
     sections += _breakdown_sections(breakdown)
     if not breakdown.empty:
         sections.append(_roofline(run, manifest))
@@ -107,7 +108,7 @@ def _overview(run: RunDir, manifest: dict, breakdown: pd.DataFrame, checks: pd.D
     return sec
 
 
-def _end_to_end(run: RunDir, views: Views) -> Section:
+def _end_to_end(views: Views, timings: pd.DataFrame) -> Section:
     """The study's headline per workload: latency per sample, neural against symbolic time and
     their ratio, each component's share, and the category mix within each side (system.csv)."""
     from nscharacterize.attribution.system import SIDES
@@ -121,7 +122,7 @@ def _end_to_end(run: RunDir, views: Views) -> Section:
         return sec.add(paragraph("No samples: nothing to add up."))
     split = views.sides
     comps = system[(system["scope"] == "component")]
-    kinds = run.timings().groupby(["workload", "component"], sort=False)["kind"].first()
+    kinds = timings.groupby(["workload", "component"], sort=False)["kind"].first()
     for r in split.itertuples():
         if r.neural_s + r.symbolic_s <= 0:   # e.g. an imported trace: its components have no role
             roles = sorted({str(k) for (w, _c), k in kinds.items() if w == r.workload})

@@ -13,7 +13,7 @@ import pandas as pd
 
 from nscharacterize.attribution.derive import Views
 from nscharacterize.rundir import store
-from nscharacterize.rundir.store import RunDir
+from nscharacterize.rundir.store import RunDir, SavedTables
 
 from . import metrics_report
 from .roofline_report import write_roofline
@@ -25,7 +25,7 @@ def render_tables(run: RunDir, views: Views) -> list[Path]:
     """The cheap part of ``render``, rewritten after each workload of a run in progress: table.md
     without the roofline section. The roofline and report.html are drawn once, when the run ends
     or stops, and by ``nscharacterize report``; what they show is in the tables either way."""
-    result, _manifest, text = _tables(run, views)
+    result, _manifest, text = _tables(run, views, run.saved_tables())
     if not result.empty:
         text = text.rstrip("\n") + "\n\n" + IN_PROGRESS + "\n"
     return [run.write_text(store.TABLE, text)]
@@ -36,9 +36,9 @@ IN_PROGRESS = ("## Roofline\n\nThe run is still going: the roofline section and 
                "written when it ends (or by `nscharacterize report RUN_DIR`).")
 
 
-def _tables(run: RunDir, views: Views) -> tuple[pd.DataFrame, dict, str]:
+def _tables(run: RunDir, views: Views, saved: SavedTables) -> tuple[pd.DataFrame, dict, str]:
     """The breakdown, manifest and table.md's text up to the roofline section."""
-    result, timings, checks, manifest = run.breakdown(), run.timings(), run.checks(), run.manifest
+    (result, timings, checks), manifest = saved, run.manifest
     text = markdown_report(result, timings, checks, manifest, views) + "\n" + system_markdown(views.system, views.sides)
     beyond_time = metrics_report.markdown(run)
     return result, manifest, text + ("\n" + beyond_time if beyond_time else "")
@@ -51,7 +51,8 @@ def render(run: RunDir, views: Views, events: pd.DataFrame | None = None, *, png
     has read them already (the page's classification section needs them), else read there."""
     from .html_run import write_run_report
 
-    result, manifest, text = _tables(run, views)
+    saved = run.saved_tables()   # read once, for table.md and the page
+    result, manifest, text = _tables(run, views, saved)
     roofline_files: list[Path] = []
     if not result.empty:   # the roofline section (and roofline.png)
         section, roofline_files = write_roofline(run, views.roofline, manifest, png=png)
@@ -59,7 +60,7 @@ def render(run: RunDir, views: Views, events: pd.DataFrame | None = None, *, png
     written = [run.write_text(store.TABLE, text), *roofline_files]
     if png and not result.empty:
         written += _pngs(run, result, views)
-    return written + [write_run_report(run, views, events)]
+    return written + [write_run_report(run, views, events, saved)]
 
 
 def prepare() -> None:

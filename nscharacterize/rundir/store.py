@@ -19,7 +19,7 @@ import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -133,6 +133,14 @@ def torn_last_line(path: Path) -> bool:
             return False
         fh.seek(-1, os.SEEK_END)
         return fh.read(1) != b"\n"
+
+
+class SavedTables(NamedTuple):
+    """breakdown.csv, timings.csv and checks.csv as read: what table.md and most sections of
+    report.html start from, read once per report (``RunDir.saved_tables``)."""
+    breakdown: pd.DataFrame
+    timings: pd.DataFrame
+    checks: pd.DataFrame
 
 
 class RunDir:
@@ -305,6 +313,9 @@ class RunDir:
 
     def checks(self) -> pd.DataFrame:
         return self._csv(schemas.CHECKS)
+
+    def saved_tables(self) -> SavedTables:
+        return SavedTables(self.breakdown(), self.timings(), self.checks())
 
     def system(self) -> pd.DataFrame:
         return self._csv(schemas.SYSTEM)
