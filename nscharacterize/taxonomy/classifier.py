@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .literals import cannot_match, folded_name, required_literals
 from .rules import NAMESPACES, Rule, RuleFileError, load_rules
 
 MATCH_LIMIT_S = 2.0  # CPU seconds to match one name against a name space's rules (normal: microseconds)
@@ -86,9 +87,12 @@ class Taxonomy:
     def _first_match(self, namespace: str, name: str, ancestors: tuple[str, ...], children: tuple[str, ...],
                      source: str | None, scalar: bool) -> Rule | None:
         trying: list[Rule] = []
+        folded = folded_name(name)   # long names skip, by their text, the rules they cannot match (literals.py)
         try:
             with _cpu_time_bound(MATCH_LIMIT_S):
                 for rule in self.rules[namespace]:
+                    if folded is not None and cannot_match(required_literals(rule.match), folded):
+                        continue
                     trying[:] = [rule]
                     if rule.matches(name, ancestors, children, source, scalar):
                         return rule
