@@ -60,7 +60,8 @@ def _required(items) -> frozenset[str] | None:
             found = _required(av)
         elif op == C.BRANCH:
             each = [_required(alternative) for alternative in av[1]]
-            found = None if any(e is None for e in each) else frozenset().union(*each)  # type: ignore[misc]
+            known = [e for e in each if e is not None]
+            found = frozenset().union(*known) if len(known) == len(each) else None   # every alternative needs one
         elif op in _REPEATS and av[0] >= 1:   # the body occurs at least once
             found = _required(av[2])
         if found:
