@@ -16,12 +16,7 @@ from __future__ import annotations
 import functools
 import re
 
-try:  # Python 3.11+: the parser and its node kinds
-    from re import _constants as C  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
-except ImportError:  # Python 3.10: the same modules under their old names
-    import sre_constants as C  # type: ignore[no-redef]
-    import sre_parse as _parser  # type: ignore[no-redef]
+from .backtrack import C, _parser   # this Python's regular expression parser and its node kinds
 
 # Names shorter than this go straight to the pattern: there the engine is as quick as the test.
 PREFILTER_FROM = 64
