@@ -133,7 +133,7 @@ def _host_table(columns: dict[str, Any]) -> pd.DataFrame:
         "external_id": columns["external_id"], "correlation": columns["correlation"],
         "input_dims": _objects(columns["input_dims"]), "input_types": _objects(columns["input_types"]),
         "concrete_inputs": _objects(columns["concrete_inputs"])})
-    return _nest(frame)
+    return nest(frame)
 
 
 def _objects(coded: Coded) -> pd.Series:
@@ -145,7 +145,7 @@ def _objects(coded: Coded) -> pd.Series:
     return pd.Series(table[coded.codes], dtype=object, copy=False)
 
 
-def _nest(frame: pd.DataFrame) -> pd.DataFrame:
+def nest(frame: pd.DataFrame) -> pd.DataFrame:
     """Parent of each host event: the innermost event of the same thread that encloses it.
 
     Per thread, events sorted by start (longer first on ties) are walked with a stack, the way
