@@ -24,7 +24,12 @@ def rows(prof, device: str) -> list[dict]:
     out = []
     input_dtypes = dtypes_of(prof)
     for i, evt in enumerate(events):
-        if i not in tree:   # an op re-dispatching to itself, merged into its parent (chrome_trace.nest)
+        if i not in tree:
+            # An op re-dispatching to itself, merged into its same-named parent by nest. torch has
+            # merged those already (prof.events(), its kernels moved to the parent); nest merges
+            # more only where whole microseconds make an op look so (torch 2.3). Such an op's
+            # kernels are not rows: only a 2.3 CUDA profile whose trace cannot be exported
+            # (torch_backend.capture's fallback) brings kernels this way.
             continue
         ancestors, children, self_us = tree[i]
         dtypes = input_dtypes(evt)
