@@ -327,9 +327,11 @@ def _classification(run: RunDir, manifest: dict, timings: pd.DataFrame,
     ops["why"] = [reasons.get(r, ("", ""))[1] if r else "no rule matches: counted as Other (unmatched)"
                   for r in ops["rule"]]
     ops["rule file"] = [reasons.get(r, ("", ""))[0] for r in ops["rule"]]
-    ops = ops.rename(columns={"ancestors": "enclosing ops (outermost first)", "children": "calls ops"})
     time_col = "self_cpu_us_per_sample"
-    ops = ops.sort_values(time_col, ascending=False) if time_col in ops.columns else ops
+    if time_col in ops.columns:   # slowest first; ops of equal (rounded) time by their keys, so that the order
+        # does not depend on the order the events were read in (`report` sums them by row group: results.view_events)
+        ops = ops.sort_values([time_col, *keys], ascending=[False] + [True] * len(keys), kind="stable")
+    ops = ops.rename(columns={"ancestors": "enclosing ops (outermost first)", "children": "calls ops"})
     first = ["name", "category", "subcategory", "rule", "why", "workload", "component", "source"]
     ops = ops[[c for c in first if c in ops.columns] + [c for c in ops.columns if c not in first]]
     sec.add(paragraph("One row per distinct op in its context (enclosing ops, ops it calls), summed over "

@@ -279,3 +279,27 @@ def test_sweep_page_in_browser(browser, tmp_path):
     finally:
         page.close()
 
+
+
+
+def test_ops_table_order_does_not_depend_on_the_events_row_order(demo_run, monkeypatch):
+    """The page's op table lists the slowest first; ops of equal rounded time come in the order of
+    their keys, so the events read in another order (``report`` sums them by row group) give the
+    same rows in the same order (a time may round the other way in its last digit)."""
+    import numpy as np
+
+    from nscharacterize.reports import html_run
+    from nscharacterize.rundir.store import RunDir
+
+    shown: list[pd.DataFrame] = []
+    monkeypatch.setattr(html_run, "table", lambda frame, *a, **k: shown.append(frame) or "")
+    run = RunDir(demo_run)
+    events, timings, manifest = run.events(), run.timings(), run.manifest
+    for ev in (events, events.iloc[::-1].reset_index(drop=True)):
+        html_run._classification(run, manifest, timings, ev)
+    ops, reversed_ops = shown[0], shown[2]   # each section shows its op table, then its rules
+    assert "calls_per_sample" in ops and len(ops) > 20
+    texts = [c for c in ops.columns if not pd.api.types.is_numeric_dtype(ops[c])]
+    pd.testing.assert_frame_equal(ops[texts].reset_index(drop=True), reversed_ops[texts].reset_index(drop=True))
+    numbers = [c for c in ops.columns if c not in texts]
+    np.testing.assert_allclose(ops[numbers].to_numpy(float), reversed_ops[numbers].to_numpy(float), rtol=0, atol=1e-3 + 1e-9)
